@@ -1,0 +1,287 @@
+//! IPv4 (RFC 791) and IPv6 (RFC 8200, with extension headers), plus the tunnels Wireshark and
+//! Zeek look through by default (IP-in-IP, GRE, VXLAN, GTP-U, GRE-in-UDP), so connections inside
+//! tunnels are tracked like any other.
+
+use super::link::{self, Payload};
+use super::tcp;
+use super::{Decoded, DecodeOptions, FrameMeta};
+use pnet_packet::ipv4::Ipv4Packet;
+use pnet_packet::ipv6::Ipv6Packet;
+use std::net::IpAddr;
+
+const MAX_TUNNEL_DEPTH: u8 = 4;
+
+const PROTO_IPIP: u8 = 4;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const PROTO_IPV6: u8 = 41;
+const PROTO_GRE: u8 = 47;
+
+/// Network-layer facts the TCP decoder needs.
+pub(crate) struct IpFacts {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub version: u8,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub dont_fragment: bool,
+    /// Bytes of the transport segment the IP header declares.
+    pub declared_len: u32,
+}
+
+pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    match d.first().map(|b| b >> 4) {
+        Some(4) => v4(meta, d, opts, depth),
+        Some(6) => v6(meta, d, opts, depth),
+        Some(_) => Decoded::NotTcp,
+        None => Decoded::Malformed("ip header missing"),
+    }
+}
+
+fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    let Some(p) = Ipv4Packet::new(d) else {
+        return Decoded::Malformed("ipv4 header cut short");
+    };
+    let ihl = p.get_header_length() as usize * 4;
+    if ihl < 20 {
+        return Decoded::Malformed("ipv4 header length below 20");
+    }
+    if d.len() < ihl {
+        return Decoded::Malformed("ipv4 options cut short");
+    }
+    let total = p.get_total_length() as usize;
+    // A zero total length is what TSO/LRO captures show (the NIC fills it in later): use what
+    // was captured, as Wireshark does.
+    let declared = if total == 0 { d.len() } else { total };
+    if declared < ihl {
+        return Decoded::Malformed("ipv4 total length below header length");
+    }
+    let flags = p.get_flags();
+    if flags & 0b001 != 0 || p.get_fragment_offset() != 0 {
+        return Decoded::Fragment;
+    }
+    // Drop Ethernet padding past the declared end; keep a snap-length cut as it is.
+    let body = &d[ihl..declared.min(d.len())];
+    let facts = IpFacts {
+        src: IpAddr::V4(p.get_source()),
+        dst: IpAddr::V4(p.get_destination()),
+        version: 4,
+        ttl: p.get_ttl(),
+        ip_id: Some(p.get_identification()),
+        dont_fragment: flags & 0b010 != 0,
+        declared_len: (declared - ihl) as u32,
+    };
+    transport(meta, p.get_next_level_protocol().0, body, facts, opts, depth)
+}
+
+fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    let Some(p) = Ipv6Packet::new(d) else {
+        return Decoded::Malformed("ipv6 header cut short");
+    };
+    let plen = p.get_payload_length() as usize;
+    // Zero payload length: a jumbogram (RFC 2675) or a TSO capture; use what was captured.
+    let declared = if plen == 0 { d.len() - 40 } else { plen };
+    let mut body = &d[40..(40 + declared).min(d.len())];
+    let mut next = p.get_next_header().0;
+    let mut declared = declared as u32;
+    // Walk the extension-header chain (RFC 8200 §4); bounded so a crafted loop ends.
+    for _ in 0..16 {
+        match next {
+            0 | 43 | 60 | 135 | 139 | 140 => {
+                if body.len() < 8 {
+                    return Decoded::Malformed("ipv6 extension header cut short");
+                }
+                let len = (body[1] as usize + 1) * 8;
+                if body.len() < len {
+                    return Decoded::Malformed("ipv6 extension header cut short");
+                }
+                next = body[0];
+                body = &body[len..];
+                declared = declared.saturating_sub(len as u32);
+            }
+            44 => {
+                if body.len() < 8 {
+                    return Decoded::Malformed("ipv6 fragment header cut short");
+                }
+                let off_m = u16::from_be_bytes([body[2], body[3]]);
+                // An atomic fragment (offset 0, M clear; RFC 6946) is a whole packet.
+                if off_m & 0xfff9 != 0 {
+                    return Decoded::Fragment;
+                }
+                next = body[0];
+                body = &body[8..];
+                declared = declared.saturating_sub(8);
+            }
+            51 => {
+                // Authentication header: length in 4-byte units, minus 2 (RFC 4302 §2.2).
+                if body.len() < 8 {
+                    return Decoded::Malformed("ipv6 authentication header cut short");
+                }
+                let len = (body[1] as usize + 2) * 4;
+                if body.len() < len {
+                    return Decoded::Malformed("ipv6 authentication header cut short");
+                }
+                next = body[0];
+                body = &body[len..];
+                declared = declared.saturating_sub(len as u32);
+            }
+            _ => break,
+        }
+    }
+    let facts = IpFacts {
+        src: IpAddr::V6(p.get_source()),
+        dst: IpAddr::V6(p.get_destination()),
+        version: 6,
+        ttl: p.get_hop_limit(),
+        ip_id: None,
+        dont_fragment: false,
+        declared_len: declared,
+    };
+    transport(meta, next, body, facts, opts, depth)
+}
+
+fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8) -> Decoded {
+    match proto {
+        PROTO_TCP => tcp::decode(meta, body, facts, opts),
+        _ if depth >= MAX_TUNNEL_DEPTH => Decoded::NotTcp,
+        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1),
+        PROTO_GRE => gre(meta, body, opts, depth + 1),
+        PROTO_UDP => udp(meta, body, opts, depth + 1),
+        _ => Decoded::NotTcp,
+    }
+}
+
+fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8) -> Decoded {
+    match p {
+        Payload::Ip(b) => decode(meta, b, opts, depth),
+        Payload::NotIp => Decoded::NotTcp,
+        Payload::Truncated(w) => Decoded::Malformed(w),
+        Payload::Unsupported(_) => Decoded::NotTcp,
+    }
+}
+
+/// GRE (RFC 2784 / 2890; version 1 is PPTP's enhanced GRE, RFC 2637).
+fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    if d.len() < 4 {
+        return Decoded::Malformed("gre header cut short");
+    }
+    let (f0, f1) = (d[0], d[1]);
+    let version = f1 & 0x07;
+    let proto = u16::from_be_bytes([d[2], d[3]]);
+    let mut off = 4;
+    if f0 & 0x80 != 0 {
+        off += 4; // checksum + reserved
+    }
+    if f0 & 0x20 != 0 {
+        off += 4; // key (or PPTP payload length + call id)
+    }
+    if f0 & 0x10 != 0 {
+        off += 4; // sequence number
+    }
+    if version == 1 && f1 & 0x80 != 0 {
+        off += 4; // PPTP acknowledgment number
+    }
+    let Some(rest) = d.get(off..) else {
+        return Decoded::Malformed("gre header cut short");
+    };
+    match proto {
+        // Transparent Ethernet bridging.
+        0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, rest), opts, depth),
+        // ERSPAN type II: 8-byte header then Ethernet; type III: 12 bytes (+8 optional).
+        0x88be => match rest.get(8..) {
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth),
+            None => Decoded::Malformed("erspan header cut short"),
+        },
+        0x22eb => {
+            let o = if rest.get(11).is_some_and(|b| b & 1 != 0) { 20 } else { 12 };
+            match rest.get(o..) {
+                Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth),
+                None => Decoded::Malformed("erspan header cut short"),
+            }
+        }
+        // PPP inside PPTP's GRE: optional address/control bytes, then the protocol.
+        0x880b => {
+            let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
+            match r.first() {
+                Some(0x21) => decode(meta, &r[1..], opts, depth),
+                Some(0x57) => decode(meta, &r[1..], opts, depth),
+                Some(0x00) if r.get(1) == Some(&0x21) || r.get(1) == Some(&0x57) => decode(meta, &r[2..], opts, depth),
+                _ => Decoded::NotTcp,
+            }
+        }
+        t => inner(meta, link::ethertype(t, rest), opts, depth),
+    }
+}
+
+/// UDP-carried tunnels on their IANA ports: VXLAN (RFC 7348, 4789), GTP-U (3GPP TS 29.281,
+/// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544).
+fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    if d.len() < 8 {
+        return Decoded::NotTcp;
+    }
+    let sport = u16::from_be_bytes([d[0], d[1]]);
+    let dport = u16::from_be_bytes([d[2], d[3]]);
+    let body = &d[8..];
+    let is = |p: u16| sport == p || dport == p;
+    if is(4789) {
+        return match body.get(8..) {
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth),
+            None => Decoded::NotTcp,
+        };
+    }
+    if is(2152) {
+        return gtpu(meta, body, opts, depth);
+    }
+    if is(4754) {
+        return gre(meta, body, opts, depth);
+    }
+    if is(6081) {
+        if body.len() < 8 {
+            return Decoded::NotTcp;
+        }
+        let optlen = (body[0] & 0x3f) as usize * 4;
+        let proto = u16::from_be_bytes([body[2], body[3]]);
+        return match body.get(8 + optlen..) {
+            Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth),
+            Some(r) => inner(meta, link::ethertype(proto, r), opts, depth),
+            None => Decoded::NotTcp,
+        };
+    }
+    if is(3544) && body.first().map(|b| b >> 4) == Some(6) {
+        return decode(meta, body, opts, depth);
+    }
+    Decoded::NotTcp
+}
+
+fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
+    if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
+        return Decoded::NotTcp;
+    }
+    let mut off = 8;
+    if d[0] & 0x07 != 0 {
+        // Sequence number, N-PDU number and next-extension-type are present together.
+        off = 12;
+        let mut next = match d.get(11) {
+            Some(n) => *n,
+            None => return Decoded::Malformed("gtp-u header cut short"),
+        };
+        while next != 0 {
+            let Some(&len) = d.get(off) else {
+                return Decoded::Malformed("gtp-u extension cut short");
+            };
+            if len == 0 {
+                return Decoded::Malformed("gtp-u extension of length 0");
+            }
+            off += len as usize * 4;
+            next = match d.get(off - 1) {
+                Some(n) => *n,
+                None => return Decoded::Malformed("gtp-u extension cut short"),
+            };
+        }
+    }
+    match d.get(off..) {
+        Some(r) => decode(meta, r, opts, depth),
+        None => Decoded::Malformed("gtp-u header cut short"),
+    }
+}

@@ -1,0 +1,113 @@
+//! Packet decoding: from one captured frame to a small owned [`Segment`] (smoltcp-style: a
+//! zero-copy view at the edge — pnet_packet's header views — and a small `Copy` repr inside).
+//!
+//! Decoding never panics and never allocates. A frame that is not a TCP segment comes back as a
+//! [`Decoded`] variant saying what it was (IP fragment, other protocol, too short), so the caller
+//! can count it and move on: none of these are errors of the capture file.
+
+mod link;
+mod ip;
+mod tcp;
+
+pub use link::LinkType;
+pub use tcp::{Checksum, TcpFlags, TcpOptions};
+
+use crate::seq::SeqNumber;
+use std::net::IpAddr;
+
+/// One TCP segment as the classifier and the connection tracker see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// 1-based frame number in the capture (Wireshark's `frame.number`).
+    pub frame: u64,
+    /// Capture timestamp, nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// IPv4 identification; `None` for IPv6.
+    pub ip_id: Option<u16>,
+    /// IPv4 "don't fragment" bit (false for IPv6).
+    pub dont_fragment: bool,
+    pub flags: TcpFlags,
+    pub seq: SeqNumber,
+    pub ack: SeqNumber,
+    /// Raw (unscaled) window field.
+    pub window: u16,
+    pub urgent: u16,
+    /// The three reserved bits of the TCP header (RFC 9293 §3.1), right-aligned.
+    pub reserved: u8,
+    /// TCP header length in bytes (data offset × 4).
+    pub header_len: u8,
+    /// Payload length according to the IP header (what the sender sent).
+    pub payload_len: u32,
+    /// How much of that payload is present in the capture (snap length).
+    pub captured_payload: u32,
+    pub options: TcpOptions,
+    pub checksum: Checksum,
+    /// Index of the capture interface (pcapng) the frame came from.
+    pub interface: u32,
+}
+
+impl Segment {
+    /// Sequence space the segment occupies: payload plus one for SYN and one for FIN
+    /// (RFC 9293 §3.4, "SEG.LEN").
+    #[inline]
+    pub fn seg_len(&self) -> u32 {
+        self.payload_len + self.flags.has(TcpFlags::SYN) as u32 + self.flags.has(TcpFlags::FIN) as u32
+    }
+
+    /// The sequence number just after this segment.
+    #[inline]
+    pub fn seq_end(&self) -> SeqNumber {
+        self.seq + self.seg_len()
+    }
+}
+
+/// What one frame turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Tcp(Segment),
+    /// An IP fragment (first or later); fragments are counted, not reassembled.
+    Fragment,
+    /// IP but not TCP (UDP, ICMP, ...), or not IP at all (ARP, LLDP, ...).
+    NotTcp,
+    /// Headers cut short by the snap length, or inconsistent; the reason is static text.
+    Malformed(&'static str),
+    /// A link type this decoder does not understand.
+    UnsupportedLink(u32),
+}
+
+/// Options for [`decode`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecodeOptions {
+    /// Verify IPv4 and TCP checksums (costs a pass over the payload). When off, every segment's
+    /// checksum is [`Checksum::Unverified`].
+    pub verify_checksums: bool,
+}
+
+/// Frame metadata the capture layer supplies with the bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameMeta {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub linktype: LinkType,
+    /// Original length on the wire (may exceed the captured bytes).
+    pub orig_len: u32,
+    pub interface: u32,
+}
+
+/// Decode one captured frame down to TCP.
+pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
+    match link::strip(meta.linktype, data) {
+        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0),
+        link::Payload::NotIp => Decoded::NotTcp,
+        link::Payload::Truncated(why) => Decoded::Malformed(why),
+        link::Payload::Unsupported(lt) => Decoded::UnsupportedLink(lt),
+    }
+}

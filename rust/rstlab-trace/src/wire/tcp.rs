@@ -1,0 +1,292 @@
+//! TCP header (RFC 9293 §3.1) and options (RFC 9293 §3.2, RFC 7323, RFC 2018).
+
+use super::ip::IpFacts;
+use super::{Decoded, DecodeOptions, FrameMeta, Segment};
+use crate::seq::SeqNumber;
+use pnet_packet::tcp::TcpPacket;
+use pnet_packet::Packet;
+use std::fmt;
+use std::net::IpAddr;
+
+/// TCP control bits, including the AE (formerly NS) bit of RFC 3540 / AccECN.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlags(pub u16);
+
+impl TcpFlags {
+    pub const FIN: u16 = 0x001;
+    pub const SYN: u16 = 0x002;
+    pub const RST: u16 = 0x004;
+    pub const PSH: u16 = 0x008;
+    pub const ACK: u16 = 0x010;
+    pub const URG: u16 = 0x020;
+    pub const ECE: u16 = 0x040;
+    pub const CWR: u16 = 0x080;
+    pub const AE: u16 = 0x100;
+
+    #[inline]
+    pub fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+    #[inline]
+    pub fn syn(self) -> bool {
+        self.has(Self::SYN)
+    }
+    #[inline]
+    pub fn ack(self) -> bool {
+        self.has(Self::ACK)
+    }
+    #[inline]
+    pub fn fin(self) -> bool {
+        self.has(Self::FIN)
+    }
+    #[inline]
+    pub fn rst(self) -> bool {
+        self.has(Self::RST)
+    }
+
+    /// tcpdump's notation: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`, ... (ACK shown as `.`).
+    pub fn tcpdump(self) -> String {
+        let mut s = String::with_capacity(6);
+        for (bit, c) in [
+            (Self::FIN, 'F'),
+            (Self::SYN, 'S'),
+            (Self::RST, 'R'),
+            (Self::PSH, 'P'),
+            (Self::URG, 'U'),
+            (Self::ECE, 'E'),
+            (Self::CWR, 'W'),
+            (Self::AE, 'e'),
+        ] {
+            if self.has(bit) {
+                s.push(c);
+            }
+        }
+        if self.has(Self::ACK) {
+            s.push('.');
+        }
+        if s.is_empty() {
+            s.push_str("none");
+        }
+        s
+    }
+}
+
+impl fmt::Debug for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.tcpdump())
+    }
+}
+
+/// Which options a segment carried, plus the values the analysis uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct TcpOptions {
+    /// Bit set of [`TcpOptions::MSS`] and friends.
+    pub present: u16,
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub tsval: Option<u32>,
+    pub tsecr: Option<u32>,
+}
+
+impl TcpOptions {
+    pub const MSS: u16 = 1 << 0;
+    pub const WSCALE: u16 = 1 << 1;
+    pub const SACK_PERM: u16 = 1 << 2;
+    pub const SACK: u16 = 1 << 3;
+    pub const TIMESTAMP: u16 = 1 << 4;
+    pub const NOP: u16 = 1 << 5;
+    pub const MD5: u16 = 1 << 6;
+    pub const TFO: u16 = 1 << 7;
+    pub const MPTCP: u16 = 1 << 8;
+    pub const AO: u16 = 1 << 9;
+    pub const OTHER: u16 = 1 << 14;
+    /// The option list ran past the header or the captured bytes.
+    pub const MALFORMED: u16 = 1 << 15;
+
+    /// Comma-separated names, Wireshark-like (`mss,sack_perm,ts,nop,ws`); empty when none.
+    pub fn names(&self) -> String {
+        const N: [(u16, &str); 12] = [
+            (TcpOptions::MSS, "mss"),
+            (TcpOptions::SACK_PERM, "sack_perm"),
+            (TcpOptions::TIMESTAMP, "ts"),
+            (TcpOptions::NOP, "nop"),
+            (TcpOptions::WSCALE, "ws"),
+            (TcpOptions::SACK, "sack"),
+            (TcpOptions::MD5, "md5"),
+            (TcpOptions::TFO, "tfo"),
+            (TcpOptions::MPTCP, "mptcp"),
+            (TcpOptions::AO, "ao"),
+            (TcpOptions::OTHER, "other"),
+            (TcpOptions::MALFORMED, "malformed"),
+        ];
+        let mut s = String::new();
+        for (bit, name) in N {
+            if self.present & bit != 0 {
+                if !s.is_empty() {
+                    s.push(',');
+                }
+                s.push_str(name);
+            }
+        }
+        s
+    }
+
+    fn parse(mut o: &[u8]) -> TcpOptions {
+        let mut r = TcpOptions::default();
+        while let Some(&kind) = o.first() {
+            match kind {
+                0 => break,
+                1 => {
+                    r.present |= Self::NOP;
+                    o = &o[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(&len) = o.get(1) else {
+                r.present |= Self::MALFORMED;
+                break;
+            };
+            let len = len as usize;
+            if len < 2 || len > o.len() {
+                r.present |= Self::MALFORMED;
+                break;
+            }
+            let body = &o[2..len];
+            match (kind, len) {
+                (2, 4) => {
+                    r.present |= Self::MSS;
+                    r.mss = Some(u16::from_be_bytes([body[0], body[1]]));
+                }
+                (3, 3) => {
+                    r.present |= Self::WSCALE;
+                    r.wscale = Some(body[0]);
+                }
+                (4, 2) => r.present |= Self::SACK_PERM,
+                (5, _) => r.present |= Self::SACK,
+                (8, 10) => {
+                    r.present |= Self::TIMESTAMP;
+                    r.tsval = Some(u32::from_be_bytes([body[0], body[1], body[2], body[3]]));
+                    r.tsecr = Some(u32::from_be_bytes([body[4], body[5], body[6], body[7]]));
+                }
+                (19, _) => r.present |= Self::MD5,
+                (29, _) => r.present |= Self::AO,
+                (30, _) => r.present |= Self::MPTCP,
+                (34, _) => r.present |= Self::TFO,
+                _ => r.present |= Self::OTHER,
+            }
+            o = &o[len..];
+        }
+        r
+    }
+}
+
+/// Result of checksum verification.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Checksum {
+    /// Not checked (verification off, or the segment was cut short by the snap length).
+    #[default]
+    Unverified,
+    Good,
+    Bad,
+}
+
+pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOptions) -> Decoded {
+    let Some(p) = TcpPacket::new(body) else {
+        return Decoded::Malformed("tcp header cut short");
+    };
+    let hlen = p.get_data_offset() as usize * 4;
+    if hlen < 20 {
+        return Decoded::Malformed("tcp data offset below 5");
+    }
+    if (ip.declared_len as usize) < hlen {
+        return Decoded::Malformed("tcp header longer than the ip payload");
+    }
+    let opt_bytes = &body[20..hlen.min(body.len())];
+    let mut options = TcpOptions::parse(opt_bytes);
+    if body.len() < hlen {
+        options.present |= TcpOptions::MALFORMED;
+    }
+    let payload_len = ip.declared_len - hlen as u32;
+    let captured_payload = (body.len().saturating_sub(hlen) as u32).min(payload_len);
+    let checksum = if opts.verify_checksums && body.len() as u32 >= ip.declared_len {
+        verify(&body[..ip.declared_len as usize], &ip, p.get_checksum())
+    } else {
+        Checksum::Unverified
+    };
+    let raw_flags = u16::from_be_bytes([body[12], body[13]]);
+    Decoded::Tcp(Segment {
+        frame: meta.frame,
+        ts_ns: meta.ts_ns,
+        src: ip.src,
+        dst: ip.dst,
+        sport: p.get_source(),
+        dport: p.get_destination(),
+        ip_version: ip.version,
+        ttl: ip.ttl,
+        ip_id: ip.ip_id,
+        dont_fragment: ip.dont_fragment,
+        flags: TcpFlags(raw_flags & 0x1ff),
+        seq: SeqNumber(p.get_sequence()),
+        ack: SeqNumber(p.get_acknowledgement()),
+        window: p.get_window(),
+        urgent: p.get_urgent_ptr(),
+        reserved: ((raw_flags >> 9) & 0x7) as u8,
+        header_len: hlen as u8,
+        payload_len,
+        captured_payload,
+        options,
+        checksum,
+        interface: meta.interface,
+    })
+}
+
+fn verify(seg: &[u8], ip: &IpFacts, stated: u16) -> Checksum {
+    let Some(p) = TcpPacket::new(seg) else {
+        return Checksum::Unverified;
+    };
+    debug_assert_eq!(p.packet().len(), seg.len());
+    let computed = match (ip.src, ip.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => pnet_packet::tcp::ipv4_checksum(&p, &s, &d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => pnet_packet::tcp::ipv6_checksum(&p, &s, &d),
+        _ => return Checksum::Unverified,
+    };
+    if computed == stated {
+        Checksum::Good
+    } else {
+        Checksum::Bad
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_in_tcpdump_notation() {
+        assert_eq!(TcpFlags(TcpFlags::SYN).tcpdump(), "S");
+        assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ACK).tcpdump(), "S.");
+        assert_eq!(TcpFlags(TcpFlags::RST | TcpFlags::ACK).tcpdump(), "R.");
+        assert_eq!(TcpFlags(TcpFlags::PSH | TcpFlags::ACK).tcpdump(), "P.");
+        assert_eq!(TcpFlags(TcpFlags::ACK).tcpdump(), ".");
+        assert_eq!(TcpFlags(0).tcpdump(), "none");
+    }
+
+    #[test]
+    fn options_of_a_linux_syn() {
+        // MSS 1460, SACK permitted, timestamps, NOP, window scale 7 — Linux's SYN layout.
+        let o = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        let p = TcpOptions::parse(&o);
+        assert_eq!(p.mss, Some(1460));
+        assert_eq!(p.wscale, Some(7));
+        assert_eq!(p.tsval, Some(1));
+        assert_eq!(p.names(), "mss,sack_perm,ts,nop,ws");
+    }
+
+    #[test]
+    fn options_running_off_the_end_are_marked_not_panics() {
+        for o in [&[2u8][..], &[2, 10, 0], &[8, 1], &[3, 0, 0]] {
+            assert!(TcpOptions::parse(o).present & TcpOptions::MALFORMED != 0);
+        }
+    }
+}
