@@ -17,6 +17,8 @@ pub mod error;
 pub mod seq;
 pub mod wire;
 pub mod flow;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use error::TraceError;
 pub use seq::SeqNumber;
