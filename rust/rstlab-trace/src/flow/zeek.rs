@@ -43,8 +43,8 @@ pub struct ZeekOptions {
 /// xmpp). MySQL registers 1434/3306 for its analyzer but does not add them here. Sorted.
 pub const ZEEK_LIKELY_SERVER_PORTS: &[u16] = &[
     21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 502, 563, 585, 587, 614, 631,
-    636, 989, 990, 992, 993, 995, 1080, 1883, 2811, 3128, 3268, 3389, 5222, 5223, 5269, 5432,
-    6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
+    636, 989, 990, 992, 993, 995, 1080, 1883, 2811, 3128, 3268, 3389, 5222, 5223, 5269, 5432, 6379,
+    6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
 ];
 
 /// One endpoint's state, Zeek's `TCP_ENDPOINT_*` (`TCP_Endpoint.h`), in script land
@@ -86,7 +86,10 @@ impl EndpointState {
     /// `is_handshake` in `TCP_Endpoint.cc`.
     #[inline]
     fn is_handshake(self) -> bool {
-        matches!(self, EndpointState::Inactive | EndpointState::SynSent | EndpointState::SynAckSent)
+        matches!(
+            self,
+            EndpointState::Inactive | EndpointState::SynSent | EndpointState::SynAckSent
+        )
     }
 }
 
@@ -179,7 +182,11 @@ struct History {
 
 impl History {
     fn new() -> Self {
-        History { len: 0, buf: [0; HIST_INLINE], spill: None }
+        History {
+            len: 0,
+            buf: [0; HIST_INLINE],
+            spill: None,
+        }
     }
 
     fn push(&mut self, c: u8) {
@@ -364,7 +371,8 @@ impl Endpoint {
     /// `is_clean` in `TCP_Reassembler.cc`.
     fn is_clean(&self) -> bool {
         self.state == EndpointState::Established
-            || (self.state == EndpointState::Closed && self.prev_state == EndpointState::Established)
+            || (self.state == EndpointState::Closed
+                && self.prev_state == EndpointState::Established)
     }
 
     // ----- reassembly bookkeeping ----------------------------------------------------------------
@@ -445,7 +453,10 @@ impl Endpoint {
             self.set_r_block(lo, hi);
         }
         let above_hole = self.r_block().map_or(0, |(_, hi)| hi - self.r_last);
-        let buffered = self.r_block().map_or(self.r_last, |(_, hi)| hi).saturating_sub(self.r_trim());
+        let buffered = self
+            .r_block()
+            .map_or(self.r_last, |(_, hi)| hi)
+            .saturating_sub(self.r_trim());
         if (self.no_data_acked() && above_hole > TCP_MAX_ABOVE_HOLE_WITHOUT_ANY_ACKS)
             || buffered > TCP_EXCESSIVE_DATA_WITHOUT_FURTHER_ACKS
         {
@@ -620,9 +631,17 @@ impl ZeekConn {
         } else if rs == E::Closed && os == E::Closed {
             ConnState::SF
         } else if os == E::Closed {
-            if r_inactive { ConnState::SH } else { ConnState::S2 }
+            if r_inactive {
+                ConnState::SH
+            } else {
+                ConnState::S2
+            }
         } else if rs == E::Closed {
-            if o_inactive { ConnState::SHR } else { ConnState::S3 }
+            if o_inactive {
+                ConnState::SHR
+            } else {
+                ConnState::S3
+            }
         } else if os == E::SynSent && rs == E::Inactive {
             ConnState::S0
         } else if os == E::Established && rs == E::Established {
@@ -675,8 +694,14 @@ impl ZeekConn {
     /// `ExpireTimer`, `ConnDeleteTimer`). Zeek dispatches a timer when the capture's clock
     /// passes it; here it is evaluated at its own time.
     pub fn timed_out(&mut self, now_ns: i64) -> bool {
-        let timeout = if self.tcp_inactivity { TCP_INACTIVITY_TIMEOUT } else { UDP_INACTIVITY_TIMEOUT };
-        if now_ns >= self.last_time.saturating_add(timeout) || now_ns >= self.timer_ns(self.delete_at) {
+        let timeout = if self.tcp_inactivity {
+            TCP_INACTIVITY_TIMEOUT
+        } else {
+            UDP_INACTIVITY_TIMEOUT
+        };
+        if now_ns >= self.last_time.saturating_add(timeout)
+            || now_ns >= self.timer_ns(self.delete_at)
+        {
             return true;
         }
         if self.timer_ns(self.attempt_at) <= now_ns {
@@ -699,7 +724,9 @@ impl ZeekConn {
                 if self.expire_removes(self.timer_ns(*t)) {
                     return true;
                 }
-                *t = t.saturating_add(ms_ceil(TCP_SESSION_TIMER)).min(NO_TIMER - 1);
+                *t = t
+                    .saturating_add(ms_ceil(TCP_SESSION_TIMER))
+                    .min(NO_TIMER - 1);
             }
         }
         [self.expire_at, self.close_expire_at] = chains;
@@ -762,7 +789,11 @@ impl ZeekConn {
 
     #[inline]
     fn orig_idx(&self) -> usize {
-        if self.orig_is_fwd { 0 } else { 1 }
+        if self.orig_is_fwd {
+            0
+        } else {
+            1
+        }
     }
 
     #[inline]
@@ -807,7 +838,11 @@ impl ZeekConn {
 
     /// `AddHistory` through an endpoint: upper case for the originator.
     fn add_history(&mut self, e: usize, code: u8) {
-        let c = if self.is_orig(e) { code } else { code.to_ascii_lowercase() };
+        let c = if self.is_orig(e) {
+            code
+        } else {
+            code.to_ascii_lowercase()
+        };
         self.history.push(c);
     }
 
@@ -941,7 +976,11 @@ impl ZeekConn {
         // First packet seen from this side (`CheckPIA_FirstPacket`).
         self.first_packet_seen |= if self.is_orig(e) { 1 } else { 2 };
 
-        let rel_data_seq = if f.syn() { rel_seq.wrapping_add(1) } else { rel_seq };
+        let rel_data_seq = if f.syn() {
+            rel_seq.wrapping_add(1)
+        } else {
+            rel_seq
+        };
         if len > 0 && !f.rst() && !seq_underflow && seg.captured_payload >= len {
             // `TCP_Endpoint::DataSent`: a payload cut by the snap length is not reassembled
             // ("truncated_tcp_payload"), so an ack covering it reveals a gap.
@@ -1163,10 +1202,7 @@ impl ZeekConn {
         use EndpointState as E;
         let p = 1 - e;
         let (mut do_close, mut gen_event) = (false, false);
-        if f.syn()
-            && self.ep[e].state == E::Partial
-            && self.ep[p].state == E::Inactive
-            && !f.ack()
+        if f.syn() && self.ep[e].state == E::Partial && self.ep[p].state == E::Inactive && !f.ack()
         {
             // "SYN_after_partial"
             self.set_state(e, E::SynSent);
@@ -1279,7 +1315,8 @@ impl ZeekConn {
     /// `TCP_Reassembler::Gap`: recorded only while both sides are cleanly established or
     /// closing; elsewhere gaps arise falsely (RST sequence numbers, partial connections).
     fn gap(&mut self, d: usize) {
-        if self.ep[d].is_clean() && self.ep[1 - d].is_clean() && scaled_hit(&mut self.ep[d].gap_cnt) {
+        if self.ep[d].is_clean() && self.ep[1 - d].is_clean() && scaled_hit(&mut self.ep[d].gap_cnt)
+        {
             self.add_history(d, b'G');
         }
     }
@@ -1331,7 +1368,6 @@ fn is_broadcast(a: IpAddr) -> bool {
     matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
 }
 
-
 // Expected values come from Zeek's test baselines (the trace each test mirrors is named; the
 // Zeek trace paths are under testing/btest/Traces) and from the rules in
 // notes/zeek-conn-state.md, never from this code's output. Tests are grouped by the
@@ -1347,11 +1383,19 @@ mod tests {
 
     /// Feeds `pkts` (the first one creates the connection) and returns the connection.
     fn run_with(opts: ZeekOptions, ports: &[u16], pkts: &[SegBuilder]) -> ZeekConn {
-        let segs: Vec<Segment> = pkts.iter().enumerate().map(|(i, b)| b.frame(i as u64 + 1).build()).collect();
+        let segs: Vec<Segment> = pkts
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b.frame(i as u64 + 1).build())
+            .collect();
         let first = segs[0];
         let mut c = ZeekConn::with_server_ports(&first, opts, ports);
         for s in &segs {
-            let dir = if (s.src, s.sport) == (first.src, first.sport) { Dir::Fwd } else { Dir::Rev };
+            let dir = if (s.src, s.sport) == (first.src, first.sport) {
+                Dir::Fwd
+            } else {
+                Dir::Rev
+            };
             c.on_segment(dir, s);
         }
         c
@@ -1411,7 +1455,10 @@ mod tests {
         // Zeek: S0 "connection attempt seen, no reply".
         let c = run(&[syn()]);
         check(&c, "S", ConnState::S0);
-        assert_eq!((c.orig_state(), c.resp_state()), (EndpointState::SynSent, EndpointState::Inactive));
+        assert_eq!(
+            (c.orig_state(), c.resp_state()),
+            (EndpointState::SynSent, EndpointState::Inactive)
+        );
         assert!(c.orig_is_fwd());
     }
 
@@ -1441,7 +1488,11 @@ mod tests {
     #[test]
     fn inactive_data_from_server_port_no_flip_when_bare() {
         // tunnels/gre-aruba-amsdu.pcap (zeek -b, no protocol scripts): 443 -> 49392 stays D.
-        let c = run_with(ZeekOptions::default(), &[], &[s().seq(7).ack(9).payload(100)]);
+        let c = run_with(
+            ZeekOptions::default(),
+            &[],
+            &[s().seq(7).ack(9).payload(100)],
+        );
         check(&c, "D", ConnState::OTH);
     }
 
@@ -1465,13 +1516,23 @@ mod tests {
         // ^hADd / S1.
         let p88 = |b: SegBuilder, from_server: bool| {
             let (srv, cli) = ((SERVER.0, 88), CLIENT);
-            if from_server { b.addrs(srv, cli) } else { b.addrs(cli, srv) }
+            if from_server {
+                b.addrs(srv, cli)
+            } else {
+                b.addrs(cli, srv)
+            }
         };
         let c = run(&[
             p88(seg().syn().seq(S_ISN).ack(C_ISN + 1), true),
             p88(seg().seq(C_ISN + 1).ack(S_ISN + 1), false),
-            p88(seg().seq(C_ISN + 1).ack(S_ISN + 1).psh().payload(110), false),
-            p88(seg().seq(S_ISN + 1).ack(C_ISN + 111).psh().payload(90), true),
+            p88(
+                seg().seq(C_ISN + 1).ack(S_ISN + 1).psh().payload(110),
+                false,
+            ),
+            p88(
+                seg().seq(S_ISN + 1).ack(C_ISN + 111).psh().payload(90),
+                true,
+            ),
         ]);
         check(&c, "^hADd", ConnState::S1);
         assert!(!c.orig_is_fwd());
@@ -1527,7 +1588,9 @@ mod tests {
     #[test]
     fn inactive_bad_checksum_kept_with_ignore_checksums() {
         // Same trace with -C (conn-worked.log): ShADadFf / SF.
-        let opts = ZeekOptions { ignore_checksums: true };
+        let opts = ZeekOptions {
+            ignore_checksums: true,
+        };
         let bad = |b: SegBuilder| b.bad_checksum();
         let c = run_with(
             opts,
@@ -1582,16 +1645,36 @@ mod tests {
     #[test]
     fn syn_sent_fin_then_rst_oth() {
         // tcp/syn-then-stuff-then-rst.pcap (SYN, a, F, R; all seq 0): SaFR / OTH.
-        let at = |b: SegBuilder| b.addrs((IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)), 13131), (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 2)), 31313));
-        let back = |b: SegBuilder| b.addrs((IpAddr::V4(Ipv4Addr::new(1, 1, 1, 2)), 31313), (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)), 13131));
-        let c = run(&[at(seg().syn()), back(seg().ack_flag()), at(seg().fin()), at(seg().rst())]);
+        let at = |b: SegBuilder| {
+            b.addrs(
+                (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)), 13131),
+                (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 2)), 31313),
+            )
+        };
+        let back = |b: SegBuilder| {
+            b.addrs(
+                (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 2)), 31313),
+                (IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)), 13131),
+            )
+        };
+        let c = run(&[
+            at(seg().syn()),
+            back(seg().ack_flag()),
+            at(seg().fin()),
+            at(seg().rst()),
+        ]);
         check(&c, "SaFR", ConnState::OTH);
     }
 
     #[test]
     fn syn_sent_ack_and_data_one_sided_s0() {
         // ssh/ssh.client-side-half-duplex.pcap: only the client is captured: SAD / S0 ...
-        let c = run(&[syn(), cs(1, 1), cs(1, 1).psh().payload(22), cs(23, 1).psh().payload(30)]);
+        let c = run(&[
+            syn(),
+            cs(1, 1),
+            cs(1, 1).psh().payload(22),
+            cs(23, 1).psh().payload(30),
+        ]);
         check(&c, "SAD", ConnState::S0);
     }
 
@@ -1659,7 +1742,10 @@ mod tests {
     #[test]
     fn established_fin_exchange_sf() {
         // http/get.pcap: ShADadFf / SF.
-        let c = run(&with(established(), &[cs(11, 21).fin(), ss(21, 12).fin(), cs(12, 22)]));
+        let c = run(&with(
+            established(),
+            &[cs(11, 21).fin(), ss(21, 12).fin(), cs(12, 22)],
+        ));
         check(&c, "ShADadFf", ConnState::SF);
     }
 
@@ -1678,7 +1764,10 @@ mod tests {
     #[test]
     fn established_resp_rst_after_orig_fin_rstr() {
         // http/http-to-ssh.pcap: ShADadFr / RSTR.
-        let c = run(&with(established(), &[cs(11, 21).fin(), ss(21, 12).rst().ack(C_ISN + 12)]));
+        let c = run(&with(
+            established(),
+            &[cs(11, 21).fin(), ss(21, 12).rst().ack(C_ISN + 12)],
+        ));
         check(&c, "ShADadFr", ConnState::RSTR);
     }
 
@@ -1704,7 +1793,10 @@ mod tests {
     #[test]
     fn established_rst_new_seq_second_letter() {
         // Notes: RR means two RSTs with different sequence numbers from one side.
-        let c = run(&with(established(), &[cs(11, 21).rst(), cs(5011, 21).rst()]));
+        let c = run(&with(
+            established(),
+            &[cs(11, 21).rst(), cs(5011, 21).rst()],
+        ));
         check(&c, "ShADadRR", ConnState::RSTO);
     }
 
@@ -1726,7 +1818,13 @@ mod tests {
     fn established_data_and_acks_recorded_once() {
         let c = run(&with(
             established(),
-            &[cs(11, 21).payload(5), cs(16, 21).payload(5), ss(21, 21), ss(21, 21).payload(3), cs(21, 24)],
+            &[
+                cs(11, 21).payload(5),
+                cs(16, 21).payload(5),
+                ss(21, 21),
+                ss(21, 21).payload(3),
+                cs(21, 24),
+            ],
         ));
         assert_eq!(c.history(), "ShADad");
     }
@@ -1757,14 +1855,20 @@ mod tests {
 
     #[test]
     fn established_zero_window_after_peer_fin_not_counted() {
-        let c = run(&with(established(), &[ss(21, 11).fin(), cs(11, 22).window(0)]));
+        let c = run(&with(
+            established(),
+            &[ss(21, 11).fin(), cs(11, 22).window(0)],
+        ));
         assert_eq!(c.history(), "ShADadf");
     }
 
     #[test]
     fn established_zero_window_after_own_fin_counted() {
         // A FIN means "no more sending", not "no more receiving".
-        let c = run(&with(established(), &[cs(11, 21).fin(), cs(12, 21).window(0)]));
+        let c = run(&with(
+            established(),
+            &[cs(11, 21).fin(), cs(12, 21).window(0)],
+        ));
         assert_eq!(c.history(), "ShADadFW");
     }
 
@@ -1805,7 +1909,10 @@ mod tests {
     fn established_out_of_order_no_gap() {
         // The late segment lies below the highest sequence seen: a retransmission for Zeek (t),
         // but it fills the hole, so the ACK reveals no gap.
-        let c = run(&with(established(), &[ss(31, 11).payload(10), ss(21, 11).payload(10), cs(11, 41)]));
+        let c = run(&with(
+            established(),
+            &[ss(31, 11).payload(10), ss(21, 11).payload(10), cs(11, 41)],
+        ));
         assert_eq!(c.history(), "ShADadt");
     }
 
@@ -1813,7 +1920,10 @@ mod tests {
     fn established_inactivity_timeout() {
         // tcp/retransmit-timeout.pcapng (core.expire-all-timers, conn-all.log): a packet exactly
         // tcp_inactivity_timeout (300 s) after the last one starts a new connection.
-        let mut c = run(&[c().seq(1).ack(1).payload(18).ts_ms(0), s().seq(1).ack(19).ts_ms(0)]);
+        let mut c = run(&[
+            c().seq(1).ack(1).payload(18).ts_ms(0),
+            s().seq(1).ack(19).ts_ms(0),
+        ]);
         // Port 80 is the responder here, as in the trace; the first packet is data.
         assert_eq!(c.history(), "Da");
         assert!(!c.timed_out(299_999_999_999));
@@ -1825,7 +1935,10 @@ mod tests {
     #[test]
     fn closed_rst_after_orig_fin_rsto() {
         // ldap/ldap-starttls.pcap: ShADadFR / RSTO.
-        let c = run(&with(established(), &[cs(11, 21).fin(), ss(21, 12), cs(12, 21).rst()]));
+        let c = run(&with(
+            established(),
+            &[cs(11, 21).fin(), ss(21, 12), cs(12, 21).rst()],
+        ));
         check(&c, "ShADadFR", ConnState::RSTO);
     }
 
@@ -1844,13 +1957,19 @@ mod tests {
             ],
         ));
         check(&c, "ShADadFRf", ConnState::SF);
-        assert_eq!((c.orig_state(), c.resp_state()), (EndpointState::Closed, EndpointState::Closed));
+        assert_eq!(
+            (c.orig_state(), c.resp_state()),
+            (EndpointState::Closed, EndpointState::Closed)
+        );
     }
 
     #[test]
     fn closed_both_rst_after_fin_exchange_sf() {
         // A RST after a full FIN exchange does not change the state: SF with R in history.
-        let c = run(&with(established(), &[cs(11, 21).fin(), ss(21, 12).fin(), cs(12, 22).rst()]));
+        let c = run(&with(
+            established(),
+            &[cs(11, 21).fin(), ss(21, 12).fin(), cs(12, 22).rst()],
+        ));
         check(&c, "ShADadFfR", ConnState::SF);
     }
 
@@ -1865,21 +1984,31 @@ mod tests {
     #[test]
     fn partial_data_then_resp_rst_rstrh() {
         // modbus/modbus-and-non-modbus-p502.pcap: Dr / RSTRH.
-        let c = run(&[c().seq(100).ack(200).payload(12), s().rst().seq(200).ack(112)]);
+        let c = run(&[
+            c().seq(100).ack(200).payload(12),
+            s().rst().seq(200).ack(112),
+        ]);
         check(&c, "Dr", ConnState::RSTRH);
     }
 
     #[test]
     fn partial_data_both_ways_oth() {
         // modbus/modbus-eit.pcap: Dd / OTH.
-        let c = run(&[c().seq(100).ack(200).payload(11), s().seq(200).ack(111).payload(18)]);
+        let c = run(&[
+            c().seq(100).ack(200).payload(11),
+            s().seq(200).ack(111).payload(18),
+        ]);
         check(&c, "Dd", ConnState::OTH);
     }
 
     #[test]
     fn partial_midstream_fin_sh() {
         // ssh.client-side-half-duplex.pcap, second half of a split tuple: DAF / SH.
-        let c = run(&[c().seq(100).ack(200).payload(48), c().seq(148).ack(200), c().seq(148).ack(200).fin()]);
+        let c = run(&[
+            c().seq(100).ack(200).payload(48),
+            c().seq(148).ack(200),
+            c().seq(148).ack(200).fin(),
+        ]);
         check(&c, "DAF", ConnState::SH);
     }
 
@@ -1894,8 +2023,18 @@ mod tests {
 
     #[test]
     fn rstos0_pattern() {
-        for (h, m) in [("SR", true), ("^SR", true), ("SaR", true), ("SarR", true), ("SaFR", false),
-                       ("R", false), ("ShR", true), ("SHR", false), ("S", false), ("DSR", false)] {
+        for (h, m) in [
+            ("SR", true),
+            ("^SR", true),
+            ("SaR", true),
+            ("SarR", true),
+            ("SaFR", false),
+            ("R", false),
+            ("ShR", true),
+            ("SHR", false),
+            ("S", false),
+            ("DSR", false),
+        ] {
             assert_eq!(rstos0_history(h.as_bytes()), m, "{h}");
         }
     }
