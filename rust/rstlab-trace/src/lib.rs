@@ -17,6 +17,11 @@ pub mod error;
 pub mod seq;
 pub mod wire;
 pub mod flow;
+pub mod capture;
+pub mod report;
+pub mod analyze;
+
+pub use analyze::{analyze_file, analyze_frames, AnalyzeOptions, Analysis, SegmentFilter};
 #[doc(hidden)]
 pub mod testkit;
 
