@@ -390,8 +390,8 @@ impl Endpoint {
     #[inline]
     fn r_block(&self) -> Option<(u64, u64)> {
         (self.r_blk_len != 0).then(|| {
-            let lo = self.r_last + self.r_blk_off as u64;
-            (lo, lo + self.r_blk_len as u64)
+            let lo = self.r_last.wrapping_add(self.r_blk_off as u64);
+            (lo, lo.wrapping_add(self.r_blk_len as u64))
         })
     }
 
@@ -452,7 +452,9 @@ impl Endpoint {
             };
             self.set_r_block(lo, hi);
         }
-        let above_hole = self.r_block().map_or(0, |(_, hi)| hi - self.r_last);
+        let above_hole = self
+            .r_block()
+            .map_or(0, |(_, hi)| hi.saturating_sub(self.r_last));
         let buffered = self
             .r_block()
             .map_or(self.r_last, |(_, hi)| hi)
@@ -813,16 +815,19 @@ impl ZeekConn {
 
     /// zeek/zeek PR #2191: a connection whose first packet was a SYN-ACK from the originator is
     /// flipped when an ACK or data segment follows it (in either direction), since stealth scans
-    /// never send those. The history then reads as if the flip had been made at the start:
-    /// `H` becomes `^h`.
+    /// never send those. The connection then reads as if the flip had been made at the start:
+    /// `H` becomes `^h`, and the SYN-ACK sender, now the responder, is ESTABLISHED (as a
+    /// responder's SYN-ACK makes it in `UpdateInactiveState`), so the originator's ACK
+    /// establishes rather than goes partial (krb/optional-service-name.pcap under `zeek -b`:
+    /// `^hADd` / S1).
     fn maybe_flip_after_syn_ack(&mut self, seg: &Segment) {
         let f = seg.flags;
         if f.syn() || f.fin() || f.rst() || !(f.ack() || seg.payload_len > 0) {
             return;
         }
-        if self.history.as_bytes() != b"H"
-            || self.orig_state() != EndpointState::SynAckSent
+        if self.orig_state() != EndpointState::SynAckSent
             || self.resp_state() != EndpointState::Inactive
+            || self.history.as_bytes() != b"H"
         {
             return;
         }
@@ -832,6 +837,8 @@ impl ZeekConn {
         self.is_partial = false;
         self.hist_seen = (self.hist_seen & !HIST_SYN_PKT) | (HIST_SYN_PKT << 8);
         self.history.set(b"^h");
+        let resp = 1 - self.orig_idx();
+        self.set_state(resp, EndpointState::Established);
     }
 
     // ----- history -----------------------------------------------------------------------------
@@ -1539,6 +1546,38 @@ mod tests {
     }
 
     #[test]
+    fn inactive_syn_ack_no_server_ports_flips_on_next_ack() {
+        // krb/optional-service-name.pcap under `zeek -b` (no likely_server_ports): the flip
+        // waits for the client's ACK and yields the same ^hADd / S1.
+        let p88 = |b: SegBuilder, from_server: bool| {
+            let (srv, cli) = ((SERVER.0, 88), CLIENT);
+            if from_server {
+                b.addrs(srv, cli)
+            } else {
+                b.addrs(cli, srv)
+            }
+        };
+        let c = run_with(
+            ZeekOptions::default(),
+            &[],
+            &[
+                p88(seg().syn().seq(S_ISN).ack(C_ISN + 1), true),
+                p88(seg().seq(C_ISN + 1).ack(S_ISN + 1), false),
+                p88(
+                    seg().seq(C_ISN + 1).ack(S_ISN + 1).psh().payload(110),
+                    false,
+                ),
+                p88(
+                    seg().seq(S_ISN + 1).ack(C_ISN + 111).psh().payload(90),
+                    true,
+                ),
+            ],
+        );
+        check(&c, "^hADd", ConnState::S1);
+        assert!(!c.orig_is_fwd());
+    }
+
+    #[test]
     fn inactive_syn_ack_both_server_ports_flips_on_next_ack() {
         // http/zeek-image-post-1080-8000-x.pcap (core.local-flip): SYN-ACK 8000 -> 1080 first;
         // both ports are likely server ports, so no flip at creation; the client's ACK flips it
@@ -2010,6 +2049,64 @@ mod tests {
             c().seq(148).ack(200).fin(),
         ]);
         check(&c, "DAF", ConnState::SH);
+    }
+
+    // ----- any input -------------------------------------------------------------------------------
+
+    #[test]
+    fn any_segments_never_panic() {
+        // Deterministic garbage: random flags, sequence numbers near the wrap, windows, payloads,
+        // bad checksums and time jumps, with the timers and reuse checks a tracker would call.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200 {
+            let mut conn: Option<(ZeekConn, (IpAddr, u16))> = None;
+            let mut t = 0i64;
+            for _ in 0..300 {
+                let r = next();
+                let near = |v: u64| (u32::MAX - 2000).wrapping_add((v % 4000) as u32);
+                let mut b = if r & 1 == 0 { c() } else { s() };
+                b = b
+                    .flags((r >> 8) as u16 & 0x1ff)
+                    .seq(near(r >> 20))
+                    .ack_field(near(r >> 40));
+                b = b
+                    .payload(((r >> 12) % 3000) as u32)
+                    .window(((r >> 30) % 3) as u16);
+                if r % 17 == 0 {
+                    b = b.bad_checksum();
+                }
+                t += ((r >> 50) % 4_000) as i64 * 1_000_000 * if round % 3 == 0 { 100 } else { 1 };
+                let sg = b.ts_ms(t / 1_000_000).build();
+                let fresh = || {
+                    (
+                        ZeekConn::new(&sg, ZeekOptions::default()),
+                        (sg.src, sg.sport),
+                    )
+                };
+                let (c, first) = conn.get_or_insert_with(fresh);
+                if c.timed_out(sg.ts_ns) || c.is_reuse(&sg) {
+                    (*c, *first) = fresh();
+                }
+                let dir = if (sg.src, sg.sport) == *first {
+                    Dir::Fwd
+                } else {
+                    Dir::Rev
+                };
+                c.on_segment(dir, &sg);
+                let _ = (
+                    c.conn_state(),
+                    c.history().len(),
+                    c.orig_state(),
+                    c.resp_state(),
+                );
+            }
+        }
     }
 
     // ----- helpers ------------------------------------------------------------------------------------
