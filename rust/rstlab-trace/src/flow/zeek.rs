@@ -970,9 +970,9 @@ impl ZeekConn {
             }
         }
 
-        let delta_last = self.update_last_seq(e, one_past, f, len);
+        self.update_last_seq(e, one_past, f, len);
 
-        let (do_close, gen_event) = self.update_state_machine(t, e, base, ack, len, delta_last, f);
+        let (do_close, gen_event) = self.update_state_machine(t, e, base, len, f);
 
         if f.ack() {
             // After the state machine, so that a gap revealed by the final FIN or RST is judged
@@ -1058,9 +1058,8 @@ impl ZeekConn {
         }
     }
 
-    /// `update_last_seq`; counts retransmissions (`T`). Returns the distance from the previous
-    /// last sequence number.
-    fn update_last_seq(&mut self, e: usize, last: SeqNumber, f: TcpFlags, len: u32) -> i64 {
+    /// `update_last_seq`; counts retransmissions (`T`).
+    fn update_last_seq(&mut self, e: usize, last: SeqNumber, f: TcpFlags, len: u32) {
         let ep = &mut self.ep[e];
         let delta = last.diff(ep.last_seq);
         if (f.syn() || f.rst()) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
@@ -1075,7 +1074,6 @@ impl ZeekConn {
         } else if len > 0 && scaled_hit(&mut ep.rxmt_cnt) {
             self.add_history(e, b'T');
         }
-        delta
     }
 
     /// `TCP_Endpoint::SetState`, with the switch to the TCP inactivity timeout once the
@@ -1092,24 +1090,22 @@ impl ZeekConn {
         }
     }
 
-    /// `UpdateStateMachine`: returns `(do_close, gen_event)`.
-    #[allow(clippy::too_many_arguments)]
+    /// `UpdateStateMachine`: returns `(do_close, gen_event)`. (Zeek also passes the ack and
+    /// the last-sequence delta, for weirds only.)
     fn update_state_machine(
         &mut self,
         t: i64,
         e: usize,
         base: SeqNumber,
-        ack: SeqNumber,
         len: u32,
-        delta_last: i64,
         f: TcpFlags,
     ) -> (bool, bool) {
         use EndpointState as E;
         match self.ep[e].state {
-            E::Inactive => self.update_inactive_state(t, e, base, ack, len, f),
+            E::Inactive => self.update_inactive_state(t, e, base, len, f),
             E::SynSent | E::SynAckSent => self.update_syn_sent_state(e, f),
             E::Established | E::Partial => self.update_established_state(e, f),
-            E::Closed => self.update_closed_state(e, delta_last, f),
+            E::Closed => self.update_closed_state(e, f),
             E::Reset => (false, false), // only weirds: SYN/FIN/data after reset
         }
     }
@@ -1120,7 +1116,6 @@ impl ZeekConn {
         t: i64,
         e: usize,
         base: SeqNumber,
-        _ack: SeqNumber,
         len: u32,
         f: TcpFlags,
     ) -> (bool, bool) {
@@ -1235,7 +1230,7 @@ impl ZeekConn {
     }
 
     /// `UpdateClosedState`: after a full FIN exchange, a RST does not change the state.
-    fn update_closed_state(&mut self, e: usize, _delta_last: i64, f: TcpFlags) -> (bool, bool) {
+    fn update_closed_state(&mut self, e: usize, f: TcpFlags) -> (bool, bool) {
         let mut do_close = false;
         if f.rst() && self.ep[1 - e].state != EndpointState::Closed {
             self.set_state(e, EndpointState::Reset);
