@@ -13,16 +13,18 @@
 //! - `src/analyzer/protocol/tcp/TCP_Endpoint.cc` and `src/Conn.cc` — `CheckHistory`,
 //!   `ScaledHistoryEntry`, `FlipRoles`;
 //! - `src/analyzer/protocol/tcp/TCP_Reassembler.cc` — content gaps (`AckReceived`,
-//!   `Undelivered`, `Gap`), approximated without buffering payload (see [`Reassembly`]);
+//!   `Undelivered`, `Gap`), approximated without buffering payload (see `Endpoint`);
 //! - `scripts/base/protocols/conn/main.zeek` — `conn_state`.
 //!
 //! Known approximations, all documented where they are made: the reassembler keeps one
 //! out-of-order block per direction (several holes acked at once count as one gap); closing is
 //! never deferred for undelivered data; timers fire at their own time, not at the next packet of
-//! the whole capture; the analysis-limit letter `X` is never produced.
+//! the whole capture; the analysis-limit letter `X` is never produced (it needs the
+//! encapsulation, which a [`Segment`] does not carry). The first-packet and late (PR #2191) role
+//! flips and the PR's `H` → `^h` rewrite follow Zeek's baselines.
 //!
-//! A [`ZeekConn`] is small (no heap until a history outgrows its inline buffer) and does no
-//! allocation per packet.
+//! A [`ZeekConn`] is 208 bytes, with no heap until a history outgrows its 15-byte inline
+//! buffer, and does no allocation per packet.
 
 use super::Dir;
 use crate::seq::SeqNumber;
