@@ -23,6 +23,7 @@ pub struct Interface {
     units_per_sec: u64,
     /// Seconds added to every timestamp (pcapng `if_tsoffset`).
     offset_sec: i64,
+    supported: bool,
 }
 
 /// What the reader saw, whatever became of the frames.
@@ -47,12 +48,18 @@ pub trait FrameSink {
     }
 }
 
+#[inline]
 fn ts_ns(ts: u64, iface: &Interface) -> i64 {
     let u = iface.units_per_sec.max(1);
     let secs = (ts / u) as i64;
     let frac = ts % u;
-    // frac < u, so frac * 1e9 fits in u128 trivially.
-    let nanos = ((frac as u128 * 1_000_000_000u128) / u as u128) as i64;
+    let nanos = if 1_000_000_000 % u == 0 {
+        // The usual decimal resolutions (s, ms, µs, ns): an exact integer scale.
+        (frac * (1_000_000_000 / u)) as i64
+    } else {
+        // Binary or finer-than-ns resolutions; frac < u, so the product fits in u128.
+        ((frac as u128 * 1_000_000_000u128) / u as u128) as i64
+    };
     (secs + iface.offset_sec).saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
@@ -128,6 +135,7 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
                             snaplen: h.snaplen,
                             units_per_sec: if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 },
                             offset_sec: 0,
+                            supported: LinkType(h.network.0 as u32).is_supported(),
                         });
                         stats.interfaces = ifaces.clone();
                     }
@@ -158,6 +166,7 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
                             snaplen: idb.snaplen,
                             units_per_sec: units,
                             offset_sec: idb.if_tsoffset,
+                            supported: LinkType(idb.linktype.0 as u32).is_supported(),
                         });
                         stats.interfaces.push(ifaces.last().cloned().unwrap_or_else(|| unreachable!()));
                     }
@@ -185,7 +194,7 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
                     }
                     PcapBlockOwned::NG(_) => stats.skipped_blocks += 1,
                 }
-                reader.consume(len);
+                reader.consume_noshift(len);
                 stats.bytes_read = reader.consumed() as u64;
                 if stop {
                     return Some(TraceError::Interrupted);
@@ -251,7 +260,7 @@ fn describe(e: &PcapError<&[u8]>, what: &str) -> String {
 #[inline]
 fn emit(sink: &mut dyn FrameSink, stats: &mut ReadStats, iface: &Interface, ifindex: u32, ts: u64, orig_len: u32, data: &[u8]) -> bool {
     stats.frames += 1;
-    if !iface.linktype.is_supported() {
+    if !iface.supported {
         match stats.unsupported_linktypes.iter_mut().find(|(lt, _)| *lt == iface.linktype.0) {
             Some((_, n)) => *n += 1,
             None => stats.unsupported_linktypes.push((iface.linktype.0, 1)),

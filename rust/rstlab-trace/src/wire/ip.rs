@@ -29,6 +29,7 @@ pub(crate) struct IpFacts {
     pub declared_len: u32,
 }
 
+#[inline]
 pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     match d.first().map(|b| b >> 4) {
         Some(4) => v4(meta, d, opts, depth),
@@ -38,6 +39,7 @@ pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8)
     }
 }
 
+#[inline]
 fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     let Some(p) = Ipv4Packet::new(d) else {
         return Decoded::Malformed("ipv4 header cut short");
@@ -74,6 +76,7 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     transport(meta, p.get_next_level_protocol().0, body, facts, opts, depth)
 }
 
+#[inline]
 fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     let Some(p) = Ipv6Packet::new(d) else {
         return Decoded::Malformed("ipv6 header cut short");
@@ -140,9 +143,19 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     transport(meta, next, body, facts, opts, depth)
 }
 
+#[inline]
 fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8) -> Decoded {
     match proto {
         PROTO_TCP => tcp::decode(meta, body, facts, opts),
+        _ => tunnel(meta, proto, body, opts, depth),
+    }
+}
+
+/// Everything that is not plain TCP: tunnels recurse into [`decode`], kept out of line so the
+/// common path inlines into one function.
+#[inline(never)]
+fn tunnel(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+    match proto {
         _ if depth >= MAX_TUNNEL_DEPTH => Decoded::NotTcp,
         PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1),
         PROTO_GRE => gre(meta, body, opts, depth + 1),

@@ -35,7 +35,7 @@ impl LinkType {
     }
 
     pub fn is_supported(self) -> bool {
-        self.name() != "unsupported"
+        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276)
     }
 }
 
@@ -60,6 +60,7 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
 }
 
+#[inline]
 pub(crate) fn strip(lt: LinkType, d: &[u8]) -> Payload<'_> {
     match lt.0 {
         1 => ethernet(d),
@@ -105,6 +106,7 @@ fn bsd_af(af: u32, rest: &[u8]) -> Payload<'_> {
     }
 }
 
+#[inline]
 fn ethernet(d: &[u8]) -> Payload<'_> {
     match be16(d, 12) {
         Some(t) => ethertype(t, &d[14..]),
@@ -113,6 +115,7 @@ fn ethernet(d: &[u8]) -> Payload<'_> {
 }
 
 /// Follow an EtherType through any number of 802.1Q / 802.1ad tags, MPLS labels and PPPoE.
+#[inline]
 pub(crate) fn ethertype(mut t: u16, mut d: &[u8]) -> Payload<'_> {
     // Bounded: a frame cannot hold more tags than bytes, but a crafted one should not loop long.
     for _ in 0..16 {

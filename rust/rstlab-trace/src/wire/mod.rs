@@ -103,6 +103,7 @@ pub struct FrameMeta {
 }
 
 /// Decode one captured frame down to TCP.
+#[inline]
 pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
     match link::strip(meta.linktype, data) {
         link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0),

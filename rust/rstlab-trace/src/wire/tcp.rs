@@ -131,6 +131,7 @@ impl TcpOptions {
         s
     }
 
+    #[inline]
     fn parse(mut o: &[u8]) -> TcpOptions {
         let mut r = TcpOptions::default();
         while let Some(&kind) = o.first() {
@@ -191,6 +192,7 @@ pub enum Checksum {
     Bad,
 }
 
+#[inline]
 pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOptions) -> Decoded {
     let Some(p) = TcpPacket::new(body) else {
         return Decoded::Malformed("tcp header cut short");

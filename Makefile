@@ -1,0 +1,52 @@
+# The two front-door commands: `make demo` (the main job) and `make test` (the whole suite).
+# Both install what they need themselves (apt packages when run as root, pip packages, the
+# package built from this checkout), so they work on a fresh machine.
+
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+APT_PACKAGES := tshark nftables iproute2 ethtool
+OUT ?= out
+
+.PHONY: demo test setup system-deps python-deps install rust-test py-test bench fuzz clean
+
+demo: setup
+	$(PYTHON) -m rstlab demo --out $(OUT)
+
+test: setup rust-test py-test
+
+setup: system-deps python-deps install
+
+# Debian packages the tests and the lab use; installed only when missing (needs root).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not root: skipping apt packages$$missing (tests needing them will skip)"; fi; \
+	fi
+
+python-deps:
+	$(PIP) install -q --disable-pip-version-check "maturin>=1.5,<2" "pyarrow>=15" "pandas>=2" "polars>=1" \
+	  "matplotlib>=3.7" "pytest>=8" "pytest-xdist>=3"
+
+# Build the abi3 wheel from this checkout and install it (what `pip install .` does for users).
+install:
+	$(PIP) install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps .
+
+rust-test:
+	cargo test --workspace --release --exclude rstlab-py
+
+py-test:
+	$(PYTHON) -m pytest -q
+
+bench:
+	$(PYTHON) bench/run.py
+
+fuzz:
+	cd rust/rstlab-trace/fuzz && cargo +nightly fuzz run read_and_track -- -max_total_time=60
+
+clean:
+	rm -rf target $(OUT) bench/data

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""rstlab's benchmark: one command, figures and ratios against tshark measured in the same run.
+
+1. Generates (deterministically, once) a capture of 5 million packets: many interleaved TCP
+   connections, IPv4 and IPv6, headers only with a 128-byte snap length.
+2. Times rstlab end to end from Python — ``rstlab.read(path)`` plus the connections table to
+   pandas — in fresh processes (median of several runs), with each process's peak RSS.
+3. Times tshark on the same file doing the comparable job (stream assignment for every packet)
+   and its peak RSS.
+4. Prints packets/s, the ratio, peak memory, and checks them against the targets.
+
+Usage: python bench/run.py [--packets N] [--runs K] [--no-tshark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+
+CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import rstlab
+t1 = time.perf_counter()
+t = rstlab.read(sys.argv[1])
+t2 = time.perf_counter()
+df = t.connections.to_pandas()
+t3 = time.perf_counter()
+extra = {}
+if len(sys.argv) > 2 and sys.argv[2] == "resets" and hasattr(t, "resets"):
+    extra["resets"] = len(t.resets)
+print(json.dumps({"import": t1 - t0, "read": t2 - t1, "to_pandas": t3 - t2, "end_to_end": t3 - t1,
+                  "connections": len(df), "packets": t.counts["tcp"], "frames": t.counts["frames"],
+                  "peak_alive": t.counts["peak_alive_connections"],
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
+"""
+
+
+def generate(path: Path, packets: int) -> None:
+    if path.exists():
+        return
+    DATA.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "rstlab-trace", "--example", "gen_capture"],
+                   cwd=ROOT, check=True)
+    exe = ROOT / "target" / "release" / "examples" / "gen_capture"
+    subprocess.run([str(exe), str(path), str(packets), "2000"], check=True)
+
+
+def run_rstlab(path: Path, runs: int) -> list[dict]:
+    out = []
+    for _ in range(runs):
+        # Every run in a fresh interpreter so peak RSS is this run's alone.
+        r = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
+        out.append(json.loads(r.stdout))
+    return out
+
+
+def run_tshark(path: Path) -> dict | None:
+    exe = shutil.which("tshark")
+    if exe is None:
+        return None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    # The comparable job: dissect every packet and assign its TCP stream.
+    r = subprocess.run([exe, "-n", "-r", str(path), "-T", "fields", "-e", "tcp.stream"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
+    dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lines = r.stdout.count(b"\n")
+    return {"seconds": dt, "packets": lines, "maxrss_mb": max(after, before) / 1024}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--packets", type=int, default=5_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-tshark", action="store_true")
+    args = ap.parse_args()
+    path = DATA / f"bench-{args.packets}.pcap"
+    generate(path, args.packets)
+    size_mb = path.stat().st_size / 2**20
+    print(f"capture: {path.name}: {args.packets:,} packets, {size_mb:.0f} MiB, snap length 128")
+    runs = run_rstlab(path, args.runs)
+    e2e = statistics.median(r["end_to_end"] for r in runs)
+    read = statistics.median(r["read"] for r in runs)
+    pd_t = statistics.median(r["to_pandas"] for r in runs)
+    rss = max(r["maxrss_mb"] for r in runs)
+    pps = runs[0]["packets"] / e2e
+    print(f"rstlab  (median of {args.runs}): read {read:.2f} s + to_pandas {pd_t:.2f} s = {e2e:.2f} s "
+          f"-> {pps / 1e6:.2f} M packets/s end to end; {runs[0]['connections']:,} connections "
+          f"(peak {runs[0]['peak_alive']:,} alive); peak RSS {rss:.0f} MB (whole Python process)")
+    ok = True
+    if not args.no_tshark:
+        ts = run_tshark(path)
+        if ts is None:
+            print("tshark  not installed: ratio not measured")
+        else:
+            tpps = ts["packets"] / ts["seconds"]
+            print(f"tshark  (1 run): {ts['seconds']:.1f} s -> {tpps / 1e6:.3f} M packets/s; peak RSS {ts['maxrss_mb']:.0f} MB")
+            ratio = pps / tpps
+            print(f"ratio   rstlab / tshark = {ratio:.0f}x")
+            ok &= ratio >= 40
+    targets = [("end to end >= 4 M packets/s", pps >= 4e6), ("peak RSS < 150 MB", rss < 150)]
+    for name, good in targets:
+        print(f"target  {name}: {'met' if good else 'NOT met'}")
+        ok &= good
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
