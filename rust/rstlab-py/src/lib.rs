@@ -1,1 +1,17 @@
+//! `rstlab._rstlab`: the thin binding. Conversions, error mapping, GIL release and Arrow export
+//! only — every decision lives in `rstlab-trace` / `rstlab-lab`.
 
+use pyo3::prelude::*;
+
+mod arrow;
+mod errors;
+mod trace;
+
+#[pymodule]
+fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<arrow::ArrowTable>()?;
+    m.add_class::<trace::Analysis>()?;
+    m.add_function(wrap_pyfunction!(trace::analyze_file, m)?)?;
+    Ok(())
+}

@@ -18,6 +18,11 @@ pub mod seq;
 pub mod wire;
 pub mod flow;
 pub mod classify;
+pub mod capture;
+pub mod report;
+pub mod analyze;
+
+pub use analyze::{analyze_file, analyze_frames, AnalyzeOptions, Analysis, SegmentFilter};
 #[doc(hidden)]
 pub mod testkit;
 

@@ -23,3 +23,8 @@ impl Dir {
         self as usize
     }
 }
+
+pub mod key;
+pub mod tracker;
+
+pub use tracker::{Conn, ConnSink, DirStats, Tracker};

@@ -209,6 +209,8 @@ fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
                 _ => Decoded::NotTcp,
             }
         }
+        // Aruba's WLAN tunnel: an 802.11 frame (0x8200-0x82ff by controller model).
+        0x8200..=0x82ff => inner(meta, link::ieee80211(rest), opts, depth),
         t => inner(meta, link::ethertype(t, rest), opts, depth),
     }
 }

@@ -141,6 +141,48 @@ pub(crate) fn ethertype(mut t: u16, mut d: &[u8]) -> Payload<'_> {
     Payload::NotIp
 }
 
+/// An IEEE 802.11 data frame (as tunnelled by Aruba controllers): skip the MAC header, the
+/// QoS / HT control fields and an A-MSDU subframe header, then follow LLC/SNAP to the EtherType.
+pub(crate) fn ieee80211(d: &[u8]) -> Payload<'_> {
+    if d.len() < 24 {
+        return Payload::Truncated("802.11 header cut short");
+    }
+    let fc0 = d[0];
+    let fc1 = d[1];
+    let kind = (fc0 >> 2) & 0x3;
+    let subtype = fc0 >> 4;
+    if kind != 2 || subtype & 0x4 != 0 {
+        // Not a data frame, or a null-data subtype without a payload.
+        return Payload::NotIp;
+    }
+    let mut off = 24;
+    if fc1 & 0x03 == 0x03 {
+        off += 6; // four-address frame (WDS)
+    }
+    let mut amsdu = false;
+    if subtype & 0x8 != 0 {
+        amsdu = d.get(off).is_some_and(|q| q & 0x80 != 0);
+        off += 2; // QoS control
+        if fc1 & 0x80 != 0 {
+            off += 4; // HT control (the +HTC/order bit on QoS data)
+        }
+    }
+    if amsdu {
+        off += 14; // first A-MSDU subframe: DA, SA, length
+    }
+    let Some(llc) = d.get(off..) else {
+        return Payload::Truncated("802.11 header cut short");
+    };
+    if llc.len() < 8 {
+        return Payload::Truncated("llc/snap header cut short");
+    }
+    if llc[0] == 0xaa && llc[1] == 0xaa && llc[2] == 0x03 {
+        ethertype(u16::from_be_bytes([llc[6], llc[7]]), &llc[8..])
+    } else {
+        Payload::NotIp
+    }
+}
+
 /// RFC 3032 label stack; the payload after the bottom-of-stack label is guessed from its first
 /// nibble, as Wireshark and Zeek do.
 pub(crate) fn mpls(mut d: &[u8]) -> Payload<'_> {

@@ -199,17 +199,17 @@ pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOpt
     if hlen < 20 {
         return Decoded::Malformed("tcp data offset below 5");
     }
-    if (ip.declared_len as usize) < hlen {
-        return Decoded::Malformed("tcp header longer than the ip payload");
-    }
-    let opt_bytes = &body[20..hlen.min(body.len())];
-    let mut options = TcpOptions::parse(opt_bytes);
-    if body.len() < hlen {
+    // A data offset running past the IP payload (a "short segment", as nmap sends) still has a
+    // whole fixed header: keep the segment, with its options marked malformed, as Wireshark does.
+    let short = (ip.declared_len as usize) < hlen;
+    let opt_end = hlen.min(body.len()).min(ip.declared_len as usize).max(20);
+    let mut options = TcpOptions::parse(&body[20..opt_end]);
+    if body.len() < hlen || short {
         options.present |= TcpOptions::MALFORMED;
     }
-    let payload_len = ip.declared_len - hlen as u32;
+    let payload_len = ip.declared_len.saturating_sub(hlen as u32);
     let captured_payload = (body.len().saturating_sub(hlen) as u32).min(payload_len);
-    let checksum = if opts.verify_checksums && body.len() as u32 >= ip.declared_len {
+    let checksum = if opts.verify_checksums && !short && body.len() as u32 >= ip.declared_len {
         verify(&body[..ip.declared_len as usize], &ip, p.get_checksum())
     } else {
         Checksum::Unverified

@@ -1,0 +1,31 @@
+"""rstlab explains TCP resets.
+
+- :func:`read` a capture and get its connections (Zeek-compatible ``conn_state`` / ``history``,
+  Wireshark-compatible ``conn_id``) and segments as Arrow-backed tables.
+"""
+
+from ._rstlab import __version__
+from .errors import (
+    LabError,
+    PrivilegeError,
+    RstlabError,
+    ScenarioTimeout,
+    TraceFormatError,
+    UnsupportedLinkTypeError,
+)
+from .table import Table
+from .trace import Connection, Trace, read
+
+__all__ = [
+    "__version__",
+    "read",
+    "Trace",
+    "Connection",
+    "Table",
+    "RstlabError",
+    "TraceFormatError",
+    "UnsupportedLinkTypeError",
+    "PrivilegeError",
+    "ScenarioTimeout",
+    "LabError",
+]

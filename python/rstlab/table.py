@@ -1,0 +1,93 @@
+"""Arrow-backed tables: the bulk results of rstlab (connections, segments, resets)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+__all__ = ["Table"]
+
+
+class Table:
+    """A read-only table backed by Arrow memory that Rust filled.
+
+    ``to_arrow()`` / ``to_pandas()`` / ``to_polars()`` convert it (pandas and polars are imported
+    only when asked for); ``len(t)``, ``t.columns``, ``t["col"]`` and iteration over row dicts
+    work without either.
+    """
+
+    __slots__ = ("_native", "_arrow", "_name")
+
+    def __init__(self, native: Any, name: str = "table") -> None:
+        self._native = native
+        self._arrow: pa.Table | None = None
+        self._name = name
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, name: str = "table") -> "Table":
+        t = cls(None, name)
+        t._arrow = table
+        return t
+
+    def to_arrow(self) -> pa.Table:
+        if self._arrow is None:
+            # Zero-copy import through the Arrow PyCapsule stream interface.
+            self._arrow = pa.table(self._native)
+            self._native = None
+        return self._arrow
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` (needs pandas)."""
+        return self.to_arrow().to_pandas()
+
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` (needs polars)."""
+        import polars as pl
+
+        return pl.from_arrow(self.to_arrow())
+
+    def to_pylist(self) -> list[dict[str, Any]]:
+        return self.to_arrow().to_pylist()
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.to_arrow().column_names)
+
+    def __len__(self) -> int:
+        return self.to_arrow().num_rows
+
+    def __getitem__(self, column: str) -> list[Any]:
+        return self.to_arrow().column(column).to_pylist()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.to_pylist())
+
+    def filter(self, **equal: Any) -> "Table":
+        """Rows whose columns equal the given values: ``t.filter(conn_id=3)``."""
+        import pyarrow.compute as pc
+
+        tbl = self.to_arrow()
+        mask = None
+        for col, val in equal.items():
+            m = pc.equal(tbl.column(col), pa.scalar(val, type=tbl.schema.field(col).type))
+            mask = m if mask is None else pc.and_(mask, m)
+        return Table.from_arrow(tbl if mask is None else tbl.filter(mask), self._name)
+
+    def __repr__(self) -> str:
+        tbl = self.to_arrow()
+        return f"<rstlab {self._name}: {tbl.num_rows} rows × {tbl.num_columns} columns: {', '.join(tbl.column_names[:8])}{', …' if tbl.num_columns > 8 else ''}>"
+
+    def _repr_html_(self, max_rows: int = 20) -> str:
+        tbl = self.to_arrow()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in tbl.column_names)
+        body = []
+        for row in tbl.slice(0, max_rows).to_pylist():
+            body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>")
+        more = f"<p>… {tbl.num_rows - max_rows} more rows</p>" if tbl.num_rows > max_rows else ""
+        return (f"<p><b>rstlab {html.escape(self._name)}</b>: {tbl.num_rows} rows</p>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}")

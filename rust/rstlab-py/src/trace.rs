@@ -1,0 +1,109 @@
+//! Trace analysis entry points.
+
+use crate::arrow::ArrowTable;
+use crate::errors;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rstlab_trace::{analyze_file as core_analyze, AnalyzeOptions, SegmentFilter};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+/// The result of one pass over a capture.
+#[pyclass(module = "rstlab._rstlab", frozen)]
+pub struct Analysis {
+    #[pyo3(get)]
+    connections: Py<ArrowTable>,
+    #[pyo3(get)]
+    segments: Py<ArrowTable>,
+    #[pyo3(get)]
+    counts: Py<PyDict>,
+    #[pyo3(get)]
+    error: Option<Py<PyDict>>,
+}
+
+fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
+    match v {
+        None => Ok(SegmentFilter::None),
+        Some(o) if o.is_none() => Ok(SegmentFilter::None),
+        Some(o) => {
+            if let Ok(s) = o.extract::<String>() {
+                if s == "all" {
+                    return Ok(SegmentFilter::All);
+                }
+            }
+            if let Ok(id) = o.extract::<u64>() {
+                return Ok(SegmentFilter::Conn(id));
+            }
+            Err(pyo3::exceptions::PyValueError::new_err("segments must be None, 'all' or a conn_id"))
+        }
+    }
+}
+
+/// Analyse a capture file with the GIL released. `progress(bytes_done, bytes_total)` is called
+/// every few megabytes (with the GIL); Ctrl-C or an exception from it stops the pass.
+#[pyfunction]
+#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, segments=None, progress=None))]
+pub fn analyze_file(
+    py: Python<'_>,
+    path: PathBuf,
+    verify_checksums: bool,
+    zeek_drop_bad_checksums: bool,
+    segments: Option<Bound<'_, PyAny>>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Analysis> {
+    let opts = AnalyzeOptions {
+        verify_checksums,
+        zeek_drop_bad_checksums,
+        segments: segment_filter(segments.as_ref())?,
+        ..AnalyzeOptions::default()
+    };
+    let mut pending: Option<PyErr> = None;
+    let analysis = py.detach(|| {
+        let mut report = |done: u64, total: u64| -> ControlFlow<()> {
+            Python::attach(|py| {
+                let r = py.check_signals().and_then(|_| match &progress {
+                    Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
+                    None => Ok(()),
+                });
+                match r {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        pending = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            })
+        };
+        core_analyze(&path, &opts, Some(&mut report))
+    });
+    if let Some(e) = pending {
+        return Err(e);
+    }
+    let counts = PyDict::new(py);
+    let c = &analysis.counts;
+    for (k, v) in [
+        ("frames", c.frames),
+        ("tcp", c.tcp),
+        ("fragments", c.fragments),
+        ("not_tcp", c.not_tcp),
+        ("malformed", c.malformed),
+        ("unsupported_link", c.unsupported_link),
+        ("bad_checksum", c.bad_checksum),
+        ("peak_alive_connections", c.peak_alive),
+        ("bytes_read", analysis.read.bytes_read),
+        ("file_size", analysis.read.file_size),
+    ] {
+        counts.set_item(k, v)?;
+    }
+    let error = match &analysis.error {
+        Some(e) => Some(errors::describe(py, e)?.unbind()),
+        None => None,
+    };
+    let t = analysis.tables;
+    Ok(Analysis {
+        connections: Py::new(py, ArrowTable::new(t.connections))?,
+        segments: Py::new(py, ArrowTable::new(t.segments))?,
+        counts: counts.unbind(),
+        error,
+    })
+}

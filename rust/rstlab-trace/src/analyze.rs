@@ -1,0 +1,208 @@
+//! The one pass over a capture: decode every frame, track connections, collect the tables.
+
+use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
+use crate::error::TraceError;
+use crate::flow::{Conn, ConnSink, Dir, Tracker};
+use crate::report::{ConnRow, SegmentRows, Tables};
+use crate::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+/// Which segments to keep as a table (the connections table is always built).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SegmentFilter {
+    #[default]
+    None,
+    All,
+    Conn(u64),
+}
+
+/// Options for one analysis pass.
+#[derive(Clone, Copy, Debug)]
+pub struct AnalyzeOptions {
+    /// Verify TCP checksums. Bad ones are counted and shown; they never silently drop packets
+    /// from the connection counts (see `zeek_drop_bad_checksums` for Zeek's behaviour).
+    pub verify_checksums: bool,
+    /// Zeek without `-C`: packets with a bad checksum are left out of `conn_state` / `history`
+    /// (and recorded as `C`). Only meaningful with `verify_checksums`.
+    pub zeek_drop_bad_checksums: bool,
+    pub segments: SegmentFilter,
+    /// Retire a connection idle this long (capture time), seconds.
+    pub idle_secs: u32,
+    /// Retire an ended (FIN both ways or RST) connection idle this long, seconds.
+    pub closed_idle_secs: u32,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            verify_checksums: false,
+            zeek_drop_bad_checksums: false,
+            segments: SegmentFilter::None,
+            idle_secs: 3600,
+            closed_idle_secs: 600,
+        }
+    }
+}
+
+/// Counts of frames by what they turned out to be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    pub frames: u64,
+    pub tcp: u64,
+    pub fragments: u64,
+    pub not_tcp: u64,
+    pub malformed: u64,
+    pub unsupported_link: u64,
+    pub bad_checksum: u64,
+    /// Peak number of connections alive in the table at once.
+    pub peak_alive: u64,
+}
+
+/// The result of a pass: tables, counts and the error that cut reading short (if any).
+pub struct Analysis {
+    pub tables: Tables,
+    pub counts: FrameCounts,
+    pub read: ReadStats,
+    pub error: Option<TraceError>,
+}
+
+/// Per-connection state the analysis keeps next to the tracker's record.
+pub struct ConnExtra {}
+
+struct Collector {
+    opts: AnalyzeOptions,
+    conns: Vec<ConnRow>,
+}
+
+impl ConnSink for Collector {
+    type State = ConnExtra;
+    fn open(&mut self, _conn: &Conn, _first: &Segment) -> ConnExtra {
+        ConnExtra {}
+    }
+    #[inline]
+    fn segment(&mut self, _conn: &Conn, _st: &mut ConnExtra, _dir: Dir, _seg: &Segment) {
+        let _ = self.opts;
+    }
+    fn close(&mut self, conn: Conn, _st: ConnExtra) {
+        self.conns.push(ConnRow::from_conn(&conn, true));
+    }
+}
+
+struct Pass<'p> {
+    decode: DecodeOptions,
+    tracker: Tracker<Collector>,
+    counts: FrameCounts,
+    segments: SegmentRows,
+    want: SegmentFilter,
+    progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
+}
+
+impl FrameSink for Pass<'_> {
+    #[inline]
+    fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
+        self.counts.frames += 1;
+        match decode(meta, data, self.decode) {
+            Decoded::Tcp(seg) => {
+                self.counts.tcp += 1;
+                if seg.checksum == crate::wire::Checksum::Bad {
+                    self.counts.bad_checksum += 1;
+                }
+                let (id, dir) = self.tracker.push(&seg);
+                let keep = match self.want {
+                    SegmentFilter::None => false,
+                    SegmentFilter::All => true,
+                    SegmentFilter::Conn(c) => c == id,
+                };
+                if keep {
+                    let rel = self.tracker.conn_of(&seg).map(|c| c.relative(dir, &seg)).unwrap_or((0, 0));
+                    self.segments.push(id, dir, &seg, rel);
+                }
+                let alive = self.tracker.alive() as u64;
+                if alive > self.counts.peak_alive {
+                    self.counts.peak_alive = alive;
+                }
+            }
+            Decoded::Fragment => self.counts.fragments += 1,
+            Decoded::NotTcp => self.counts.not_tcp += 1,
+            Decoded::Malformed(_) => self.counts.malformed += 1,
+            Decoded::UnsupportedLink(_) => self.counts.unsupported_link += 1,
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
+        match self.progress.as_mut() {
+            Some(p) => p(bytes, total),
+            None => ControlFlow::Continue(()),
+        }
+    }
+}
+
+impl<'p> Pass<'p> {
+    fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
+        let collector = Collector { opts: *opts, conns: Vec::new() };
+        Pass {
+            decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+            tracker: Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs),
+            counts: FrameCounts::default(),
+            segments: SegmentRows::default(),
+            want: opts.segments,
+            progress,
+        }
+    }
+
+    fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+        let Pass { tracker, counts, segments, .. } = self;
+        let collector = tracker.finish();
+        let mut conns = collector.conns;
+        conns.sort_unstable_by_key(|c| c.conn_id);
+        let error = error.or_else(|| {
+            // A file with frames but none on a link type we understand cannot be analysed.
+            match read.unsupported_linktypes.first() {
+                Some(&(lt, _)) if counts.frames > 0 && counts.frames == counts.unsupported_link => {
+                    Some(TraceError::UnsupportedLinkType { path: Default::default(), linktype: lt, interface: 0 })
+                }
+                _ => None,
+            }
+        });
+        Analysis { tables: Tables::build(conns, segments), counts, read, error }
+    }
+}
+
+/// Analyse a capture file. Reading stops early on damage (returned in `error`, with everything
+/// before it analysed) or when `progress` returns `Break` (`error` is `Interrupted`).
+pub fn analyze_file(path: &Path, opts: &AnalyzeOptions, progress: Option<&mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Analysis {
+    let mut pass = Pass::new(opts, progress);
+    let (read, error) = read_frames(path, &mut pass);
+    let error = error.map(|e| match e {
+        TraceError::UnsupportedLinkType { linktype, interface, .. } => {
+            TraceError::UnsupportedLinkType { path: path.into(), linktype, interface }
+        }
+        e => e,
+    });
+    let mut a = pass.finish(read, error);
+    if let Some(TraceError::UnsupportedLinkType { path: p, .. }) = a.error.as_mut() {
+        *p = path.into();
+    }
+    a
+}
+
+/// Analyse frames already in memory (the lab's captures).
+pub fn analyze_frames(frames: &[CapturedFrame], opts: &AnalyzeOptions) -> Analysis {
+    let mut pass = Pass::new(opts, None);
+    let mut read = ReadStats::default();
+    for (i, f) in frames.iter().enumerate() {
+        let meta = FrameMeta {
+            frame: i as u64 + 1,
+            ts_ns: f.ts_ns,
+            linktype: f.linktype,
+            orig_len: f.orig_len,
+            interface: f.interface,
+        };
+        read.frames += 1;
+        read.bytes_read += f.data.len() as u64;
+        let _ = pass.frame(&meta, &f.data);
+    }
+    pass.finish(read, None)
+}

@@ -1,0 +1,25 @@
+//! Capture files in, frames out — and pcapng back out with comments.
+//!
+//! Reading streams the file through one reused buffer (pcap-parser's streaming readers); the
+//! "need more bytes" signal stays in here. Damage ends reading with a [`TraceError::Format`]
+//! naming the byte offset of the record that could not be read; every frame before it has already
+//! been handed to the caller.
+
+mod reader;
+pub mod pcapng_write;
+
+pub use reader::{read_frames, read_frames_from, FrameSink, Interface, ReadStats};
+
+use crate::wire::LinkType;
+
+/// One captured frame held in memory (what the lab captures and what tests build).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapturedFrame {
+    /// Nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    pub linktype: LinkType,
+    pub interface: u32,
+    /// Length on the wire; `data` may be shorter (snap length).
+    pub orig_len: u32,
+    pub data: Vec<u8>,
+}

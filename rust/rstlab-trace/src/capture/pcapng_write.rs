@@ -1,0 +1,97 @@
+//! A small pcapng writer (draft-ietf-opsawg-pcapng): one section, one IDB per interface with
+//! nanosecond timestamps, one EPB per frame with an optional `opt_comment` (which Wireshark
+//! shows as `frame.comment`).
+
+use std::io::{self, Write};
+
+const SHB: u32 = 0x0a0d_0d0a;
+const IDB: u32 = 0x0000_0001;
+const EPB: u32 = 0x0000_0006;
+const OPT_END: u16 = 0;
+const OPT_COMMENT: u16 = 1;
+const IF_NAME: u16 = 2;
+const IF_TSRESOL: u16 = 9;
+
+fn pad4(n: usize) -> usize {
+    (4 - n % 4) % 4
+}
+
+fn option(buf: &mut Vec<u8>, code: u16, value: &[u8]) {
+    buf.extend_from_slice(&code.to_le_bytes());
+    buf.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    buf.extend_from_slice(value);
+    buf.extend(std::iter::repeat_n(0u8, pad4(value.len())));
+}
+
+fn block<W: Write>(w: &mut W, kind: u32, body: &[u8]) -> io::Result<()> {
+    let total = (12 + body.len()) as u32;
+    w.write_all(&kind.to_le_bytes())?;
+    w.write_all(&total.to_le_bytes())?;
+    w.write_all(body)?;
+    w.write_all(&total.to_le_bytes())
+}
+
+/// Writes pcapng blocks to any `Write`.
+pub struct PcapNgWriter<W: Write> {
+    out: W,
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> PcapNgWriter<W> {
+    /// Writes the section header; `app` names the writer (`shb_userappl`).
+    pub fn new(mut out: W, app: &str) -> io::Result<Self> {
+        let mut body = Vec::with_capacity(64);
+        body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&(-1i64).to_le_bytes());
+        option(&mut body, 4, app.as_bytes());
+        option(&mut body, OPT_END, &[]);
+        block(&mut out, SHB, &body)?;
+        Ok(PcapNgWriter { out, scratch: Vec::with_capacity(2048) })
+    }
+
+    /// Describes the next interface (they are numbered from 0 in the order written).
+    pub fn interface(&mut self, linktype: u32, snaplen: u32, name: Option<&str>) -> io::Result<()> {
+        let b = &mut self.scratch;
+        b.clear();
+        b.extend_from_slice(&(linktype as u16).to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&snaplen.to_le_bytes());
+        if let Some(n) = name {
+            option(b, IF_NAME, n.as_bytes());
+        }
+        option(b, IF_TSRESOL, &[9]);
+        option(b, OPT_END, &[]);
+        block(&mut self.out, IDB, &self.scratch)
+    }
+
+    /// Writes one frame; `ts_ns` is nanoseconds since the epoch.
+    pub fn packet(&mut self, interface: u32, ts_ns: i64, orig_len: u32, data: &[u8], comment: Option<&str>) -> io::Result<()> {
+        let b = &mut self.scratch;
+        b.clear();
+        let ts = ts_ns.max(0) as u64;
+        b.extend_from_slice(&interface.to_le_bytes());
+        b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(ts as u32).to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&orig_len.max(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        b.extend(std::iter::repeat_n(0u8, pad4(data.len())));
+        if let Some(c) = comment {
+            // Option values are at most 65535 bytes; cut long comments on a char boundary.
+            let mut end = c.len().min(65_000);
+            while !c.is_char_boundary(end) {
+                end -= 1;
+            }
+            option(b, OPT_COMMENT, &c.as_bytes()[..end]);
+            option(b, OPT_END, &[]);
+        }
+        block(&mut self.out, EPB, &self.scratch)
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

@@ -1,0 +1,273 @@
+//! Result tables as Arrow record batches (stable column names: other tools read them).
+
+use crate::flow::{Conn, Dir};
+use crate::wire::Segment;
+use arrow_array::builder::{Float64Builder, StringBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use std::sync::Arc;
+
+/// One finished connection, before it becomes a table row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnRow {
+    pub conn_id: u64,
+    pub orig: (std::net::IpAddr, u16),
+    pub resp: (std::net::IpAddr, u16),
+    pub ip_version: u8,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub orig_pkts: u64,
+    pub resp_pkts: u64,
+    pub orig_bytes: u64,
+    pub resp_bytes: u64,
+    pub orig_syn_frame: Option<u64>,
+    pub resp_syn_frame: Option<u64>,
+    pub orig_fin_frame: Option<u64>,
+    pub resp_fin_frame: Option<u64>,
+    pub orig_rst_frame: Option<u64>,
+    pub resp_rst_frame: Option<u64>,
+    pub rsts: u32,
+    pub conn_state: &'static str,
+    pub history: String,
+    pub end_reason: String,
+}
+
+impl ConnRow {
+    /// Lay out a tracked connection by role (`orig_is_fwd`: the first sender is the originator).
+    pub fn from_conn(c: &Conn, orig_is_fwd: bool) -> ConnRow {
+        let (o, r) = if orig_is_fwd { (Dir::Fwd, Dir::Rev) } else { (Dir::Rev, Dir::Fwd) };
+        let (orig, resp) = if orig_is_fwd { (c.a, c.b) } else { (c.b, c.a) };
+        let (od, rd) = (&c.dir[o.idx()], &c.dir[r.idx()]);
+        ConnRow {
+            conn_id: c.id,
+            orig,
+            resp,
+            ip_version: c.ip_version,
+            first_ts: c.first_ts,
+            last_ts: c.last_ts,
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+            orig_pkts: od.pkts,
+            resp_pkts: rd.pkts,
+            orig_bytes: od.bytes,
+            resp_bytes: rd.bytes,
+            orig_syn_frame: od.syn_frame,
+            resp_syn_frame: rd.syn_frame,
+            orig_fin_frame: od.fin_frame,
+            resp_fin_frame: rd.fin_frame,
+            orig_rst_frame: od.rst_frame,
+            resp_rst_frame: rd.rst_frame,
+            rsts: od.rsts + rd.rsts,
+            conn_state: "",
+            history: String::new(),
+            end_reason: String::new(),
+        }
+    }
+}
+
+#[inline]
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// Segments kept for the segments table; `dir` is fixed up to roles when the table is built.
+#[derive(Default)]
+pub struct SegmentRows {
+    rows: Vec<(u64, Dir, Segment, (u32, u32))>,
+}
+
+impl SegmentRows {
+    #[inline]
+    pub fn push(&mut self, conn_id: u64, dir: Dir, seg: &Segment, rel: (u32, u32)) {
+        self.rows.push((conn_id, dir, *seg, rel));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// The tables one analysis produces.
+pub struct Tables {
+    pub connections: RecordBatch,
+    pub segments: RecordBatch,
+    /// Rows kept for drill-down and report code that needs typed access.
+    pub conn_rows: Vec<ConnRow>,
+}
+
+impl Tables {
+    pub fn build(conns: Vec<ConnRow>, segs: SegmentRows) -> Tables {
+        let connections = connections_batch(&conns);
+        let segments = segments_batch(&conns, &segs);
+        Tables { connections, segments, conn_rows: conns }
+    }
+}
+
+fn opt_u64(b: &mut UInt64Builder, v: Option<u64>) {
+    b.append_option(v);
+}
+
+fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
+    let n = rows.len();
+    let mut conn_id = UInt64Builder::with_capacity(n);
+    let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut orig_port = UInt16Builder::with_capacity(n);
+    let mut resp_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut resp_port = UInt16Builder::with_capacity(n);
+    let mut ip_version = UInt8Builder::with_capacity(n);
+    let mut first_ts = Float64Builder::with_capacity(n);
+    let mut last_ts = Float64Builder::with_capacity(n);
+    let mut duration = Float64Builder::with_capacity(n);
+    let mut first_frame = UInt64Builder::with_capacity(n);
+    let mut last_frame = UInt64Builder::with_capacity(n);
+    let mut orig_pkts = UInt64Builder::with_capacity(n);
+    let mut resp_pkts = UInt64Builder::with_capacity(n);
+    let mut orig_bytes = UInt64Builder::with_capacity(n);
+    let mut resp_bytes = UInt64Builder::with_capacity(n);
+    let mut conn_state = StringBuilder::with_capacity(n, n * 4);
+    let mut history = StringBuilder::with_capacity(n, n * 8);
+    let mut orig_syn = UInt64Builder::with_capacity(n);
+    let mut resp_syn = UInt64Builder::with_capacity(n);
+    let mut orig_fin = UInt64Builder::with_capacity(n);
+    let mut resp_fin = UInt64Builder::with_capacity(n);
+    let mut orig_rst = UInt64Builder::with_capacity(n);
+    let mut resp_rst = UInt64Builder::with_capacity(n);
+    let mut rsts = UInt32Builder::with_capacity(n);
+    let mut end_reason = StringBuilder::with_capacity(n, n * 8);
+    let mut addr = String::with_capacity(40);
+    for r in rows {
+        use std::fmt::Write;
+        conn_id.append_value(r.conn_id);
+        addr.clear();
+        let _ = write!(addr, "{}", r.orig.0);
+        orig_addr.append_value(&addr);
+        orig_port.append_value(r.orig.1);
+        addr.clear();
+        let _ = write!(addr, "{}", r.resp.0);
+        resp_addr.append_value(&addr);
+        resp_port.append_value(r.resp.1);
+        ip_version.append_value(r.ip_version);
+        first_ts.append_value(secs(r.first_ts));
+        last_ts.append_value(secs(r.last_ts));
+        duration.append_value(secs(r.last_ts - r.first_ts));
+        first_frame.append_value(r.first_frame);
+        last_frame.append_value(r.last_frame);
+        orig_pkts.append_value(r.orig_pkts);
+        resp_pkts.append_value(r.resp_pkts);
+        orig_bytes.append_value(r.orig_bytes);
+        resp_bytes.append_value(r.resp_bytes);
+        conn_state.append_value(r.conn_state);
+        history.append_value(&r.history);
+        opt_u64(&mut orig_syn, r.orig_syn_frame);
+        opt_u64(&mut resp_syn, r.resp_syn_frame);
+        opt_u64(&mut orig_fin, r.orig_fin_frame);
+        opt_u64(&mut resp_fin, r.resp_fin_frame);
+        opt_u64(&mut orig_rst, r.orig_rst_frame);
+        opt_u64(&mut resp_rst, r.resp_rst_frame);
+        rsts.append_value(r.rsts);
+        end_reason.append_value(&r.end_reason);
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("conn_id", Arc::new(conn_id.finish())),
+        ("orig_addr", Arc::new(orig_addr.finish())),
+        ("orig_port", Arc::new(orig_port.finish())),
+        ("resp_addr", Arc::new(resp_addr.finish())),
+        ("resp_port", Arc::new(resp_port.finish())),
+        ("ip_version", Arc::new(ip_version.finish())),
+        ("first_ts", Arc::new(first_ts.finish())),
+        ("last_ts", Arc::new(last_ts.finish())),
+        ("duration", Arc::new(duration.finish())),
+        ("first_frame", Arc::new(first_frame.finish())),
+        ("last_frame", Arc::new(last_frame.finish())),
+        ("orig_pkts", Arc::new(orig_pkts.finish())),
+        ("resp_pkts", Arc::new(resp_pkts.finish())),
+        ("orig_bytes", Arc::new(orig_bytes.finish())),
+        ("resp_bytes", Arc::new(resp_bytes.finish())),
+        ("conn_state", Arc::new(conn_state.finish())),
+        ("history", Arc::new(history.finish())),
+        ("orig_syn_frame", Arc::new(orig_syn.finish())),
+        ("resp_syn_frame", Arc::new(resp_syn.finish())),
+        ("orig_fin_frame", Arc::new(orig_fin.finish())),
+        ("resp_fin_frame", Arc::new(resp_fin.finish())),
+        ("orig_rst_frame", Arc::new(orig_rst.finish())),
+        ("resp_rst_frame", Arc::new(resp_rst.finish())),
+        ("rst_count", Arc::new(rsts.finish())),
+        ("end_reason", Arc::new(end_reason.finish())),
+    ];
+    RecordBatch::try_from_iter(cols).expect("columns have equal length by construction")
+}
+
+fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
+    // A connection's originator is the first sender unless Zeek's rules flipped the roles;
+    // the row records that as orig == first packet's source.
+    let fwd_is_orig: rustc_hash::FxHashMap<u64, (std::net::IpAddr, u16)> =
+        conns.iter().map(|c| (c.conn_id, c.orig)).collect();
+    let n = segs.rows.len();
+    let mut frame = UInt64Builder::with_capacity(n);
+    let mut ts = Float64Builder::with_capacity(n);
+    let mut conn_id = UInt64Builder::with_capacity(n);
+    let mut dir = StringBuilder::with_capacity(n, n * 4);
+    let mut src = StringBuilder::with_capacity(n, n * 12);
+    let mut sport = UInt16Builder::with_capacity(n);
+    let mut dst = StringBuilder::with_capacity(n, n * 12);
+    let mut dport = UInt16Builder::with_capacity(n);
+    let mut flags = StringBuilder::with_capacity(n, n * 2);
+    let mut seq = UInt32Builder::with_capacity(n);
+    let mut ack = UInt32Builder::with_capacity(n);
+    let mut seq_rel = UInt32Builder::with_capacity(n);
+    let mut ack_rel = UInt32Builder::with_capacity(n);
+    let mut len = UInt32Builder::with_capacity(n);
+    let mut window = UInt16Builder::with_capacity(n);
+    let mut ttl = UInt8Builder::with_capacity(n);
+    let mut ip_id = UInt16Builder::with_capacity(n);
+    let mut options = StringBuilder::with_capacity(n, n * 8);
+    let mut checksum = StringBuilder::with_capacity(n, n * 4);
+    for (id, _, s, rel) in &segs.rows {
+        frame.append_value(s.frame);
+        ts.append_value(secs(s.ts_ns));
+        conn_id.append_value(*id);
+        let is_orig = fwd_is_orig.get(id).is_none_or(|o| *o == (s.src, s.sport));
+        dir.append_value(if is_orig { "orig" } else { "resp" });
+        src.append_value(s.src.to_string());
+        sport.append_value(s.sport);
+        dst.append_value(s.dst.to_string());
+        dport.append_value(s.dport);
+        flags.append_value(s.flags.tcpdump());
+        seq.append_value(s.seq.0);
+        ack.append_value(s.ack.0);
+        seq_rel.append_value(rel.0);
+        ack_rel.append_value(rel.1);
+        len.append_value(s.payload_len);
+        window.append_value(s.window);
+        ttl.append_value(s.ttl);
+        ip_id.append_option(s.ip_id);
+        options.append_value(s.options.names());
+        checksum.append_value(match s.checksum {
+            crate::wire::Checksum::Unverified => "unverified",
+            crate::wire::Checksum::Good => "good",
+            crate::wire::Checksum::Bad => "bad",
+        });
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("frame", Arc::new(frame.finish())),
+        ("ts", Arc::new(ts.finish())),
+        ("conn_id", Arc::new(conn_id.finish())),
+        ("dir", Arc::new(dir.finish())),
+        ("src", Arc::new(src.finish())),
+        ("sport", Arc::new(sport.finish())),
+        ("dst", Arc::new(dst.finish())),
+        ("dport", Arc::new(dport.finish())),
+        ("flags", Arc::new(flags.finish())),
+        ("seq", Arc::new(seq.finish())),
+        ("ack", Arc::new(ack.finish())),
+        ("seq_rel", Arc::new(seq_rel.finish())),
+        ("ack_rel", Arc::new(ack_rel.finish())),
+        ("len", Arc::new(len.finish())),
+        ("window", Arc::new(window.finish())),
+        ("ttl", Arc::new(ttl.finish())),
+        ("ip_id", Arc::new(ip_id.finish())),
+        ("options", Arc::new(options.finish())),
+        ("checksum", Arc::new(checksum.finish())),
+    ];
+    RecordBatch::try_from_iter(cols).expect("columns have equal length by construction")
+}
