@@ -21,26 +21,26 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let fin_ev = format!("frame {fin_frame} (SEQ {})", s.fin_seq);
 
     if let Some(t) = f.trigger {
-        if t.seg.frame_off > s.fin_frame_off {
-            let what = if t.seg.len > 0 {
-                format!("{} bytes of data", t.seg.len)
-            } else if t.seg.flags.fin() {
-                "the peer's FIN".to_string()
-            } else {
-                "an ACK".to_string()
-            };
-            let mut v = Verdict::new(Cause::AfterClose, Origin::EndpointStackReply, if f.stack_reply_shape() { 0.9 } else { 0.85 })
-                .ev("sender_fin", fin_ev)
-                .ev("answers", format!("{what} at frame {} after it", t.frame));
-            v = if t.seg.len > 0 {
-                v.ev("rule", "data after close (RFC 1122 §4.2.2.13; Linux TCP_ABORT_ON_DATA or TIME_WAIT)")
-            } else if t.seg.flags.fin() {
-                v.ev("rule", "the closed side no longer holds the connection (orphan gone, TCP_LINGER2 < 0); a TIME_WAIT socket would have ACKed the FIN")
-            } else {
-                v.ev("rule", "the closed side no longer holds the connection")
-            };
-            return Some(v);
-        }
+        // A reply to a segment captured just before the FIN still reached a closed socket: the
+        // two crossed on the wire.
+        let crossed = if t.seg.frame_off > s.fin_frame_off { "" } else { " (it crossed the FIN)" };
+        let what = if t.seg.len > 0 {
+            format!("{} bytes of data", t.seg.len)
+        } else if t.seg.flags.fin() {
+            "the peer's FIN".to_string()
+        } else {
+            "an ACK".to_string()
+        };
+        let v = Verdict::new(Cause::AfterClose, Origin::EndpointStackReply, if f.stack_reply_shape() { 0.9 } else { 0.85 })
+            .ev("sender_fin", fin_ev)
+            .ev("answers", format!("{what} at frame {}{crossed}", t.frame));
+        return Some(if t.seg.len > 0 {
+            v.ev("rule", "data after close (RFC 1122 §4.2.2.13; Linux TCP_ABORT_ON_DATA or TIME_WAIT)")
+        } else if t.seg.flags.fin() {
+            v.ev("rule", "the closed side no longer holds the connection (orphan gone, TCP_LINGER2 < 0); a TIME_WAIT socket would have ACKed the FIN")
+        } else {
+            v.ev("rule", "the closed side no longer holds the connection")
+        });
     }
     if f.seq_at_snd_nxt() {
         let peer_acked_fin = f.r().has(bit::ACK) && f.r().high_ack > s.fin_seq;

@@ -6,7 +6,6 @@ use super::tracker::{bit, ip_id_near, After, Core, DirSummary, MiniSeg, RstRecor
 use super::kernel::{KernelRstContext, TriggerKind};
 use super::{Acceptability, Effect, Judgement, Phase};
 use crate::flow::Dir;
-use crate::seq::SeqNumber;
 use crate::wire::TcpOptions;
 
 /// How a RST matches the segment it answers (RFC 9293 §3.10.7.1).
@@ -102,7 +101,7 @@ impl<'a> Facts<'a> {
     }
     /// Milliseconds from `ts_ns` to the RST.
     pub fn ms_before(&self, ts_ns: i64) -> f64 {
-        (self.rst().ts_ns - ts_ns) as f64 / 1e6
+        self.rst().ts_ns.saturating_sub(ts_ns) as f64 / 1e6
     }
 
     /// Nothing but RSTs before this one in the capture.
@@ -112,9 +111,6 @@ impl<'a> Facts<'a> {
     pub fn sender_is_opener(&self) -> Option<bool> {
         self.opener.map(|o| o == self.sender)
     }
-    pub fn responder(&self) -> Option<Dir> {
-        self.opener.map(Dir::flip)
-    }
 
     /// The opener has sent its SYN and nothing with ACK since: RFC 9293 SYN-SENT.
     pub fn in_syn_sent(&self, d: Dir) -> bool {
@@ -122,13 +118,22 @@ impl<'a> Facts<'a> {
         x.has(bit::SYN) && !x.has(bit::ACK)
     }
 
-    /// The opener acknowledged the responder's SYN-ACK (or data flowed both ways).
+    /// `y` acknowledged `x`'s SYN (RFC 9293 §3.10.7.4: SND.UNA < SEG.ACK =< SND.NXT).
+    pub fn syn_acked(&self, x: Dir) -> bool {
+        let (xd, yd) = (self.before().d(x), self.before().d(x.flip()));
+        xd.has(bit::SYN | bit::SYNACK) && yd.has(bit::ACK) && yd.high_ack > xd.isn && yd.high_ack <= xd.snd_max
+    }
+
+    /// Both SYNs acknowledged (also after a simultaneous open), or data flowed both ways.
     pub fn handshake_complete(&self) -> bool {
         let Some(o) = self.opener else { return false };
         let (od, rd) = (self.before().d(o), self.before().d(o.flip()));
-        // RFC 9293 §3.10.7.4 SYN-RECEIVED: SND.UNA < SEG.ACK =< SND.NXT.
-        let acked = rd.has(bit::SYNACK) && od.has(bit::ACK) && od.high_ack > rd.isn && od.high_ack <= rd.snd_max;
-        acked || (od.has(bit::DATA) && rd.has(bit::DATA))
+        (self.syn_acked(o) && self.syn_acked(o.flip())) || (od.has(bit::DATA) && rd.has(bit::DATA))
+    }
+
+    /// `d` sent a SYN-ACK the peer has not acknowledged: RFC 9293 SYN-RECEIVED.
+    pub fn in_syn_received(&self, d: Dir) -> bool {
+        self.before().d(d).has(bit::SYNACK) && !self.syn_acked(d)
     }
 
     /// The responder had sent only its SYN-ACK and acknowledged nothing past the opener's SYN:
@@ -243,7 +248,7 @@ impl<'a> Facts<'a> {
     pub fn in_flight_allowance_ns(&self) -> (i64, bool) {
         let rtt = self.end.d(self.receiver).rtt_ns().or_else(|| self.end.d(self.sender).rtt_ns());
         match rtt {
-            Some(r) => (r + r / 4 + 1_000_000, true),
+            Some(r) => (r + r / 2 + 2_000_000, true),
             None => (DEFAULT_RTT_NS, false),
         }
     }
@@ -335,7 +340,7 @@ impl<'a> Facts<'a> {
         let allow_txt = format!("{:.1} ms{}", allow as f64 / 1e6, if measured { "" } else { ", round trip unknown" });
         let r = self.r();
         if let Some(m) = a.r_first {
-            let dt = m.ts_ns - t0;
+            let dt = m.ts_ns.saturating_sub(t0);
             let dup_ack = m.is_pure_ack() && r.seen() && m.seq == r.snd_max && m.ack == r.high_ack;
             if dup_ack && dt <= allow && matches!(acc, Acceptability::InWindow | Acceptability::Unknown) {
                 return (
@@ -349,7 +354,7 @@ impl<'a> Facts<'a> {
             }
         }
         if let Some(m) = a.r_last {
-            let dt = m.ts_ns - t0;
+            let dt = m.ts_ns.saturating_sub(t0);
             if dt > allow {
                 return (
                     Effect::Ignored,
@@ -363,6 +368,12 @@ impl<'a> Facts<'a> {
             return (
                 Effect::Terminated,
                 format!("receiver silent after frame {} (+{:.1} ms, in flight; allowance {allow_txt})", self.after_frame(&m), dt as f64 / 1e6),
+            );
+        }
+        if let Some(m) = a.r_new_syn {
+            return (
+                Effect::Terminated,
+                format!("receiver's next segment opens a new incarnation: {} at frame {} with ISN {}", m.flags.tcpdump(), self.after_frame(&m), m.seq),
             );
         }
         (Effect::Terminated, "receiver silent after the RST".into())
@@ -392,19 +403,9 @@ impl<'a> Facts<'a> {
         s
     }
 
-    /// `frame N` (or `frame N, +x ms`) for a segment of the snapshot.
-    pub fn at(&self, m: &MiniSeg) -> String {
-        format!("frame {}", self.frame_of(m))
-    }
-
     /// Earlier RSTs from the same sender.
     pub fn prior_from_sender(&self) -> impl Iterator<Item = (&RstRecord, &Judgement)> {
         self.prior.iter().zip(self.prior_j.iter()).filter(move |(p, _)| p.sender == self.sender)
-    }
-
-    /// Sequence number helper for rules: is `x` in `[lo, hi]`?
-    pub fn between(x: SeqNumber, lo: SeqNumber, hi: SeqNumber) -> bool {
-        x >= lo && x <= hi
     }
 
     /// The wire facts the kernel-reason mapping needs.
@@ -418,7 +419,7 @@ impl<'a> Facts<'a> {
             Some(_) => TriggerKind::Segment,
         };
         let trigger_ack_invalid = self.trigger.is_some_and(|t| {
-            let unsynced = self.in_syn_sent(self.sender) || (s.has(bit::SYNACK) && !self.handshake_complete());
+            let unsynced = self.in_syn_sent(self.sender) || self.in_syn_received(self.sender);
             t.seg.flags.ack() && unsynced && t.seg.ack != s.isn + 1
         });
         KernelRstContext {

@@ -86,7 +86,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     if f.trigger.is_none() {
         let changing = f
             .prior_from_sender()
-            .filter(|(p, j)| j.trigger.is_none() && rst.ts_ns - p.rst.ts_ns <= BURST_NS && p.rst.seq != rst.seq)
+            .filter(|(p, j)| j.trigger.is_none() && rst.ts_ns.saturating_sub(p.rst.ts_ns) <= BURST_NS && p.rst.seq != rst.seq)
             .count();
         if changing > 0 {
             score += 1;

@@ -622,3 +622,48 @@ fn odd_flag_combinations_are_recognised() {
     assert!(!odd_flags(TcpFlags(TcpFlags::FIN | TcpFlags::ACK)));
     assert!(!odd_flags(TcpFlags(TcpFlags::SYN)));
 }
+
+#[test]
+fn any_segment_sequence_classifies_without_panicking() {
+    // Arbitrary flags, numbers, options and timestamps (backwards and extreme included): the
+    // tracker and every rule must answer, never panic, and keep confidence in 0..=1.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..300 {
+        let mut t = ResetTracker::new();
+        let n = 1 + next() % 40;
+        for i in 0..n {
+            let r = next();
+            let mut b = if r & 1 == 0 { c() } else { s() };
+            b = b.flags((r >> 1) as u16 & 0x1ff).seq((r >> 10) as u32).ack_field((r >> 20) as u32);
+            b = b.window((r >> 30) as u16).ttl((r >> 40) as u8).ip_id((r >> 48) as u16).reserved((r >> 56) as u8 & 7);
+            if r >> 61 == 0 {
+                b = b.ts_opt(r as u32, (r >> 32) as u32);
+            }
+            let small = if r & 2 == 0 { 1 } else { 1000 };
+            b = b.seq(((r >> 10) as u32) % small).ack_field(((r >> 20) as u32) % small).payload((r % 3) as u32 * 7);
+            let ts = match r % 11 {
+                0 => i64::MIN / 2,
+                1 => i64::MAX / 2,
+                _ => i as i64 * 5 - (r % 7) as i64,
+            };
+            let mut sg = b.frame(i + 1).build();
+            sg.ts_ns = ts;
+            let dir = if sg.src == crate::testkit::CLIENT.0 { Dir::Fwd } else { Dir::Rev };
+            t.on_segment(dir, &sg);
+        }
+        let _ = t.end_reason();
+        let mut rows = ResetRows::new();
+        t.finish(&ConnMeta { conn_id: round, orig_is_fwd: true }, &mut rows);
+        for r in rows.rows() {
+            assert!((0.0..=1.0).contains(&r.confidence), "{r:?}");
+            assert!(!r.evidence.is_empty());
+        }
+        let _ = rows.into_record_batch();
+    }
+}

@@ -269,7 +269,7 @@ impl Core {
                 // trip from the capture point to this endpoint.
                 if let Some(p) = prev_other {
                     if p.seg_len() > 0 && seg.ack >= p.seq_end() {
-                        let us = ((seg.ts_ns - p.ts_ns).max(0) / 1000).min(NO_RTT as i64 - 1) as u32;
+                        let us = (seg.ts_ns.saturating_sub(p.ts_ns).max(0) / 1000).min(NO_RTT as i64 - 1) as u32;
                         d.rtt_us = d.rtt_us.min(us);
                     }
                 }
@@ -358,6 +358,8 @@ pub struct After {
     pub r_last: Option<MiniSeg>,
     pub r_nonrst: u32,
     pub r_rsts: u32,
+    /// The receiver's SYN / SYN-ACK opening a new incarnation; nothing after it counts.
+    pub r_new_syn: Option<MiniSeg>,
 }
 
 /// One RST with its context.
@@ -480,12 +482,18 @@ fn observe_after(log: &mut RstLog, core: &Core, dir: Dir, seg: &Segment) {
                 a.s_nonrst += 1;
                 a.s_first.get_or_insert(m);
             }
+        } else if a.r_new_syn.is_some() {
+            // The receiver has moved on to a new incarnation.
         } else if seg.flags.rst() {
             a.r_rsts += 1;
         } else {
+            // A SYN or SYN-ACK that is not a retransmission of the receiver's earlier one belongs
+            // to a new incarnation (e.g. answering the RST sender's next attempt).
             let r = rec.before.d(dir);
-            let new_incarnation = seg.flags.syn() && !seg.flags.ack() && r.has(bit::SYN) && seg.seq != r.isn;
-            if !new_incarnation {
+            let new_incarnation = seg.flags.syn() && !(r.has(bit::SYN | bit::SYNACK) && seg.seq == r.isn);
+            if new_incarnation {
+                a.r_new_syn = Some(m);
+            } else {
                 a.r_nonrst += 1;
                 a.r_first.get_or_insert(m);
                 a.r_last = Some(m);

@@ -11,7 +11,7 @@
 //! often means the capture lost packets.
 
 use super::facts::{Facts, ReplyRule};
-use super::tracker::{bit, odd_flags};
+use super::tracker::odd_flags;
 use super::{Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
@@ -37,8 +37,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             0.8,
         );
     }
-    let responder_in_syn_received = s.has(bit::SYNACK) && !f.handshake_complete();
-    if responder_in_syn_received && seg.flags.ack() && seg.ack != s.isn + 1 {
+    if f.in_syn_received(f.sender) && seg.flags.ack() && seg.ack != s.isn + 1 {
         return v(
             format!("ACK {} in SYN-RECEIVED; ISS+1 = {}", seg.ack, s.isn + 1),
             "RFC 9293 §3.10.7.4 (SYN-RECEIVED: unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>)",
