@@ -360,20 +360,27 @@ pub(crate) fn judge(f: &Facts) -> Judgement {
         .unwrap_or_else(|| unsolicited::unknown(f));
     let (acceptability, acc_note) = f.acceptability();
     let (effect, eff_note) = f.effect(acceptability);
+    let trigger = match verdict.origin {
+        Origin::EndpointActiveReset => None,
+        _ => f.trigger,
+    };
     let mut evidence = Evidence::new();
     evidence.push("shape", f.shape_text());
+    if let Some(t) = trigger {
+        // RFC 9293 §3.10.7.1's two reply forms.
+        match t.rule {
+            facts::ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format!("frame {}", t.frame)),
+            facts::ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format!("frame {}", t.frame)),
+        }
+    }
     evidence.extend(verdict.evidence.clone());
     if let Some(t) = f.ttl_text() {
         evidence.push("ttl_delta", t);
     }
     evidence.push("acceptability", acc_note);
     evidence.push("effect", eff_note);
-    let trigger = match verdict.origin {
-        Origin::EndpointActiveReset => None,
-        _ => f.trigger_frame(),
-    };
     Judgement {
-        trigger,
+        trigger: trigger.map(|t| t.frame),
         wire: f.kernel_context(),
         phase: f.phase(),
         acceptability,

@@ -82,6 +82,7 @@ fn syn_sent_rst_ack_to_syn_is_refused() {
     assert_eq!(r.cause, Cause::Refused);
     assert_eq!(r.origin, Origin::EndpointStackReply);
     assert_eq!(r.trigger, Some(1));
+    assert!(r.evidence.contains("ack_eq_trigger_end: frame 1"), "{}", r.evidence);
     assert_eq!(r.phase, Phase::Handshake);
     assert_eq!(r.acceptability, Acceptability::SynSentAckOk);
     assert_eq!(r.effect, Effect::Terminated);
@@ -289,6 +290,7 @@ fn established_data_answered_by_stack_reply_is_no_connection() {
     assert_eq!(r.cause, Cause::NoConnection);
     assert_eq!(r.origin, Origin::EndpointStackReply);
     assert_eq!(r.trigger, Some(6));
+    assert!(r.evidence.contains("seq_eq_trigger_ack: frame 6"), "{}", r.evidence);
     assert_eq!(r.phase, Phase::Established);
     assert_eq!(r.acceptability, Acceptability::Exact);
     assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &r.wire), Cause::NoConnection);
