@@ -46,12 +46,13 @@ def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object
     return None, None
 
 
-def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, segments: object,
-             progress: ProgressArg) -> Any:
+def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, zeek_bare: bool,
+             segments: object, progress: ProgressArg) -> Any:
     cb, bar = _progress(progress, os.path.basename(path))
     try:
         return _rstlab.analyze_file(path, verify_checksums=verify_checksums or zeek_checksums,
-                                    zeek_drop_bad_checksums=zeek_checksums, segments=segments,
+                                    zeek_drop_bad_checksums=zeek_checksums, zeek_bare=zeek_bare,
+                                    segments=segments,
                                     progress=cb)
     finally:
         if bar is not None:
@@ -59,7 +60,7 @@ def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, segment
 
 
 def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
-         zeek_checksums: bool = False, errors: str = "raise",
+         zeek_checksums: bool = False, zeek_bare: bool = False, errors: str = "raise",
          progress: ProgressArg = None) -> "Trace":
     """Read a pcap / pcapng file and rebuild every TCP connection in it.
 
@@ -69,6 +70,8 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     - ``verify_checksums``: check TCP checksums (shown per segment; never drops packets).
     - ``zeek_checksums``: behave like Zeek without ``-C``: bad-checksum packets are left out of
       ``conn_state`` / ``history`` and recorded as ``C``.
+    - ``zeek_bare``: behave like Zeek run with ``-b`` (no protocol scripts, so no
+      ``likely_server_ports`` when choosing roles for connections whose SYN was not seen).
     - ``errors``: ``"raise"`` (default) raises :class:`TraceFormatError` on damage, with the
       partial trace in its ``trace`` attribute; ``"keep"`` returns the partial trace with
       ``trace.error`` set.
@@ -77,9 +80,9 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
     p = os.fspath(path)
-    res = _analyze(p, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-                   segments=None, progress=progress)
-    t = Trace(p, res, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums)
+    opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums, zeek_bare=zeek_bare)
+    res = _analyze(p, segments=None, progress=progress, **opts)
+    t = Trace(p, res, **opts)
     err = res.error
     if err is not None:
         if err.get("kind") in ("format", "unsupported_link") and errors == "keep":
@@ -96,11 +99,15 @@ class Trace:
     """One analysed capture: tables in bulk, objects for drill-down."""
 
     def __init__(self, path: str, native: Any, *, verify_checksums: bool = False,
-                 zeek_checksums: bool = False) -> None:
+                 zeek_checksums: bool = False, zeek_bare: bool = False) -> None:
         self.path = path
         self._native = native
-        self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums)
+        self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
+                          zeek_bare=zeek_bare)
         self.connections = Table(native.connections, "connections")
+        #: Connections as Zeek's conn.log would split them (its timers and tuple reuse can cut
+        #: one Wireshark stream in several); ``conn_id`` names the stream each belongs to.
+        self.zeek_conns = Table(native.zeek_conns, "zeek_conns")
         self.counts: dict[str, int] = dict(native.counts)
         self.error: TraceFormatError | None = None
         self._segments: Table | None = None

@@ -16,6 +16,8 @@ pub struct Analysis {
     #[pyo3(get)]
     segments: Py<ArrowTable>,
     #[pyo3(get)]
+    zeek_conns: Py<ArrowTable>,
+    #[pyo3(get)]
     counts: Py<PyDict>,
     #[pyo3(get)]
     error: Option<Py<PyDict>>,
@@ -42,18 +44,20 @@ fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
 /// Analyse a capture file with the GIL released. `progress(bytes_done, bytes_total)` is called
 /// every few megabytes (with the GIL); Ctrl-C or an exception from it stops the pass.
 #[pyfunction]
-#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, segments=None, progress=None))]
+#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, progress=None))]
 pub fn analyze_file(
     py: Python<'_>,
     path: PathBuf,
     verify_checksums: bool,
     zeek_drop_bad_checksums: bool,
+    zeek_bare: bool,
     segments: Option<Bound<'_, PyAny>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Analysis> {
     let opts = AnalyzeOptions {
         verify_checksums,
         zeek_drop_bad_checksums,
+        zeek_bare,
         segments: segment_filter(segments.as_ref())?,
         ..AnalyzeOptions::default()
     };
@@ -103,6 +107,7 @@ pub fn analyze_file(
     Ok(Analysis {
         connections: Py::new(py, ArrowTable::new(t.connections))?,
         segments: Py::new(py, ArrowTable::new(t.segments))?,
+        zeek_conns: Py::new(py, ArrowTable::new(t.zeek_conns))?,
         counts: counts.unbind(),
         error,
     })

@@ -2,8 +2,9 @@
 
 use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
 use crate::error::TraceError;
+use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
-use crate::report::{ConnRow, SegmentRows, Tables};
+use crate::report::{ConnRow, SegmentRows, Tables, ZeekRow};
 use crate::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -26,6 +27,9 @@ pub struct AnalyzeOptions {
     /// Zeek without `-C`: packets with a bad checksum are left out of `conn_state` / `history`
     /// (and recorded as `C`). Only meaningful with `verify_checksums`.
     pub zeek_drop_bad_checksums: bool,
+    /// Zeek run bare (`-b`, no protocol scripts): its `likely_server_ports` is empty, which
+    /// changes how roles are chosen for connections whose SYN was not seen.
+    pub zeek_bare: bool,
     pub segments: SegmentFilter,
     /// Retire a connection idle this long (capture time), seconds.
     pub idle_secs: u32,
@@ -38,6 +42,7 @@ impl Default for AnalyzeOptions {
         AnalyzeOptions {
             verify_checksums: false,
             zeek_drop_bad_checksums: false,
+            zeek_bare: false,
             segments: SegmentFilter::None,
             idle_secs: 3600,
             closed_idle_secs: 600,
@@ -68,24 +73,58 @@ pub struct Analysis {
 }
 
 /// Per-connection state the analysis keeps next to the tracker's record.
-pub struct ConnExtra {}
+pub struct ConnExtra {
+    /// Zeek's view of the current Zeek connection on this stream. Zeek ends a connection on its
+    /// timers or on tuple reuse; Wireshark's stream goes on, so one stream can hold several.
+    zeek: ZeekConn,
+    /// Whether the current Zeek connection's first sender is the stream's `Dir::Rev` side.
+    zeek_rev: bool,
+    /// Zeek connections on this stream that already ended.
+    zeek_done: Vec<ZeekRow>,
+}
 
 struct Collector {
-    opts: AnalyzeOptions,
+    zeek: ZeekOptions,
+    server_ports: &'static [u16],
     conns: Vec<ConnRow>,
+    zeek_rows: Vec<ZeekRow>,
+}
+
+impl Collector {
+    fn zeek_row(conn: &Conn, z: &ZeekConn, rev: bool) -> ZeekRow {
+        let orig_is_fwd = z.orig_is_fwd() != rev;
+        let (orig, resp) = if orig_is_fwd { (conn.a, conn.b) } else { (conn.b, conn.a) };
+        ZeekRow { conn_id: conn.id, orig, resp, conn_state: z.conn_state().as_str(), history: z.history().to_owned() }
+    }
 }
 
 impl ConnSink for Collector {
     type State = ConnExtra;
-    fn open(&mut self, _conn: &Conn, _first: &Segment) -> ConnExtra {
-        ConnExtra {}
+    fn open(&mut self, _conn: &Conn, first: &Segment) -> ConnExtra {
+        ConnExtra { zeek: ZeekConn::with_server_ports(first, self.zeek, self.server_ports), zeek_rev: false, zeek_done: Vec::new() }
     }
     #[inline]
-    fn segment(&mut self, _conn: &Conn, _st: &mut ConnExtra, _dir: Dir, _seg: &Segment) {
-        let _ = self.opts;
+    fn segment(&mut self, conn: &Conn, st: &mut ConnExtra, dir: Dir, seg: &Segment) {
+        // The stream's first segment made this Zeek connection; later ones may end it.
+        let first = conn.dir[0].pkts + conn.dir[1].pkts == 1;
+        if !first && (st.zeek.timed_out(seg.ts_ns) || st.zeek.is_reuse(seg)) {
+            let fresh = ZeekConn::with_server_ports(seg, self.zeek, self.server_ports);
+            let old = std::mem::replace(&mut st.zeek, fresh);
+            st.zeek_done.push(Self::zeek_row(conn, &old, st.zeek_rev));
+            st.zeek_rev = dir == Dir::Rev;
+        }
+        let zdir = if st.zeek_rev { dir.flip() } else { dir };
+        st.zeek.on_segment(zdir, seg);
     }
-    fn close(&mut self, conn: Conn, _st: ConnExtra) {
-        self.conns.push(ConnRow::from_conn(&conn, true));
+    fn close(&mut self, conn: Conn, st: ConnExtra) {
+        let last = Self::zeek_row(&conn, &st.zeek, st.zeek_rev);
+        let mut row = ConnRow::from_conn(&conn, last.orig == conn.a);
+        row.conn_state = last.conn_state;
+        row.history = last.history.clone();
+        row.zeek_conns = st.zeek_done.len() as u32 + 1;
+        self.conns.push(row);
+        self.zeek_rows.extend(st.zeek_done);
+        self.zeek_rows.push(last);
     }
 }
 
@@ -141,7 +180,12 @@ impl FrameSink for Pass<'_> {
 
 impl<'p> Pass<'p> {
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
-        let collector = Collector { opts: *opts, conns: Vec::new() };
+        let collector = Collector {
+            zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
+            server_ports: if opts.zeek_bare { &[] } else { ZEEK_LIKELY_SERVER_PORTS },
+            conns: Vec::new(),
+            zeek_rows: Vec::new(),
+        };
         Pass {
             decode: DecodeOptions { verify_checksums: opts.verify_checksums },
             tracker: Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs),
@@ -157,6 +201,9 @@ impl<'p> Pass<'p> {
         let collector = tracker.finish();
         let mut conns = collector.conns;
         conns.sort_unstable_by_key(|c| c.conn_id);
+        let mut zeek = collector.zeek_rows;
+        // Stable: a stream's Zeek connections stay in time order.
+        zeek.sort_by_key(|z| z.conn_id);
         let error = error.or_else(|| {
             // A file with frames but none on a link type we understand cannot be analysed.
             match read.unsupported_linktypes.first() {
@@ -166,7 +213,7 @@ impl<'p> Pass<'p> {
                 _ => None,
             }
         });
-        Analysis { tables: Tables::build(conns, segments), counts, read, error }
+        Analysis { tables: Tables::build(conns, zeek, segments), counts, read, error }
     }
 }
 

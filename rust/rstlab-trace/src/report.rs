@@ -31,6 +31,19 @@ pub struct ConnRow {
     pub conn_state: &'static str,
     pub history: String,
     pub end_reason: String,
+    /// How many conn.log rows Zeek would write for this stream (its timers and tuple reuse
+    /// can split one Wireshark stream); `conn_state` / `history` are the last one's.
+    pub zeek_conns: u32,
+}
+
+/// One connection as Zeek would log it (`conn.log`'s `conn_state` and `history`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZeekRow {
+    pub conn_id: u64,
+    pub orig: (std::net::IpAddr, u16),
+    pub resp: (std::net::IpAddr, u16),
+    pub conn_state: &'static str,
+    pub history: String,
 }
 
 impl ConnRow {
@@ -62,6 +75,7 @@ impl ConnRow {
             conn_state: "",
             history: String::new(),
             end_reason: String::new(),
+            zeek_conns: 1,
         }
     }
 }
@@ -91,15 +105,17 @@ impl SegmentRows {
 pub struct Tables {
     pub connections: RecordBatch,
     pub segments: RecordBatch,
+    pub zeek_conns: RecordBatch,
     /// Rows kept for drill-down and report code that needs typed access.
     pub conn_rows: Vec<ConnRow>,
 }
 
 impl Tables {
-    pub fn build(conns: Vec<ConnRow>, segs: SegmentRows) -> Tables {
+    pub fn build(conns: Vec<ConnRow>, zeek: Vec<ZeekRow>, segs: SegmentRows) -> Tables {
         let connections = connections_batch(&conns);
         let segments = segments_batch(&conns, &segs);
-        Tables { connections, segments, conn_rows: conns }
+        let zeek_conns = zeek_batch(&zeek);
+        Tables { connections, segments, zeek_conns, conn_rows: conns }
     }
 }
 
@@ -134,6 +150,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let mut resp_rst = UInt64Builder::with_capacity(n);
     let mut rsts = UInt32Builder::with_capacity(n);
     let mut end_reason = StringBuilder::with_capacity(n, n * 8);
+    let mut zeek_conns = UInt32Builder::with_capacity(n);
     let mut addr = String::with_capacity(40);
     for r in rows {
         use std::fmt::Write;
@@ -166,6 +183,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
         opt_u64(&mut resp_rst, r.resp_rst_frame);
         rsts.append_value(r.rsts);
         end_reason.append_value(&r.end_reason);
+        zeek_conns.append_value(r.zeek_conns);
     }
     let cols: Vec<(&str, ArrayRef)> = vec![
         ("conn_id", Arc::new(conn_id.finish())),
@@ -193,6 +211,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
         ("resp_rst_frame", Arc::new(resp_rst.finish())),
         ("rst_count", Arc::new(rsts.finish())),
         ("end_reason", Arc::new(end_reason.finish())),
+        ("zeek_conns", Arc::new(zeek_conns.finish())),
     ];
     RecordBatch::try_from_iter(cols).expect("columns have equal length by construction")
 }
@@ -268,6 +287,36 @@ fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
         ("ip_id", Arc::new(ip_id.finish())),
         ("options", Arc::new(options.finish())),
         ("checksum", Arc::new(checksum.finish())),
+    ];
+    RecordBatch::try_from_iter(cols).expect("columns have equal length by construction")
+}
+
+fn zeek_batch(rows: &[ZeekRow]) -> RecordBatch {
+    let n = rows.len();
+    let mut conn_id = UInt64Builder::with_capacity(n);
+    let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut orig_port = UInt16Builder::with_capacity(n);
+    let mut resp_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut resp_port = UInt16Builder::with_capacity(n);
+    let mut conn_state = StringBuilder::with_capacity(n, n * 4);
+    let mut history = StringBuilder::with_capacity(n, n * 8);
+    for r in rows {
+        conn_id.append_value(r.conn_id);
+        orig_addr.append_value(r.orig.0.to_string());
+        orig_port.append_value(r.orig.1);
+        resp_addr.append_value(r.resp.0.to_string());
+        resp_port.append_value(r.resp.1);
+        conn_state.append_value(r.conn_state);
+        history.append_value(&r.history);
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("conn_id", Arc::new(conn_id.finish())),
+        ("orig_addr", Arc::new(orig_addr.finish())),
+        ("orig_port", Arc::new(orig_port.finish())),
+        ("resp_addr", Arc::new(resp_addr.finish())),
+        ("resp_port", Arc::new(resp_port.finish())),
+        ("conn_state", Arc::new(conn_state.finish())),
+        ("history", Arc::new(history.finish())),
     ];
     RecordBatch::try_from_iter(cols).expect("columns have equal length by construction")
 }

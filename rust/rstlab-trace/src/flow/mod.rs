@@ -1,6 +1,8 @@
 //! Connection tracking: which connection each segment belongs to (numbered like Wireshark's
 //! `tcp.stream`), and the per-connection observers fed with every segment of it.
 
+pub mod zeek;
+
 /// Which way a segment travels, relative to the sender of the connection's *first* captured
 /// packet (`Fwd` = from that sender). Roles (originator / responder) are decided later by
 /// Zeek's rules and may differ from this.

@@ -117,9 +117,7 @@ struct Slot<S> {
 
 /// Tracks connections and hands their segments to a [`ConnSink`].
 pub struct Tracker<K: ConnSink> {
-    map: FxHashMap<ConnKey, usize>,
-    slots: Vec<Option<Slot<K::State>>>,
-    free: Vec<usize>,
+    map: FxHashMap<ConnKey, Slot<K::State>>,
     next_id: u64,
     pub sink: K,
     /// Capture time after which an idle connection is retired (nanoseconds).
@@ -133,8 +131,6 @@ impl<K: ConnSink> Tracker<K> {
     pub fn new(sink: K, idle_secs: u32, closed_idle_secs: u32) -> Self {
         Tracker {
             map: FxHashMap::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
             next_id: 0,
             sink,
             idle_ns: idle_secs as i64 * 1_000_000_000,
@@ -154,24 +150,30 @@ impl<K: ConnSink> Tracker<K> {
         let src = Endpoint::new(s.src, s.sport);
         let dst = Endpoint::new(s.dst, s.dport);
         let (key, src_is_lo) = ConnKey::of(src, dst);
-        let idx = match self.map.get(&key) {
-            Some(&i) => {
-                let slot = self.slots[i].as_ref().expect("mapped slot is live");
-                let dir = if slot.conn.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
+        let slot = match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let c = &e.get().conn;
+                let dir = if c.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
                 // Port reuse (Wireshark): a fresh SYN with another ISN starts a new stream.
                 let reuse = s.flags.syn()
                     && !s.flags.ack()
-                    && matches!(slot.conn.dir[dir.idx()].base_seq, Some(b) if b != s.seq);
+                    && matches!(c.dir[dir.idx()].base_seq, Some(b) if b != s.seq);
                 if reuse {
-                    self.retire(i);
-                    self.open(key, s, src_is_lo)
-                } else {
-                    i
+                    let conn = Conn::new(self.next_id, s, src_is_lo);
+                    self.next_id += 1;
+                    let state = self.sink.open(&conn, s);
+                    let old = std::mem::replace(e.get_mut(), Slot { conn, state });
+                    self.sink.close(old.conn, old.state);
                 }
+                e.into_mut()
             }
-            None => self.open(key, s, src_is_lo),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let conn = Conn::new(self.next_id, s, src_is_lo);
+                self.next_id += 1;
+                let state = self.sink.open(&conn, s);
+                e.insert(Slot { conn, state })
+            }
         };
-        let slot = self.slots[idx].as_mut().expect("slot just looked up");
         let dir = if slot.conn.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
         slot.conn.account(dir, s);
         self.sink.segment(&slot.conn, &mut slot.state, dir, s);
@@ -184,64 +186,31 @@ impl<K: ConnSink> Tracker<K> {
         (id, dir)
     }
 
-    /// The live connection record for a conn_id's 4-tuple, if still tracked.
+    /// The live connection record for a segment's 4-tuple, if still tracked.
     pub fn conn_of(&self, s: &Segment) -> Option<&Conn> {
         let (key, _) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
-        self.map.get(&key).and_then(|&i| self.slots[i].as_ref()).map(|sl| &sl.conn)
-    }
-
-    fn open(&mut self, key: ConnKey, s: &Segment, src_is_lo: bool) -> usize {
-        let conn = Conn::new(self.next_id, s, src_is_lo);
-        self.next_id += 1;
-        let state = self.sink.open(&conn, s);
-        let slot = Some(Slot { conn, state });
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.slots[i] = slot;
-                i
-            }
-            None => {
-                self.slots.push(slot);
-                self.slots.len() - 1
-            }
-        };
-        self.map.insert(key, idx);
-        idx
-    }
-
-    fn retire(&mut self, idx: usize) {
-        if let Some(slot) = self.slots[idx].take() {
-            let c = &slot.conn;
-            let (key, _) = ConnKey::of(Endpoint::new(c.a.0, c.a.1), Endpoint::new(c.b.0, c.b.1));
-            self.map.remove(&key);
-            self.free.push(idx);
-            self.sink.close(slot.conn, slot.state);
-        }
+        self.map.get(&key).map(|sl| &sl.conn)
     }
 
     /// Retire connections idle for longer than the timeouts, so memory follows the connections
     /// alive at once rather than the file size.
     fn sweep(&mut self, now: i64) {
-        let mut dead = Vec::new();
-        for (i, slot) in self.slots.iter().enumerate() {
-            if let Some(sl) = slot {
-                let c = &sl.conn;
-                let ended = c.dir.iter().any(|d| d.rsts > 0) || c.dir.iter().all(|d| d.fin_frame.is_some());
-                let limit = if ended { self.closed_idle_ns } else { self.idle_ns };
-                if now.saturating_sub(c.last_ts) > limit {
-                    dead.push(i);
-                }
-            }
-        }
-        for i in dead {
-            self.retire(i);
+        let (idle, closed_idle) = (self.idle_ns, self.closed_idle_ns);
+        let dead = self.map.extract_if(|_, sl| {
+            let c = &sl.conn;
+            let ended = c.dir.iter().any(|d| d.rsts > 0) || c.dir.iter().all(|d| d.fin_frame.is_some());
+            let limit = if ended { closed_idle } else { idle };
+            now.saturating_sub(c.last_ts) > limit
+        });
+        for (_, sl) in dead {
+            self.sink.close(sl.conn, sl.state);
         }
     }
 
     /// Retire everything still open and give back the sink.
     pub fn finish(mut self) -> K {
-        for i in 0..self.slots.len() {
-            self.retire(i);
+        for (_, sl) in self.map.drain() {
+            self.sink.close(sl.conn, sl.state);
         }
         self.sink
     }
