@@ -9,6 +9,7 @@
 
 use rstlab_trace::capture::{read_frames, FrameSink};
 use rstlab_trace::classify::{Acceptability, Cause, ConnMeta, Effect, Origin, Phase, ResetRow, ResetRows, ResetTracker};
+use rstlab_trace::flow::zeek::{ZeekConn, ZeekOptions};
 use rstlab_trace::flow::{Conn, ConnSink, Dir, Tracker};
 use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
 use std::collections::{BTreeMap, HashMap};
@@ -34,20 +35,22 @@ struct Resets {
 
 struct State {
     tracker: ResetTracker,
-    orig_is_fwd: bool,
+    /// Zeek's role decision for the `sender` column.
+    zeek: ZeekConn,
 }
 
 impl ConnSink for Resets {
     type State = State;
     fn open(&mut self, _conn: &Conn, first: &Segment) -> State {
-        // Zeek flips the roles when the first packet it sees is a SYN-ACK.
-        State { tracker: ResetTracker::new(), orig_is_fwd: !(first.flags.syn() && first.flags.ack()) }
+        State { tracker: ResetTracker::new(), zeek: ZeekConn::new(first, ZeekOptions { ignore_checksums: true }) }
     }
     fn segment(&mut self, _conn: &Conn, st: &mut State, dir: Dir, seg: &Segment) {
+        st.zeek.on_segment(dir, seg);
         st.tracker.on_segment(dir, seg);
     }
     fn close(&mut self, conn: Conn, st: State) {
-        st.tracker.finish(&ConnMeta { conn_id: conn.id, orig_is_fwd: st.orig_is_fwd }, &mut self.rows);
+        let meta = ConnMeta { conn_id: conn.id, orig_is_fwd: st.zeek.orig_is_fwd() };
+        st.tracker.finish(&meta, &mut self.rows);
     }
 }
 

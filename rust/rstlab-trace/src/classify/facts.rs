@@ -96,9 +96,6 @@ impl<'a> Facts<'a> {
     pub fn frame(&self, off: u32) -> Option<u64> {
         self.rec.before.frame(off)
     }
-    pub fn trigger_frame(&self) -> Option<u64> {
-        self.trigger.map(|t| t.frame)
-    }
     /// Milliseconds from `ts_ns` to the RST.
     pub fn ms_before(&self, ts_ns: i64) -> f64 {
         self.rst().ts_ns.saturating_sub(ts_ns) as f64 / 1e6

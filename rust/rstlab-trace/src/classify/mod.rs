@@ -9,7 +9,7 @@
 //!   bounded record of what came after (the `effect` and several injection tests need it).
 //! - [`ResetTracker::finish`] turns the log into rows of [`ResetRows`] (an Arrow table).
 //! - One file per cause family, each a pure function from a connection's recent history
-//!   ([`facts`]) to a verdict with evidence: `handshake.rs` (refused, handshake_abort,
+//!   (`facts.rs`) to a verdict with evidence: `handshake.rs` (refused, handshake_abort,
 //!   connect_abandoned, syn_sent_bad_ack), `close.rs` (after_close), `no_connection.rs`,
 //!   `timeout.rs` (keepalive_timeout, retransmission_timeout), `violation.rs`
 //!   (protocol_violation), `abort.rs`, `injection.rs`, `unsolicited.rs` (unsolicited, unknown).
@@ -32,7 +32,7 @@
 
 mod abort;
 mod close;
-pub mod facts;
+mod facts;
 mod handshake;
 mod injection;
 mod kernel;
