@@ -17,6 +17,7 @@ pub mod error;
 pub mod seq;
 pub mod wire;
 pub mod flow;
+pub mod classify;
 pub mod capture;
 pub mod report;
 pub mod analyze;

@@ -1,0 +1,60 @@
+//! `after_close`: the sender had already sent its FIN (RFC 9293 §3.6) and resets when the peer
+//! sends more.
+//!
+//! RFC 1122 §4.2.2.13: a host whose application has closed "SHOULD send a RST to show that data
+//! was lost" when new data arrives. Linux does so from FIN-WAIT with the receive side shut
+//! (TCP_ABORT_ON_DATA), from TIME_WAIT (TCP_TIMEWAIT_SOCKET) and, once the orphan is gone,
+//! with no socket at all (NO_SOCKET) — all reply-shaped. A close with TCP_LINGER2 < 0 or an
+//! expiring FIN-WAIT-2 orphan resets on its own (TCP_ABORT_ON_LINGER, TCP_STATE).
+
+use super::facts::Facts;
+use super::tracker::bit;
+use super::{Cause, Origin, Verdict};
+
+pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
+    let s = f.s();
+    if !s.has(bit::FIN) {
+        return None;
+    }
+    let rst = f.rst();
+    let fin_frame = f.frame(s.fin_frame_off).unwrap_or(0);
+    let fin_ev = format!("frame {fin_frame} (SEQ {})", s.fin_seq);
+
+    if let Some(t) = f.trigger {
+        // A reply to a segment captured just before the FIN still reached a closed socket: the
+        // two crossed on the wire.
+        let crossed = if t.seg.frame_off > s.fin_frame_off { "" } else { " (it crossed the FIN)" };
+        let what = if t.seg.len > 0 {
+            format!("{} bytes of data", t.seg.len)
+        } else if t.seg.flags.fin() {
+            "the peer's FIN".to_string()
+        } else {
+            "an ACK".to_string()
+        };
+        let v = Verdict::new(Cause::AfterClose, Origin::EndpointStackReply, if f.stack_reply_shape() { 0.9 } else { 0.85 })
+            .ev("sender_fin", fin_ev)
+            .ev("answers", format!("{what} at frame {}{crossed}", t.frame));
+        return Some(if t.seg.len > 0 {
+            v.ev("rule", "data after close (RFC 1122 §4.2.2.13; Linux TCP_ABORT_ON_DATA or TIME_WAIT)")
+        } else if t.seg.flags.fin() {
+            v.ev("rule", "the closed side no longer holds the connection (orphan gone, TCP_LINGER2 < 0); a TIME_WAIT socket would have ACKed the FIN")
+        } else {
+            v.ev("rule", "the closed side no longer holds the connection")
+        });
+    }
+    if f.seq_at_snd_nxt() {
+        let peer_acked_fin = f.r().has(bit::ACK) && f.r().high_ack > s.fin_seq;
+        return Some(
+            Verdict::new(Cause::AfterClose, Origin::EndpointActiveReset, 0.7)
+                .ev("sender_fin", fin_ev)
+                .ev("seq_eq_snd_nxt", format!("SEQ {} = SND.NXT after the FIN", rst.seq))
+                .ev("peer_acked_fin", if peer_acked_fin { "yes" } else { "no" })
+                .ev("likely", "FIN-WAIT-2 timeout or close with TCP_LINGER2 < 0 (Linux TCP_ABORT_ON_LINGER / TCP_STATE)"),
+        );
+    }
+    Some(
+        Verdict::new(Cause::AfterClose, Origin::Unknown, 0.5)
+            .ev("sender_fin", fin_ev)
+            .ev("rst_seq", format!("{} (SND.NXT {}), answers no captured segment", rst.seq, s.snd_max)),
+    )
+}

@@ -1,0 +1,429 @@
+//! A connection's recent history as the rules see it: the RST, a snapshot of both directions
+//! just before it, what came after, and the predicates several rules share (reply matching,
+//! TCP roles, TTL / IP ID baselines, acceptability, effect).
+
+use super::tracker::{bit, ip_id_near, After, Core, DirSummary, MiniSeg, RstRecord, RstSeg};
+use super::kernel::{KernelRstContext, TriggerKind};
+use super::{Acceptability, Effect, Judgement, Phase};
+use crate::flow::Dir;
+use crate::wire::TcpOptions;
+
+/// How a RST matches the segment it answers (RFC 9293 §3.10.7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyRule {
+    /// The answered segment carried ACK: `<SEQ=SEG.ACK><CTL=RST>`.
+    SeqIsAck,
+    /// It did not: `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    AckIsEnd,
+}
+
+/// The segment a RST answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    pub frame: u64,
+    pub seg: MiniSeg,
+    pub rule: ReplyRule,
+}
+
+/// Delay allowed for the receiver's segments that were already in flight when the RST reached
+/// it, when no round trip could be measured.
+const DEFAULT_RTT_NS: i64 = 200_000_000;
+
+/// The history one RST is judged on.
+pub struct Facts<'a> {
+    pub rec: &'a RstRecord,
+    /// Earlier RSTs of the connection and their judgements.
+    pub prior: &'a [RstRecord],
+    pub prior_j: &'a [Judgement],
+    /// The connection's state at the end (round trips and baselines measured later).
+    pub end: &'a Core,
+    pub sender: Dir,
+    pub receiver: Dir,
+    /// The endpoint that actively opened (sent the SYN, or received the SYN-ACK), if seen.
+    pub opener: Option<Dir>,
+    pub trigger: Option<Trigger>,
+}
+
+impl<'a> Facts<'a> {
+    pub(crate) fn new(rec: &'a RstRecord, prior: &'a [RstRecord], prior_j: &'a [Judgement], end: &'a Core) -> Self {
+        let sender = rec.sender;
+        let receiver = sender.flip();
+        let b = &rec.before;
+        let opener = [Dir::Fwd, Dir::Rev]
+            .into_iter()
+            .find(|&d| b.d(d).has(bit::SYN))
+            .or_else(|| [Dir::Fwd, Dir::Rev].into_iter().find(|&d| b.d(d).has(bit::SYNACK)).map(Dir::flip));
+        let rst = &rec.rst;
+        let trigger = b.last(receiver).and_then(|t| {
+            let rule = if !rst.flags.ack() && t.flags.ack() && rst.seq == t.ack {
+                ReplyRule::SeqIsAck
+            } else if rst.flags.ack() && !t.flags.ack() && rst.ack == t.seq_end() {
+                ReplyRule::AckIsEnd
+            } else {
+                return None;
+            };
+            Some(Trigger { frame: b.first_frame + t.frame_off as u64, seg: *t, rule })
+        });
+        Facts { rec, prior, prior_j, end, sender, receiver, opener, trigger }
+    }
+
+    pub fn rst(&self) -> &RstSeg {
+        &self.rec.rst
+    }
+    pub fn before(&self) -> &Core {
+        &self.rec.before
+    }
+    pub fn after(&self) -> &After {
+        &self.rec.after
+    }
+    /// The sender's summary just before the RST.
+    pub fn s(&self) -> &DirSummary {
+        self.rec.before.d(self.sender)
+    }
+    /// The receiver's summary just before the RST.
+    pub fn r(&self) -> &DirSummary {
+        self.rec.before.d(self.receiver)
+    }
+    pub fn s_last(&self) -> Option<&MiniSeg> {
+        self.rec.before.last(self.sender)
+    }
+    pub fn r_last(&self) -> Option<&MiniSeg> {
+        self.rec.before.last(self.receiver)
+    }
+    pub fn frame_of(&self, m: &MiniSeg) -> u64 {
+        self.rec.before.first_frame + m.frame_off as u64
+    }
+    pub fn frame(&self, off: u32) -> Option<u64> {
+        self.rec.before.frame(off)
+    }
+    /// Milliseconds from `ts_ns` to the RST.
+    pub fn ms_before(&self, ts_ns: i64) -> f64 {
+        self.rst().ts_ns.saturating_sub(ts_ns) as f64 / 1e6
+    }
+
+    /// Nothing but RSTs before this one in the capture.
+    pub fn no_history(&self) -> bool {
+        !self.s().seen() && !self.r().seen()
+    }
+    pub fn sender_is_opener(&self) -> Option<bool> {
+        self.opener.map(|o| o == self.sender)
+    }
+
+    /// The opener has sent its SYN and nothing with ACK since: RFC 9293 SYN-SENT.
+    pub fn in_syn_sent(&self, d: Dir) -> bool {
+        let x = self.before().d(d);
+        x.has(bit::SYN) && !x.has(bit::ACK)
+    }
+
+    /// `y` acknowledged `x`'s SYN (RFC 9293 §3.10.7.4: SND.UNA < SEG.ACK =< SND.NXT).
+    pub fn syn_acked(&self, x: Dir) -> bool {
+        let (xd, yd) = (self.before().d(x), self.before().d(x.flip()));
+        xd.has(bit::SYN | bit::SYNACK) && yd.has(bit::ACK) && yd.high_ack > xd.isn && yd.high_ack <= xd.snd_max
+    }
+
+    /// Both SYNs acknowledged (also after a simultaneous open), or data flowed both ways.
+    pub fn handshake_complete(&self) -> bool {
+        let Some(o) = self.opener else { return false };
+        let (od, rd) = (self.before().d(o), self.before().d(o.flip()));
+        (self.syn_acked(o) && self.syn_acked(o.flip())) || (od.has(bit::DATA) && rd.has(bit::DATA))
+    }
+
+    /// `d` sent a SYN-ACK the peer has not acknowledged: RFC 9293 SYN-RECEIVED.
+    pub fn in_syn_received(&self, d: Dir) -> bool {
+        self.before().d(d).has(bit::SYNACK) && !self.syn_acked(d)
+    }
+
+    /// The responder had sent only its SYN-ACK and acknowledged nothing past the opener's SYN:
+    /// its application cannot have had the connection yet.
+    pub fn responder_handshake_only(&self) -> bool {
+        let Some(o) = self.opener else { return false };
+        let (od, rd) = (self.before().d(o), self.before().d(o.flip()));
+        rd.has(bit::SYNACK)
+            && rd.snd_max == rd.isn + 1
+            && (!od.has(bit::SYN) || rd.high_ack <= od.isn + 1)
+    }
+
+    /// No options (MD5 / AO signatures aside), window 0, IP ID 0 (or IPv6): what Linux and
+    /// netfilter build when no full socket answers (`tcp_v4_send_reset`, `nf_send_reset`).
+    pub fn stack_reply_shape(&self) -> bool {
+        let r = self.rst();
+        let opts = r.options.present & !(TcpOptions::MD5 | TcpOptions::AO | TcpOptions::NOP);
+        opts == 0 && r.window == 0 && r.ip_id.unwrap_or(0) == 0
+    }
+    pub fn no_options(&self) -> bool {
+        self.rst().options.present & !(TcpOptions::MD5 | TcpOptions::AO | TcpOptions::NOP) == 0
+    }
+    /// The RST carries timestamps exactly when the sender's other segments do.
+    pub fn usual_options(&self) -> bool {
+        let has_ts = self.rst().options.present & TcpOptions::TIMESTAMP != 0;
+        has_ts == self.s().has(bit::TS)
+    }
+    /// SEQ = the sender's SND.NXT as the capture shows it.
+    pub fn seq_at_snd_nxt(&self) -> bool {
+        self.s().seen() && self.rst().seq == self.s().snd_max
+    }
+
+    /// The claimed sender's first non-RST segment after the RST, if it continues this
+    /// connection (a SYN with another ISN opens a new one).
+    pub fn sender_carries_on(&self) -> Option<MiniSeg> {
+        let m = self.after().s_first?;
+        let s = self.s();
+        // A SYN of its own (not a retransmission of its earlier SYN) starts a new attempt; a
+        // SYN-ACK answers the receiver's SYN and belongs to this one.
+        let new_incarnation = m.flags.syn() && !m.flags.ack() && !(s.has(bit::SYN) && m.seq == s.isn);
+        (!new_incarnation).then_some(m)
+    }
+    pub fn after_frame(&self, m: &MiniSeg) -> u64 {
+        self.rec.before.first_frame + m.frame_off as u64
+    }
+
+    /// TTL baseline of the sender's non-RST segments, before and just after the RST.
+    pub fn ttl_baseline(&self) -> Option<(u8, u8)> {
+        let s = self.s();
+        let mut lo_hi = s.seen().then_some((s.ttl_min, s.ttl_max));
+        if let Some(m) = self.after().s_first {
+            lo_hi = Some(match lo_hi {
+                Some((lo, hi)) => (lo.min(m.ttl), hi.max(m.ttl)),
+                None => (m.ttl, m.ttl),
+            });
+        }
+        lo_hi
+    }
+    /// RST TTL minus the nearest baseline value (0 inside the range).
+    pub fn ttl_delta(&self) -> Option<i16> {
+        let (lo, hi) = self.ttl_baseline()?;
+        let t = self.rst().ttl as i16;
+        Some(if t < lo as i16 {
+            t - lo as i16
+        } else if t > hi as i16 {
+            t - hi as i16
+        } else {
+            0
+        })
+    }
+    pub fn ttl_text(&self) -> Option<String> {
+        match (self.ttl_baseline(), self.ttl_delta()) {
+            (Some((lo, hi)), Some(d)) => {
+                let base = if lo == hi { format!("{lo}") } else { format!("{lo}..{hi}") };
+                Some(format!("{d:+} vs sender's flow ({base})"))
+            }
+            _ => Some("n/a (no other packet from the sender)".into()),
+        }
+    }
+
+    /// The sender's IP ID before and after the RST (non-zero values only).
+    pub fn ip_id_neighbours(&self) -> (Option<u16>, Option<u16>) {
+        let s = self.s();
+        let prev = s.has(bit::IPID).then_some(s.ip_id_last);
+        let next = self.after().s_first.map(|m| m.ip_id).filter(|&i| i != 0);
+        (prev, next)
+    }
+    /// The RST's IP ID is far from the sender's sequential counter on both sides.
+    pub fn ip_id_out_of_line(&self) -> bool {
+        let Some(id) = self.rst().ip_id.filter(|&i| i != 0) else { return false };
+        if self.s().has(bit::IPID_JUMPY) {
+            return false;
+        }
+        let (prev, next) = self.ip_id_neighbours();
+        let near_prev = prev.map(|p| ip_id_near(p, id));
+        let near_next = next.map(|n| ip_id_near(id, n));
+        match (near_prev, near_next) {
+            (None, None) => false,
+            (a, b) => !a.unwrap_or(false) && !b.unwrap_or(false),
+        }
+    }
+    /// The RST's (non-zero) IP ID equals the one on the receiver's last segment — a forger
+    /// copying the packet it reacts to.
+    pub fn ip_id_copies_peer(&self) -> Option<u64> {
+        let id = self.rst().ip_id.filter(|&i| i != 0)?;
+        let t = self.r_last()?;
+        (t.ip_id == id).then(|| self.frame_of(t))
+    }
+
+    /// Receiver's round trip from the capture point (measured anywhere in the connection),
+    /// falling back to the sender's, then to a default.
+    pub fn in_flight_allowance_ns(&self) -> (i64, bool) {
+        let rtt = self.end.d(self.receiver).rtt_ns().or_else(|| self.end.d(self.sender).rtt_ns());
+        match rtt {
+            Some(r) => (r + r / 2 + 2_000_000, true),
+            None => (DEFAULT_RTT_NS, false),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        if self.prior_j.iter().any(|j| j.effect == super::Effect::Terminated) {
+            return Phase::PostClose;
+        }
+        let (s, r) = (self.s(), self.r());
+        let s_fin_acked = s.has(bit::FIN) && r.has(bit::ACK) && r.high_ack > s.fin_seq;
+        let r_fin_acked = r.has(bit::FIN) && s.has(bit::ACK) && s.high_ack > r.fin_seq;
+        if s_fin_acked && r_fin_acked {
+            Phase::PostClose
+        } else if s.has(bit::FIN) || r.has(bit::FIN) {
+            Phase::Closing
+        } else if self.opener.is_some() {
+            if self.handshake_complete() {
+                Phase::Established
+            } else {
+                Phase::Handshake
+            }
+        } else {
+            Phase::Midstream
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4 with RFC 5961 §3.2 (other states), with the
+    /// receiver's RCV.NXT bracketed by its last ACK and the sender's SND.NXT.
+    pub fn acceptability(&self) -> (Acceptability, String) {
+        let rst = self.rst();
+        let (s, r) = (self.s(), self.r());
+        if self.in_syn_sent(self.receiver) {
+            let iss1 = r.isn + 1;
+            return if !rst.flags.ack() {
+                (Acceptability::SynSentAckBad, "receiver in SYN-SENT; a RST without ACK is dropped (RFC 9293 §3.10.7.3)".into())
+            } else if rst.ack == iss1 {
+                (Acceptability::SynSentAckOk, format!("receiver in SYN-SENT; ACK {} = ISS+1 acknowledges its SYN (RFC 9293 §3.10.7.3)", rst.ack))
+            } else {
+                (
+                    Acceptability::SynSentAckBad,
+                    format!("receiver in SYN-SENT; ACK {} is not ISS+1 = {} (RFC 9293 §3.10.7.3: dropped)", rst.ack, iss1),
+                )
+            };
+        }
+        let a = r.has(bit::ACK).then_some(r.high_ack);
+        let b = s.seen().then_some(s.snd_max);
+        let (lo, hi) = match (a, b) {
+            (Some(a), Some(b)) if a < b => (a, b),
+            (Some(a), _) => (a, a),
+            (None, Some(b)) => (b, b),
+            (None, None) => return (Acceptability::Unknown, "no segment shows the receiver's RCV.NXT".into()),
+        };
+        let seq = rst.seq;
+        let range = if lo == hi { format!("RCV.NXT {lo}") } else { format!("RCV.NXT in {lo}..={hi}") };
+        if seq == lo || seq == hi {
+            return (Acceptability::Exact, format!("SEQ {seq} = {range} (RFC 5961 §3.2: reset)"));
+        }
+        // Linux also accepts RCV.NXT-1 once the peer's FIN is in (tcp_reset_check).
+        if seq + 1 == lo && s.has(bit::FIN) && r.high_ack > s.fin_seq {
+            return (
+                Acceptability::Exact,
+                format!("SEQ {seq} = RCV.NXT-1 after the sender's FIN ({range}): Linux resets (tcp_reset_check); RFC 5961 would drop it"),
+            );
+        }
+        if seq < lo {
+            return (Acceptability::OutOfWindow, format!("SEQ {seq} is {} before {range} (RFC 5961 §3.2: dropped)", -(seq - lo)));
+        }
+        if seq < hi {
+            return (Acceptability::InWindow, format!("SEQ {seq} inside {range} (RFC 5961 §3.2: challenge ACK)"));
+        }
+        if !r.seen() {
+            return (Acceptability::Unknown, format!("SEQ {seq} beyond {range}; receiver's window unknown"));
+        }
+        let shift = if self.r_last().is_some_and(|m| m.flags.syn()) { 0 } else { self.before().wscale_of(self.receiver) };
+        let wnd = (r.window as u32) << shift;
+        if seq.in_window(lo, wnd) || seq.in_window(hi, wnd) {
+            (Acceptability::InWindow, format!("SEQ {seq} is {} past {range}, window {wnd} (RFC 5961 §3.2: challenge ACK)", seq - hi))
+        } else {
+            (Acceptability::OutOfWindow, format!("SEQ {seq} is {} past {range}, beyond window {wnd} (RFC 5961 §3.2: dropped)", seq - hi))
+        }
+    }
+
+    /// What the receiver did next. Its segments that reach the capture within one round trip
+    /// (plus a margin) of the RST were already in flight and say nothing.
+    pub fn effect(&self, acc: Acceptability) -> (Effect, String) {
+        let a = self.after();
+        let t0 = self.rst().ts_ns;
+        let (allow, measured) = self.in_flight_allowance_ns();
+        let allow_txt = format!("{:.1} ms{}", allow as f64 / 1e6, if measured { "" } else { ", round trip unknown" });
+        let r = self.r();
+        if let Some(m) = a.r_first {
+            let dt = m.ts_ns.saturating_sub(t0);
+            let dup_ack = m.is_pure_ack() && r.seen() && m.seq == r.snd_max && m.ack == r.high_ack;
+            if dup_ack && dt <= allow && matches!(acc, Acceptability::InWindow | Acceptability::Unknown) {
+                return (
+                    Effect::Challenged,
+                    format!(
+                        "challenge ACK at frame {} (+{:.1} ms): SEQ=SND.NXT, ACK=RCV.NXT unchanged (RFC 5961 §3.2)",
+                        self.after_frame(&m),
+                        dt as f64 / 1e6
+                    ),
+                );
+            }
+        }
+        if let Some(m) = a.r_last {
+            let dt = m.ts_ns.saturating_sub(t0);
+            if dt > allow {
+                return (
+                    Effect::Ignored,
+                    format!(
+                        "receiver kept sending: frame {} at +{:.1} ms (in-flight allowance {allow_txt})",
+                        self.after_frame(&m),
+                        dt as f64 / 1e6
+                    ),
+                );
+            }
+            return (
+                Effect::Terminated,
+                format!("receiver silent after frame {} (+{:.1} ms, in flight; allowance {allow_txt})", self.after_frame(&m), dt as f64 / 1e6),
+            );
+        }
+        if let Some(m) = a.r_new_syn {
+            return (
+                Effect::Terminated,
+                format!("receiver's next segment opens a new incarnation: {} at frame {} with ISN {}", m.flags.tcpdump(), self.after_frame(&m), m.seq),
+            );
+        }
+        (Effect::Terminated, "receiver silent after the RST".into())
+    }
+
+    pub fn shape_text(&self) -> String {
+        let r = self.rst();
+        let mut parts: Vec<String> = Vec::with_capacity(5);
+        let names = r.options.names();
+        parts.push(if self.no_options() { "no options".into() } else { format!("options {names}") });
+        parts.push(format!("window {}", r.window));
+        match r.ip_id {
+            Some(0) => parts.push("IP ID 0".into()),
+            Some(id) => parts.push(format!("IP ID {id:#06x}")),
+            None => parts.push("IPv6".into()),
+        }
+        if r.reserved != 0 {
+            parts.push(format!("reserved bits {:#x}", r.reserved));
+        }
+        if r.payload_len > 0 {
+            parts.push(format!("{} payload bytes", r.payload_len));
+        }
+        let mut s = parts.join(", ");
+        if self.stack_reply_shape() {
+            s.push_str(" (stack-reply shape)");
+        }
+        s
+    }
+
+    /// Earlier RSTs from the same sender.
+    pub fn prior_from_sender(&self) -> impl Iterator<Item = (&RstRecord, &Judgement)> {
+        self.prior.iter().zip(self.prior_j.iter()).filter(move |(p, _)| p.sender == self.sender)
+    }
+
+    /// The wire facts the kernel-reason mapping needs.
+    pub fn kernel_context(&self) -> KernelRstContext {
+        let s = self.s();
+        let trigger = match self.trigger {
+            None => TriggerKind::None,
+            Some(t) if t.seg.flags.syn() && !t.seg.flags.ack() => TriggerKind::InitialSyn,
+            Some(t) if t.seg.flags.syn() => TriggerKind::SynAck,
+            Some(_) if self.sender_is_opener() == Some(false) && self.responder_handshake_only() => TriggerKind::HandshakeAck,
+            Some(_) => TriggerKind::Segment,
+        };
+        let trigger_ack_invalid = self.trigger.is_some_and(|t| {
+            let unsynced = self.in_syn_sent(self.sender) || self.in_syn_received(self.sender);
+            t.seg.flags.ack() && unsynced && t.seg.ack != s.isn + 1
+        });
+        KernelRstContext {
+            trigger,
+            sender_sent_fin: s.has(bit::FIN),
+            responder_handshake_only: self.sender_is_opener() == Some(false) && self.responder_handshake_only(),
+            trigger_ack_invalid,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `injected`: a RST not sent by the endpoint it claims to come from.
+//!
+//! RFC 5961 §1 and §3 describe blind reset attacks; on-path injectors (censors, IDS "session
+//! sniping", a firewall's `reject with tcp reset` on a router, Quantum-Insert-style racers) need
+//! no guessing and betray themselves instead by what they cannot copy (Weaver, Sommer, Paxson,
+//! "Detecting Forged TCP Reset Packets", NDSS 2009):
+//! - the IP TTL / hop limit differs from the claimed sender's other packets (another hop count);
+//! - the IPv4 ID is out of line with the sender's counter, or copies the packet reacted to;
+//! - reserved bits set, or an ACK no stack would send (the peer's ISS itself, data never sent,
+//!   behind the sender's own earlier ACK);
+//! - the claimed sender carries on with the connection after "its" RST;
+//! - several RSTs with changing SEQ that answer nothing (Zeek history `RR`).
+//!
+//! Each indicator adds points; three or more make the verdict.
+
+use super::facts::Facts;
+use super::tracker::bit;
+use super::{Cause, Evidence, Origin, Verdict};
+
+const THRESHOLD: u32 = 3;
+/// Window for a burst of RSTs from one side.
+const BURST_NS: i64 = 1_000_000_000;
+
+pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
+    let rst = f.rst();
+    let (s, r) = (f.s(), f.r());
+    let mut score = 0u32;
+    let mut ev = Evidence::new();
+
+    if let (Some(d), Some((lo, hi))) = (f.ttl_delta(), f.ttl_baseline()) {
+        if d != 0 {
+            // A stable baseline makes any difference telling: one path, one hop count.
+            let pts = if lo == hi { 3 } else { 2 };
+            score += pts;
+            let base = if lo == hi { format!("{lo}") } else { format!("{lo}..{hi}") };
+            ev.push("ttl_out_of_line", format!("TTL {} vs {base} on the sender's other packets ({d:+})", rst.ttl));
+        }
+    }
+    if let Some(frame) = f.ip_id_copies_peer() {
+        score += 2;
+        ev.push("ip_id_copies_peer", format!("IP ID {:#06x} = that of frame {frame} it reacts to", rst.ip_id.unwrap_or(0)));
+    } else if f.ip_id_out_of_line() {
+        score += 1;
+        let (p, n) = f.ip_id_neighbours();
+        let fmt = |x: Option<u16>| x.map(|v| format!("{v:#06x}")).unwrap_or_else(|| "-".into());
+        ev.push(
+            "ip_id_out_of_line",
+            format!("IP ID {:#06x} vs the sender's counter ({} before, {} after)", rst.ip_id.unwrap_or(0), fmt(p), fmt(n)),
+        );
+    }
+    if rst.reserved != 0 {
+        score += 1;
+        ev.push("reserved_bits", format!("{:#x} set (RFC 9293 §3.1: must be zero)", rst.reserved));
+    }
+    if rst.flags.ack() && r.seen() && f.trigger.is_none() {
+        let odd = if r.has(bit::SYN) && rst.ack == r.isn {
+            Some(format!("ACK {} = the receiver's ISS, not ISS+1", rst.ack))
+        } else if rst.ack > r.snd_max {
+            Some(format!("ACK {} beyond all the receiver sent ({})", rst.ack, r.snd_max))
+        } else if s.has(bit::ACK) && rst.ack < s.high_ack {
+            Some(format!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack))
+        } else {
+            None
+        };
+        if let Some(o) = odd {
+            score += 1;
+            ev.push("odd_ack", o);
+        }
+    }
+    if let Some(m) = f.sender_carries_on() {
+        // A stack that answered a bad SYN-ACK (or a bad handshake ACK) keeps retrying its own
+        // SYN / SYN-ACK: that continuation is expected.
+        let pts = match (f.trigger.is_some(), m.flags.syn()) {
+            (false, _) => 2,
+            (true, false) => 1,
+            (true, true) => 0,
+        };
+        if pts > 0 {
+            score += pts;
+            ev.push(
+                "sender_carries_on",
+                format!("frame {} ({}) from the claimed sender after its RST", f.after_frame(&m), m.flags.tcpdump()),
+            );
+        }
+    }
+    if f.trigger.is_none() {
+        let changing = f
+            .prior_from_sender()
+            .filter(|(p, j)| j.trigger.is_none() && rst.ts_ns.saturating_sub(p.rst.ts_ns) <= BURST_NS && p.rst.seq != rst.seq)
+            .count();
+        if changing > 0 {
+            score += 1;
+            ev.push("rst_burst", format!("{} earlier RST(s) from the sender with another SEQ within 1 s (Zeek history RR)", changing));
+        }
+    }
+    if score < THRESHOLD {
+        return None;
+    }
+    let mut v = Verdict::new(Cause::Injected, Origin::MiddleboxSuspected, (0.5 + 0.1 * score as f64).min(0.95));
+    v.evidence = ev;
+    v.evidence.push("forgery_score", format!("{score} (verdict at {THRESHOLD})"));
+    if f.stack_reply_shape() {
+        v.evidence.push("note", "stack-reply shape: a router's `reject with tcp reset` looks exactly like this");
+    }
+    Some(v)
+}

@@ -1,0 +1,393 @@
+//! RST classification (DESIGN.md §3): for every RST in a connection, who sent it, in answer to
+//! what, whether the receiver had to accept it, what the receiver did, and *why* — with the
+//! evidence, as named predicates a person can check.
+//!
+//! # Pieces
+//! - [`ResetTracker`]: one per connection, fed every segment in order. It keeps a few compact
+//!   per-direction summaries (well under 200 bytes) until the first RST appears; from then on it
+//!   keeps a boxed log holding, per RST, a snapshot of the connection just before it and a
+//!   bounded record of what came after (the `effect` and several injection tests need it).
+//! - [`ResetTracker::finish`] turns the log into rows of [`ResetRows`] (an Arrow table).
+//! - One file per cause family, each a pure function from a connection's recent history
+//!   (`facts.rs`) to a verdict with evidence: `handshake.rs` (refused, handshake_abort,
+//!   connect_abandoned, syn_sent_bad_ack), `close.rs` (after_close), `no_connection.rs`,
+//!   `timeout.rs` (keepalive_timeout, retransmission_timeout), `violation.rs`
+//!   (protocol_violation), `abort.rs`, `injection.rs`, `unsolicited.rs` (unsolicited, unknown).
+//! - [`cause_for_kernel_reason`]: what a Linux `tcp:tcp_send_reset` reason implies, to check the
+//!   classifier against the kernel's own labels.
+//!
+//! # Confidence
+//! `confidence` is a number in `0..=1`, in three bands a reader can map back to words:
+//! about `0.9` (high) when the RST's shape and the connection's history both match the rule
+//! exactly; about `0.6`–`0.8` (medium) when the history matches but the shape only partly, or
+//! another cause is possible and named in the evidence; `0.3`–`0.5` (low) when the verdict is a
+//! best guess. `unsolicited` and `unknown` carry `0.2` or less.
+//!
+//! # Reference behaviour (Linux 6.18)
+//! A RST the stack builds without a full socket (`tcp_v4_send_reset`, netfilter's
+//! `reject with tcp reset` alike) has no options, window 0 and IP ID 0; it is `<SEQ=SEG.ACK>
+//! <CTL=RST>` when the segment it answers carried ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+//! <CTL=RST,ACK>` (RFC 9293 §3.10.7.1). A live socket's own RST (`tcp_send_active_reset`) is
+//! RST+ACK at SND.NXT with the socket's usual options, window and IP ID counter.
+
+mod abort;
+mod close;
+mod facts;
+mod handshake;
+mod injection;
+mod kernel;
+mod no_connection;
+mod rows;
+mod timeout;
+mod tracker;
+mod unsolicited;
+mod violation;
+
+pub use kernel::{cause_for_kernel_reason, KernelRstContext, TriggerKind};
+pub use rows::{ResetRow, ResetRows};
+pub use tracker::{ConnMeta, ResetTracker};
+
+use facts::Facts;
+use std::fmt;
+
+/// Why a RST was sent. Stable snake_case ids ([`Cause::as_str`]); `unknown` is an honest answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    Refused,
+    HandshakeAbort,
+    ConnectAbandoned,
+    SynSentBadAck,
+    Abort,
+    AfterClose,
+    NoConnection,
+    KeepaliveTimeout,
+    RetransmissionTimeout,
+    ProtocolViolation,
+    Injected,
+    Unsolicited,
+    Unknown,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 13] = [
+        Cause::Refused,
+        Cause::HandshakeAbort,
+        Cause::ConnectAbandoned,
+        Cause::SynSentBadAck,
+        Cause::Abort,
+        Cause::AfterClose,
+        Cause::NoConnection,
+        Cause::KeepaliveTimeout,
+        Cause::RetransmissionTimeout,
+        Cause::ProtocolViolation,
+        Cause::Injected,
+        Cause::Unsolicited,
+        Cause::Unknown,
+    ];
+
+    /// The stable id used in tables, JSON and `end_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Refused => "refused",
+            Cause::HandshakeAbort => "handshake_abort",
+            Cause::ConnectAbandoned => "connect_abandoned",
+            Cause::SynSentBadAck => "syn_sent_bad_ack",
+            Cause::Abort => "abort",
+            Cause::AfterClose => "after_close",
+            Cause::NoConnection => "no_connection",
+            Cause::KeepaliveTimeout => "keepalive_timeout",
+            Cause::RetransmissionTimeout => "retransmission_timeout",
+            Cause::ProtocolViolation => "protocol_violation",
+            Cause::Injected => "injected",
+            Cause::Unsolicited => "unsolicited",
+            Cause::Unknown => "unknown",
+        }
+    }
+
+    /// Inverse of [`Cause::as_str`].
+    pub fn from_id(id: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|c| c.as_str() == id)
+    }
+
+    /// One-line meaning (DESIGN.md §3).
+    pub fn description(self) -> &'static str {
+        match self {
+            Cause::Refused => "answer to a connection's initial SYN: nothing accepts connections there (closed port, bound-not-listening, host firewall reject)",
+            Cause::HandshakeAbort => "the responder completed or half-completed the handshake, then reset before its application ever had the connection",
+            Cause::ConnectAbandoned => "the originator answers a SYN-ACK with a RST: it no longer wants (or has) that connection",
+            Cause::SynSentBadAck => "a connecting endpoint resets because the reply acknowledges something else (a stale connection on the same ports)",
+            Cause::Abort => "an endpoint with a live connection resets instead of closing with FIN",
+            Cause::AfterClose => "an endpoint that had already sent its FIN resets when the peer sends more",
+            Cause::NoConnection => "a reply RST to a mid-connection segment from a host that has no state for the connection and never closed it",
+            Cause::KeepaliveTimeout => "the prober resets after its keepalive probes went unanswered",
+            Cause::RetransmissionTimeout => "an endpoint resets after its retransmissions went unanswered",
+            Cause::ProtocolViolation => "a reply RST to a segment the stack found invalid",
+            Cause::Injected => "not sent by the endpoint it claims to come from",
+            Cause::Unsolicited => "a lone RST with no context to judge",
+            Cause::Unknown => "evidence insufficient",
+        }
+    }
+
+    /// The rule file that decides this cause (adding a cause without its rule does not compile).
+    pub fn family(self) -> &'static str {
+        match self {
+            Cause::Refused | Cause::HandshakeAbort | Cause::ConnectAbandoned | Cause::SynSentBadAck => "handshake",
+            Cause::Abort => "abort",
+            Cause::AfterClose => "close",
+            Cause::NoConnection => "no_connection",
+            Cause::KeepaliveTimeout | Cause::RetransmissionTimeout => "timeout",
+            Cause::ProtocolViolation => "violation",
+            Cause::Injected => "injection",
+            Cause::Unsolicited | Cause::Unknown => "unsolicited",
+        }
+    }
+
+    /// `"rst:<id>"`, as [`ResetTracker::end_reason`] reports it.
+    pub fn end_reason(self) -> &'static str {
+        match self {
+            Cause::Refused => "rst:refused",
+            Cause::HandshakeAbort => "rst:handshake_abort",
+            Cause::ConnectAbandoned => "rst:connect_abandoned",
+            Cause::SynSentBadAck => "rst:syn_sent_bad_ack",
+            Cause::Abort => "rst:abort",
+            Cause::AfterClose => "rst:after_close",
+            Cause::NoConnection => "rst:no_connection",
+            Cause::KeepaliveTimeout => "rst:keepalive_timeout",
+            Cause::RetransmissionTimeout => "rst:retransmission_timeout",
+            Cause::ProtocolViolation => "rst:protocol_violation",
+            Cause::Injected => "rst:injected",
+            Cause::Unsolicited => "rst:unsolicited",
+            Cause::Unknown => "rst:unknown",
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where in the connection's life the RST came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// A SYN or SYN-ACK was seen and the handshake had not completed.
+    Handshake,
+    /// The handshake completed (or both directions carried synchronized traffic) and no FIN yet.
+    Established,
+    /// At least one FIN was seen, and not both FINs acknowledged.
+    Closing,
+    /// Both FINs were acknowledged, or an earlier RST already ended the connection.
+    PostClose,
+    /// The capture has no handshake for this connection and no FIN before the RST.
+    Midstream,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Handshake => "handshake",
+            Phase::Established => "established",
+            Phase::Closing => "closing",
+            Phase::PostClose => "post_close",
+            Phase::Midstream => "midstream",
+        }
+    }
+}
+
+/// Whether the receiver had to accept the RST (RFC 9293 §3.10.7, RFC 5961 §3.2), judged from
+/// the receiver's RCV.NXT and window as the capture shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Acceptability {
+    /// SEG.SEQ = RCV.NXT: the receiver MUST reset the connection (RFC 5961 §3.2 case 2).
+    Exact,
+    /// In the window but not RCV.NXT: RFC 5961 §3.2 case 3 — a challenge ACK, not a reset.
+    InWindow,
+    /// Outside the receive window: silently dropped (RFC 5961 §3.2 case 1).
+    OutOfWindow,
+    /// Receiver in SYN-SENT and the RST acknowledges its SYN: accepted (RFC 9293 §3.10.7.3).
+    SynSentAckOk,
+    /// Receiver in SYN-SENT and the RST carries no acceptable ACK: dropped (RFC 9293 §3.10.7.3).
+    SynSentAckBad,
+    /// The capture does not show enough of the receiver to tell.
+    Unknown,
+}
+
+impl Acceptability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acceptability::Exact => "exact",
+            Acceptability::InWindow => "in_window",
+            Acceptability::OutOfWindow => "out_of_window",
+            Acceptability::SynSentAckOk => "syn_sent_ack_ok",
+            Acceptability::SynSentAckBad => "syn_sent_ack_bad",
+            Acceptability::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the receiver did next, as the capture shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// The receiver went silent (anything it sent was already in flight when the RST arrived).
+    Terminated,
+    /// The receiver kept sending after the RST must have reached it.
+    Ignored,
+    /// The receiver answered with a challenge ACK (RFC 5961 §3.2).
+    Challenged,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Terminated => "terminated",
+            Effect::Ignored => "ignored",
+            Effect::Challenged => "challenged",
+        }
+    }
+}
+
+/// Who built the RST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The endpoint's stack, replying to a segment it could not place (RFC 9293 §3.10.7.1 shape).
+    EndpointStackReply,
+    /// The endpoint's own connection, resetting on its own (RFC 9293 §3.10.4 ABORT shape).
+    EndpointActiveReset,
+    /// Something on the path, forging the endpoint's address.
+    MiddleboxSuspected,
+    Unknown,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::EndpointStackReply => "endpoint_stack_reply",
+            Origin::EndpointActiveReset => "endpoint_active_reset",
+            Origin::MiddleboxSuspected => "middlebox_suspected",
+            Origin::Unknown => "unknown",
+        }
+    }
+}
+
+/// Named predicates with their values, rendered `name: value; name: value`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence(Vec<(&'static str, String)>);
+
+impl Evidence {
+    pub fn new() -> Self {
+        Evidence(Vec::new())
+    }
+    pub fn push(&mut self, name: &'static str, value: impl Into<String>) {
+        self.0.push((name, value.into()));
+    }
+    pub fn extend(&mut self, other: Evidence) {
+        self.0.extend(other.0);
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+    pub fn items(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (i, (n, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push_str("; ");
+            }
+            s.push_str(n);
+            s.push_str(": ");
+            s.push_str(v);
+        }
+        s
+    }
+}
+
+/// One rule's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub cause: Cause,
+    pub origin: Origin,
+    pub confidence: f64,
+    pub evidence: Evidence,
+}
+
+impl Verdict {
+    pub(crate) fn new(cause: Cause, origin: Origin, confidence: f64) -> Self {
+        Verdict { cause, origin, confidence, evidence: Evidence::new() }
+    }
+    pub(crate) fn ev(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.evidence.push(name, value);
+        self
+    }
+}
+
+/// Everything the classifier says about one RST (one row of [`ResetRows`] minus the packet
+/// fields).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judgement {
+    /// The frame the RST answers (stack replies and suspected forgeries; an endpoint's own
+    /// reset answers nothing).
+    pub trigger: Option<u64>,
+    pub phase: Phase,
+    pub acceptability: Acceptability,
+    pub effect: Effect,
+    pub verdict: Verdict,
+    /// The wire facts [`cause_for_kernel_reason`] takes, for comparing with the kernel's label.
+    pub wire: KernelRstContext,
+}
+
+/// The rules in the order they are asked; the first that answers wins. Injection comes first
+/// because forged evidence overrides any shape a forger copied; `unsolicited` before the
+/// context rules because they all need context; the fallback is `unknown`.
+const RULES: [fn(&Facts) -> Option<Verdict>; 8] = [
+    injection::judge,
+    unsolicited::judge,
+    handshake::judge,
+    close::judge,
+    timeout::judge,
+    violation::judge,
+    no_connection::judge,
+    abort::judge,
+];
+
+/// Classify one RST from its facts.
+pub(crate) fn judge(f: &Facts) -> Judgement {
+    let verdict = RULES
+        .iter()
+        .find_map(|rule| rule(f))
+        .unwrap_or_else(|| unsolicited::unknown(f));
+    let (acceptability, acc_note) = f.acceptability();
+    let (effect, eff_note) = f.effect(acceptability);
+    let trigger = match verdict.origin {
+        Origin::EndpointActiveReset => None,
+        _ => f.trigger,
+    };
+    let mut evidence = Evidence::new();
+    evidence.push("shape", f.shape_text());
+    if let Some(t) = trigger {
+        // RFC 9293 §3.10.7.1's two reply forms.
+        match t.rule {
+            facts::ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format!("frame {}", t.frame)),
+            facts::ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format!("frame {}", t.frame)),
+        }
+    }
+    evidence.extend(verdict.evidence.clone());
+    if let Some(t) = f.ttl_text() {
+        evidence.push("ttl_delta", t);
+    }
+    evidence.push("acceptability", acc_note);
+    evidence.push("effect", eff_note);
+    Judgement {
+        trigger: trigger.map(|t| t.frame),
+        wire: f.kernel_context(),
+        phase: f.phase(),
+        acceptability,
+        effect,
+        verdict: Verdict { evidence, ..verdict },
+    }
+}
+
+#[cfg(test)]
+mod tests;

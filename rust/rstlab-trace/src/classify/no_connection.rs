@@ -1,0 +1,51 @@
+//! `no_connection`: a reply RST to a mid-connection segment from a host that holds no state for
+//! the connection and never closed it (RFC 9293 §3.10.7.1: in CLOSED, "If the ACK bit is on,
+//! <SEQ=SEG.ACK><CTL=RST>"; §3.5.2 half-open connections) — crash and reboot, a connection the
+//! host timed out silently, lost NAT or load-balancer state.
+
+use super::facts::Facts;
+use super::tracker::bit;
+use super::{Cause, Origin, Verdict};
+
+pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
+    let t = f.trigger?;
+    let s = f.s();
+    if s.has(bit::FIN) || t.seg.flags.syn() {
+        return None;
+    }
+    let rst = f.rst();
+    // RFC 9293 §3.10.4's ABORT is <SEQ=SND.NXT><CTL=RST> too: when SND.NXT equals the ACK
+    // being answered, a RST carrying the sender's live window and usual options is its own.
+    let live_socket_look = rst.window != 0 && f.usual_options();
+    if s.seen() && f.seq_at_snd_nxt() && live_socket_look {
+        return None;
+    }
+    let conf = if f.stack_reply_shape() {
+        0.9
+    } else if rst.window == 0 && f.no_options() {
+        0.85
+    } else {
+        0.7
+    };
+    let what = if t.seg.len > 0 {
+        format!("{} bytes of data", t.seg.len)
+    } else if t.seg.flags.fin() {
+        "a FIN".into()
+    } else {
+        "an ACK".into()
+    };
+    let rule = if rst.flags.ack() { "<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>" } else { "<SEQ=SEG.ACK><CTL=RST>" };
+    let mut v = Verdict::new(Cause::NoConnection, Origin::EndpointStackReply, conf)
+        .ev("answers", format!("{what} at frame {} with {rule} (RFC 9293 §3.10.7.1)", t.frame));
+    v = match f.s_last() {
+        None => v.ev("sender_state", "the capture shows nothing else from the sender"),
+        Some(m) => v.ev(
+            "sender_state",
+            format!("last sent frame {} ({:.3} s before), never sent FIN", f.frame_of(m), f.ms_before(m.ts_ns) / 1e3),
+        ),
+    };
+    if let Some((p, _)) = f.prior_from_sender().last() {
+        v = v.ev("prior_rst_from_sender", format!("frame {}: this answers the peer's traffic after that reset", p.rst.frame));
+    }
+    Some(v.ev("also_possible", "a listening socket answers an unknown ACK the same way (RFC 9293 §3.10.7.2)"))
+}

@@ -1,0 +1,48 @@
+//! `protocol_violation`: a reply RST to a segment the sender's stack found invalid for the
+//! connection it holds.
+//!
+//! - RFC 9293 §3.10.7.4, SYN-RECEIVED: "If the segment acknowledgment is not acceptable, form a
+//!   reset segment <SEQ=SEG.ACK><CTL=RST>" (Linux: `tcp_check_req` hands it to the listener,
+//!   TCP_FLAGS).
+//! - Nonsense flags (SYN+FIN, none, FIN without ACK) on a live connection (Linux TCP_FLAGS).
+//!
+//! Not judged from the wire: PAWS (RFC 7323 §5) and old or unsent ACKs in synchronized states,
+//! which Linux answers with an ACK, not a reset; an ACK beyond the captured SND.NXT there more
+//! often means the capture lost packets.
+
+use super::facts::{Facts, ReplyRule};
+use super::tracker::odd_flags;
+use super::{Cause, Origin, Verdict};
+
+pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
+    let t = f.trigger.filter(|t| t.rule == ReplyRule::SeqIsAck || t.seg.flags.syn())?;
+    let s = f.s();
+    if !s.seen() {
+        // Without the sender's side of the connection nothing is "invalid for its state".
+        return None;
+    }
+    let seg = t.seg;
+    let v = |what: String, rule: &'static str, conf: f64| {
+        Some(
+            Verdict::new(Cause::ProtocolViolation, Origin::EndpointStackReply, conf)
+                .ev("answers", format!("frame {}", t.frame))
+                .ev("invalid", what)
+                .ev("rule", rule),
+        )
+    };
+    if odd_flags(seg.flags) {
+        return v(
+            format!("flags {} are not a valid combination", seg.flags.tcpdump()),
+            "RFC 9293 §3.1 / §3.10; Linux TCP_FLAGS",
+            0.8,
+        );
+    }
+    if f.in_syn_received(f.sender) && seg.flags.ack() && seg.ack != s.isn + 1 {
+        return v(
+            format!("ACK {} in SYN-RECEIVED; ISS+1 = {}", seg.ack, s.isn + 1),
+            "RFC 9293 §3.10.7.4 (SYN-RECEIVED: unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>)",
+            0.85,
+        );
+    }
+    None
+}
