@@ -5,6 +5,7 @@
 """
 
 from ._rstlab import __version__
+from .causes import Cause
 from .errors import (
     LabError,
     PrivilegeError,
@@ -19,6 +20,7 @@ from .trace import Connection, Trace, read
 __all__ = [
     "__version__",
     "read",
+    "Cause",
     "Trace",
     "Connection",
     "Table",

@@ -108,6 +108,8 @@ class Trace:
         #: Connections as Zeek's conn.log would split them (its timers and tuple reuse can cut
         #: one Wireshark stream in several); ``conn_id`` names the stream each belongs to.
         self.zeek_conns = Table(native.zeek_conns, "zeek_conns")
+        #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
+        self.resets = Table(native.resets, "resets")
         self.counts: dict[str, int] = dict(native.counts)
         self.error: TraceFormatError | None = None
         self._segments: Table | None = None
@@ -130,7 +132,18 @@ class Trace:
         else:
             res = _analyze(self.path, segments=conn_id, progress=None, **self._opts)
             segs = Table(res.segments, "segments")
-        return Connection(rows[0], segs)
+        return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id))
+
+    def write_pcapng(self, path: str | os.PathLike[str]) -> None:
+        """Write the capture as pcapng with each RST's cause and evidence as a packet comment
+        (Wireshark shows it as ``frame.comment``)."""
+        comments = {}
+        for r in self.resets:
+            comments[int(r["frame"])] = (f"rstlab: {r['cause']} ({r['confidence']:.2f}), {r['sender']} "
+                                         f"{r['origin']}, {r['phase']}, {r['acceptability']}, "
+                                         f"{r['effect']}: {r['evidence']}")
+        err = _rstlab.write_pcapng_with_comments(self.path, os.fspath(path), comments)
+        raise_for(err)
 
     def __len__(self) -> int:
         return len(self.connections)
@@ -138,7 +151,7 @@ class Trace:
     def __repr__(self) -> str:
         c = self.counts
         return (f"<rstlab.Trace {os.path.basename(self.path)!r}: {len(self.connections)} connections, "
-                f"{c.get('tcp', 0)} TCP segments of {c.get('frames', 0)} frames"
+                f"{len(self.resets)} resets, {c.get('tcp', 0)} TCP segments of {c.get('frames', 0)} frames"
                 f"{', damaged' if self.error else ''}>")
 
     def _repr_html_(self) -> str:
@@ -153,9 +166,10 @@ class Trace:
 class Connection:
     """One TCP connection: its summary row and its segments."""
 
-    def __init__(self, row: dict[str, Any], segments: Table) -> None:
+    def __init__(self, row: dict[str, Any], segments: Table, resets: Table | None = None) -> None:
         self.row = row
         self.segments = segments
+        self.resets = resets if resets is not None else Table.from_arrow(segments.to_arrow().slice(0, 0))
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -175,8 +189,11 @@ class Connection:
     def ladder(self, width: int = 72) -> str:
         """A text ladder: one line per segment, originator on the left."""
         lines = [f"{self._endpoint('orig'):<28}{'':>16}{self._endpoint('resp'):>28}"]
+        causes = {int(r["frame"]): r["cause"] for r in self.resets} if "cause" in self.resets.columns else {}
         for s in self.segments:
             label = f"{s['flags']} seq={s['seq_rel']} ack={s['ack_rel']} len={s['len']}"
+            if s["frame"] in causes:
+                label += f"  RST: {causes[s['frame']]}"
             if s["dir"] == "orig":
                 arrow = f"{label} ".ljust(width - 2, "-") + "->"
             else:

@@ -13,5 +13,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<arrow::ArrowTable>()?;
     m.add_class::<trace::Analysis>()?;
     m.add_function(wrap_pyfunction!(trace::analyze_file, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::write_pcapng_with_comments, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::causes, m)?)?;
     Ok(())
 }

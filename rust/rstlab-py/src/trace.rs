@@ -18,6 +18,8 @@ pub struct Analysis {
     #[pyo3(get)]
     zeek_conns: Py<ArrowTable>,
     #[pyo3(get)]
+    resets: Py<ArrowTable>,
+    #[pyo3(get)]
     counts: Py<PyDict>,
     #[pyo3(get)]
     error: Option<Py<PyDict>>,
@@ -44,7 +46,7 @@ fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
 /// Analyse a capture file with the GIL released. `progress(bytes_done, bytes_total)` is called
 /// every few megabytes (with the GIL); Ctrl-C or an exception from it stops the pass.
 #[pyfunction]
-#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, progress=None))]
+#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, classify=true, progress=None))]
 pub fn analyze_file(
     py: Python<'_>,
     path: PathBuf,
@@ -52,6 +54,7 @@ pub fn analyze_file(
     zeek_drop_bad_checksums: bool,
     zeek_bare: bool,
     segments: Option<Bound<'_, PyAny>>,
+    classify: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Analysis> {
     let opts = AnalyzeOptions {
@@ -59,6 +62,7 @@ pub fn analyze_file(
         zeek_drop_bad_checksums,
         zeek_bare,
         segments: segment_filter(segments.as_ref())?,
+        classify,
         ..AnalyzeOptions::default()
     };
     let mut pending: Option<PyErr> = None;
@@ -108,7 +112,24 @@ pub fn analyze_file(
         connections: Py::new(py, ArrowTable::new(t.connections))?,
         segments: Py::new(py, ArrowTable::new(t.segments))?,
         zeek_conns: Py::new(py, ArrowTable::new(t.zeek_conns))?,
+        resets: Py::new(py, ArrowTable::new(t.resets))?,
         counts: counts.unbind(),
         error,
     })
+}
+
+/// Copy `src` to pcapng at `dst` with `comments` ({frame: text}) as packet comments.
+#[pyfunction]
+pub fn write_pcapng_with_comments(py: Python<'_>, src: PathBuf, dst: PathBuf, comments: std::collections::HashMap<u64, String>) -> PyResult<Option<Py<PyDict>>> {
+    let r = py.detach(|| rstlab_trace::capture::pcapng_write::rewrite_with_comments(&src, &dst, &comments));
+    match r {
+        Ok(_) => Ok(None),
+        Err(e) => Ok(Some(errors::describe(py, &e)?.unbind())),
+    }
+}
+
+/// The cause taxonomy: (id, family, description) for every cause, in the Rust enum's order.
+#[pyfunction]
+pub fn causes() -> Vec<(&'static str, &'static str, &'static str)> {
+    rstlab_trace::classify::Cause::ALL.iter().map(|c| (c.as_str(), c.family(), c.description())).collect()
 }

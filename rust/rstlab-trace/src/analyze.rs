@@ -1,5 +1,6 @@
 //! The one pass over a capture: decode every frame, track connections, collect the tables.
 
+use crate::classify::{ConnMeta, ResetRows, ResetTracker};
 use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
@@ -31,6 +32,8 @@ pub struct AnalyzeOptions {
     /// changes how roles are chosen for connections whose SYN was not seen.
     pub zeek_bare: bool,
     pub segments: SegmentFilter,
+    /// Classify every RST (the resets table and each connection's `end_reason`).
+    pub classify: bool,
     /// Retire a connection idle this long (capture time), seconds.
     pub idle_secs: u32,
     /// Retire an ended (FIN both ways or RST) connection idle this long, seconds.
@@ -44,6 +47,7 @@ impl Default for AnalyzeOptions {
             zeek_drop_bad_checksums: false,
             zeek_bare: false,
             segments: SegmentFilter::None,
+            classify: true,
             idle_secs: 3600,
             closed_idle_secs: 600,
         }
@@ -81,6 +85,8 @@ pub struct ConnExtra {
     zeek_rev: bool,
     /// Zeek connections on this stream that already ended.
     zeek_done: Vec<ZeekRow>,
+    /// The RST classifier's per-connection state (None when classification is off).
+    resets: Option<ResetTracker>,
 }
 
 struct Collector {
@@ -88,6 +94,8 @@ struct Collector {
     server_ports: &'static [u16],
     conns: Vec<ConnRow>,
     zeek_rows: Vec<ZeekRow>,
+    classify: bool,
+    resets: ResetRows,
 }
 
 impl Collector {
@@ -101,7 +109,12 @@ impl Collector {
 impl ConnSink for Collector {
     type State = ConnExtra;
     fn open(&mut self, _conn: &Conn, first: &Segment) -> ConnExtra {
-        ConnExtra { zeek: ZeekConn::with_server_ports(first, self.zeek, self.server_ports), zeek_rev: false, zeek_done: Vec::new() }
+        ConnExtra {
+            zeek: ZeekConn::with_server_ports(first, self.zeek, self.server_ports),
+            zeek_rev: false,
+            zeek_done: Vec::new(),
+            resets: self.classify.then(ResetTracker::new),
+        }
     }
     #[inline]
     fn segment(&mut self, conn: &Conn, st: &mut ConnExtra, dir: Dir, seg: &Segment) {
@@ -115,6 +128,9 @@ impl ConnSink for Collector {
         }
         let zdir = if st.zeek_rev { dir.flip() } else { dir };
         st.zeek.on_segment(zdir, seg);
+        if let Some(r) = st.resets.as_mut() {
+            r.on_segment(dir, seg);
+        }
     }
     fn close(&mut self, conn: Conn, st: ConnExtra) {
         let last = Self::zeek_row(&conn, &st.zeek, st.zeek_rev);
@@ -122,6 +138,10 @@ impl ConnSink for Collector {
         row.conn_state = last.conn_state;
         row.history = last.history.clone();
         row.zeek_conns = st.zeek_done.len() as u32 + 1;
+        if let Some(r) = st.resets {
+            row.end_reason = r.end_reason().to_owned();
+            r.finish(&ConnMeta { conn_id: conn.id, orig_is_fwd: last.orig == conn.a }, &mut self.resets);
+        }
         self.conns.push(row);
         self.zeek_rows.extend(st.zeek_done);
         self.zeek_rows.push(last);
@@ -185,6 +205,8 @@ impl<'p> Pass<'p> {
             server_ports: if opts.zeek_bare { &[] } else { ZEEK_LIKELY_SERVER_PORTS },
             conns: Vec::new(),
             zeek_rows: Vec::new(),
+            classify: opts.classify,
+            resets: ResetRows::new(),
         };
         Pass {
             decode: DecodeOptions { verify_checksums: opts.verify_checksums },
@@ -204,6 +226,8 @@ impl<'p> Pass<'p> {
         let mut zeek = collector.zeek_rows;
         // Stable: a stream's Zeek connections stay in time order.
         zeek.sort_by_key(|z| z.conn_id);
+        let mut resets = collector.resets;
+        resets.sort_by_frame();
         let error = error.or_else(|| {
             // A file with frames but none on a link type we understand cannot be analysed.
             match read.unsupported_linktypes.first() {
@@ -213,7 +237,7 @@ impl<'p> Pass<'p> {
                 _ => None,
             }
         });
-        Analysis { tables: Tables::build(conns, zeek, segments), counts, read, error }
+        Analysis { tables: Tables::build(conns, zeek, segments, resets), counts, read, error }
     }
 }
 

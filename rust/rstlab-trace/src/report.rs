@@ -106,16 +106,21 @@ pub struct Tables {
     pub connections: RecordBatch,
     pub segments: RecordBatch,
     pub zeek_conns: RecordBatch,
+    pub resets: RecordBatch,
+    /// RST rows kept for code that needs typed access (the lab's kernel comparison).
+    pub reset_rows: Vec<crate::classify::ResetRow>,
     /// Rows kept for drill-down and report code that needs typed access.
     pub conn_rows: Vec<ConnRow>,
 }
 
 impl Tables {
-    pub fn build(conns: Vec<ConnRow>, zeek: Vec<ZeekRow>, segs: SegmentRows) -> Tables {
+    pub fn build(conns: Vec<ConnRow>, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows) -> Tables {
         let connections = connections_batch(&conns);
         let segments = segments_batch(&conns, &segs);
         let zeek_conns = zeek_batch(&zeek);
-        Tables { connections, segments, zeek_conns, conn_rows: conns }
+        let reset_rows = resets.rows().to_vec();
+        let resets = resets.into_record_batch();
+        Tables { connections, segments, zeek_conns, resets, reset_rows, conn_rows: conns }
     }
 }
 

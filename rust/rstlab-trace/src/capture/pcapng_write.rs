@@ -95,3 +95,81 @@ impl<W: Write> PcapNgWriter<W> {
         Ok(self.out)
     }
 }
+
+/// Copy a capture file to pcapng, attaching `comments` (by 1-based frame number) as each
+/// frame's `opt_comment`. Interfaces keep their link types and names.
+pub fn rewrite_with_comments(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    comments: &std::collections::HashMap<u64, String>,
+) -> Result<u64, crate::TraceError> {
+    use super::{read_frames, FrameSink};
+    use crate::wire::FrameMeta;
+    use std::ops::ControlFlow;
+
+    struct Copy<'a, W: Write> {
+        w: PcapNgWriter<W>,
+        described: u32,
+        ifaces: Vec<(u32, u32, Option<String>)>,
+        comments: &'a std::collections::HashMap<u64, String>,
+        err: Option<io::Error>,
+        written: u64,
+    }
+    impl<W: Write> FrameSink for Copy<'_, W> {
+        fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
+            // Describe interfaces lazily, in order, up to the one this frame uses.
+            while self.described <= meta.interface {
+                let (lt, snap, name) = self
+                    .ifaces
+                    .get(self.described as usize)
+                    .cloned()
+                    .unwrap_or((meta.linktype.0, 0, None));
+                if let Err(e) = self.w.interface(lt, snap, name.as_deref()) {
+                    self.err = Some(e);
+                    return ControlFlow::Break(());
+                }
+                self.described += 1;
+            }
+            let c = self.comments.get(&meta.frame).map(String::as_str);
+            match self.w.packet(meta.interface, meta.ts_ns, meta.orig_len, data, c) {
+                Ok(()) => {
+                    self.written += 1;
+                    ControlFlow::Continue(())
+                }
+                Err(e) => {
+                    self.err = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        }
+    }
+    let io_err = |e: io::Error| crate::TraceError::Io { path: dst.into(), source: e };
+    // Interfaces (pcapng may describe some after the first packets) come from a first pass.
+    let (stats, _) = super::read_frames(src, &mut NullSink);
+    let file = std::fs::File::create(dst).map_err(io_err)?;
+    let w = PcapNgWriter::new(io::BufWriter::new(file), "rstlab").map_err(io_err)?;
+    let mut sink = Copy {
+        w,
+        described: 0,
+        ifaces: stats.interfaces.iter().map(|i| (i.linktype.0, i.snaplen, i.name.clone())).collect(),
+        comments,
+        err: None,
+        written: 0,
+    };
+    let (_, read_err) = read_frames(src, &mut sink);
+    if let Some(e) = sink.err.take() {
+        return Err(io_err(e));
+    }
+    sink.w.finish().map_err(io_err)?;
+    match read_err {
+        Some(e) => Err(e),
+        None => Ok(sink.written),
+    }
+}
+
+struct NullSink;
+impl super::FrameSink for NullSink {
+    fn frame(&mut self, _: &crate::wire::FrameMeta, _: &[u8]) -> std::ops::ControlFlow<()> {
+        std::ops::ControlFlow::Continue(())
+    }
+}
