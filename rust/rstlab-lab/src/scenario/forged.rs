@@ -1,0 +1,5 @@
+use super::*;
+
+pub(crate) fn scenarios() -> Vec<Scenario> {
+    vec![]
+}
