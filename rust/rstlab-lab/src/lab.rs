@@ -546,8 +546,9 @@ pub fn match_resets(frames: &[CapturedFrame], hosts: &[(String, IpAddr)], events
                 && e.kind == KernelEventKind::SendReset
                 && e.saddr == s.src
                 && e.sport == s.sport
-                && e.daddr == s.dst
-                && e.dport == s.dport
+                // A reset sent on behalf of a listener names only the listener's own address
+                // (the tracepoint reads the full socket, whose peer is unset).
+                && ((e.daddr == s.dst && e.dport == s.dport) || (e.daddr.is_unspecified() && e.dport == 0))
                 && e.ts_ns <= s.ts_ns + SKEW_NS
                 && e.ts_ns >= s.ts_ns - WINDOW_NS
         });

@@ -241,7 +241,14 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     }
     let mut lab = b.build()?;
     let params = Params { scenario: sc.info.name, map: opts.params.clone() };
-    (sc.run)(&mut lab, &params)?;
+    if let Err(e) = (sc.run)(&mut lab, &params) {
+        // Keep the capture of a broken run too: it is what explains the failure.
+        if let (Some(dir), Ok(o)) = (&opts.keep_dir, lab.finish()) {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = write_pcapng(&dir.join(format!("{name}-v{}-failed.pcapng", opts.ip_version)), &o.frames, &o.interfaces);
+        }
+        return Err(e);
+    }
     let o = lab.finish()?;
     let mut r = RunResult {
         scenario: name.into(),
