@@ -25,8 +25,10 @@ pub struct AppEvent {
     pub errno: Option<i32>,
     /// "ECONNRESET", "EPIPE", ...
     pub errno_name: Option<&'static str>,
-    /// CLOCK_REALTIME, ns.
+    /// When the call returned (CLOCK_REALTIME, ns) — when the application saw the result.
     pub ts_ns: i64,
+    /// When the call was made.
+    pub start_ns: i64,
 }
 
 /// Shared, append-only list of application events.
@@ -35,6 +37,10 @@ pub struct EventLog(Arc<Mutex<Vec<AppEvent>>>);
 
 impl EventLog {
     pub fn push(&self, host: &str, call: &str, result: &str, err: Option<&io::Error>) {
+        self.push_started(host, call, result, err, now_ns())
+    }
+
+    pub fn push_started(&self, host: &str, call: &str, result: &str, err: Option<&io::Error>, start_ns: i64) {
         let errno = err.and_then(|e| e.raw_os_error());
         let ev = AppEvent {
             host: host.to_string(),
@@ -43,6 +49,7 @@ impl EventLog {
             errno,
             errno_name: errno.and_then(errno_name),
             ts_ns: now_ns(),
+            start_ns,
         };
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
     }
@@ -97,6 +104,7 @@ pub struct Sock {
     sock: Option<Socket>,
     host: String,
     log: EventLog,
+    started: std::cell::Cell<i64>,
 }
 
 /// Safety timeout on blocking calls so no scenario can hang (the call then records EAGAIN).
@@ -111,13 +119,13 @@ impl Sock {
             .map_err(|e| LabError::os(format!("creating a TCP socket in host {host}"), e))?;
         let _ = sock.set_read_timeout(Some(DEFAULT_IO_TIMEOUT));
         let _ = sock.set_write_timeout(Some(DEFAULT_IO_TIMEOUT));
-        Ok(Sock { sock: Some(sock), host: host.to_string(), log })
+        Ok(Sock { sock: Some(sock), host: host.to_string(), log, started: Default::default() })
     }
 
     fn from_accepted(sock: Socket, host: &str, log: EventLog) -> Sock {
         let _ = sock.set_read_timeout(Some(DEFAULT_IO_TIMEOUT));
         let _ = sock.set_write_timeout(Some(DEFAULT_IO_TIMEOUT));
-        Sock { sock: Some(sock), host: host.to_string(), log }
+        Sock { sock: Some(sock), host: host.to_string(), log, started: Default::default() }
     }
 
     pub fn host(&self) -> &str {
@@ -134,13 +142,21 @@ impl Sock {
     }
 
     fn record<T>(&self, call: &str, r: Outcome<T>, ok: impl FnOnce(&T) -> String) -> Outcome<T> {
+        let start = self.started.replace(0);
+        let start = if start == 0 { now_ns() } else { start };
+        let (h, l) = (&self.host, &self.log);
         match &r {
-            Ok(v) => self.log.push(&self.host, call, &ok(v), None),
-            Err(e) if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() => self.log.push(&self.host, call, "timeout", None),
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => self.log.push(&self.host, call, "timeout", Some(e)),
-            Err(e) => self.log.push(&self.host, call, "error", Some(e)),
+            Ok(v) => l.push_started(h, call, &ok(v), None, start),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() => l.push_started(h, call, "timeout", None, start),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => l.push_started(h, call, "timeout", Some(e), start),
+            Err(e) => l.push_started(h, call, "error", Some(e), start),
         }
         r
+    }
+
+    /// Notes the start of a call (for `AppEvent::start_ns`).
+    fn begin(&self) {
+        self.started.set(now_ns());
     }
 
     fn opt(&self, name: &str, r: io::Result<()>) -> Outcome<()> {
@@ -169,11 +185,13 @@ impl Sock {
 
     /// Blocking connect (bounded by the kernel's SYN retries / TCP_SYNCNT).
     pub fn connect(&self, addr: SocketAddr) -> Outcome<()> {
+        self.begin();
         self.record("connect", self.socket().connect(&SockAddr::from(addr)), |_| "ok".into())
     }
 
     /// Non-blocking connect that gives up after `timeout` (the application's connect timeout).
     pub fn connect_timeout(&self, addr: SocketAddr, timeout: Duration) -> Outcome<()> {
+        self.begin();
         let r = self.socket().connect_timeout(&SockAddr::from(addr), timeout);
         // connect_timeout leaves the socket non-blocking on some paths; restore blocking.
         let _ = self.socket().set_nonblocking(false);
@@ -181,12 +199,14 @@ impl Sock {
     }
 
     pub fn accept(&self) -> Outcome<Sock> {
+        self.begin();
         let r = self.socket().accept().map(|(s, _)| Sock::from_accepted(s, &self.host, self.log.clone()));
         self.record("accept", r, |_| "ok".into())
     }
 
     /// `send` with MSG_NOSIGNAL (EPIPE comes back as an error, not a signal).
     pub fn send(&self, data: &[u8]) -> Outcome<usize> {
+        self.begin();
         let r = self.socket().send_with_flags(data, libc::MSG_NOSIGNAL);
         self.record("send", r, |n| format!("sent {n}"))
     }
@@ -223,6 +243,7 @@ impl Sock {
     }
 
     fn recv_inner(&self, max: usize, flags: i32) -> Outcome<Vec<u8>> {
+        self.begin();
         let mut buf = vec![0u8; max];
         // SAFETY: buf is valid for max bytes.
         let n = unsafe { libc::recv(self.raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, max, flags) };
@@ -253,6 +274,7 @@ impl Sock {
 
     /// `close()`.
     pub fn close(mut self) -> Outcome<()> {
+        self.begin();
         let s = self.sock.take().expect("socket closed twice");
         // SAFETY: we own the descriptor and close it exactly once.
         let rc = unsafe { libc::close(s.into_raw_fd()) };

@@ -44,6 +44,7 @@ pub struct LabBuilder {
     oracle: bool,
     capture: bool,
     port: Option<u16>,
+    capture_at: String,
     sysctls: Vec<(String, String, String)>,
 }
 
@@ -71,6 +72,13 @@ impl LabBuilder {
     /// The server port (default: random in 20000..30000).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+    /// Which host's link end the (first) capture sits on: "client" (default) or "server" — e.g.
+    /// "server" when the client is the one that reboots (a capture socket stops when its device
+    /// leaves the namespace).
+    pub fn capture_at(mut self, role: &str) -> Self {
+        self.capture_at = role.into();
         self
     }
     /// Pins a net sysctl inside one host's namespace.
@@ -164,6 +172,7 @@ pub struct Lab {
     oracle: Option<Oracle>,
     oracle_note: Option<String>,
     children: Vec<Child>,
+    kept: Vec<Sock>,
     faults: u32,
     metrics: BTreeMap<String, f64>,
     started: Instant,
@@ -171,7 +180,7 @@ pub struct Lab {
 
 impl Lab {
     pub fn builder(scenario: &str) -> LabBuilder {
-        LabBuilder { scenario: scenario.into(), ip_version: 4, topology: Topology::Pair, oracle: true, capture: true, port: None, sysctls: vec![] }
+        LabBuilder { scenario: scenario.into(), ip_version: 4, topology: Topology::Pair, oracle: true, capture: true, port: None, capture_at: "client".into(), sysctls: vec![] }
     }
 
     fn build(b: LabBuilder) -> Result<Lab> {
@@ -206,6 +215,7 @@ impl Lab {
             oracle,
             oracle_note,
             children: vec![],
+            kept: vec![],
             faults: 0,
             metrics: BTreeMap::new(),
             started,
@@ -215,9 +225,10 @@ impl Lab {
             lab.sysctl(host, key, value)?;
         }
         if b.capture {
-            let c = lab.host("client")?;
+            let first = if lab.topology == Topology::Pair { b.capture_at.as_str() } else { "client" };
+            let c = lab.host(first)?;
             let (ns, dev) = (c.ns.clone(), c.dev.clone());
-            lab.capture.start(&ns, &dev, &format!("client:{dev}"))?;
+            lab.capture.start(&ns, &dev, &format!("{first}:{dev}"))?;
             if lab.topology == Topology::Routed {
                 let s = lab.host("server")?;
                 let (ns, dev) = (s.ns.clone(), s.dev.clone());
@@ -334,6 +345,29 @@ impl Lab {
         c.connect(self.server_addr()).map_err(|e| self.broke(format!("connect: {e}")))?;
         let a = l.accept().map_err(|e| self.broke(format!("accept: {e}")))?;
         Ok((c, a, l))
+    }
+
+    /// A client socket bound to a fixed local port (SO_REUSEADDR), connected to the server.
+    pub fn connect_from_port(&self, role: &str, port: u16) -> Result<Sock> {
+        let c = self.socket(role)?;
+        let local = SocketAddr::new(self.addr(role)?, port);
+        c.reuseaddr().map_err(|e| self.broke(format!("SO_REUSEADDR: {e}")))?;
+        c.bind(local).map_err(|e| self.broke(format!("bind {local}: {e}")))?;
+        c.connect(self.server_addr()).map_err(|e| self.broke(format!("connect from {local}: {e}")))?;
+        Ok(c)
+    }
+
+    /// Number of TCP sockets in `state` (Linux numbering, 6 = TIME_WAIT) inside host `role`,
+    /// optionally only those with a local port in `ports`.
+    pub fn count_tcp_state(&self, role: &str, state: u8, ports: Option<(u16, u16)>) -> Result<usize> {
+        let ns = self.ns(role)?;
+        let file = if self.ip_version == 6 { "net/tcp6" } else { "net/tcp" };
+        Ok(crate::endpoint::count_states(&ns.read_proc(file)?, state, ports))
+    }
+
+    /// A random port for a client that must reuse the same one later.
+    pub fn random_client_port(&self) -> u16 {
+        40000 + (random_u32() % 10000) as u16
     }
 
     /// Error for "the endpoints did not do what the story needs".
@@ -456,6 +490,12 @@ impl Lab {
         self.wait_for("a RST on the wire", timeout, |segs| segs.iter().any(|s| s.flags.has(TcpFlags::RST)))
     }
 
+    /// Keeps sockets open until the capture has stopped, so the end of the run (closing them)
+    /// does not add FINs and RSTs to the story.
+    pub fn keep(&mut self, socks: impl IntoIterator<Item = Sock>) {
+        self.kept.extend(socks);
+    }
+
     /// Records a number the verdict or the user wants (e.g. TIME_WAIT count).
     pub fn metric(&mut self, key: &str, value: f64) {
         self.metrics.insert(key.into(), value);
@@ -469,7 +509,6 @@ impl Lab {
     pub fn finish(mut self) -> Result<Observed> {
         // Let in-flight frames and tracepoint writes land.
         std::thread::sleep(Duration::from_millis(30));
-        self.stop_children();
         let frames = self.capture.stop();
         let interfaces = self.capture.interfaces().to_vec();
         let hosts = self.hosts();
@@ -478,6 +517,8 @@ impl Lab {
             Some(o) => (o.finish(&addrs)?, true),
             None => (vec![], false),
         };
+        self.stop_children();
+        self.kept.clear();
         let resets = match_resets(&frames, &hosts, &kernel_events, oracle_available);
         Ok(Observed {
             frames,

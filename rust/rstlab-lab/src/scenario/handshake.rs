@@ -22,6 +22,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
+                capture_at: "client",
                 sysctls: &[],
                 params: &["timeout_ms=500: the application's connect timeout", "close_after_timeout=true: close the socket when the timeout fires"],
             },
@@ -39,6 +40,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
+                capture_at: "client",
                 sysctls: &[("server", "net.ipv4.tcp_abort_on_overflow", "1"), ("server", "net.ipv4.tcp_syncookies", "0")],
                 params: &[],
             },
@@ -56,6 +58,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
+                capture_at: "client",
                 sysctls: &[],
                 params: &[],
             },
@@ -68,7 +71,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 fn late_synack(lab: &mut Lab, p: &Params) -> Result<()> {
     let timeout = p.u64("timeout_ms", 500)?;
     let close = p.bool("close_after_timeout", true)?;
-    let _l = lab.listener("server", 16)?;
+    let l = lab.listener("server", 16)?;
     let port = lab.port();
     let f = lab.rule("client", Hook::Input, &format!("tcp sport {port} tcp flags & (syn | ack) == syn | ack"), Action::Drop)?;
     let c = lab.socket("client")?;
@@ -92,7 +95,8 @@ fn late_synack(lab: &mut Lab, p: &Params) -> Result<()> {
             segs.iter().any(|s| s.src == client && s.flags.ack() && !s.flags.syn() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST))
         })?;
     }
-    drop(keep);
+    lab.keep(keep);
+    lab.keep([l]);
     Ok(())
 }
 
@@ -144,7 +148,8 @@ fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
     lab.wait_rst(ms(2000))?;
     let _ = b.recv_timeout(64, ms(500));
     let _ = a.send(b"more");
-    let _conn = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
+    let conn = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
+    lab.keep([conn, l, a, b, z]);
     Ok(())
 }
 
@@ -176,6 +181,7 @@ fn listener_closed(lab: &mut Lab, _p: &Params) -> Result<()> {
     sleep_ms(20);
     l.close().map_err(|e| lab.broke(format!("close listener: {e}")))?;
     let _ = c.recv_timeout(64, ms(1000));
+    lab.keep([c]);
     Ok(())
 }
 

@@ -45,6 +45,8 @@ pub struct ScenarioInfo {
     pub needs: &'static [&'static str],
     pub ip_versions: &'static [u8],
     pub topology: Topology,
+    /// Host whose link end carries the first capture ("client" unless the client reboots).
+    pub capture_at: &'static str,
     /// (host, sysctl, value) pinned inside the run's namespaces.
     pub sysctls: &'static [(&'static str, &'static str, &'static str)],
     /// Parameters `run` understands, with their defaults ("name=default: meaning").
@@ -235,7 +237,7 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     if !sc.info.ip_versions.contains(&opts.ip_version) {
         return Err(LabError::Unsupported { scenario: name.into(), ip_version: opts.ip_version });
     }
-    let mut b = Lab::builder(sc.info.name).ip_version(opts.ip_version).topology(sc.info.topology).oracle(opts.oracle);
+    let mut b = Lab::builder(sc.info.name).ip_version(opts.ip_version).topology(sc.info.topology).oracle(opts.oracle).capture_at(sc.info.capture_at);
     for (host, key, value) in sc.info.sysctls {
         b = b.sysctl(host, key, value);
     }
