@@ -413,6 +413,11 @@ impl Lab {
         let idx = self.hosts.iter().position(|h| h.role == role).ok_or_else(|| self.broke(format!("no host {role}")))?;
         let fresh = Arc::new(Netns::new(role)?);
         link::init_host(&fresh)?;
+        if !with_address {
+            // A vanished host answers nothing — not even ICMPv6 "no route" from a link-local address.
+            fresh.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+            fresh.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+        }
         let old = self.hosts[idx].ns.clone();
         let dev = self.hosts[idx].dev.clone();
         link::move_dev(&old, &dev, &fresh)?;
@@ -440,6 +445,29 @@ impl Lab {
     /// [`Lab::spawn`] so the run kills and reaps it at the end.
     pub fn command(&self, role: &str, program: &str) -> Result<Command> {
         Ok(self.host(role)?.ns.command(program))
+    }
+
+    /// Runs `program args` in host `role` holding socket `sock` as its file descriptor 3 (our
+    /// copy is closed, so the process owns the connection: killing it closes the socket the way
+    /// a dying process does). Returns the pid.
+    pub fn spawn_holding(&mut self, role: &str, program: &str, args: &[&str], sock: Sock) -> Result<u32> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.command(role, program)?;
+        cmd.args(args);
+        let fd = sock.into_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; the new descriptor has no CLOEXEC.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let r = self.spawn(cmd);
+        // SAFETY: we own fd and close it once.
+        unsafe { libc::close(fd) };
+        r
     }
 
     /// Starts a command made by [`Lab::command`]; returns its pid.
