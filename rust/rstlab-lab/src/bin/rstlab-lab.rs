@@ -84,9 +84,9 @@ fn main() {
             let mut lab = Lab::builder("hold").routed().build().expect("lab");
             let mut cmd = lab.command("server", "sleep").expect("command");
             cmd.arg(secs.to_string());
-            lab.spawn(cmd).expect("spawn");
+            let sleeper = lab.spawn(cmd).expect("spawn");
             let _l = lab.listener("server", 4).expect("listener");
-            println!("ready {}", std::process::id());
+            println!("ready {} {sleeper}", std::process::id());
             std::thread::sleep(std::time::Duration::from_secs(secs));
         }
         _ => {
