@@ -220,7 +220,7 @@ pub fn write_pcapng(path: &Path, frames: &[CapturedFrame], interfaces: &[String]
 }
 
 fn pad4(v: &mut Vec<u8>) {
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
 }

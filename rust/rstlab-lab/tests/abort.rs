@@ -26,7 +26,7 @@ fn close_with_unread_data_sends_rst() {
         let r = run_v("close_with_unread_data", v);
         let rst = one_rst_from(&r, "server");
         assert!(!r.segments_from("server").iter().any(|s| s.flags.fin()));
-        let req = r.segments_from("client").into_iter().filter(|s| s.payload_len > 0).last().unwrap();
+        let req = r.segments_from("client").into_iter().rfind(|s| s.payload_len > 0).unwrap();
         assert_eq!(rst.ack, Some(req.seq_end().0), "RCV.NXT covers the unread data\n{}", ladder(&r));
         assert_reason(&r, rst, "TCP_ABORT_ON_CLOSE");
         assert_errnos(&r, "client", "recv", &["ECONNRESET"]);

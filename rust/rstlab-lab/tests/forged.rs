@@ -4,7 +4,7 @@ use common::*;
 use rstlab_lab::KernelEventKind;
 use rstlab_trace::wire::TcpFlags;
 
-fn forged<'a>(r: &'a rstlab_lab::RunResult) -> &'a rstlab_lab::WireReset {
+fn forged(r: &rstlab_lab::RunResult) -> &rstlab_lab::WireReset {
     let f: Vec<_> = r.rsts().into_iter().filter(|x| x.ttl == 200).collect();
     assert_eq!(f.len(), 1, "{}", ladder(r));
     assert_eq!(f[0].from, "server", "forged in the server's name");

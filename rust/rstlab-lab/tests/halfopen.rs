@@ -32,7 +32,7 @@ fn shutdown_kill_with_unread_data_resets() {
         let rst = one_rst_from(&r, "server");
         assert!(!r.segments_from("server").iter().any(|s| s.flags.fin()), "RST instead of FIN\n{}", ladder(&r));
         // Active reset: <SEQ=SND.NXT><ACK=RCV.NXT> — RCV.NXT covers the unread request.
-        let req = r.segments_from("client").into_iter().filter(|s| s.payload_len > 0).last().unwrap();
+        let req = r.segments_from("client").into_iter().rfind(|s| s.payload_len > 0).unwrap();
         assert_eq!(rst.ack, Some(req.seq_end().0));
         assert_reason(&r, rst, "TCP_ABORT_ON_CLOSE");
         assert_errnos(&r, "client", "recv", &["ECONNRESET"]);

@@ -55,9 +55,9 @@ fn listener_close_resets_queued_connections() {
         let r = run_v("listener_closed_with_queue", v);
         let rst = one_rst_from(&r, "server");
         // An active reset from a synchronized state: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
-        let last_server = r.segments_from("server").into_iter().filter(|s| !s.flags.has(TcpFlags::RST)).last().unwrap();
+        let last_server = r.segments_from("server").into_iter().rfind(|s| !s.flags.has(TcpFlags::RST)).unwrap();
         assert_eq!(rst.seq, last_server.seq_end().0, "{}", ladder(&r));
-        let req = r.segments_from("client").into_iter().filter(|s| s.payload_len > 0).last().unwrap();
+        let req = r.segments_from("client").into_iter().rfind(|s| s.payload_len > 0).unwrap();
         assert_eq!(rst.ack, Some(req.seq_end().0));
         assert_reason(&r, rst, "TCP_STATE");
         assert_errnos(&r, "client", "recv", &["ECONNRESET"]);

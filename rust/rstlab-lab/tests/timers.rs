@@ -23,7 +23,7 @@ fn keepalive_timeout_sends_rst() {
         let r = run_v("s6_keepalive_timeout", v);
         let rst = one_rst_from(&r, "client");
         // The probe: SEG.SEQ = SND.UNA - 1, no data (RFC 1122 §4.2.3.6).
-        let probe = r.segments_from("client").into_iter().filter(|s| s.ts_ns < rst.ts_ns).last().unwrap();
+        let probe = r.segments_from("client").into_iter().rfind(|s| s.ts_ns < rst.ts_ns).unwrap();
         assert_eq!(probe.payload_len, 0);
         assert_eq!(rst.seq, (probe.seq + 1).0, "{}", ladder(&r));
         // An active reset carries ACK.

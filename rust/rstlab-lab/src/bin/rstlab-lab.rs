@@ -21,7 +21,7 @@ fn show(r: &RunResult) {
         println!("  app {:<7} {:<40} {:<10} {}", e.host, e.call, e.result, e.errno_name.unwrap_or(""));
     }
     for e in &r.kernel_events {
-        println!("  k {:<13} {}:{} -> {}:{} {} {} {}", e.kind.as_str(), e.saddr, e.sport, e.daddr, e.dport, e.state.as_deref().or(e.oldstate.as_deref()).unwrap_or(""), e.reason.as_deref().or(e.newstate.as_deref()).unwrap_or(""), "");
+        println!("  k {:<13} {}:{} -> {}:{} {} {} ", e.kind.as_str(), e.saddr, e.sport, e.daddr, e.dport, e.state.as_deref().or(e.oldstate.as_deref()).unwrap_or(""), e.reason.as_deref().or(e.newstate.as_deref()).unwrap_or(""));
     }
     for (k, v) in &r.metrics {
         println!("  metric {k} = {v}");

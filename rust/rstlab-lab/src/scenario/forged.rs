@@ -81,7 +81,7 @@ fn forged(lab: &mut Lab, aim: Aim) -> Result<()> {
     let rcv_nxt = segs.iter().filter(|s| s.src == server.ip()).map(|s| s.seq_end()).fold(None, |m: Option<rstlab_trace::SeqNumber>, x| Some(m.map_or(x, |m| m.max(x))));
     let rcv_nxt = rcv_nxt.ok_or_else(|| lab.broke("no server segment seen".into()))?;
     let wscale = segs.iter().find(|s| s.src == client && s.flags.syn()).and_then(|s| s.options.wscale).unwrap_or(0);
-    let wnd = segs.iter().filter(|s| s.src == client).last().map_or(0, |s| (s.window as u32) << wscale);
+    let wnd = segs.iter().rfind(|s| s.src == client).map_or(0, |s| (s.window as u32) << wscale);
     let seq = match aim {
         Aim::Exact => rcv_nxt,
         Aim::InWindow => rcv_nxt + (wnd / 2).max(1),

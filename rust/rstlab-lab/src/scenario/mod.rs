@@ -25,7 +25,7 @@ use rstlab_trace::wire::{Segment, TcpFlags};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a scenario is, without running it.
 #[derive(Clone, Debug)]
@@ -140,7 +140,7 @@ impl RunResult {
             .into_iter()
             .filter(|(i, s)| *i < rst.frame_index && SocketAddr::new(s.src, s.sport) == rst.dst && SocketAddr::new(s.dst, s.dport) == rst.src)
             .map(|(_, s)| s)
-            .last()
+            .next_back()
     }
 
     /// Segments sent from `role`'s address (first interface).
@@ -353,13 +353,4 @@ pub(crate) fn seg_kind(s: &Segment) -> String {
         k = format!("{k} with {} data bytes", s.payload_len);
     }
     k
-}
-
-/// Time order of the first app event matching (host, call) vs a wire reset.
-pub(crate) fn first_event<'a>(r: &'a RunResult, host: &str, call: &str) -> Option<&'a AppEvent> {
-    r.app_events.iter().find(|e| e.host == host && e.call == call)
-}
-
-pub(crate) fn deadline(ms_: u64) -> Instant {
-    Instant::now() + Duration::from_millis(ms_)
 }

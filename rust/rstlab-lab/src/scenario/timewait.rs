@@ -131,7 +131,7 @@ fn judge_client_reboot(r: &RunResult) -> Verdict {
             "the new SYN (seq {}) got {} from the server's stale connection, the client answered {} ({}), the server's application saw {}, and the retried connect() {}",
             syn.seq,
             if challenge.is_some() { "a challenge ACK" } else { "no challenge ACK" },
-            rst.map(|x| rst_kind(x)).unwrap_or("no RST"),
+            rst.map(rst_kind).unwrap_or("no RST"),
             rst.map(origin).unwrap_or_default(),
             server_err.first().copied().unwrap_or("no error"),
             if connect_ok { "succeeded" } else { "failed" }
