@@ -67,11 +67,9 @@ impl Capture {
         Ok(interface)
     }
 
-    /// The frames captured so far, in timestamp order.
+    /// The frames captured so far (see [`merge_in_order`]).
     pub fn snapshot(&self) -> Vec<CapturedFrame> {
-        let mut v = self.frames.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        v.sort_by_key(|f| f.ts_ns);
-        v
+        merge_in_order(self.frames.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
     pub fn interfaces(&self) -> &[String] {
@@ -84,10 +82,24 @@ impl Capture {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        let mut v = std::mem::take(&mut *self.frames.lock().unwrap_or_else(|e| e.into_inner()));
-        v.sort_by_key(|f| f.ts_ns);
-        v
+        merge_in_order(std::mem::take(&mut *self.frames.lock().unwrap_or_else(|e| e.into_inner())))
     }
+}
+
+/// Orders frames for the run: each interface keeps the order its packet socket delivered them
+/// (causal; an outgoing segment's timestamp can be taken later than the reply it provoked), and
+/// interfaces are merged by timestamp.
+pub fn merge_in_order(frames: Vec<CapturedFrame>) -> Vec<CapturedFrame> {
+    let n = 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0);
+    let mut lanes: Vec<std::collections::VecDeque<CapturedFrame>> = vec![Default::default(); n];
+    for f in frames {
+        lanes[f.interface as usize].push_back(f);
+    }
+    let mut out = Vec::with_capacity(lanes.iter().map(|l| l.len()).sum());
+    while let Some(i) = (0..n).filter(|i| !lanes[*i].is_empty()).min_by_key(|i| lanes[*i][0].ts_ns) {
+        out.push(lanes[i].pop_front().expect("non-empty lane"));
+    }
+    out
 }
 
 impl Drop for Capture {
