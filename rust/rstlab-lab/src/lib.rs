@@ -26,6 +26,7 @@ pub mod link;
 pub mod netns;
 pub mod oracle;
 pub mod scenario;
+pub mod verdicts;
 
 pub use capture::{write_pcapng, CapturedFrame};
 pub use endpoint::{AppEvent, Sock};
@@ -33,4 +34,5 @@ pub use error::LabError;
 pub use fault::{Action, Fault, Forged, Hook};
 pub use lab::{Lab, LabBuilder, Observed, Topology, WireReset};
 pub use oracle::{KernelEvent, KernelEventKind};
+pub use verdicts::{classify_run, ClassifiedReset};
 pub use scenario::{run, run_all, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};

@@ -145,6 +145,7 @@ impl SegmentRows {
 }
 
 /// The tables one analysis produces.
+#[derive(Clone, Debug)]
 pub struct Tables {
     pub connections: RecordBatch,
     pub segments: RecordBatch,

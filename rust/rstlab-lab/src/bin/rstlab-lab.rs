@@ -60,6 +60,38 @@ fn main() {
                 }
             }
         }
+        Some("agree") => {
+            // The classifier against the kernel over the whole catalogue.
+            let par = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8);
+            let (mut stack, mut agree, mut forged, mut forged_injected) = (0, 0, 0, 0);
+            for (name, v, r) in run_all(&RunOptions::default(), par) {
+                let Ok(r) = r else {
+                    println!("{name} v{v}: error {}", r.err().map(|e| e.to_string()).unwrap_or_default());
+                    continue;
+                };
+                for c in &r.classified {
+                    let k = c.kernel_cause.map(|k| k.as_str()).unwrap_or("-");
+                    let mark = match c.agrees {
+                        Some(true) => "ok",
+                        Some(false) => "DIFF",
+                        None => "",
+                    };
+                    if c.kernel_cause.is_some() {
+                        stack += 1;
+                        agree += (c.agrees == Some(true)) as i32;
+                    }
+                    println!(
+                        "{name:<28} v{v} frame {:>3} {:<7} kernel {:<26} -> {:<18} classifier {:<18} {mark}",
+                        c.row.frame, c.host, c.kernel_reason.as_deref().unwrap_or("(no stack event)"), k, c.row.cause.as_str()
+                    );
+                    if c.stack_sent == Some(false) {
+                        forged += 1;
+                        forged_injected += (c.row.cause.as_str() == "injected") as i32;
+                    }
+                }
+            }
+            println!("agreement: {agree}/{stack} stack RSTs; non-stack RSTs called injected: {forged_injected}/{forged}");
+        }
         Some("all") => {
             let par = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8);
             let t = Instant::now();

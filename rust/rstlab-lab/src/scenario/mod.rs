@@ -110,6 +110,10 @@ pub struct RunResult {
     pub verdict: Option<Verdict>,
     pub duration: Duration,
     pub pcapng: Option<PathBuf>,
+    /// The classifier's verdict on every RST of the capture, joined with the kernel's reason.
+    pub classified: Vec<crate::verdicts::ClassifiedReset>,
+    /// The trace engine's tables for the capture (connections, segments, resets).
+    pub tables: Option<std::sync::Arc<rstlab_trace::report::Tables>>,
 }
 
 impl RunResult {
@@ -267,8 +271,18 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
         verdict: None,
         duration: o.duration,
         pcapng: None,
+        classified: Vec::new(),
+        tables: None,
     };
     r.verdict = Some((sc.judge)(&r));
+    let non_stack = match sc.info.family {
+        "forged" => Some("forger"),
+        "middlebox" => Some("router"),
+        _ => None,
+    };
+    let ra = crate::verdicts::classify_run(&r.frames, &r.resets, &r.hosts, non_stack);
+    r.classified = ra.resets;
+    r.tables = Some(std::sync::Arc::new(ra.analysis.tables));
     if let Some(dir) = &opts.keep_dir {
         std::fs::create_dir_all(dir).map_err(|e| LabError::os(format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!("{name}-v{}.pcapng", opts.ip_version));
