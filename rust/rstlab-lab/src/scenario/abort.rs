@@ -23,7 +23,8 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 ip_versions: BOTH,
                 topology: Topology::Pair,
                 capture_at: "client",
-                sysctls: &[],
+                // A small receive buffer at the server keeps the client's later writes queued.
+                sysctls: &[("server", "net.ipv4.tcp_rmem", "4096 4096 4096")],
                 params: &[],
             },
             run: linger_zero,
@@ -97,9 +98,11 @@ fn linger_zero(lab: &mut Lab, _p: &Params) -> Result<()> {
     let _ = c.sndbuf(65536);
     c.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect: {e}")))?;
     let a = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
-    let written = c.fill(1 << 20).unwrap_or(0);
-    // Let the server's window close so the rest stays queued at the client.
+    let mut written = c.fill(1 << 20).unwrap_or(0);
+    // Let the server's window close, then top the send queue up again: that data cannot leave
+    // before close(), so the abort has queued data to discard.
     sleep_ms(100);
+    written += c.fill(1 << 20).unwrap_or(0);
     let _ = c.linger(Some(0));
     let _ = c.close();
     sleep_ms(20);
