@@ -140,15 +140,18 @@ impl ConnSink for Collector {
         let last = Self::zeek_row(&conn, &st.zeek, st.zeek_rev);
         let mut row = ConnRow::from_conn(&conn, last.orig == conn.a);
         row.conn_state = last.conn_state;
-        row.history = last.history.clone();
+        row.history = last.history.as_str().into();
         row.zeek_conns = st.zeek_done.len() as u32 + 1;
         if let Some(r) = st.resets {
-            row.end_reason = r.end_reason().to_owned();
+            row.end_reason = r.end_reason();
             r.finish(&ConnMeta { conn_id: conn.id, orig_is_fwd: last.orig == conn.a }, &mut self.resets);
         }
         self.conns.push(row);
-        self.zeek_rows.extend(st.zeek_done);
-        self.zeek_rows.push(last);
+        // Only streams Zeek splits need rows of their own in zeek_conns.
+        if !st.zeek_done.is_empty() {
+            self.zeek_rows.extend(st.zeek_done);
+            self.zeek_rows.push(last);
+        }
     }
 }
 

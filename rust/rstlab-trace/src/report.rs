@@ -5,10 +5,11 @@ use crate::wire::Segment;
 use arrow_array::builder::{Float64Builder, StringBuilder, StringDictionaryBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder};
 use arrow_array::types::Int32Type;
 
-/// Low-cardinality text (addresses, states, histories) as dictionary columns: compact in Arrow
-/// and categorical in pandas.
+/// Low-cardinality text (states, end reasons) as dictionary columns: compact in Arrow and
+/// categorical in pandas. Addresses and histories have too many distinct values for that.
 type DictBuilder = StringDictionaryBuilder<Int32Type>;
 use arrow_array::{ArrayRef, RecordBatch};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 /// One finished connection, before it becomes a table row.
@@ -26,22 +27,23 @@ pub struct ConnRow {
     pub resp_pkts: u64,
     pub orig_bytes: u64,
     pub resp_bytes: u64,
-    pub orig_syn_frame: Option<u64>,
-    pub resp_syn_frame: Option<u64>,
-    pub orig_fin_frame: Option<u64>,
-    pub resp_fin_frame: Option<u64>,
-    pub orig_rst_frame: Option<u64>,
-    pub resp_rst_frame: Option<u64>,
+    pub orig_syn_frame: Option<NonZeroU64>,
+    pub resp_syn_frame: Option<NonZeroU64>,
+    pub orig_fin_frame: Option<NonZeroU64>,
+    pub resp_fin_frame: Option<NonZeroU64>,
+    pub orig_rst_frame: Option<NonZeroU64>,
+    pub resp_rst_frame: Option<NonZeroU64>,
     pub rsts: u32,
     pub conn_state: &'static str,
-    pub history: String,
-    pub end_reason: String,
+    pub history: Box<str>,
+    pub end_reason: &'static str,
     /// How many conn.log rows Zeek would write for this stream (its timers and tuple reuse
     /// can split one Wireshark stream); `conn_state` / `history` are the last one's.
     pub zeek_conns: u32,
 }
 
-/// One connection as Zeek would log it (`conn.log`'s `conn_state` and `history`).
+/// One connection as Zeek would log it (`conn.log`'s `conn_state` and `history`), for streams
+/// that Zeek splits into several connections (the rest are the connections table's own rows).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ZeekRow {
     pub conn_id: u64,
@@ -78,8 +80,8 @@ impl ConnRow {
             resp_rst_frame: rd.rst_frame,
             rsts: od.rsts + rd.rsts,
             conn_state: "",
-            history: String::new(),
-            end_reason: String::new(),
+            history: Box::from(""),
+            end_reason: "",
             zeek_conns: 1,
         }
     }
@@ -101,7 +103,7 @@ impl ConnRow {
         self.resp_pkts += lr;
         self.orig_bytes += bo;
         self.resp_bytes += br;
-        let pick = |a: &mut Option<u64>, b: Option<u64>| {
+        let pick = |a: &mut Option<NonZeroU64>, b: Option<NonZeroU64>| {
             if a.is_none() {
                 *a = b;
             }
@@ -119,7 +121,7 @@ impl ConnRow {
         self.zeek_conns += later.zeek_conns;
         self.conn_state = later.conn_state;
         self.history = std::mem::take(&mut later.history);
-        self.end_reason = std::mem::take(&mut later.end_reason);
+        self.end_reason = later.end_reason;
     }
 }
 
@@ -169,16 +171,16 @@ impl Tables {
     }
 }
 
-fn opt_u64(b: &mut UInt64Builder, v: Option<u64>) {
-    b.append_option(v);
+fn opt_u64(b: &mut UInt64Builder, v: Option<NonZeroU64>) {
+    b.append_option(v.map(NonZeroU64::get));
 }
 
 fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let n = rows.len();
     let mut conn_id = UInt64Builder::with_capacity(n);
-    let mut orig_addr = DictBuilder::new();
+    let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
     let mut orig_port = UInt16Builder::with_capacity(n);
-    let mut resp_addr = DictBuilder::new();
+    let mut resp_addr = StringBuilder::with_capacity(n, n * 12);
     let mut resp_port = UInt16Builder::with_capacity(n);
     let mut ip_version = UInt8Builder::with_capacity(n);
     let mut first_ts = Float64Builder::with_capacity(n);
@@ -191,7 +193,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let mut orig_bytes = UInt64Builder::with_capacity(n);
     let mut resp_bytes = UInt64Builder::with_capacity(n);
     let mut conn_state = DictBuilder::new();
-    let mut history = DictBuilder::new();
+    let mut history = StringBuilder::with_capacity(n, n * 8);
     let mut orig_syn = UInt64Builder::with_capacity(n);
     let mut resp_syn = UInt64Builder::with_capacity(n);
     let mut orig_fin = UInt64Builder::with_capacity(n);
@@ -232,7 +234,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
         opt_u64(&mut orig_rst, r.orig_rst_frame);
         opt_u64(&mut resp_rst, r.resp_rst_frame);
         rsts.append_value(r.rsts);
-        end_reason.append_value(&r.end_reason);
+        end_reason.append_value(r.end_reason);
         zeek_conns.append_value(r.zeek_conns);
     }
     let cols: Vec<(&str, ArrayRef)> = vec![
@@ -344,12 +346,12 @@ fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
 fn zeek_batch(rows: &[ZeekRow]) -> RecordBatch {
     let n = rows.len();
     let mut conn_id = UInt64Builder::with_capacity(n);
-    let mut orig_addr = DictBuilder::new();
+    let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
     let mut orig_port = UInt16Builder::with_capacity(n);
-    let mut resp_addr = DictBuilder::new();
+    let mut resp_addr = StringBuilder::with_capacity(n, n * 12);
     let mut resp_port = UInt16Builder::with_capacity(n);
     let mut conn_state = DictBuilder::new();
-    let mut history = DictBuilder::new();
+    let mut history = StringBuilder::with_capacity(n, n * 8);
     for r in rows {
         conn_id.append_value(r.conn_id);
         orig_addr.append_value(r.orig.0.to_string());

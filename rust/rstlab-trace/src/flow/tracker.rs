@@ -12,6 +12,7 @@ use crate::seq::SeqNumber;
 use crate::wire::Segment;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU64;
 
 /// Per-direction counters and milestones.
 #[derive(Clone, Copy, Debug, Default)]
@@ -19,9 +20,10 @@ pub struct DirStats {
     pub pkts: u64,
     pub bytes: u64,
     pub base_seq: Option<SeqNumber>,
-    pub syn_frame: Option<u64>,
-    pub fin_frame: Option<u64>,
-    pub rst_frame: Option<u64>,
+    /// Frame numbers are 1-based, so `NonZeroU64` keeps these options at 8 bytes.
+    pub syn_frame: Option<NonZeroU64>,
+    pub fin_frame: Option<NonZeroU64>,
+    pub rst_frame: Option<NonZeroU64>,
     pub rsts: u32,
 }
 
@@ -99,15 +101,15 @@ impl Conn {
             d.base_seq = Some(s.seq);
         }
         if s.flags.syn() && d.syn_frame.is_none() {
-            d.syn_frame = Some(s.frame);
+            d.syn_frame = NonZeroU64::new(s.frame);
         }
         if s.flags.fin() && d.fin_frame.is_none() {
-            d.fin_frame = Some(s.frame);
+            d.fin_frame = NonZeroU64::new(s.frame);
         }
         if s.flags.rst() {
             d.rsts += 1;
             if d.rst_frame.is_none() {
-                d.rst_frame = Some(s.frame);
+                d.rst_frame = NonZeroU64::new(s.frame);
             }
         }
         if s.flags.ack() {
