@@ -277,6 +277,18 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions, progress: Option<&mut dy
     a
 }
 
+/// Analyse a capture file already in memory: the same streaming pass as [`analyze_file`]
+/// (`name` stands for the path in error messages). The fuzz target's entry point.
+pub fn analyze_bytes(name: &Path, bytes: &[u8], opts: &AnalyzeOptions) -> Analysis {
+    let mut pass = Pass::new(opts, None);
+    let (read, error) = crate::capture::read_frames_from(name, bytes, &mut pass);
+    let mut a = pass.finish(read, error);
+    if let Some(TraceError::UnsupportedLinkType { path: p, .. }) = a.error.as_mut() {
+        *p = name.into();
+    }
+    a
+}
+
 /// Analyse frames already in memory (the lab's captures).
 pub fn analyze_frames(frames: &[CapturedFrame], opts: &AnalyzeOptions) -> Analysis {
     let mut pass = Pass::new(opts, None);

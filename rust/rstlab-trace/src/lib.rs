@@ -22,9 +22,11 @@ pub mod capture;
 pub mod report;
 pub mod analyze;
 
-pub use analyze::{analyze_file, analyze_frames, AnalyzeOptions, Analysis, SegmentFilter};
+pub use analyze::{analyze_bytes, analyze_file, analyze_frames, AnalyzeOptions, Analysis, SegmentFilter};
 #[doc(hidden)]
 pub mod testkit;
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use error::TraceError;
 pub use seq::SeqNumber;

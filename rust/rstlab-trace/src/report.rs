@@ -218,7 +218,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
         ip_version.append_value(r.ip_version);
         first_ts.append_value(secs(r.first_ts));
         last_ts.append_value(secs(r.last_ts));
-        duration.append_value(secs(r.last_ts - r.first_ts));
+        duration.append_value(secs(r.last_ts.saturating_sub(r.first_ts)));
         first_frame.append_value(r.first_frame);
         last_frame.append_value(r.last_frame);
         orig_pkts.append_value(r.orig_pkts);

@@ -5,6 +5,7 @@
 //! naming the byte offset of the record that could not be read; every frame before it has already
 //! been handed to the caller.
 
+mod damage;
 mod reader;
 pub mod pcapng_write;
 

@@ -1,8 +1,9 @@
 //! Streaming pcap / pcapng reader on top of pcap-parser.
 
+use super::damage;
 use crate::error::TraceError;
 use crate::wire::{FrameMeta, LinkType};
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, OptionCode, PcapNGOption};
 use pcap_parser::{PcapBlockOwned, PcapError};
 use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
@@ -48,10 +49,14 @@ pub trait FrameSink {
     }
 }
 
+/// Timestamps are kept within ±2^62 ns of the epoch (years 1824 to 2116, beyond any pcap's
+/// 32-bit seconds) so that the difference of any two, and a timeout added to one, fit in an i64.
+const MAX_TS_NS: i64 = (1 << 62) - 1;
+
 #[inline]
 fn ts_ns(ts: u64, iface: &Interface) -> i64 {
     let u = iface.units_per_sec.max(1);
-    let secs = (ts / u) as i64;
+    let secs = i64::try_from(ts / u).unwrap_or(i64::MAX);
     let frac = ts % u;
     let nanos = if 1_000_000_000 % u == 0 {
         // The usual decimal resolutions (s, ms, µs, ns): an exact integer scale.
@@ -60,7 +65,47 @@ fn ts_ns(ts: u64, iface: &Interface) -> i64 {
         // Binary or finer-than-ns resolutions; frac < u, so the product fits in u128.
         ((frac as u128 * 1_000_000_000u128) / u as u128) as i64
     };
-    (secs + iface.offset_sec).saturating_mul(1_000_000_000).saturating_add(nanos)
+    secs.saturating_add(iface.offset_sec)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nanos)
+        .clamp(-MAX_TS_NS, MAX_TS_NS)
+}
+
+/// Timestamp units per second for an `if_tsresol` value (pcapng §4.2): most significant bit
+/// clear, 10^-n s; set, 2^-n s. `None` when the count does not fit in 64 bits.
+///
+/// (pcap-parser 0.17's `build_ts_resolution` rejects every binary resolution: it compares the
+/// byte, flag bit included, with 63.)
+fn units_per_sec(resol: u8) -> Option<u64> {
+    let n = u32::from(resol & 0x7f);
+    if resol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n)
+    }
+}
+
+/// `if_tsresol` (default 6, microseconds) and `if_tsoffset` (default 0) of an interface, the
+/// offset read in the section's byte order (pcap-parser 0.17 always reads it little-endian).
+fn ts_options(options: &[PcapNGOption<'_>], big_endian: bool) -> (u8, i64) {
+    let (mut resol, mut offset) = (6u8, 0i64);
+    for o in options {
+        let Ok(v) = o.as_bytes() else { continue };
+        match o.code {
+            OptionCode::IfTsresol => {
+                if let Some(&b) = v.first() {
+                    resol = b;
+                }
+            }
+            OptionCode::IfTsoffset => {
+                if let Some(b) = v.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                    offset = if big_endian { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) };
+                }
+            }
+            _ => {}
+        }
+    }
+    (resol, offset)
 }
 
 /// Read every frame of a pcap or pcapng file into `sink`.
@@ -74,14 +119,16 @@ pub fn read_frames(path: &Path, sink: &mut dyn FrameSink) -> (ReadStats, Option<
         Err(e) => return (stats, Some(TraceError::Io { path: path.into(), source: e })),
     };
     stats.file_size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let err = read_stream(path, file, sink, &mut stats);
+    let err = read_stream(path, file, BUFFER, sink, &mut stats);
     (stats, err)
 }
 
 /// Same as [`read_frames`] for bytes already in memory (`name` is used in error messages).
 pub fn read_frames_from(name: &Path, bytes: &[u8], sink: &mut dyn FrameSink) -> (ReadStats, Option<TraceError>) {
     let mut stats = ReadStats { file_size: bytes.len() as u64, ..Default::default() };
-    let err = read_stream(name, bytes, sink, &mut stats);
+    // No need for a buffer larger than the input (a larger block still grows it).
+    let capacity = (bytes.len() + 1).clamp(64 << 10, BUFFER);
+    let err = read_stream(name, bytes, capacity, sink, &mut stats);
     (stats, err)
 }
 
@@ -89,7 +136,7 @@ fn format_err(path: &Path, offset: u64, what: impl Into<String>) -> TraceError {
     TraceError::Format { path: path.into(), offset, what: what.into() }
 }
 
-fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, stats: &mut ReadStats) -> Option<TraceError> {
+fn read_stream<R: Read + Send>(path: &Path, input: R, capacity: usize, sink: &mut dyn FrameSink, stats: &mut ReadStats) -> Option<TraceError> {
     // Sniff the magic ourselves (without consuming it) so an empty or foreign file gets a
     // precise message.
     let mut input = std::io::BufReader::with_capacity(64 << 10, input);
@@ -115,11 +162,17 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
             format!("not a pcap or pcapng file (magic {:02x}{:02x}{:02x}{:02x})", magic[0], magic[1], magic[2], magic[3]),
         ));
     }
-    let mut reader = match pcap_parser::create_reader(BUFFER, input) {
+    let pcapng = u32::from_le_bytes(magic) == 0x0a0d_0d0a;
+    let little_endian = matches!(u32::from_le_bytes(magic), 0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34);
+    // Kept to explain a header pcap-parser rejects (the reader takes `input`).
+    let head = head[..head.len().min(4096)].to_vec();
+    let mut reader = match pcap_parser::create_reader(capacity, input) {
         Ok(r) => r,
-        Err(e) => return Some(format_err(path, 0, describe(&e, "file header"))),
+        Err(e) => return Some(format_err(path, 0, damage::file_header(&head, &describe(&e, "file header")))),
     };
     let mut ifaces: Vec<Interface> = Vec::new();
+    // Byte order of the current pcapng section: option values are raw bytes in it.
+    let mut big_endian = false;
     let mut next_progress: u64 = 8 << 20;
     loop {
         let offset = reader.consumed() as u64;
@@ -144,20 +197,22 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
                         let ts = b.ts_sec as u64 * iface.units_per_sec + b.ts_usec as u64;
                         stop = emit(sink, stats, iface, 0, ts, b.origlen, b.data);
                     }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                         // A new section starts a new interface numbering (pcapng §4.1).
                         ifaces.clear();
+                        big_endian = shb.big_endian();
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        let units = match pcap_parser::pcapng::build_ts_resolution(idb.if_tsresol) {
-                            Some(u) => u,
-                            None => {
-                                return Some(format_err(
-                                    path,
-                                    offset,
-                                    format!("interface {} has an unusable timestamp resolution (if_tsresol {:#x})", ifaces.len(), idb.if_tsresol),
-                                ))
-                            }
+                        let (resol, offset_sec) = ts_options(&idb.options, big_endian);
+                        let Some(units) = units_per_sec(resol) else {
+                            return Some(format_err(
+                                path,
+                                offset,
+                                format!(
+                                    "interface {} has an unusable timestamp resolution (if_tsresol {resol:#04x}: more than 64 bits of units per second)",
+                                    ifaces.len()
+                                ),
+                            ));
                         };
                         let name = idb.if_name().and_then(|r| r.ok()).map(str::to_owned);
                         ifaces.push(Interface {
@@ -165,7 +220,7 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
                             name,
                             snaplen: idb.snaplen,
                             units_per_sec: units,
-                            offset_sec: idb.if_tsoffset,
+                            offset_sec,
                             supported: LinkType(idb.linktype.0 as u32).is_supported(),
                         });
                         stats.interfaces.push(ifaces.last().cloned().unwrap_or_else(|| unreachable!()));
@@ -213,36 +268,35 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, sink: &mut dyn FrameSink, 
                 }
             }
             Err(PcapError::BufferTooSmall) => {
-                let want = reader.data().len().max(BUFFER) * 2;
+                let layout = layout(pcapng, little_endian, big_endian, &ifaces);
+                // A length no buffer may hold: say so now rather than grow towards it.
+                if let Some(why) = damage::implausible(layout, reader.data(), MAX_BLOCK) {
+                    return Some(format_err(path, offset, why));
+                }
+                let want = reader.data().len().max(capacity) * 2;
                 if want > MAX_BLOCK || !reader.grow(want) {
-                    return Some(format_err(path, offset, block_size_story(reader.data())));
+                    return Some(format_err(path, offset, damage::record(layout, reader.data(), None, MAX_BLOCK)));
                 }
                 if let Err(e) = reader.refill() {
                     return Some(format_err(path, offset, describe(&e, "record")));
                 }
             }
-            Err(PcapError::UnexpectedEof) => {
-                let have = reader.data().len();
-                return Some(format_err(
-                    path,
-                    offset,
-                    format!("file ends inside a record: {have} bytes of it present (truncated capture)"),
-                ));
-            }
             Err(e) => {
-                let what = describe(&e, "record");
-                return Some(format_err(path, offset, what));
+                // The reader has stopped (end of input, or a record it cannot parse): explain the
+                // record from its header.
+                let nom = describe(&e, "record");
+                let layout = layout(pcapng, little_endian, big_endian, &ifaces);
+                return Some(format_err(path, offset, damage::record(layout, reader.data(), Some(&nom), MAX_BLOCK)));
             }
         }
     }
 }
 
-/// Explain why a block does not fit: usually a corrupt length field.
-fn block_size_story(head: &[u8]) -> String {
-    let le = head.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    match le {
-        Some(n) => format!("record claims a length of {n} bytes (header {:02x?}); the length field is corrupt or the record is larger than {} MiB", &head[..head.len().min(16)], MAX_BLOCK >> 20),
-        None => "record larger than the reader accepts".into(),
+fn layout(pcapng: bool, little_endian: bool, big_endian: bool, ifaces: &[Interface]) -> damage::Layout {
+    if pcapng {
+        damage::Layout::PcapNg { big_endian }
+    } else {
+        damage::Layout::Pcap { little_endian, snaplen: ifaces.first().map_or(0, |i| i.snaplen) }
     }
 }
 
@@ -274,4 +328,97 @@ fn emit(sink: &mut dyn FrameSink, stats: &mut ReadStats, iface: &Interface, ifin
         interface: ifindex,
     };
     sink.frame(&meta, data).is_break()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames' (interface, ts_ns) as the reader hands them out.
+    #[derive(Default)]
+    struct Seen(Vec<(u32, i64)>);
+    impl FrameSink for Seen {
+        fn frame(&mut self, meta: &FrameMeta, _: &[u8]) -> ControlFlow<()> {
+            self.0.push((meta.interface, meta.ts_ns));
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn block(be: bool, kind: u32, body: &[u8]) -> Vec<u8> {
+        let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let total = 12 + body.len() as u32;
+        [&w(kind)[..], &w(total), body, &w(total)].concat()
+    }
+
+    fn shb(be: bool) -> Vec<u8> {
+        let (bom, major) = if be { (0x1a2b_3c4du32.to_be_bytes(), 1u16.to_be_bytes()) } else { (0x1a2b_3c4du32.to_le_bytes(), 1u16.to_le_bytes()) };
+        block(be, 0x0a0d_0d0a, &[&bom[..], &major, &[0, 0], &[0xff; 8]].concat())
+    }
+
+    /// IDB for raw IP with if_tsresol and if_tsoffset (pcapng §4.2).
+    fn idb(be: bool, tsresol: u8, tsoffset: i64) -> Vec<u8> {
+        let h16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut b = [&h16(101)[..], &h16(0), &[0; 4]].concat();
+        b.extend_from_slice(&[&h16(9)[..], &h16(1), &[tsresol, 0, 0, 0]].concat());
+        let off = if be { tsoffset.to_be_bytes() } else { tsoffset.to_le_bytes() };
+        b.extend_from_slice(&[&h16(14)[..], &h16(8), &off].concat());
+        b.extend_from_slice(&[0; 4]);
+        block(be, 1, &b)
+    }
+
+    fn epb(be: bool, ts: u64) -> Vec<u8> {
+        let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let b = [&w(0)[..], &w((ts >> 32) as u32), &w(ts as u32), &w(4), &w(4), &[0x45, 0, 0, 0]].concat();
+        block(be, 6, &b)
+    }
+
+    fn read(bytes: &[u8]) -> (Vec<(u32, i64)>, Option<String>) {
+        let mut seen = Seen::default();
+        let (_, err) = read_frames_from(Path::new("t.pcapng"), bytes, &mut seen);
+        (seen.0, err.map(|e| e.to_string()))
+    }
+
+    #[test]
+    fn if_tsresol_binary_resolutions_are_accepted() {
+        assert_eq!(units_per_sec(6), Some(1_000_000));
+        assert_eq!(units_per_sec(19), Some(10_000_000_000_000_000_000));
+        assert_eq!(units_per_sec(20), None);
+        assert_eq!(units_per_sec(0x8a), Some(1024));
+        assert_eq!(units_per_sec(0x80 | 63), Some(1 << 63));
+        assert_eq!(units_per_sec(0x80 | 64), None);
+        // 2^-10 s units: 5 s + 512/1024 s.
+        let f = [shb(false), idb(false, 0x8a, 0), epb(false, 5 * 1024 + 512)].concat();
+        assert_eq!(read(&f), (vec![(0, 5_500_000_000)], None));
+    }
+
+    #[test]
+    fn if_tsoffset_is_read_in_the_sections_byte_order() {
+        for be in [false, true] {
+            let f = [shb(be), idb(be, 9, -3), epb(be, 10_000_000_001)].concat();
+            assert_eq!(read(&f), (vec![(0, 7_000_000_001)], None), "big-endian {be}");
+        }
+    }
+
+    #[test]
+    fn extreme_timestamps_are_clamped_so_differences_fit() {
+        // Found by the fuzzer: a 2^64-unit timestamp and a large negative if_tsoffset made a
+        // connection's duration overflow.
+        let f = [shb(false), idb(false, 0, i64::MIN), epb(false, u64::MAX), epb(false, 0)].concat();
+        let (frames, err) = read(&f);
+        assert_eq!(err, None);
+        let (a, b) = (frames[0].1, frames[1].1);
+        assert!(a.checked_sub(b).is_some() && b.checked_sub(a).is_some());
+        assert_eq!(b, -MAX_TS_NS);
+    }
+
+    #[test]
+    fn unusable_if_tsresol_names_the_block_offset() {
+        let s = shb(false);
+        let f = [s.clone(), idb(false, 20, 0), epb(false, 1)].concat();
+        let (frames, err) = read(&f);
+        assert!(frames.is_empty());
+        let err = err.unwrap_or_default();
+        assert!(err.contains(&format!("t.pcapng: at byte offset {}: ", s.len())), "{err}");
+        assert!(err.contains("if_tsresol 0x14"), "{err}");
+    }
 }

@@ -87,8 +87,10 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     let mut body = &d[40..(40 + declared).min(d.len())];
     let mut next = p.get_next_header().0;
     let mut declared = declared as u32;
-    // Walk the extension-header chain (RFC 8200 §4); bounded so a crafted loop ends.
-    for _ in 0..16 {
+    // Walk the extension-header chain (RFC 8200 §4). Every header consumes at least 8 bytes, so
+    // the walk ends with the packet; no count limit (Wireshark has none either, and stopping
+    // early would call a TCP segment "not TCP" and shift every later conn_id off tcp.stream).
+    loop {
         match next {
             0 | 43 | 60 | 135 | 139 | 140 => {
                 if body.len() < 8 {
@@ -298,5 +300,73 @@ fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     match d.get(off..) {
         Some(r) => decode(meta, r, opts, depth),
         None => Decoded::Malformed("gtp-u header cut short"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::LinkType;
+
+    fn meta() -> FrameMeta {
+        FrameMeta { frame: 1, ts_ns: 0, linktype: LinkType::RAW, orig_len: 0, interface: 0 }
+    }
+
+    /// An IPv6 packet: `exts` hop-by-hop / destination-options headers of 8 bytes, then `tail`.
+    fn v6(exts: &[u8], tail: &[u8], tail_proto: u8) -> Vec<u8> {
+        let mut body = Vec::new();
+        for i in 0..exts.len() {
+            let next = exts.get(i + 1).copied().unwrap_or(tail_proto);
+            body.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]); // PadN of 4 bytes
+        }
+        body.extend_from_slice(tail);
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        p.push(exts.first().copied().unwrap_or(tail_proto));
+        p.push(64);
+        p.extend_from_slice(&[0; 32]);
+        p.extend_from_slice(&body);
+        p
+    }
+
+    fn syn() -> Vec<u8> {
+        let mut t = vec![0u8; 20];
+        t[0..2].copy_from_slice(&1000u16.to_be_bytes());
+        t[2..4].copy_from_slice(&80u16.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = 0x02;
+        t
+    }
+
+    #[test]
+    fn ipv6_long_extension_chain_still_reaches_tcp() {
+        // 40 destination-options headers: invalid under RFC 8200 §4.1's "should", decoded anyway.
+        let p = v6(&[60; 40], &syn(), 6);
+        assert!(matches!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::Tcp(s) if s.sport == 1000));
+    }
+
+    #[test]
+    fn ipv6_extension_chain_running_off_the_end_is_malformed() {
+        let mut p = v6(&[0], &[], 6);
+        p[41] = 5; // hop-by-hop claims 48 bytes; 8 are there
+        assert_eq!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::Malformed("ipv6 extension header cut short"));
+        // A chain of nothing but extension headers that never ends in a payload.
+        let p = v6(&[60; 8], &[], 60);
+        assert!(matches!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::Malformed(_)));
+    }
+
+    #[test]
+    fn tunnels_nested_past_the_limit_stop_without_recursing() {
+        // 200 levels of IP-in-IP: bounded recursion, and no panic.
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        p.extend_from_slice(&syn());
+        for _ in 0..200 {
+            let mut outer = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, PROTO_IPIP, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
+            let total = (20 + p.len()).min(65535) as u16;
+            outer[2..4].copy_from_slice(&total.to_be_bytes());
+            outer.extend_from_slice(&p);
+            p = outer;
+        }
+        assert_eq!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::NotTcp);
     }
 }

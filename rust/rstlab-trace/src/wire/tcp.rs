@@ -44,7 +44,8 @@ impl TcpFlags {
         self.has(Self::RST)
     }
 
-    /// tcpdump's notation: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`, ... (ACK shown as `.`).
+    /// tcpdump's notation: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`, `S.E`, ... (ACK shown as `.`,
+    /// in the order of tcpdump's `tcp_flag_values`, so ACK comes before URG / ECE / CWR / AE).
     pub fn tcpdump(self) -> String {
         let mut s = String::with_capacity(6);
         for (bit, c) in [
@@ -52,6 +53,7 @@ impl TcpFlags {
             (Self::SYN, 'S'),
             (Self::RST, 'R'),
             (Self::PSH, 'P'),
+            (Self::ACK, '.'),
             (Self::URG, 'U'),
             (Self::ECE, 'E'),
             (Self::CWR, 'W'),
@@ -60,9 +62,6 @@ impl TcpFlags {
             if self.has(bit) {
                 s.push(c);
             }
-        }
-        if self.has(Self::ACK) {
-            s.push('.');
         }
         if s.is_empty() {
             s.push_str("none");
@@ -272,6 +271,10 @@ mod tests {
         assert_eq!(TcpFlags(TcpFlags::PSH | TcpFlags::ACK).tcpdump(), "P.");
         assert_eq!(TcpFlags(TcpFlags::ACK).tcpdump(), ".");
         assert_eq!(TcpFlags(0).tcpdump(), "none");
+        // ECN setup (RFC 3168 §6.1.1): tcpdump prints `[SEW]` and `[S.E]`.
+        assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR).tcpdump(), "SEW");
+        assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE).tcpdump(), "S.E");
+        assert_eq!(TcpFlags(TcpFlags::ACK | TcpFlags::URG | TcpFlags::PSH).tcpdump(), "P.U");
     }
 
     #[test]

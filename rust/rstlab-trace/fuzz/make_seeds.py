@@ -1,0 +1,118 @@
+"""Write the fuzz seed captures (small, valid, covering every format and link layer rstlab reads).
+
+    python3 rust/rstlab-trace/fuzz/make_seeds.py
+
+Built with the tests' independent writer (tests/capwriter.py); deterministic, so re-running it
+changes nothing unless capwriter or this file changed.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2] / "tests"))
+
+from capwriter import (  # noqa: E402
+    ACK, FIN, PSH, RST, SYN, Conv, Rec, ethernet, icmp_echo, ipv4, ipv6, loop, ng_epb, ng_idb, ng_nrb, ng_shb,
+    ng_spb, null, pcap, sll, sll2, tcp, tsresol_binary, tsresol_decimal, udp, v6_ext, v6_frag,
+)
+
+NS = 10**9
+
+
+def conv_frames(v6: bool = False, port: int = 40000) -> tuple[Conv, list[bytes]]:
+    c = Conv("2001:db8::1", "2001:db8::2", port, 80, v6=True) if v6 else Conv("10.0.0.1", "10.0.0.2", port, 80)
+    return c, c.handshake_data_rst()
+
+
+def rst_scenarios() -> list[bytes]:
+    """IP packets of several ways a connection meets a RST (handshake refused, after FIN,
+    out of window, to an unknown connection, duplicate RSTs)."""
+    out: list[bytes] = []
+    a = Conv("10.1.0.1", "10.1.0.2", 41000, 443)
+    out += [a.seg(True, SYN), a.seg(False, RST | ACK)]
+    b = Conv("10.1.0.1", "10.1.0.2", 41001, 443)
+    out += [b.seg(True, SYN), b.seg(False, SYN | ACK), b.seg(True, ACK), b.seg(True, FIN | ACK),
+            b.seg(False, ACK), b.seg(False, PSH | ACK, b"late"), b.seg(True, RST)]
+    c = Conv("10.1.0.1", "10.1.0.2", 41002, 443)
+    out += [c.seg(True, SYN), c.seg(False, SYN | ACK), c.seg(True, ACK)]
+    c.c_next += 1_000_000
+    out += [c.seg(True, RST), c.seg(False, PSH | ACK, b"x" * 100), c.seg(True, RST | ACK), c.seg(True, RST | ACK)]
+    out.append(ipv4("10.1.0.9", "10.1.0.2", 6, tcp(5555, 443, 77, 0, RST, src="10.1.0.9", dst="10.1.0.2")))
+    return out
+
+
+def main() -> None:
+    seeds: dict[str, bytes] = {}
+    _, f = conv_frames()
+    eth = [ethernet(0x0800, ip) for ip in f]
+    seeds["conv-le-usec.pcap"] = pcap(1, [Rec(1, i, x) for i, x in enumerate(eth)])
+    seeds["conv-be-nsec.pcap"] = pcap(1, [Rec(1, i, x) for i, x in enumerate(eth)], endian=">", nano=True)
+    seeds["rst-scenarios.pcap"] = pcap(101, [Rec(2, i * 1000, x) for i, x in enumerate(rst_scenarios())])
+
+    links = [
+        (1, lambda ip, v6: ethernet(0x86DD if v6 else 0x0800, ip, vlans=[(0x88A8, 1), (0x8100, 2)])),
+        (113, lambda ip, v6: sll(0x86DD if v6 else 0x0800, ip)),
+        (276, lambda ip, v6: sll2(0x86DD if v6 else 0x0800, ip)),
+        (0, lambda ip, v6: null(30 if v6 else 2, ip)),
+        (108, lambda ip, v6: loop(24 if v6 else 2, ip)),
+        (228, lambda ip, v6: ip),
+        (229, lambda ip, v6: ip),
+        (12, lambda ip, v6: ip),
+    ]
+    blocks = [ng_shb()]
+    for i, (lt, _) in enumerate(links):
+        resol = [tsresol_decimal(6), tsresol_decimal(9), tsresol_binary(10)][i % 3]
+        blocks.append(ng_idb(lt, snaplen=262144, tsresol=resol, tsoffset=i - 2))
+    blocks.append(ng_nrb())
+    for i, (lt, build) in enumerate(links):
+        v6 = lt == 229 or i % 2 == 1
+        _, fr = conv_frames(v6, 40000 + i)
+        blocks += [ng_epb(i, 1000 * i + j, build(ip, v6), comment="c" if j == 4 else None) for j, ip in enumerate(fr)]
+    seeds["links.pcapng"] = b"".join(blocks)
+
+    _, f1 = conv_frames(port=40100)
+    _, f2 = conv_frames(v6=True, port=40101)
+    s1 = [ng_shb("<"), ng_idb(1, snaplen=64), ng_epb(0, 5, ethernet(0x0800, f1[0]))]
+    s1 += [ng_spb(ethernet(0x0800, x)[:64], orig_len=len(x) + 14) for x in f1[1:]]
+    s2 = [ng_shb(">"), ng_idb(101, tsresol=tsresol_decimal(9), endian=">")]
+    s2 += [ng_epb(0, NS + j, x, endian=">") for j, x in enumerate(f2)]
+    seeds["two-sections-spb.pcapng"] = b"".join(s1 + s2)
+
+    c6 = Conv("2001:db8::a", "2001:db8::b", 33000, 443, v6=True)
+    v6f = []
+    for fc, fl, pl in [(True, SYN, b""), (False, SYN | ACK, b""), (True, PSH | ACK, b"abc"), (False, RST, b"")]:
+        seg = c6.tcp_seg(fc, fl, pl)
+        src, dst = (c6.client, c6.server) if fc else (c6.server, c6.client)
+        v6f.append(ethernet(0x86DD, ipv6(src, dst, 0, v6_ext(60, bytes([5, 2, 0, 0])) + v6_ext(44) + v6_frag(6) + seg)))
+    v6f.append(ethernet(0x86DD, ipv6("2001:db8::1", "2001:db8::2", 44, v6_frag(6, 0, True) + b"y" * 24)))
+    seeds["ipv6-ext.pcap"] = pcap(1, [Rec(3, i, x) for i, x in enumerate(v6f)])
+
+    inner = ipv4("10.0.0.1", "10.0.0.2", 6, tcp(1, 2, 3, 0, SYN, src="10.0.0.1", dst="10.0.0.2"))
+    tunnels = [
+        ethernet(0x0800, ipv4("192.0.2.1", "192.0.2.2", 4, inner)),
+        ethernet(0x0800, ipv4("192.0.2.1", "192.0.2.2", 47, struct.pack("!HH", 0, 0x0800) + inner)),
+        ethernet(0x0800, ipv4("192.0.2.1", "192.0.2.2", 17, udp(1, 4789, bytes([8, 0, 0, 0, 0, 0, 1, 0])
+                                                                + ethernet(0x0800, inner)))),
+        ethernet(0x0800, ipv4("192.0.2.1", "192.0.2.2", 17, udp(2152, 2152, bytes([0x30, 0xFF, 0, len(inner), 0, 0, 0, 1])
+                                                                + inner))),
+        ethernet(0x0800, ipv4("192.0.2.1", "192.0.2.2", 17, udp(1, 6081, bytes([0, 0, 0x08, 0x00, 0, 0, 1, 0]) + inner))),
+        ethernet(0x8847, struct.pack("!I", (100 << 12) | 0x100 | 64) + inner),
+        ethernet(0x8864, bytes([0x11, 0, 0, 1]) + struct.pack("!H", len(inner) + 2) + b"\x00\x21" + inner),
+        ethernet(0x0800, ipv4("10.0.0.1", "10.0.0.53", 17, udp(5353, 53, bytes(12)))),
+        ethernet(0x0800, ipv4("10.0.0.1", "10.0.0.2", 1, icmp_echo())),
+        ethernet(0x0800, ipv4("10.0.0.1", "10.0.0.2", 6, b"z" * 24, mf=True, df=False)),
+        ethernet(0x0806, bytes(28)),
+    ]
+    seeds["tunnels-and-others.pcap"] = pcap(1, [Rec(4, i, x) for i, x in enumerate(tunnels)], snaplen=262144)
+
+    for name, data in seeds.items():
+        (HERE / "seeds" / name).write_bytes(data)
+        print(f"{name}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    main()
