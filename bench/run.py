@@ -28,6 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 
+# Reading alone (no RST classification), to price the classifier: same pass, classify=False.
+CHILD_NOCLASSIFY = r"""
+import json, sys, time
+from rstlab import _rstlab
+t0 = time.perf_counter()
+a = _rstlab.analyze_file(sys.argv[1], classify=False)
+print(json.dumps({"read": time.perf_counter() - t0}))
+"""
+
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -66,6 +75,14 @@ def run_rstlab(path: Path, runs: int) -> list[dict]:
     return out
 
 
+def run_noclassify(path: Path, runs: int) -> float:
+    out = []
+    for _ in range(runs):
+        r = subprocess.run([sys.executable, "-c", CHILD_NOCLASSIFY, str(path)], capture_output=True, text=True, check=True)
+        out.append(json.loads(r.stdout)["read"])
+    return statistics.median(out)
+
+
 def run_tshark(path: Path) -> dict | None:
     exe = shutil.which("tshark")
     if exe is None:
@@ -100,7 +117,11 @@ def main() -> int:
     print(f"rstlab  (median of {args.runs}): read {read:.2f} s + to_pandas {pd_t:.2f} s = {e2e:.2f} s "
           f"-> {pps / 1e6:.2f} M packets/s end to end; {runs[0]['connections']:,} connections "
           f"(peak {runs[0]['peak_alive']:,} alive); peak RSS {rss:.0f} MB (whole Python process)")
-    ok = True
+    bare = run_noclassify(path, args.runs)
+    overhead = read / bare - 1
+    print(f"classify: reading without classification {bare:.2f} s; labelling every RST costs "
+          f"{overhead:+.0%} on top of reading (target <= 25%)")
+    ok = overhead <= 0.25
     if not args.no_tshark:
         ts = run_tshark(path)
         if ts is None:

@@ -77,15 +77,17 @@ class Run:
     def connection(self, conn_id: int = 0) -> Connection:
         return self.trace.connection(conn_id)
 
-    def write_pcapng(self, path: str | os.PathLike[str]) -> str:
+    def write_pcapng(self, path: str | os.PathLike[str], *, comments: bool = True,
+                     all_interfaces: bool = True) -> str:
         """Write the capture as pcapng; each RST carries its cause and the kernel's reason as a
-        packet comment."""
-        comments = {}
+        packet comment. ``all_interfaces=False`` keeps only the client-side interface (the one
+        the classifier reads: one copy of every packet)."""
+        notes = {}
         for r in self.resets:
             k = r["kernel_reason"] or ("no TCP-stack event" if r["stack_sent"] is False else "no oracle")
-            comments[int(r["frame"])] = (f"rstlab: {r['cause']} ({r['confidence']:.2f}) from {r['host']}; "
+            notes[int(r["frame"])] = (f"rstlab: {r['cause']} ({r['confidence']:.2f}) from {r['host']}; "
                                          f"kernel: {k}; {r['evidence']}")
-        self._native.write_pcapng(os.fspath(path), comments)
+        self._native.write_pcapng(os.fspath(path), notes if comments else {}, all_interfaces)
         return os.fspath(path)
 
     def to_dict(self) -> dict[str, Any]:

@@ -90,8 +90,8 @@ pub struct LabRun {
 impl LabRun {
     /// Write the run's capture as pcapng, with `comments` ({frame: text}, frames 1-based over
     /// the client-side interface's frames) as packet comments.
-    #[pyo3(signature = (path, comments=None))]
-    fn write_pcapng(&self, py: Python<'_>, path: PathBuf, comments: Option<HashMap<u64, String>>) -> PyResult<()> {
+    #[pyo3(signature = (path, comments=None, all_interfaces=true))]
+    fn write_pcapng(&self, py: Python<'_>, path: PathBuf, comments: Option<HashMap<u64, String>>, all_interfaces: bool) -> PyResult<()> {
         let comments = comments.unwrap_or_default();
         let frames = &self.frames;
         let ifaces = &self.interfaces;
@@ -99,12 +99,16 @@ impl LabRun {
             use rstlab_trace::capture::pcapng_write::PcapNgWriter;
             let f = std::fs::File::create(&path)?;
             let mut w = PcapNgWriter::new(std::io::BufWriter::new(f), "rstlab lab")?;
-            for (i, name) in ifaces.iter().enumerate() {
+            let n_if = if all_interfaces { ifaces.len() } else { 1.min(ifaces.len()) };
+            for (i, name) in ifaces.iter().take(n_if).enumerate() {
                 let lt = frames.iter().find(|f| f.interface as usize == i).map_or(1, |f| f.linktype);
                 w.interface(lt, 262_144, Some(name))?;
             }
             let mut n0 = 0u64;
             for f in frames {
+                if f.interface as usize >= n_if {
+                    continue;
+                }
                 let c = if f.interface == 0 {
                     n0 += 1;
                     comments.get(&n0).map(String::as_str)

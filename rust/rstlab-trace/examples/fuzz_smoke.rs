@@ -139,12 +139,16 @@ fn signature(data: &[u8]) -> u64 {
     let bucket = |n: u64| 64 - n.leading_zeros();
     (bucket(c.frames), bucket(c.tcp), bucket(c.fragments), bucket(c.not_tcp), bucket(c.malformed), bucket(c.unsupported_link))
         .hash(&mut h);
-    bucket(a.tables.conn_rows.len() as u64).hash(&mut h);
-    for r in &a.tables.reset_rows {
-        format!("{:?}", r.cause).hash(&mut h);
-    }
-    for r in &a.tables.conn_rows {
-        r.conn_state.hash(&mut h);
+    bucket(a.tables.connections.num_rows() as u64).hash(&mut h);
+    // Coverage signature: the distinct causes and connection states the input reached.
+    for name in [("resets", "cause"), ("connections", "conn_state")] {
+        let batch = if name.0 == "resets" { &a.tables.resets } else { &a.tables.connections };
+        if let Some(col) = batch.column_by_name(name.1) {
+            let d = col.as_any().downcast_ref::<arrow_array::DictionaryArray<arrow_array::types::Int32Type>>();
+            if let Some(d) = d {
+                format!("{:?}", d.values()).hash(&mut h);
+            }
+        }
     }
     if let Some(e) = &a.error {
         // The message without numbers: one signature per kind of damage.

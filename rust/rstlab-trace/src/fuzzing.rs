@@ -27,15 +27,22 @@ pub fn read_and_track(data: &[u8]) {
     assert_eq!(a.tables.segments.num_rows() as u64, c.tcp, "one segment row per TCP frame");
     assert!(c.bad_checksum <= c.tcp);
     assert!(a.read.bytes_read <= data.len() as u64);
-    let pkts: u64 = a.tables.conn_rows.iter().map(|r| r.orig_pkts + r.resp_pkts).sum();
+    let conns = &a.tables.connections;
+    let u64col = |n: &str| {
+        conns.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt64Array>()).expect("u64 column").clone()
+    };
+    let (ids, op, rp) = (u64col("conn_id"), u64col("orig_pkts"), u64col("resp_pkts"));
+    let (ff, lf) = (u64col("first_frame"), u64col("last_frame"));
+    let pkts: u64 = (0..conns.num_rows()).map(|i| op.value(i) + rp.value(i)).sum();
     assert_eq!(pkts, c.tcp, "every TCP segment belongs to exactly one connection");
     // conn_id is numbered like tcp.stream: 0, 1, 2, ... in order of first appearance.
-    for (i, r) in a.tables.conn_rows.iter().enumerate() {
-        assert_eq!(r.conn_id, i as u64);
-        assert!(r.first_frame <= r.last_frame && r.last_frame <= c.frames);
+    for i in 0..conns.num_rows() {
+        assert_eq!(ids.value(i), i as u64);
+        assert!(ff.value(i) <= lf.value(i) && lf.value(i) <= c.frames);
     }
-    let rsts: u64 = a.tables.conn_rows.iter().map(|r| r.rsts as u64).sum();
-    assert_eq!(a.tables.reset_rows.len() as u64, rsts, "one resets row per RST segment");
+    let rst_count = conns.column_by_name("rst_count").and_then(|c| c.as_any().downcast_ref::<arrow_array::UInt32Array>()).expect("u32 column");
+    let rsts: u64 = (0..conns.num_rows()).map(|i| rst_count.value(i) as u64).sum();
+    assert_eq!(a.tables.resets.num_rows() as u64, rsts, "one resets row per RST segment");
     match &a.error {
         Some(TraceError::Format { offset, what, .. }) => {
             assert!(*offset <= data.len() as u64, "error offset {offset} past the input ({what})");
@@ -49,7 +56,7 @@ pub fn read_and_track(data: &[u8]) {
     let drill = AnalyzeOptions { zeek_bare: true, segments: SegmentFilter::Conn(0), ..AnalyzeOptions::default() };
     let b = analyze_bytes(Path::new("fuzz.pcap"), data, &drill);
     assert_eq!(b.counts.tcp, c.tcp, "options do not change what is decoded");
-    assert_eq!(b.tables.conn_rows.len(), a.tables.conn_rows.len());
-    let first = a.tables.conn_rows.first().map_or(0, |r| r.orig_pkts + r.resp_pkts);
+    assert_eq!(b.tables.connections.num_rows(), conns.num_rows());
+    let first = if conns.num_rows() > 0 { op.value(0) + rp.value(0) } else { 0 };
     assert_eq!(b.tables.segments.num_rows() as u64, first, "the drill-down holds conn 0's segments");
 }
