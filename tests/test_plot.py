@@ -87,7 +87,7 @@ def test_ladder_app_events(traces: Path) -> None:
               {"host": "client", "call": "recv", "errno": "ECONNRESET", "ts": ts[6] + 1e-4}]
     ax = ladder(conn, new_ax(), events=events)
     tx = texts(ax)
-    assert "accept() = 4" in tx and "recv() → ECONNRESET" in tx
+    assert "accept() → 4" in tx and "recv() → ECONNRESET" in tx
     # The client's event sits on the client's line (x=0), after frame 7 and before frame 8.
     recv = next(t for t in ax.texts if t.get_text() == "recv() → ECONNRESET")
     ys = {a.xy[1] for a in arrows(ax)}

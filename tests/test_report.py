@@ -22,13 +22,14 @@ SYNSCAN = "chrissanders-packets/synscan.pcapng"  # MANIFEST: 5 RSTs, each in its
 
 @dataclass
 class FakeRun:
-    """What the report reads from a lab run (the lab's Run is not in this branch yet)."""
+    """What the report reads from a lab run, shaped like rstlab.lab.Run (not in this branch)."""
 
     scenario: str
     claim: str
     holds: bool | None
     evidence: list[str] = field(default_factory=list)
     trace: Any = None
+    app_events: list[dict] | None = None
 
 
 def external_refs(page: str) -> list[str]:
@@ -98,6 +99,33 @@ def test_report_verdicts(traces: Path) -> None:
     assert "FIN_WAIT2 timer expires → RST." in page
     assert "client errno ECONNREFUSED<br>RST cause refused" in page
     assert "id='cap0'" in page  # the run's capture has its own section
+
+
+class LabLikeRun:
+    """The attributes rstlab.lab.Run has: a claim id, its statement in ``info``, a verdict
+    string, evidence text, the trace and the applications' events."""
+
+    scenario = "refused_closed_port"
+    ip_version = 4
+    claim = "S1"
+    info = {"statement": "Connecting to a port nobody listens on gets a RST."}
+    verdict = "holds"
+    evidence = "client connect() failed with ECONNREFUSED after the RST"
+
+    def __init__(self, trace) -> None:
+        self.trace = trace
+        ts = trace.segments["ts"]
+        self.app_events = [{"host": "client", "call": "connect", "result": "-1",
+                            "errno": "ECONNREFUSED", "ts": ts[-1] + 1e-4}]
+
+
+def test_report_lab_run_shape(traces: Path) -> None:
+    t = rstlab.read(traces / "chrissanders-packets/tcp_refuseconnection.pcapng")
+    page = render_report(runs=[LabLikeRun(t)])
+    assert "S1: Connecting to a port nobody listens on gets a RST." in page
+    assert "<td class='holds'>holds</td>" in page
+    assert "<a href='#cap0'>refused_closed_port (IPv4)</a>" in page
+    assert "<h2 id='cap0'>refused_closed_port (IPv4)</h2>" in page
 
 
 def test_cli_report(traces: Path, tmp_path: Path, capsys) -> None:

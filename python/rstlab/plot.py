@@ -71,14 +71,15 @@ def _reset_rows(conn: "Connection") -> dict[int, dict[str, Any]]:
 
 
 def _event_text(ev: Mapping[str, Any]) -> str:
+    """``connect() → ECONNREFUSED``, ``send() → sent 4``: the call and what it returned."""
     call = str(ev.get("call", "?"))
     if not call.endswith(")"):
         call += "()"
     err = ev.get("errno")
     if err:
         return f"{call} → {err}"
-    if "result" in ev and ev["result"] is not None:
-        return f"{call} = {ev['result']}"
+    if ev.get("result") not in (None, ""):
+        return f"{call} → {ev['result']}"
     return call
 
 

@@ -126,9 +126,10 @@ def _test_name(nodeid: str | None = None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:80] or "capture"
 
 
-def keep_capture(trace: "Trace", name: str | None = None) -> str:
-    """Write ``trace`` as pcapng (each RST's cause as a packet comment) into :func:`keep_dir`
-    under a name unique across xdist workers and processes, once; return its path."""
+def keep_capture(trace: Any, name: str | None = None) -> str:
+    """Write ``trace`` (a Trace, or a lab run, whose comments add the kernel's reasons) as
+    pcapng, each RST's cause as a packet comment, into :func:`keep_dir` under a name unique
+    across xdist workers and processes, once; return its path."""
     if trace in _kept:
         return _kept[trace]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -176,11 +177,12 @@ def rstlab_keep_dir() -> Path:
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Any:
-    """The rstlab lab: skipped with "rstlab lab not available" when this build has none.
+    """The ``rstlab.lab`` module: skipped with "rstlab lab not available" when this build has
+    none, and with the lab's own reason when it says it cannot run here (an error instead under
+    ``--rstlab-require-privileges``).
 
-    Extension point: once ``rstlab.lab`` is merged, this returns a lab whose runs keep their
-    captures in :func:`keep_dir`; tests needing privileges also carry ``rstlab_netns`` /
-    ``rstlab_root``.
+    Extension point: the lead may return a richer object here (e.g. one whose runs keep their
+    captures in :func:`keep_dir`).
     """
     try:
         lab_module = importlib.import_module("rstlab.lab")
@@ -189,6 +191,12 @@ def lab(request: pytest.FixtureRequest) -> Any:
         if e.name not in ("rstlab.lab", "rstlab._rstlab.lab"):
             raise
         pytest.skip("rstlab lab not available")
+    check = getattr(lab_module, "privileges", None)
+    reason = check() if callable(check) else None
+    if reason:
+        if request.config.getoption("rstlab_require_privileges"):
+            pytest.fail(f"lab: {reason} (--rstlab-require-privileges is set)", pytrace=False)
+        pytest.skip(f"lab: {reason}")
     return lab_module
 
 
@@ -216,7 +224,10 @@ def _resolve(obj: Any) -> tuple["Trace | None", "Connection | None", list[Mappin
         return getattr(obj, "trace", None), obj, None
     trace = _get(obj, "trace")
     if isinstance(trace, Trace):
+        # rstlab.lab's Run calls them app_events (a Table of row dicts).
         events = _get(obj, "events")
+        if events is None:
+            events = _get(obj, "app_events")
         return trace, None, list(events) if events is not None else None
     raise TypeError(f"assert_reset takes a Trace, a Connection or a lab run, not {type(obj).__name__}")
 
@@ -240,6 +251,7 @@ def assert_reset(obj: "Trace | Connection | Any", cause: str | None = None,
     """
     __tracebackhide__ = True
     from .causes import Cause
+    from .errors import RstlabError
 
     if cause is not None:
         cause = str(Cause(cause))  # a misspelt cause is a ValueError, not a failing assertion
@@ -300,10 +312,12 @@ def assert_reset(obj: "Trace | Connection | Any", cause: str | None = None,
         lines.append(f"ladder of connection {c.conn_id} (state {c.row.get('conn_state')}, "
                      f"history {c.row.get('history')}):")
         lines.append(c.ladder(max_segments=40))
-    if trace is not None:
+    # A lab run writes its own capture (with the kernel's reasons); a Trace re-writes its file.
+    keeper = obj if events is not None and hasattr(obj, "write_pcapng") else trace
+    if keeper is not None:
         try:
-            lines.append(f"capture kept: {keep_capture(trace)} (RST causes as packet comments)")
-        except OSError as e:
+            lines.append(f"capture kept: {keep_capture(keeper)} (RST causes as packet comments)")
+        except (OSError, RstlabError) as e:
             lines.append(f"capture not kept: {e}")
     else:
         lines.append("capture not kept: this connection has no trace")

@@ -5,9 +5,11 @@ file can be mailed or attached to a ticket and opened anywhere without network a
 Without matplotlib the ladders are text (``<pre>``).
 
 A *run* is anything with these attributes (or a mapping with these keys), as the lab's ``Run``
-objects have: ``scenario`` (a name, or an object with ``name``), ``claim`` (the text under
-test), ``holds`` (``True`` / ``False`` / ``None``; or ``verdict``: ``"holds"`` / ``"differs"``),
-``evidence`` (text or a list of texts) and ``trace`` (a :class:`~rstlab.Trace` or ``None``).
+objects have: ``scenario`` (a name, or an object with ``name``), ``ip_version`` (optional),
+``claim`` (an id such as ``"S11"`` or the text under test; ``info["statement"]``, when there,
+is the claim's text), ``verdict`` (``"holds"`` / ``"differs"`` / ``None``; or ``holds``:
+``True`` / ``False`` / ``None``), ``evidence`` (text or a list of texts) and ``trace`` (a
+:class:`~rstlab.Trace` or ``None``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,14 @@ def _verdict(run: Any) -> tuple[str, str]:
 def _scenario_name(run: Any) -> str:
     sc = _get(run, "scenario", "?")
     name = _get(sc, "name", None) if not isinstance(sc, str) else sc
-    return str(name if name is not None else sc)
+    v = _get(run, "ip_version")
+    return str(name if name is not None else sc) + (f" (IPv{v})" if v else "")
+
+
+def _claim_text(run: Any) -> str:
+    claim = str(_get(run, "claim", "") or "")
+    statement = _get(_get(run, "info", None) or {}, "statement", None)
+    return f"{claim}: {statement}" if statement and claim else (statement or claim)
 
 
 def _evidence_html(ev: Any) -> str:
@@ -103,11 +112,11 @@ def _count(values: Iterable[Any]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _ladder_html(conn: Any, max_segments: int) -> str:
+def _ladder_html(conn: Any, max_segments: int, events: list[Any] | None = None) -> str:
     try:
         from . import plot
 
-        png = plot.render(plot.ladder, conn, "png", max_segments=max_segments)
+        png = plot.render(plot.ladder, conn, "png", max_segments=max_segments, events=events)
     except ImportError:
         return f"<pre>{html.escape(conn.ladder(max_segments=max_segments))}</pre>"
     b64 = base64.b64encode(png).decode("ascii")
@@ -116,10 +125,11 @@ def _ladder_html(conn: Any, max_segments: int) -> str:
 
 
 def _trace_section(t: "Trace", anchor: str, max_ladders: int, max_segments: int,
-                   max_resets: int) -> str:
-    out: list[str] = [f"<h2 id='{anchor}'>{html.escape(os.path.basename(t.path))}</h2>",
-           f"<p class='meta'>{html.escape(t.path)}: {t.counts.get('frames', 0)} frames, "
-           f"{t.counts.get('tcp', 0)} TCP segments, {len(t.connections)} connections, "
+                   max_resets: int, label: str = "", events: list[Any] | None = None) -> str:
+    tcp = t.counts.get("tcp", 0)
+    out: list[str] = [f"<h2 id='{anchor}'>{html.escape(label or os.path.basename(t.path))}</h2>",
+           f"<p class='meta'>{html.escape(t.path)}: {t.counts.get('frames', tcp)} frames, "
+           f"{tcp} TCP segments, {len(t.connections)} connections, "
            f"{len(t.resets)} resets</p>"]
     if t.error is not None:
         out.append(f"<p class='differs'>read stopped early: {html.escape(str(t.error))}</p>")
@@ -155,7 +165,8 @@ def _trace_section(t: "Trace", anchor: str, max_ladders: int, max_segments: int,
         out.append("<h3>Ladders of the connections with RSTs</h3>")
         for cid in conn_ids[:max_ladders]:
             conn = t.connection(cid)
-            out.append(f"<div class='ladder' id='{anchor}-c{cid}'>{_ladder_html(conn, max_segments)}</div>")
+            out.append(f"<div class='ladder' id='{anchor}-c{cid}'>"
+                       f"{_ladder_html(conn, max_segments, events)}</div>")
         if len(conn_ids) > max_ladders:
             out.append(f"<p class='note'>… {len(conn_ids) - max_ladders} more connections with RSTs "
                        f"not drawn (raise max_ladders)</p>")
@@ -178,13 +189,17 @@ def render_report(traces: Iterable["Trace | str | os.PathLike[str]"] = (),
     from .trace import Trace, read
 
     runs = list(runs)
-    captures: list[tuple[str, Trace]] = []
+    # (label, trace, application events to mark on its ladders)
+    captures: list[tuple[str, Trace, list[Any] | None]] = []
     for t in traces:
-        captures.append(("", t if isinstance(t, Trace) else read(t, errors="keep")))
+        captures.append(("", t if isinstance(t, Trace) else read(t, errors="keep"), None))
     for run in runs:
         rt = _get(run, "trace")
         if rt is not None:
-            captures.append((_scenario_name(run), rt))
+            events = _get(run, "events")
+            if events is None:
+                events = _get(run, "app_events")  # rstlab.lab's Run: a Table of row dicts
+            captures.append((_scenario_name(run), rt, list(events) if events is not None else None))
 
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -196,30 +211,30 @@ def render_report(traces: Iterable["Trace | str | os.PathLike[str]"] = (),
     if runs:
         out.append("<h2 id='verdicts'>Verdicts</h2><table class='verdicts'><tr><th>scenario</th>"
                    "<th>claim</th><th>verdict</th><th>evidence</th></tr>")
-        cap_of = {id(t): a for (_, t), a in zip(captures, anchors)}
+        cap_of = {id(t): a for (_, t, _), a in zip(captures, anchors)}
         for run in runs:
             cls, text = _verdict(run)
             name = html.escape(_scenario_name(run))
             rt = _get(run, "trace")
             if rt is not None and id(rt) in cap_of:
                 name = f"<a href='#{cap_of[id(rt)]}'>{name}</a>"
-            out.append(f"<tr><td>{name}</td><td>{html.escape(str(_get(run, 'claim', '') or ''))}</td>"
+            out.append(f"<tr><td>{name}</td><td>{html.escape(_claim_text(run))}</td>"
                        f"<td class='{cls}'>{text}</td>"
                        f"<td class='ev'>{_evidence_html(_get(run, 'evidence'))}</td></tr>")
         out.append("</table>")
     if captures:
         out.append("<h2>Captures</h2><table class='captures'><tr><th>capture</th><th>connections</th>"
                    "<th>resets</th><th>causes</th></tr>")
-        for (label, t), a in zip(captures, anchors):
-            name = os.path.basename(t.path) + (f" ({label})" if label else "")
+        for (label, t, _), a in zip(captures, anchors):
+            name = label or os.path.basename(t.path)
             causes = ", ".join(f"{k} {v}" for k, v in _count(t.resets["cause"]).items()) \
                 if len(t.resets) else ""
             out.append(f"<tr><td><a href='#{a}'>{html.escape(name)}</a></td>"
                        f"<td class='num'>{len(t.connections)}</td><td class='num'>{len(t.resets)}</td>"
                        f"<td>{html.escape(causes)}</td></tr>")
         out.append("</table>")
-    for (_, t), a in zip(captures, anchors):
-        out.append(_trace_section(t, a, max_ladders, max_segments, max_resets))
+    for (label, t, events), a in zip(captures, anchors):
+        out.append(_trace_section(t, a, max_ladders, max_segments, max_resets, label, events))
     out.append("</body></html>\n")
     return "\n".join(out)
 
