@@ -105,6 +105,113 @@ def cmd_report(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from .lab import scenarios
+
+    rows = [{"name": s["name"], "family": s["family"], "claim": s["claim"], "intent": s["intent"],
+             "needs": s["needs"], "ip_versions": s["ip_versions"]} for s in scenarios()]
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_table([{**r, "needs": ",".join(r["needs"]), "ip_versions": ",".join(map(str, r["ip_versions"]))}
+                     for r in rows], ["name", "family", "claim", "ip_versions", "needs", "intent"])
+    return 0
+
+
+def _run_line(r: Any) -> str:
+    causes = "; ".join(f"{x['host']} {x['flags']} {x['cause']}"
+                       + (f" [kernel {x['kernel_reason']}]" if x["kernel_reason"] else "")
+                       for x in r.resets) or "no RST"
+    v = f" {r.claim}: {r.verdict}" if r.verdict else ""
+    return f"{r.scenario} v{r.ip_version}{v} — {causes}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import lab
+
+    if args.all or not args.name:
+        runs = lab.run_all(ip_versions=args.ip or (4, 6), progress=not args.quiet and args.format != "json",
+                           keep_dir=args.keep)
+    else:
+        kw = dict(p.split("=", 1) for p in args.param)
+        runs = [lab.run(args.name, v, keep_dir=args.keep, **kw) for v in (args.ip or (4,))]
+    status = 0
+    docs = []
+    for r in runs:
+        if isinstance(r, Exception):
+            print(f"rstlab: {r}", file=sys.stderr)
+            status = 1
+            continue
+        if args.output and len(runs) == 1:
+            r.write_pcapng(args.output)
+        if args.format == "json":
+            docs.append(r.to_dict())
+        else:
+            print(_run_line(r))
+            if args.verbose:
+                print(f"  evidence: {r.evidence}")
+                print(r.connection(0).ladder() if len(r.trace.connections) else "  (no TCP)")
+    if args.format == "json":
+        json.dump(docs if (args.all or len(docs) != 1) else docs[0], sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    return status
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from . import lab
+
+    runs = lab.run_all(progress=not args.quiet)
+    rows = lab.claims(runs)
+    if args.format == "json":
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(claims_markdown(rows))
+    return 0
+
+
+def claims_markdown(rows: list[dict[str, Any]]) -> str:
+    out = ["| claim | scenario | IP | the post says | on Linux | evidence |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['claim']} | `{r['scenario']}` | v{r['ip_version']} | {r['statement']} | "
+                   f"**{r['verdict']}** | {r['evidence']} |")
+    return "\n".join(out) + "\n"
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from . import lab
+
+    runs = lab.run_all(progress=not args.quiet)
+    a = lab.agreement(runs)
+    if args.format == "json":
+        json.dump(a, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(agreement_markdown(a))
+    return 0 if a["share"] is not None and a["share"] >= 0.95 else 1
+
+
+def agreement_markdown(a: dict[str, Any]) -> str:
+    from collections import Counter
+
+    per: Counter = Counter()
+    for r in a["rows"]:
+        per[(r["scenario"], r["host"], r["kernel_reason"] or "(no TCP-stack event)",
+             r["kernel_cause"] or "-", r["cause"])] += 1
+    out = ["| scenario | RST from | kernel reason | cause the kernel implies | classifier | RSTs |",
+           "|---|---|---|---|---|---|"]
+    for (sc, host, kr, kc, c), n in sorted(per.items()):
+        mark = "" if kc in ("-", c) else " ✗"
+        out.append(f"| `{sc}` | {host} | {kr} | {kc} | {c}{mark} | {n} |")
+    share = "n/a" if a["share"] is None else f"{a['share']:.1%}"
+    out.append("")
+    out.append(f"Agreement on RSTs the TCP stack sent: **{a['agree']}/{a['stack_rsts']} ({share})**. "
+               f"RSTs no TCP stack sent (netfilter, router, forger) called `injected`: "
+               f"{a['non_stack_injected']}/{a['non_stack_rsts']}.")
+    return "\n".join(out) + "\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rstlab", description="Explain TCP resets.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -124,15 +231,52 @@ def build_parser() -> argparse.ArgumentParser:
         c2._add_action(a)
     c2.set_defaults(func=cmd_classify)
 
-    r = sub.add_parser("report", help="one self-contained HTML page: causes, resets, ladders")
-    r.add_argument("files", nargs="*", help="pcap or pcapng files")
-    r.add_argument("-o", "--output", default="report.html", help="HTML file to write")
-    r.add_argument("--title", default="rstlab report")
-    r.add_argument("--max-ladders", type=int, default=12, help="ladders drawn per capture")
-    r.add_argument("--max-segments", type=int, default=40, help="rows per ladder")
-    r.add_argument("--progress", action="store_true", help="progress bar on a terminal")
-    r.set_defaults(func=cmd_report)
+    s = sub.add_parser("scenarios", help="list the lab's scenario catalogue")
+    s.add_argument("--format", choices=["table", "json"], default="table")
+    s.set_defaults(func=cmd_scenarios)
+
+    r = sub.add_parser("run", help="run lab scenarios (needs root)")
+    r.add_argument("name", nargs="?", help="scenario name (omit with --all)")
+    r.add_argument("--all", action="store_true", help="the whole catalogue, IPv4 and IPv6")
+    r.add_argument("--ip", type=int, action="append", choices=[4, 6], help="IP version (repeatable)")
+    r.add_argument("--param", action="append", default=[], metavar="K=V", help="scenario parameter")
+    r.add_argument("--format", choices=["table", "json"], default="table")
+    r.add_argument("-o", "--output", help="write the capture (pcapng, causes as comments)")
+    r.add_argument("--keep", help="keep every run's pcapng in this directory")
+    r.add_argument("-v", "--verbose", action="store_true", help="evidence and a ladder per run")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    cl = sub.add_parser("claims", help="check the source text's claims S1-S12 on this kernel (root)")
+    cl.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    cl.add_argument("-q", "--quiet", action="store_true")
+    cl.set_defaults(func=cmd_claims)
+
+    ag = sub.add_parser("agreement", help="classifier vs the kernel's reasons over the catalogue (root)")
+    ag.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    ag.add_argument("-q", "--quiet", action="store_true")
+    ag.set_defaults(func=cmd_agreement)
+
+    d = sub.add_parser("demo", help="the main job: run the catalogue, classify captures, write the report")
+    d.add_argument("--out", default="out", help="output directory")
+    d.add_argument("files", nargs="*", help="extra captures to classify")
+    d.set_defaults(func=cmd_demo)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page: causes, resets, ladders")
+    rp.add_argument("files", nargs="*", help="pcap or pcapng files")
+    rp.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    rp.add_argument("--title", default="rstlab report")
+    rp.add_argument("--max-ladders", type=int, default=12, help="ladders drawn per capture")
+    rp.add_argument("--max-segments", type=int, default=40, help="rows per ladder")
+    rp.add_argument("--progress", action="store_true", help="progress bar on a terminal")
+    rp.set_defaults(func=cmd_report)
     return p
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import demo
+
+    return demo(args.out, args.files)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ __all__ = [
     "PrivilegeError",
     "ScenarioTimeout",
     "LabError",
+    "ScenarioError",
 ]
 
 
@@ -54,6 +55,10 @@ class ScenarioTimeout(RstlabError, TimeoutError):
 
 class LabError(RstlabError, OSError):
     """A lab run failed for a reason other than privileges or time."""
+
+
+class ScenarioError(RstlabError, ValueError):
+    """No such scenario, no such IP version of it, or a bad parameter."""
 
 
 def raise_for(desc: dict[str, Any] | None, trace: "Trace | None" = None) -> None:

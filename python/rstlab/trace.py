@@ -99,7 +99,8 @@ class Trace:
     """One analysed capture: tables in bulk, objects for drill-down."""
 
     def __init__(self, path: str, native: Any, *, verify_checksums: bool = False,
-                 zeek_checksums: bool = False, zeek_bare: bool = False) -> None:
+                 zeek_checksums: bool = False, zeek_bare: bool = False,
+                 segments: Table | None = None) -> None:
         self.path = path
         self._native = native
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
@@ -107,12 +108,12 @@ class Trace:
         self.connections = Table(native.connections, "connections")
         #: Connections as Zeek's conn.log would split them (its timers and tuple reuse can cut
         #: one Wireshark stream in several); ``conn_id`` names the stream each belongs to.
-        self.zeek_conns = Table(native.zeek_conns, "zeek_conns")
+        self.zeek_conns = Table(getattr(native, "zeek_conns", None), "zeek_conns")
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
         self.resets = Table(native.resets, "resets")
-        self.counts: dict[str, int] = dict(native.counts)
+        self.counts: dict[str, int] = dict(getattr(native, "counts", {}))
         self.error: TraceFormatError | None = None
-        self._segments: Table | None = None
+        self._segments: Table | None = segments
 
     @property
     def segments(self) -> Table:

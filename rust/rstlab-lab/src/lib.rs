@@ -1,1 +1,38 @@
-pub fn placeholder() {}
+//! # rstlab-lab
+//!
+//! The Linux-facing half of rstlab: it makes every kind of abnormal TCP termination happen on
+//! the real kernel stack, in seconds, inside throwaway network namespaces; captures the packets;
+//! records what each application saw (errno, EOF); and reads the kernel's own reason for every
+//! RST it sent (the `tcp:tcp_send_reset` tracepoint).
+//!
+//! Contract:
+//! - Traffic stays inside namespaces a run created (addresses 10.77.x.y / fd77::/16 exist only
+//!   there). Nothing in the root namespace is changed: no links, sysctls or nft tables.
+//! - Everything a run creates is gone when it ends — on success, error, panic, and after
+//!   SIGKILL (namespaces are anonymous; child processes carry `PR_SET_PDEATHSIG`; trace
+//!   instances, the one named resource, are reaped by the next run).
+//! - Without CAP_NET_ADMIN / CAP_SYS_ADMIN a run fails early with [`LabError::Privilege`];
+//!   without tracefs access it still runs and reports `oracle_available: false`.
+//!
+//! Entry points: [`scenarios`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
+//! cases from the same primitives.
+
+pub mod capture;
+pub mod endpoint;
+pub mod error;
+pub mod fault;
+pub mod lab;
+pub mod link;
+pub mod netns;
+pub mod oracle;
+pub mod scenario;
+pub mod verdicts;
+
+pub use capture::{write_pcapng, CapturedFrame};
+pub use endpoint::{AppEvent, Sock};
+pub use error::LabError;
+pub use fault::{Action, Fault, Forged, Hook};
+pub use lab::{Lab, LabBuilder, Observed, Topology, WireReset};
+pub use oracle::{KernelEvent, KernelEventKind};
+pub use verdicts::{classify_run, ClassifiedReset};
+pub use scenario::{run, run_all, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod arrow;
 mod errors;
+mod lab;
 mod trace;
 
 #[pymodule]
@@ -15,5 +16,8 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace::analyze_file, m)?)?;
     m.add_function(wrap_pyfunction!(trace::write_pcapng_with_comments, m)?)?;
     m.add_function(wrap_pyfunction!(trace::causes, m)?)?;
+    m.add_class::<lab::LabRun>()?;
+    m.add_function(wrap_pyfunction!(lab::scenarios, m)?)?;
+    m.add_function(wrap_pyfunction!(lab::run, m)?)?;
     Ok(())
 }

@@ -34,9 +34,12 @@ pub struct AnalyzeOptions {
     pub segments: SegmentFilter,
     /// Classify every RST (the resets table and each connection's `end_reason`).
     pub classify: bool,
+    /// Also keep the typed RST rows (`Tables::reset_rows`), for callers that compare them.
+    pub keep_reset_rows: bool,
     /// Retire a connection idle this long (capture time), seconds.
     pub idle_secs: u32,
-    /// Retire an ended (FIN both ways or RST) connection idle this long, seconds.
+    /// Retire an ended (FIN both ways or RST) connection idle this long, seconds. Zeek forgets
+    /// such a connection after 5 s too (`tcp_close_delay`, `tcp_reset_delay`).
     pub closed_idle_secs: u32,
 }
 
@@ -48,8 +51,9 @@ impl Default for AnalyzeOptions {
             zeek_bare: false,
             segments: SegmentFilter::None,
             classify: true,
+            keep_reset_rows: false,
             idle_secs: 3600,
-            closed_idle_secs: 600,
+            closed_idle_secs: 5,
         }
     }
 }
@@ -154,6 +158,7 @@ struct Pass<'p> {
     counts: FrameCounts,
     segments: SegmentRows,
     want: SegmentFilter,
+    keep_rows: bool,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
 }
 
@@ -214,15 +219,25 @@ impl<'p> Pass<'p> {
             counts: FrameCounts::default(),
             segments: SegmentRows::default(),
             want: opts.segments,
+            keep_rows: opts.keep_reset_rows,
             progress,
         }
     }
 
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+        let keep_rows = self.keep_rows;
         let Pass { tracker, counts, segments, .. } = self;
         let collector = tracker.finish();
         let mut conns = collector.conns;
-        conns.sort_unstable_by_key(|c| c.conn_id);
+        conns.sort_by_key(|c| (c.conn_id, c.first_ts));
+        // A connection retired and then continued appears once per part: merge the parts.
+        conns.dedup_by(|later, first| {
+            if later.conn_id != first.conn_id {
+                return false;
+            }
+            first.merge(later);
+            true
+        });
         let mut zeek = collector.zeek_rows;
         // Stable: a stream's Zeek connections stay in time order.
         zeek.sort_by_key(|z| z.conn_id);
@@ -237,7 +252,7 @@ impl<'p> Pass<'p> {
                 _ => None,
             }
         });
-        Analysis { tables: Tables::build(conns, zeek, segments, resets), counts, read, error }
+        Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error }
     }
 }
 

@@ -2,7 +2,12 @@
 
 use crate::flow::{Conn, Dir};
 use crate::wire::Segment;
-use arrow_array::builder::{Float64Builder, StringBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder};
+use arrow_array::builder::{Float64Builder, StringBuilder, StringDictionaryBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder};
+use arrow_array::types::Int32Type;
+
+/// Low-cardinality text (addresses, states, histories) as dictionary columns: compact in Arrow
+/// and categorical in pandas.
+type DictBuilder = StringDictionaryBuilder<Int32Type>;
 use arrow_array::{ArrayRef, RecordBatch};
 use std::sync::Arc;
 
@@ -80,6 +85,44 @@ impl ConnRow {
     }
 }
 
+impl ConnRow {
+    /// Fold a later part of the same connection (continued after retirement) into this row.
+    /// Zeek's view (`conn_state`, `history`) and `end_reason` are the later part's, as Zeek
+    /// would log the continuation as a connection of its own and it says how the stream ended.
+    pub fn merge(&mut self, later: &mut ConnRow) {
+        self.last_ts = self.last_ts.max(later.last_ts);
+        self.first_ts = self.first_ts.min(later.first_ts);
+        self.last_frame = self.last_frame.max(later.last_frame);
+        // Roles are the first part's; the later part may have guessed them the other way.
+        let same = later.orig == self.orig;
+        let (lo, lr) = if same { (later.orig_pkts, later.resp_pkts) } else { (later.resp_pkts, later.orig_pkts) };
+        let (bo, br) = if same { (later.orig_bytes, later.resp_bytes) } else { (later.resp_bytes, later.orig_bytes) };
+        self.orig_pkts += lo;
+        self.resp_pkts += lr;
+        self.orig_bytes += bo;
+        self.resp_bytes += br;
+        let pick = |a: &mut Option<u64>, b: Option<u64>| {
+            if a.is_none() {
+                *a = b;
+            }
+        };
+        let (o, r) = if same { (0, 1) } else { (1, 0) };
+        let frames = |c: &ConnRow| [[c.orig_syn_frame, c.orig_fin_frame, c.orig_rst_frame], [c.resp_syn_frame, c.resp_fin_frame, c.resp_rst_frame]];
+        let f = frames(later);
+        pick(&mut self.orig_syn_frame, f[o][0]);
+        pick(&mut self.orig_fin_frame, f[o][1]);
+        pick(&mut self.orig_rst_frame, f[o][2]);
+        pick(&mut self.resp_syn_frame, f[r][0]);
+        pick(&mut self.resp_fin_frame, f[r][1]);
+        pick(&mut self.resp_rst_frame, f[r][2]);
+        self.rsts += later.rsts;
+        self.zeek_conns += later.zeek_conns;
+        self.conn_state = later.conn_state;
+        self.history = std::mem::take(&mut later.history);
+        self.end_reason = std::mem::take(&mut later.end_reason);
+    }
+}
+
 #[inline]
 fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
@@ -102,25 +145,27 @@ impl SegmentRows {
 }
 
 /// The tables one analysis produces.
+#[derive(Clone, Debug)]
 pub struct Tables {
     pub connections: RecordBatch,
     pub segments: RecordBatch,
     pub zeek_conns: RecordBatch,
     pub resets: RecordBatch,
-    /// RST rows kept for code that needs typed access (the lab's kernel comparison).
+    /// RST rows with their typed fields, kept only when asked for (the lab compares them with
+    /// the kernel's reasons); empty otherwise, to keep memory to the tables.
     pub reset_rows: Vec<crate::classify::ResetRow>,
-    /// Rows kept for drill-down and report code that needs typed access.
-    pub conn_rows: Vec<ConnRow>,
 }
 
 impl Tables {
-    pub fn build(conns: Vec<ConnRow>, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows) -> Tables {
+    pub fn build(conns: Vec<ConnRow>, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows, keep_rows: bool) -> Tables {
         let connections = connections_batch(&conns);
         let segments = segments_batch(&conns, &segs);
+        drop(conns);
         let zeek_conns = zeek_batch(&zeek);
-        let reset_rows = resets.rows().to_vec();
+        drop(zeek);
+        let reset_rows = if keep_rows { resets.rows().to_vec() } else { Vec::new() };
         let resets = resets.into_record_batch();
-        Tables { connections, segments, zeek_conns, resets, reset_rows, conn_rows: conns }
+        Tables { connections, segments, zeek_conns, resets, reset_rows }
     }
 }
 
@@ -131,9 +176,9 @@ fn opt_u64(b: &mut UInt64Builder, v: Option<u64>) {
 fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let n = rows.len();
     let mut conn_id = UInt64Builder::with_capacity(n);
-    let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut orig_addr = DictBuilder::new();
     let mut orig_port = UInt16Builder::with_capacity(n);
-    let mut resp_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut resp_addr = DictBuilder::new();
     let mut resp_port = UInt16Builder::with_capacity(n);
     let mut ip_version = UInt8Builder::with_capacity(n);
     let mut first_ts = Float64Builder::with_capacity(n);
@@ -145,8 +190,8 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let mut resp_pkts = UInt64Builder::with_capacity(n);
     let mut orig_bytes = UInt64Builder::with_capacity(n);
     let mut resp_bytes = UInt64Builder::with_capacity(n);
-    let mut conn_state = StringBuilder::with_capacity(n, n * 4);
-    let mut history = StringBuilder::with_capacity(n, n * 8);
+    let mut conn_state = DictBuilder::new();
+    let mut history = DictBuilder::new();
     let mut orig_syn = UInt64Builder::with_capacity(n);
     let mut resp_syn = UInt64Builder::with_capacity(n);
     let mut orig_fin = UInt64Builder::with_capacity(n);
@@ -154,7 +199,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let mut orig_rst = UInt64Builder::with_capacity(n);
     let mut resp_rst = UInt64Builder::with_capacity(n);
     let mut rsts = UInt32Builder::with_capacity(n);
-    let mut end_reason = StringBuilder::with_capacity(n, n * 8);
+    let mut end_reason = DictBuilder::new();
     let mut zeek_conns = UInt32Builder::with_capacity(n);
     let mut addr = String::with_capacity(40);
     for r in rows {
@@ -299,12 +344,12 @@ fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
 fn zeek_batch(rows: &[ZeekRow]) -> RecordBatch {
     let n = rows.len();
     let mut conn_id = UInt64Builder::with_capacity(n);
-    let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut orig_addr = DictBuilder::new();
     let mut orig_port = UInt16Builder::with_capacity(n);
-    let mut resp_addr = StringBuilder::with_capacity(n, n * 12);
+    let mut resp_addr = DictBuilder::new();
     let mut resp_port = UInt16Builder::with_capacity(n);
-    let mut conn_state = StringBuilder::with_capacity(n, n * 4);
-    let mut history = StringBuilder::with_capacity(n, n * 8);
+    let mut conn_state = DictBuilder::new();
+    let mut history = DictBuilder::new();
     for r in rows {
         conn_id.append_value(r.conn_id);
         orig_addr.append_value(r.orig.0.to_string());

@@ -3,7 +3,8 @@
 
 use super::tracker::RstSeg;
 use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Float64Array, RecordBatch, StringArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::sync::Arc;
 
@@ -105,24 +106,26 @@ impl ResetRows {
     /// The table's schema (also for an empty table).
     pub fn schema() -> SchemaRef {
         let s = |n: &str| Field::new(n, DataType::Utf8, false);
+        // Few distinct values: dictionary columns (categorical in pandas).
+        let d = |n: &str| Field::new(n, DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), false);
         Arc::new(Schema::new(vec![
             Field::new("frame", DataType::UInt64, false),
             Field::new("ts", DataType::Float64, false),
             Field::new("conn_id", DataType::UInt64, false),
-            s("sender"),
-            s("flags"),
+            d("sender"),
+            d("flags"),
             Field::new("seq", DataType::UInt32, false),
             Field::new("ack", DataType::UInt32, false),
             Field::new("ttl", DataType::UInt8, false),
             Field::new("ip_id", DataType::UInt16, true),
             Field::new("window", DataType::UInt16, false),
-            s("options"),
+            d("options"),
             Field::new("trigger", DataType::UInt64, true),
-            s("phase"),
-            s("acceptability"),
-            s("effect"),
-            s("origin"),
-            s("cause"),
+            d("phase"),
+            d("acceptability"),
+            d("effect"),
+            d("origin"),
+            d("cause"),
             Field::new("confidence", DataType::Float64, false),
             s("evidence"),
         ]))
@@ -131,24 +134,27 @@ impl ResetRows {
     pub fn into_record_batch(self) -> RecordBatch {
         let r = &self.rows;
         let strs = |f: &dyn Fn(&ResetRow) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(r.iter().map(f))) };
+        let dict = |f: &dyn Fn(&ResetRow) -> &str| -> ArrayRef {
+            Arc::new(r.iter().map(f).collect::<DictionaryArray<Int32Type>>())
+        };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from_iter_values(r.iter().map(|x| x.frame))),
             Arc::new(Float64Array::from_iter_values(r.iter().map(|x| x.ts_ns as f64 / 1e9))),
             Arc::new(UInt64Array::from_iter_values(r.iter().map(|x| x.conn_id))),
-            strs(&|x| x.sender()),
-            strs(&|x| &x.flags),
+            dict(&|x| x.sender()),
+            dict(&|x| &x.flags),
             Arc::new(UInt32Array::from_iter_values(r.iter().map(|x| x.seq))),
             Arc::new(UInt32Array::from_iter_values(r.iter().map(|x| x.ack))),
             Arc::new(UInt8Array::from_iter_values(r.iter().map(|x| x.ttl))),
             Arc::new(UInt16Array::from(r.iter().map(|x| x.ip_id).collect::<Vec<_>>())),
             Arc::new(UInt16Array::from_iter_values(r.iter().map(|x| x.window))),
-            strs(&|x| &x.options),
+            dict(&|x| &x.options),
             Arc::new(UInt64Array::from(r.iter().map(|x| x.trigger).collect::<Vec<_>>())),
-            strs(&|x| x.phase.as_str()),
-            strs(&|x| x.acceptability.as_str()),
-            strs(&|x| x.effect.as_str()),
-            strs(&|x| x.origin.as_str()),
-            strs(&|x| x.cause.as_str()),
+            dict(&|x| x.phase.as_str()),
+            dict(&|x| x.acceptability.as_str()),
+            dict(&|x| x.effect.as_str()),
+            dict(&|x| x.origin.as_str()),
+            dict(&|x| x.cause.as_str()),
             Arc::new(Float64Array::from_iter_values(r.iter().map(|x| x.confidence))),
             strs(&|x| &x.evidence),
         ];

@@ -25,6 +25,19 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The address and port back as std types.
+    pub fn socket(self) -> (IpAddr, u16) {
+        let v = (self.hi as u128) << 64 | self.lo as u128;
+        let v6 = std::net::Ipv6Addr::from(v);
+        let ip = match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        };
+        (ip, self.port)
+    }
+}
+
 /// The two endpoints in canonical (sorted) order, packed into 40 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnKey {
@@ -44,6 +57,14 @@ impl ConnKey {
         let key = ConnKey { lo_hi: l.hi, lo_lo: l.lo, hi_hi: h.hi, hi_lo: h.lo, ports: (l.port as u32) << 16 | h.port as u32 };
         (key, src_lo)
     }
+
+    /// The lower and the higher endpoint.
+    pub fn endpoints(&self) -> (Endpoint, Endpoint) {
+        (
+            Endpoint { hi: self.lo_hi, lo: self.lo_lo, port: (self.ports >> 16) as u16 },
+            Endpoint { hi: self.hi_hi, lo: self.hi_lo, port: self.ports as u16 },
+        )
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +80,11 @@ mod tests {
         assert_eq!(k1, k2);
         assert_ne!(a_lo, b_lo);
         assert_eq!(std::mem::size_of::<ConnKey>(), 40);
+        let (lo, hi) = k1.endpoints();
+        assert_eq!((lo, hi), if a_lo { (a, b) } else { (b, a) });
+        assert_eq!(a.socket(), ("10.0.0.1".parse().unwrap(), 40000));
+        let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 443);
+        assert_eq!(v6.socket(), ("2001:db8::1".parse().unwrap(), 443));
     }
 
     #[test]

@@ -40,6 +40,17 @@ pub struct Conn {
     pub dir: [DirStats; 2],
     /// Whether `a` is the canonical `lo` endpoint of the key.
     a_is_lo: bool,
+    /// This record continues a connection retired earlier (same `id`).
+    pub continued: bool,
+}
+
+/// What is left of a retired connection: enough to keep Wireshark's numbering.
+#[derive(Clone, Copy, Debug)]
+struct Tomb {
+    id: u64,
+    a_is_lo: bool,
+    base: [Option<SeqNumber>; 2],
+    last_ts: i64,
 }
 
 impl Conn {
@@ -55,7 +66,25 @@ impl Conn {
             last_frame: s.frame,
             dir: [DirStats::default(); 2],
             a_is_lo,
+            continued: false,
         }
+    }
+
+    /// Continue a retired connection: same id, endpoints and base sequence numbers.
+    fn resume(t: &Tomb, key: &ConnKey, s: &Segment) -> Conn {
+        let mut c = Conn::new(t.id, s, t.a_is_lo);
+        let (lo, hi) = key.endpoints();
+        let (a, b) = if t.a_is_lo { (lo, hi) } else { (hi, lo) };
+        c.a = a.socket();
+        c.b = b.socket();
+        c.dir[0].base_seq = t.base[0];
+        c.dir[1].base_seq = t.base[1];
+        c.continued = true;
+        c
+    }
+
+    fn tomb(&self) -> Tomb {
+        Tomb { id: self.id, a_is_lo: self.a_is_lo, base: [self.dir[0].base_seq, self.dir[1].base_seq], last_ts: self.last_ts }
     }
 
     /// Account one segment; `dir` relative to the first sender.
@@ -118,6 +147,7 @@ struct Slot<S> {
 /// Tracks connections and hands their segments to a [`ConnSink`].
 pub struct Tracker<K: ConnSink> {
     map: FxHashMap<ConnKey, Slot<K::State>>,
+    tombs: FxHashMap<ConnKey, Tomb>,
     next_id: u64,
     pub sink: K,
     /// Capture time after which an idle connection is retired (nanoseconds).
@@ -131,6 +161,7 @@ impl<K: ConnSink> Tracker<K> {
     pub fn new(sink: K, idle_secs: u32, closed_idle_secs: u32) -> Self {
         Tracker {
             map: FxHashMap::default(),
+            tombs: FxHashMap::default(),
             next_id: 0,
             sink,
             idle_ns: idle_secs as i64 * 1_000_000_000,
@@ -168,8 +199,22 @@ impl<K: ConnSink> Tracker<K> {
                 e.into_mut()
             }
             std::collections::hash_map::Entry::Vacant(e) => {
-                let conn = Conn::new(self.next_id, s, src_is_lo);
-                self.next_id += 1;
+                let conn = match self.tombs.remove(&key) {
+                    Some(t) => {
+                        let dir = if t.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
+                        let reuse = s.flags.syn() && !s.flags.ack() && matches!(t.base[dir.idx()], Some(b) if b != s.seq);
+                        if reuse {
+                            None
+                        } else {
+                            Some(Conn::resume(&t, &key, s))
+                        }
+                    }
+                    None => None,
+                };
+                let conn = conn.unwrap_or_else(|| {
+                    self.next_id += 1;
+                    Conn::new(self.next_id - 1, s, src_is_lo)
+                });
                 let state = self.sink.open(&conn, s);
                 e.insert(Slot { conn, state })
             }
@@ -202,9 +247,12 @@ impl<K: ConnSink> Tracker<K> {
             let limit = if ended { closed_idle } else { idle };
             now.saturating_sub(c.last_ts) > limit
         });
-        for (_, sl) in dead {
+        for (key, sl) in dead {
+            self.tombs.insert(key, sl.conn.tomb());
             self.sink.close(sl.conn, sl.state);
         }
+        // Tombstones last as long as an idle live connection would.
+        self.tombs.retain(|_, t| now.saturating_sub(t.last_ts) <= idle);
     }
 
     /// Retire everything still open and give back the sink.

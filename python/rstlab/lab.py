@@ -1,0 +1,232 @@
+"""The lab: every kind of abnormal TCP termination, on the real Linux stack, labelled by the
+kernel itself.
+
+- :func:`scenarios` — the catalogue (name, family, claim, intent, privileges needed).
+- :func:`run` — run one scenario in fresh network namespaces → :class:`Run`.
+- :func:`run_all` — the whole catalogue (IPv4 and IPv6), in parallel, with a progress bar.
+
+Runs need root (namespaces, nftables, AF_PACKET, tracefs); without it they raise
+:class:`~rstlab.errors.PrivilegeError` saying what to run.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Callable, Iterable
+
+import pyarrow as pa
+
+from . import _rstlab
+from .errors import PrivilegeError, RstlabError
+from .table import Table
+from .trace import Connection, Trace
+
+__all__ = ["scenarios", "run", "run_all", "Run", "claims", "agreement", "privileges"]
+
+
+def scenarios() -> list[dict[str, Any]]:
+    """The catalogue: one dict per scenario (``name``, ``family``, ``claim``, ``statement``,
+    ``intent``, ``source``, ``needs``, ``ip_versions``, ``topology``, ``sysctls``, ``params``)."""
+    return list(_rstlab.scenarios())
+
+
+def privileges() -> str | None:
+    """``None`` when lab runs can work here, else the reason they cannot (what to run)."""
+    if os.geteuid() != 0:
+        return ("lab runs need root (network namespaces, nftables, packet capture, the kernel's "
+                "tracepoints): run as root, e.g. `sudo make demo`")
+    return None
+
+
+def _table(rows: list[dict[str, Any]], name: str) -> Table:
+    return Table.from_arrow(pa.Table.from_pylist(rows), name)
+
+
+class Run:
+    """One scenario run: capture, applications' results, kernel reasons, classifier verdicts."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+        self.scenario: str = native.scenario
+        self.ip_version: int = native.ip_version
+        v = native.verdict
+        #: ``"holds"`` / ``"differs"`` for the source text's claim (None if the scenario has none).
+        self.verdict: str | None = None if v is None else ("holds" if v["holds"] else "differs")
+        self.evidence: str = "" if v is None else v["evidence"]
+        self.resets = _table(list(native.resets), "resets")
+        self.app_events = _table(list(native.app_events), "app_events")
+        self.kernel_events = _table(list(native.kernel_events), "kernel_events")
+        self.hosts: dict[str, str] = dict(native.hosts)
+        self.duration: float = native.duration
+        self.metrics: dict[str, float] = dict(native.metrics)
+        self.oracle_available: bool = native.oracle_available
+        self.oracle_note: str | None = native.oracle_note
+        self.pcapng: str | None = None if native.pcapng is None else os.fspath(native.pcapng)
+        #: The capture as the trace engine reads it (client-side interface).
+        self.trace = Trace(f"<lab run {self.scenario} v{self.ip_version}>", _LabTables(native),
+                           segments=Table(native.segments, "segments"))
+        self.info = next((s for s in scenarios() if s["name"] == self.scenario), {})
+
+    @property
+    def claim(self) -> str | None:
+        return self.info.get("claim")
+
+    def connection(self, conn_id: int = 0) -> Connection:
+        return self.trace.connection(conn_id)
+
+    def write_pcapng(self, path: str | os.PathLike[str]) -> str:
+        """Write the capture as pcapng; each RST carries its cause and the kernel's reason as a
+        packet comment."""
+        comments = {}
+        for r in self.resets:
+            k = r["kernel_reason"] or ("no TCP-stack event" if r["stack_sent"] is False else "no oracle")
+            comments[int(r["frame"])] = (f"rstlab: {r['cause']} ({r['confidence']:.2f}) from {r['host']}; "
+                                         f"kernel: {k}; {r['evidence']}")
+        self._native.write_pcapng(os.fspath(path), comments)
+        return os.fspath(path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of a run."""
+        return {
+            "scenario": self.scenario,
+            "ip_version": self.ip_version,
+            "claim": self.claim,
+            "verdict": {"verdict": self.verdict, "evidence": self.evidence},
+            "resets": self.resets.to_pylist(),
+            "app_events": self.app_events.to_pylist(),
+            "kernel_events": self.kernel_events.to_pylist(),
+            "oracle_available": self.oracle_available,
+            "duration": self.duration,
+            "metrics": self.metrics,
+        }
+
+    def __repr__(self) -> str:
+        causes = ", ".join(f"{r['host']}:{r['cause']}" for r in self.resets) or "no RST"
+        v = f" {self.claim} {self.verdict}" if self.verdict else ""
+        return f"<rstlab.Run {self.scenario} v{self.ip_version}{v}: {causes}>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{r['frame']}</td><td>{html.escape(r['host'])}</td><td>{html.escape(r['flags'])}</td>"
+            f"<td><b>{html.escape(r['cause'])}</b></td><td>{html.escape(str(r['kernel_reason']))}</td>"
+            f"<td>{html.escape(r['evidence'][:160])}</td></tr>" for r in self.resets)
+        apps = "".join(
+            f"<tr><td>{html.escape(a['host'])}</td><td>{html.escape(a['call'])}</td><td>{html.escape(a['result'])}</td>"
+            f"<td>{html.escape(str(a['errno'] or ''))}</td></tr>" for a in self.app_events)
+        return (f"<p><b>{html.escape(self.scenario)}</b> (IPv{self.ip_version}) {html.escape(self.claim or '')} "
+                f"<b>{html.escape(self.verdict or '')}</b>: {html.escape(self.evidence)}</p>"
+                f"<table><tr><th>frame</th><th>host</th><th>flags</th><th>cause</th><th>kernel</th><th>evidence</th></tr>{rows}</table>"
+                f"<table><tr><th>host</th><th>call</th><th>result</th><th>errno</th></tr>{apps}</table>")
+
+
+class _LabTables:
+    """Adapts a native lab run to what :class:`Trace` reads."""
+
+    def __init__(self, native: Any) -> None:
+        self.connections = native.connections
+        self.resets = native.reset_table
+        self.zeek_conns = None
+        self.counts = {"tcp": len(native.segments)}
+
+
+def run(name: str, ip_version: int = 4, *, keep_dir: str | os.PathLike[str] | None = None,
+        oracle: bool = True, **params: Any) -> Run:
+    """Run one scenario in fresh namespaces and return what happened.
+
+    ``params`` are the scenario's own knobs (see ``scenarios()[i]["params"]``).
+    """
+    why = privileges()
+    if why is not None:
+        raise PrivilegeError(why)
+    native = _rstlab.run(name, ip_version, {k: str(v) for k, v in params.items()},
+                         None if keep_dir is None else os.fspath(keep_dir), oracle)
+    return Run(native)
+
+
+def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None = None,
+            parallel: int = 8, progress: bool | Callable[[int, int, str], object] = False,
+            keep_dir: str | os.PathLike[str] | None = None) -> list[Run | RstlabError]:
+    """Run the catalogue (every scenario in every requested IP version), ``parallel`` at a time.
+
+    Each scenario has its own namespaces, so runs cannot collide. Returns runs in catalogue
+    order; a run that failed is returned as its exception. Ctrl-C stops starting new runs.
+    """
+    why = privileges()
+    if why is not None:
+        raise PrivilegeError(why)
+    wanted = set(names) if names is not None else None
+    jobs = [(s["name"], v) for s in scenarios() for v in s["ip_versions"]
+            if v in tuple(ip_versions) and (wanted is None or s["name"] in wanted)]
+    results: dict[int, Run | RstlabError] = {}
+    done = 0
+
+    def tick(label: str) -> None:
+        if callable(progress):
+            progress(done, len(jobs), label)
+        elif progress and sys.stderr.isatty():
+            bar = "#" * int(30 * done / max(len(jobs), 1))
+            sys.stderr.write(f"\rlab [{bar:<30}] {done}/{len(jobs)} {label[:30]:<30}")
+            sys.stderr.flush()
+
+    def one(job: tuple[str, int]) -> Run:
+        return run(job[0], job[1], keep_dir=keep_dir)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futs = {pool.submit(one, j): i for i, j in enumerate(jobs)}
+        try:
+            for f in as_completed(futs):
+                i = futs[f]
+                try:
+                    results[i] = f.result()
+                except RstlabError as e:
+                    results[i] = e
+                done += 1
+                tick(f"{jobs[i][0]} v{jobs[i][1]}")
+        except KeyboardInterrupt:
+            for f in futs:
+                f.cancel()
+            raise
+    if progress is True and sys.stderr.isatty():
+        sys.stderr.write("\n")
+    return [results[i] for i in range(len(jobs))]
+
+
+def claims(runs: list[Run | RstlabError]) -> list[dict[str, Any]]:
+    """The source text's claims S1–S12 with the verdict each run gave and its evidence."""
+    rows = []
+    for r in runs:
+        if isinstance(r, Run) and r.claim:
+            rows.append({"claim": r.claim, "scenario": r.scenario, "ip_version": r.ip_version,
+                         "statement": r.info.get("statement", ""), "verdict": r.verdict,
+                         "evidence": r.evidence})
+    rows.sort(key=lambda x: (int(x["claim"][1:]), x["scenario"], x["ip_version"]))
+    return rows
+
+
+def agreement(runs: list[Run | RstlabError]) -> dict[str, Any]:
+    """The classifier against the kernel: per-scenario confusion rows and the overall figure.
+
+    A RST the TCP stack sent (a ``tcp_send_reset`` event) agrees when the classifier's cause is
+    the cause the kernel's reason implies. RSTs no stack sent are reported with the cause the
+    classifier gave (forged and middlebox ones should be ``injected``).
+    """
+    rows, stack, agree, other, injected = [], 0, 0, 0, 0
+    for r in runs:
+        if not isinstance(r, Run):
+            continue
+        for x in r.resets:
+            rows.append({"scenario": r.scenario, "ip_version": r.ip_version, "frame": x["frame"],
+                         "host": x["host"], "kernel_reason": x["kernel_reason"],
+                         "kernel_cause": x["kernel_cause"], "cause": x["cause"], "agrees": x["agrees"]})
+            if x["kernel_cause"] is not None:
+                stack += 1
+                agree += bool(x["agrees"])
+            elif x["stack_sent"] is False:
+                other += 1
+                injected += x["cause"] == "injected"
+    return {"rows": rows, "stack_rsts": stack, "agree": agree,
+            "share": agree / stack if stack else None, "non_stack_rsts": other,
+            "non_stack_injected": injected}

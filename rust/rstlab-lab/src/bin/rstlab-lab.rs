@@ -1,0 +1,129 @@
+//! Small command line for the lab (the product CLI lives in Python; this one is for developers
+//! and for the crash-cleanup test).
+//!
+//! rstlab-lab list
+//! rstlab-lab run NAME [4|6] [key=value ...] [--keep DIR]
+//! rstlab-lab all [PARALLEL]
+//! rstlab-lab hold SECONDS      # builds a routed lab with a child process, prints "ready", sleeps
+
+use rstlab_lab::{run, run_all, scenarios, Lab, RunOptions, RunResult};
+use std::time::Instant;
+
+fn show(r: &RunResult) {
+    println!("== {} v{} ({} ms, {} frames, oracle {})", r.scenario, r.ip_version, r.duration.as_millis(), r.frames.len(), if r.oracle_available { "on" } else { "off" });
+    for (i, s) in r.segments() {
+        println!("  #{i:<3} {}:{} > {}:{} {:?} seq={} ack={} len={} ttl={}", s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack, s.payload_len, s.ttl);
+    }
+    for x in &r.resets {
+        println!("  RST if{} #{} from {} seq={} ack={:?} reason={:?} stack={:?}", x.interface, x.frame_index, x.from, x.seq, x.ack, x.kernel_reason, x.stack_sent);
+    }
+    for e in &r.app_events {
+        println!("  app {:<7} {:<40} {:<10} {}", e.host, e.call, e.result, e.errno_name.unwrap_or(""));
+    }
+    for e in &r.kernel_events {
+        println!("  k {:<13} {}:{} -> {}:{} {} {} ", e.kind.as_str(), e.saddr, e.sport, e.daddr, e.dport, e.state.as_deref().or(e.oldstate.as_deref()).unwrap_or(""), e.reason.as_deref().or(e.newstate.as_deref()).unwrap_or(""));
+    }
+    for (k, v) in &r.metrics {
+        println!("  metric {k} = {v}");
+    }
+    if let Some(v) = &r.verdict {
+        println!("  verdict: {} — {}", if v.holds { "HOLDS" } else { "DIFFERS" }, v.evidence);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            for s in scenarios() {
+                println!("{:<28} {:<10} {:<4} v{:?} {}", s.name, s.family, s.claim.unwrap_or("-"), s.ip_versions, s.intent);
+            }
+        }
+        Some("run") => {
+            let name = args.get(1).expect("scenario name");
+            let mut o = RunOptions::default();
+            let mut it = args[2..].iter();
+            while let Some(a) = it.next() {
+                if a == "4" || a == "6" {
+                    o.ip_version = a.parse().unwrap();
+                } else if a == "--keep" {
+                    o.keep_dir = it.next().map(Into::into);
+                } else if let Some((k, v)) = a.split_once('=') {
+                    o.params.insert(k.into(), v.into());
+                }
+            }
+            match run(name, &o) {
+                Ok(r) => show(&r),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Some("agree") => {
+            // The classifier against the kernel over the whole catalogue.
+            let par = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8);
+            let (mut stack, mut agree, mut forged, mut forged_injected) = (0, 0, 0, 0);
+            for (name, v, r) in run_all(&RunOptions::default(), par) {
+                let Ok(r) = r else {
+                    println!("{name} v{v}: error {}", r.err().map(|e| e.to_string()).unwrap_or_default());
+                    continue;
+                };
+                for c in &r.classified {
+                    let k = c.kernel_cause.map(|k| k.as_str()).unwrap_or("-");
+                    let mark = match c.agrees {
+                        Some(true) => "ok",
+                        Some(false) => "DIFF",
+                        None => "",
+                    };
+                    if c.kernel_cause.is_some() {
+                        stack += 1;
+                        agree += (c.agrees == Some(true)) as i32;
+                    }
+                    println!(
+                        "{name:<28} v{v} frame {:>3} {:<7} kernel {:<26} -> {:<18} classifier {:<18} {mark}",
+                        c.row.frame, c.host, c.kernel_reason.as_deref().unwrap_or("(no stack event)"), k, c.row.cause.as_str()
+                    );
+                    if c.stack_sent == Some(false) {
+                        forged += 1;
+                        forged_injected += (c.row.cause.as_str() == "injected") as i32;
+                    }
+                }
+            }
+            println!("agreement: {agree}/{stack} stack RSTs; non-stack RSTs called injected: {forged_injected}/{forged}");
+        }
+        Some("all") => {
+            let par = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8);
+            let t = Instant::now();
+            let rs = run_all(&RunOptions::default(), par);
+            let mut failed = 0;
+            for (n, v, r) in &rs {
+                match r {
+                    Ok(r) => {
+                        let v2 = r.verdict.as_ref().unwrap();
+                        println!("{n:<30} v{v} {:>5} ms {:<7} {}", r.duration.as_millis(), if v2.holds { "holds" } else { "differs" }, v2.evidence);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("{n:<30} v{v} ERROR {e}");
+                    }
+                }
+            }
+            println!("{} runs, {failed} errors, wall {} ms", rs.len(), t.elapsed().as_millis());
+        }
+        Some("hold") => {
+            let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
+            let mut lab = Lab::builder("hold").routed().build().expect("lab");
+            let mut cmd = lab.command("server", "sleep").expect("command");
+            cmd.arg(secs.to_string());
+            let sleeper = lab.spawn(cmd).expect("spawn");
+            let _l = lab.listener("server", 4).expect("listener");
+            println!("ready {} {sleeper}", std::process::id());
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+        }
+        _ => {
+            eprintln!("usage: rstlab-lab list | run NAME [4|6] [k=v..] [--keep DIR] | all [PAR] | hold SECS");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Packet capture inside a run's namespaces.
+//!
+//! An `AF_PACKET` socket opened inside the host's namespace and bound to one veth end sees every
+//! frame on that link once (outgoing and incoming), before the receiver's nft input hook — so
+//! frames a fault drops still show. Kernel timestamps come from `SO_TIMESTAMPNS`
+//! (CLOCK_REALTIME, the same clock as the application events).
+
+use crate::error::{os_err, LabError, Result};
+use crate::netns::{owned, Netns};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// LINKTYPE_ETHERNET.
+pub const LINKTYPE_ETHERNET: u32 = 1;
+
+/// One captured frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapturedFrame {
+    /// Kernel receive timestamp, ns since the Unix epoch.
+    pub ts_ns: i64,
+    pub linktype: u32,
+    /// Index into the run's interface list.
+    pub interface: u32,
+    pub data: Vec<u8>,
+    pub orig_len: u32,
+}
+
+const SNAPLEN: usize = 65_535;
+
+/// Captures on one or more interfaces, each read by its own thread until stopped.
+#[derive(Default)]
+pub struct Capture {
+    stop: Arc<AtomicBool>,
+    frames: Arc<Mutex<Vec<CapturedFrame>>>,
+    threads: Vec<JoinHandle<()>>,
+    interfaces: Vec<String>,
+}
+
+impl Capture {
+    pub fn new() -> Capture {
+        Capture::default()
+    }
+
+    /// Starts capturing on `dev` inside `ns`; `label` names the interface in results and pcapng.
+    pub fn start(&mut self, ns: &Netns, dev: &str, label: &str) -> Result<u32> {
+        let ifindex = ns.ifindex(dev)?;
+        let ctx = format!("opening a packet socket on {dev} in host {}", ns.label());
+        let sock = ns.run(|| open_packet_socket(ifindex))?.map_err(|e| {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                LabError::Privilege { what: ctx.clone(), capability: "CAP_NET_RAW" }
+            } else {
+                LabError::os(ctx.clone(), e)
+            }
+        })?;
+        let interface = self.interfaces.len() as u32;
+        self.interfaces.push(label.to_string());
+        let (stop, frames) = (self.stop.clone(), self.frames.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("capture-{label}"))
+            .spawn(move || read_loop(sock, interface, stop, frames))
+            .map_err(os_err("spawning a capture thread"))?;
+        self.threads.push(handle);
+        Ok(interface)
+    }
+
+    /// The frames captured so far (see [`merge_in_order`]).
+    pub fn snapshot(&self) -> Vec<CapturedFrame> {
+        merge_in_order(self.frames.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    pub fn interfaces(&self) -> &[String] {
+        &self.interfaces
+    }
+
+    /// Stops every reader (each drains its socket first) and returns the frames in time order.
+    pub fn stop(&mut self) -> Vec<CapturedFrame> {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        merge_in_order(std::mem::take(&mut *self.frames.lock().unwrap_or_else(|e| e.into_inner())))
+    }
+}
+
+/// Orders frames for the run: each interface keeps the order its packet socket delivered them
+/// (causal; an outgoing segment's timestamp can be taken later than the reply it provoked), and
+/// interfaces are merged by timestamp.
+pub fn merge_in_order(frames: Vec<CapturedFrame>) -> Vec<CapturedFrame> {
+    let n = 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0);
+    let mut lanes: Vec<std::collections::VecDeque<CapturedFrame>> = vec![Default::default(); n];
+    for f in frames {
+        lanes[f.interface as usize].push_back(f);
+    }
+    let mut out = Vec::with_capacity(lanes.iter().map(|l| l.len()).sum());
+    while let Some(i) = (0..n).filter(|i| !lanes[*i].is_empty()).min_by_key(|i| lanes[*i][0].ts_ns) {
+        out.push(lanes[i].pop_front().expect("non-empty lane"));
+    }
+    out
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn open_packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket syscalls with correctly sized arguments.
+    unsafe {
+        let fd = owned(libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto as i32))?;
+        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto;
+        sll.sll_ifindex = ifindex as i32;
+        if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let one: libc::c_int = 1;
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &one)?;
+        let buf: libc::c_int = 4 << 20;
+        // RCVBUFFORCE may be refused in a user namespace; fall back to the capped one.
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &buf).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &buf)?;
+        }
+        let tv = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+        Ok(fd)
+    }
+}
+
+pub(crate) fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T) -> io::Result<()> {
+    // SAFETY: val points to a live T of the given size.
+    let rc = unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, val as *const T as *const libc::c_void, std::mem::size_of::<T>() as u32) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn read_loop(sock: OwnedFd, interface: u32, stop: Arc<AtomicBool>, frames: Arc<Mutex<Vec<CapturedFrame>>>) {
+    let mut buf = vec![0u8; SNAPLEN];
+    let mut cmsg = [0u64; 16];
+    loop {
+        // After the stop flag, drain what is queued without waiting, then leave.
+        let stopping = stop.load(Ordering::SeqCst);
+        let flags = libc::MSG_TRUNC | if stopping { libc::MSG_DONTWAIT } else { 0 };
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        // SAFETY: msghdr points at live buffers of the stated sizes.
+        let (n, ts) = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = std::mem::size_of_val(&cmsg);
+            let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, flags);
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EAGAIN) | Some(libc::EINTR) if !stopping => continue,
+                    _ => break,
+                }
+            }
+            let mut ts = None;
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_TIMESTAMPNS {
+                    let t = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                    ts = Some(t.tv_sec * 1_000_000_000 + t.tv_nsec);
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+            (n as usize, ts)
+        };
+        let caplen = n.min(buf.len());
+        let frame = CapturedFrame {
+            ts_ns: ts.unwrap_or_else(crate::endpoint::now_ns),
+            linktype: LINKTYPE_ETHERNET,
+            interface,
+            data: buf[..caplen].to_vec(),
+            orig_len: n as u32,
+        };
+        frames.lock().unwrap_or_else(|e| e.into_inner()).push(frame);
+    }
+}
+
+/// Writes frames as pcapng (one section, one interface block per interface, nanosecond
+/// timestamps, enhanced packet blocks) — Wireshark, tshark and pcap-parser read it.
+pub fn write_pcapng(path: &Path, frames: &[CapturedFrame], interfaces: &[String]) -> Result<()> {
+    let mut out = Vec::with_capacity(64 + frames.iter().map(|f| f.data.len() + 40).sum::<usize>());
+    // Section header block.
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    push_option(&mut shb, 4, b"rstlab-lab"); // shb_userappl
+    push_option_end(&mut shb);
+    push_block(&mut out, 0x0A0D_0D0A, &shb);
+    let count = interfaces.len().max(1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0));
+    for i in 0..count {
+        let linktype = frames.iter().find(|f| f.interface as usize == i).map_or(LINKTYPE_ETHERNET, |f| f.linktype);
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&(linktype as u16).to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&(SNAPLEN as u32).to_le_bytes());
+        let name = interfaces.get(i).cloned().unwrap_or_else(|| format!("if{i}"));
+        push_option(&mut idb, 2, name.as_bytes()); // if_name
+        push_option(&mut idb, 9, &[9]); // if_tsresol: 10^-9
+        push_option_end(&mut idb);
+        push_block(&mut out, 1, &idb);
+    }
+    for f in frames {
+        let mut epb = Vec::with_capacity(f.data.len() + 24);
+        let ts = f.ts_ns as u64;
+        epb.extend_from_slice(&f.interface.to_le_bytes());
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&f.orig_len.to_le_bytes());
+        epb.extend_from_slice(&f.data);
+        pad4(&mut epb);
+        push_block(&mut out, 6, &epb);
+    }
+    let mut file = std::fs::File::create(path).map_err(os_err(format!("creating {}", path.display())))?;
+    file.write_all(&out).map_err(os_err(format!("writing {}", path.display())))?;
+    Ok(())
+}
+
+fn pad4(v: &mut Vec<u8>) {
+    while !v.len().is_multiple_of(4) {
+        v.push(0);
+    }
+}
+
+fn push_option(v: &mut Vec<u8>, code: u16, value: &[u8]) {
+    v.extend_from_slice(&code.to_le_bytes());
+    v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    v.extend_from_slice(value);
+    pad4(v);
+}
+
+fn push_option_end(v: &mut Vec<u8>) {
+    v.extend_from_slice(&[0, 0, 0, 0]);
+}
+
+fn push_block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
+    let total = (12 + body.len()) as u32;
+    out.extend_from_slice(&block_type.to_le_bytes());
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&total.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcapng_blocks_are_well_formed() {
+        let frames = vec![CapturedFrame { ts_ns: 1_700_000_000_123_456_789, linktype: 1, interface: 0, data: vec![0xaa; 61], orig_len: 61 }];
+        let dir = std::env::temp_dir().join(format!("rstlab-pcapng-{}", std::process::id()));
+        write_pcapng(&dir, &frames, &["client:c0".into()]).unwrap();
+        let bytes = std::fs::read(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        // Walk the blocks: each one's leading and trailing lengths agree and are 4-aligned.
+        let mut off = 0;
+        let mut types = vec![];
+        while off < bytes.len() {
+            let t = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(bytes[off + 4..off + 8].try_into().unwrap()) as usize;
+            assert_eq!(len % 4, 0);
+            let trailer = u32::from_le_bytes(bytes[off + len - 4..off + len].try_into().unwrap()) as usize;
+            assert_eq!(len, trailer);
+            types.push(t);
+            off += len;
+        }
+        assert_eq!(types, vec![0x0A0D_0D0A, 1, 6]);
+    }
+}

@@ -1,0 +1,647 @@
+//! The composable lab: topology, endpoints, faults, capture and oracle for one run.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), rstlab_lab::LabError> {
+//! let mut lab = rstlab_lab::Lab::builder("my_case").ip_version(6).build()?;
+//! let client = lab.socket("client")?;
+//! let _ = client.connect(lab.server_addr());     // nobody listens: ECONNREFUSED
+//! let observed = lab.finish()?;                  // frames, app events, kernel events
+//! # Ok(()) }
+//! ```
+//!
+//! Everything a `Lab` creates lives in anonymous namespaces and child processes tied to it:
+//! dropping the `Lab` (or the process dying) removes all of it.
+
+use crate::capture::{Capture, CapturedFrame};
+use crate::endpoint::{AppEvent, EventLog, Sock};
+use crate::error::{LabError, Result};
+use crate::fault::{self, Action, Fault, Forged, Hook};
+use crate::link::{self, LinkEnd};
+use crate::netns::{self, Netns};
+use crate::oracle::{KernelEvent, KernelEventKind, Oracle};
+use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, LinkType, Segment, TcpFlags};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Shape of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// client <-> server on one veth pair.
+    Pair,
+    /// client <-> router <-> server; the router forwards (inside its namespace only).
+    Routed,
+}
+
+/// Builder for a [`Lab`].
+#[derive(Clone, Debug)]
+pub struct LabBuilder {
+    scenario: String,
+    ip_version: u8,
+    topology: Topology,
+    oracle: bool,
+    capture: bool,
+    port: Option<u16>,
+    capture_at: String,
+    sysctls: Vec<(String, String, String)>,
+}
+
+impl LabBuilder {
+    pub fn ip_version(mut self, v: u8) -> Self {
+        self.ip_version = v;
+        self
+    }
+    pub fn topology(mut self, t: Topology) -> Self {
+        self.topology = t;
+        self
+    }
+    pub fn routed(self) -> Self {
+        self.topology(Topology::Routed)
+    }
+    /// Turn the kernel oracle on (default) or off.
+    pub fn oracle(mut self, on: bool) -> Self {
+        self.oracle = on;
+        self
+    }
+    pub fn capture(mut self, on: bool) -> Self {
+        self.capture = on;
+        self
+    }
+    /// The server port (default: random in 20000..30000).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+    /// Which host's link end the (first) capture sits on: "client" (default) or "server" — e.g.
+    /// "server" when the client is the one that reboots (a capture socket stops when its device
+    /// leaves the namespace).
+    pub fn capture_at(mut self, role: &str) -> Self {
+        self.capture_at = role.into();
+        self
+    }
+    /// Pins a net sysctl inside one host's namespace.
+    pub fn sysctl(mut self, host: &str, key: &str, value: &str) -> Self {
+        self.sysctls.push((host.into(), key.into(), value.into()));
+        self
+    }
+
+    pub fn build(self) -> Result<Lab> {
+        Lab::build(self)
+    }
+}
+
+/// One host of the run.
+#[derive(Debug)]
+pub struct Host {
+    pub role: String,
+    pub ns: Arc<Netns>,
+    /// The host's address (a router has one per side; this is its client-side one).
+    pub addr: IpAddr,
+    /// Its device facing the peer (for the server: the one a reboot moves).
+    pub dev: String,
+    pub(crate) end: Option<LinkEnd>,
+    pub(crate) peer: Option<LinkEnd>,
+}
+
+/// What a finished run observed (the scenario adds its verdict to make a `RunResult`).
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub frames: Vec<CapturedFrame>,
+    pub interfaces: Vec<String>,
+    pub hosts: Vec<(String, IpAddr)>,
+    pub app_events: Vec<AppEvent>,
+    pub kernel_events: Vec<KernelEvent>,
+    pub oracle_available: bool,
+    /// Why the oracle was unavailable, when it was.
+    pub oracle_note: Option<String>,
+    pub resets: Vec<WireReset>,
+    pub metrics: BTreeMap<String, f64>,
+    pub duration: Duration,
+}
+
+/// One RST on the wire, with the kernel event that made it (if any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireReset {
+    /// Index into `frames`.
+    pub frame_index: usize,
+    pub interface: u32,
+    pub ts_ns: i64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Role owning the source address ("client", "server", "router", or "unknown").
+    pub from: String,
+    pub seq: u32,
+    /// The acknowledgement number when the ACK bit is set.
+    pub ack: Option<u32>,
+    pub ttl: u8,
+    /// `tcp_send_reset` reason when the TCP stack sent it.
+    pub kernel_reason: Option<String>,
+    pub kernel_state: Option<String>,
+    /// Some(true): a `tcp_send_reset` event matches; Some(false): none does (netfilter, forged);
+    /// None: the oracle was unavailable.
+    pub stack_sent: Option<bool>,
+}
+
+static SLOT_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    // SAFETY: b is a valid 4-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, 4, 0) };
+    if n != 4 {
+        return std::process::id().wrapping_mul(2_654_435_761) ^ SLOT_SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    u32::from_ne_bytes(b)
+}
+
+/// A lab run in progress.
+pub struct Lab {
+    scenario: String,
+    ip_version: u8,
+    topology: Topology,
+    slot: u32,
+    port: u16,
+    hosts: Vec<Host>,
+    extra_addrs: Vec<(String, IpAddr)>,
+    /// Namespaces replaced by a reboot or vanish: kept so their sockets stay, unreachable.
+    graveyard: Vec<Arc<Netns>>,
+    log: EventLog,
+    capture: Capture,
+    oracle: Option<Oracle>,
+    oracle_note: Option<String>,
+    children: Vec<Child>,
+    kept: Vec<Sock>,
+    faults: u32,
+    metrics: BTreeMap<String, f64>,
+    started: Instant,
+}
+
+impl Lab {
+    pub fn builder(scenario: &str) -> LabBuilder {
+        LabBuilder { scenario: scenario.into(), ip_version: 4, topology: Topology::Pair, oracle: true, capture: true, port: None, capture_at: "client".into(), sysctls: vec![] }
+    }
+
+    fn build(b: LabBuilder) -> Result<Lab> {
+        if b.ip_version != 4 && b.ip_version != 6 {
+            return Err(LabError::Param { scenario: b.scenario, name: "ip_version".into(), why: "must be 4 or 6".into() });
+        }
+        netns::check_privileges(&b.scenario)?;
+        let started = Instant::now();
+        let (oracle, oracle_note) = if b.oracle {
+            match Oracle::start() {
+                Ok(o) => (Some(o), None),
+                Err(why) => (None, Some(why)),
+            }
+        } else {
+            crate::oracle::reap_stale();
+            (None, Some("oracle turned off for this run".into()))
+        };
+        // A per-run address slot keeps parallel runs' oracle events apart (tracepoints are global).
+        let slot = random_u32() % 8192;
+        let port = b.port.unwrap_or(20000 + (random_u32() % 10000) as u16);
+        let mut lab = Lab {
+            scenario: b.scenario.clone(),
+            ip_version: b.ip_version,
+            topology: b.topology,
+            slot,
+            port,
+            hosts: vec![],
+            extra_addrs: vec![],
+            graveyard: vec![],
+            log: EventLog::default(),
+            capture: Capture::new(),
+            oracle,
+            oracle_note,
+            children: vec![],
+            kept: vec![],
+            faults: 0,
+            metrics: BTreeMap::new(),
+            started,
+        };
+        lab.build_topology()?;
+        for (host, key, value) in &b.sysctls {
+            lab.sysctl(host, key, value)?;
+        }
+        if b.capture {
+            let first = if lab.topology == Topology::Pair { b.capture_at.as_str() } else { "client" };
+            let c = lab.host(first)?;
+            let (ns, dev) = (c.ns.clone(), c.dev.clone());
+            lab.capture.start(&ns, &dev, &format!("{first}:{dev}"))?;
+            if lab.topology == Topology::Routed {
+                let s = lab.host("server")?;
+                let (ns, dev) = (s.ns.clone(), s.dev.clone());
+                lab.capture.start(&ns, &dev, &format!("server:{dev}"))?;
+            }
+        }
+        Ok(lab)
+    }
+
+    /// Address of the `i`-th host on subnet `net` (0: client side, 1: server side).
+    fn address(&self, net: u8, i: u8) -> (IpAddr, u8) {
+        let (hi, lo) = ((self.slot / 32) as u8, ((self.slot % 32) * 8) as u8);
+        match self.ip_version {
+            4 => (IpAddr::V4(Ipv4Addr::new(10, 77, hi, lo + 4 * net + i)), 30),
+            _ => (IpAddr::V6(Ipv6Addr::new(0xfd77, self.slot as u16, net as u16, 0, 0, 0, 0, i as u16)), 64),
+        }
+    }
+
+    fn end(&self, host: &str, dev: &str, net: u8, i: u8) -> LinkEnd {
+        let (addr, prefix) = self.address(net, i);
+        let s = self.slot.to_be_bytes();
+        LinkEnd { host: host.into(), dev: dev.into(), addr, prefix, mac: [0x02, 0x77, s[2], s[3], net, i] }
+    }
+
+    fn build_topology(&mut self) -> Result<()> {
+        let client = Arc::new(Netns::new("client")?);
+        let server = Arc::new(Netns::new("server")?);
+        link::init_host(&client)?;
+        link::init_host(&server)?;
+        match self.topology {
+            Topology::Pair => {
+                let (c, s) = (self.end("client", "c0", 0, 1), self.end("server", "s0", 0, 2));
+                link::veth(&client, &c, &server, &s)?;
+                self.hosts.push(Host { role: "client".into(), ns: client, addr: c.addr, dev: "c0".into(), end: Some(c.clone()), peer: Some(s.clone()) });
+                self.hosts.push(Host { role: "server".into(), ns: server, addr: s.addr, dev: "s0".into(), end: Some(s), peer: Some(c) });
+            }
+            Topology::Routed => {
+                let router = Arc::new(Netns::new("router")?);
+                link::init_host(&router)?;
+                link::enable_forwarding(&router)?;
+                let (c, rc) = (self.end("client", "c0", 0, 1), self.end("router", "rc", 0, 2));
+                let (rs, s) = (self.end("router", "rs", 1, 1), self.end("server", "s0", 1, 2));
+                link::veth(&client, &c, &router, &rc)?;
+                link::veth(&router, &rs, &server, &s)?;
+                link::default_route(&client, rc.addr)?;
+                link::default_route(&server, rs.addr)?;
+                self.extra_addrs.push(("router".into(), rs.addr));
+                self.hosts.push(Host { role: "client".into(), ns: client, addr: c.addr, dev: "c0".into(), end: Some(c.clone()), peer: Some(rc.clone()) });
+                self.hosts.push(Host { role: "server".into(), ns: server, addr: s.addr, dev: "s0".into(), end: Some(s), peer: Some(rs) });
+                self.hosts.push(Host { role: "router".into(), ns: router, addr: rc.addr, dev: "rc".into(), end: Some(rc), peer: Some(c) });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn scenario(&self) -> &str {
+        &self.scenario
+    }
+    pub fn ip_version(&self) -> u8 {
+        self.ip_version
+    }
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn host(&self, role: &str) -> Result<&Host> {
+        self.hosts.iter().find(|h| h.role == role).ok_or_else(|| LabError::Scenario { scenario: self.scenario.clone(), what: format!("no host `{role}` in this topology") })
+    }
+
+    pub fn ns(&self, role: &str) -> Result<Arc<Netns>> {
+        Ok(self.host(role)?.ns.clone())
+    }
+
+    pub fn addr(&self, role: &str) -> Result<IpAddr> {
+        Ok(self.host(role)?.addr)
+    }
+
+    /// The server's address and the run's server port.
+    pub fn server_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host("server").map(|h| h.addr).expect("every topology has a server"), self.port)
+    }
+
+    /// Every (role, address) of the run.
+    pub fn hosts(&self) -> Vec<(String, IpAddr)> {
+        let mut v: Vec<(String, IpAddr)> = self.hosts.iter().map(|h| (h.role.clone(), h.addr)).collect();
+        v.extend(self.extra_addrs.iter().cloned());
+        v
+    }
+
+    pub fn log(&self) -> EventLog {
+        self.log.clone()
+    }
+
+    /// A new TCP socket inside host `role`.
+    pub fn socket(&self, role: &str) -> Result<Sock> {
+        let h = self.host(role)?;
+        Sock::new(&h.ns, role, self.ip_version, self.log.clone())
+    }
+
+    /// A listening socket on the server address and run port (SO_REUSEADDR, given backlog).
+    pub fn listener(&self, role: &str, backlog: i32) -> Result<Sock> {
+        let s = self.socket(role)?;
+        let addr = SocketAddr::new(self.addr(role)?, self.port);
+        s.reuseaddr().map_err(|e| self.broke(format!("SO_REUSEADDR in {role}: {e}")))?;
+        s.bind(addr).map_err(|e| self.broke(format!("bind {addr} in {role}: {e}")))?;
+        s.listen(backlog).map_err(|e| self.broke(format!("listen in {role}: {e}")))?;
+        Ok(s)
+    }
+
+    /// An established connection: (client socket, server's accepted socket, listener).
+    pub fn connected(&self) -> Result<(Sock, Sock, Sock)> {
+        let l = self.listener("server", 16)?;
+        let c = self.socket("client")?;
+        c.connect(self.server_addr()).map_err(|e| self.broke(format!("connect: {e}")))?;
+        let a = l.accept().map_err(|e| self.broke(format!("accept: {e}")))?;
+        Ok((c, a, l))
+    }
+
+    /// A client socket bound to a fixed local port (SO_REUSEADDR), connected to the server.
+    pub fn connect_from_port(&self, role: &str, port: u16) -> Result<Sock> {
+        let c = self.socket(role)?;
+        let local = SocketAddr::new(self.addr(role)?, port);
+        c.reuseaddr().map_err(|e| self.broke(format!("SO_REUSEADDR: {e}")))?;
+        c.bind(local).map_err(|e| self.broke(format!("bind {local}: {e}")))?;
+        c.connect(self.server_addr()).map_err(|e| self.broke(format!("connect from {local}: {e}")))?;
+        Ok(c)
+    }
+
+    /// Number of TCP sockets in `state` (Linux numbering, 6 = TIME_WAIT) inside host `role`,
+    /// optionally only those with a local port in `ports`.
+    pub fn count_tcp_state(&self, role: &str, state: u8, ports: Option<(u16, u16)>) -> Result<usize> {
+        let ns = self.ns(role)?;
+        let file = if self.ip_version == 6 { "net/tcp6" } else { "net/tcp" };
+        Ok(crate::endpoint::count_states(&ns.read_proc(file)?, state, ports))
+    }
+
+    /// A random port for a client that must reuse the same one later.
+    pub fn random_client_port(&self) -> u16 {
+        40000 + (random_u32() % 10000) as u16
+    }
+
+    /// Error for "the endpoints did not do what the story needs".
+    pub fn broke(&self, what: String) -> LabError {
+        LabError::Scenario { scenario: self.scenario.clone(), what }
+    }
+
+    /// Pins a net sysctl inside host `role` only.
+    pub fn sysctl(&self, role: &str, key: &str, value: &str) -> Result<()> {
+        self.host(role)?.ns.sysctl(key, value)
+    }
+
+    /// Installs `expr <action>` on `hook` in host `role`.
+    pub fn rule(&mut self, role: &str, hook: Hook, expr: &str, action: Action) -> Result<Fault> {
+        self.faults += 1;
+        let chain = format!("f{}", self.faults);
+        let ns = self.ns(role)?;
+        fault::install(&ns, role, &chain, hook, expr, action)
+    }
+
+    /// Silences packets matching `expr` at host `role`'s input (a silent peer / broken path).
+    pub fn drop_input(&mut self, role: &str, expr: &str) -> Result<Fault> {
+        self.rule(role, Hook::Input, expr, Action::Drop)
+    }
+
+    pub fn heal(&mut self, f: &Fault) -> Result<()> {
+        let ns = self.ns(&f.host)?;
+        fault::heal(&ns, f)
+    }
+
+    /// Crash and reboot: the host's device moves into a brand-new namespace with the same
+    /// address; the old namespace — with every socket it held — stays behind, unreachable.
+    pub fn reboot(&mut self, role: &str) -> Result<()> {
+        self.replace_host(role, true)
+    }
+
+    /// The host vanishes: its device moves into a new namespace with no address at all.
+    pub fn vanish(&mut self, role: &str) -> Result<()> {
+        self.replace_host(role, false)
+    }
+
+    fn replace_host(&mut self, role: &str, with_address: bool) -> Result<()> {
+        let idx = self.hosts.iter().position(|h| h.role == role).ok_or_else(|| self.broke(format!("no host {role}")))?;
+        let fresh = Arc::new(Netns::new(role)?);
+        link::init_host(&fresh)?;
+        if !with_address {
+            // A vanished host answers nothing — not even ICMPv6 "no route" from a link-local address.
+            fresh.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+            fresh.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+        }
+        let old = self.hosts[idx].ns.clone();
+        let dev = self.hosts[idx].dev.clone();
+        link::move_dev(&old, &dev, &fresh)?;
+        match (&self.hosts[idx].end, &self.hosts[idx].peer, with_address) {
+            (Some(end), Some(peer), true) => {
+                link::configure_end(&fresh, end)?;
+                link::neighbour(&fresh, end, peer)?;
+                if self.topology == Topology::Routed && role != "router" {
+                    link::default_route(&fresh, peer.addr)?;
+                }
+            }
+            _ => link::up_without_address(&fresh, &dev)?,
+        }
+        self.graveyard.push(old);
+        self.hosts[idx].ns = fresh;
+        Ok(())
+    }
+
+    /// Puts a forged segment on the wire from inside host `from_role`.
+    pub fn forge(&self, from_role: &str, seg: &Forged) -> Result<()> {
+        fault::send_forged(&self.host(from_role)?.ns, seg)
+    }
+
+    /// A command that runs inside host `role` (e.g. the user's own server); start it with
+    /// [`Lab::spawn`] so the run kills and reaps it at the end.
+    pub fn command(&self, role: &str, program: &str) -> Result<Command> {
+        Ok(self.host(role)?.ns.command(program))
+    }
+
+    /// Runs `program args` in host `role` holding socket `sock` as its file descriptor 3 (our
+    /// copy is closed, so the process owns the connection: killing it closes the socket the way
+    /// a dying process does). Returns the pid.
+    pub fn spawn_holding(&mut self, role: &str, program: &str, args: &[&str], sock: Sock) -> Result<u32> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.command(role, program)?;
+        cmd.args(args);
+        let fd = sock.into_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; the new descriptor has no CLOEXEC.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let r = self.spawn(cmd);
+        // SAFETY: we own fd and close it once.
+        unsafe { libc::close(fd) };
+        r
+    }
+
+    /// Starts a command made by [`Lab::command`]; returns its pid.
+    pub fn spawn(&mut self, mut cmd: Command) -> Result<u32> {
+        let child = cmd.spawn().map_err(|e| LabError::os(format!("spawning {:?} for scenario {}", cmd.get_program(), self.scenario), e))?;
+        let pid = child.id();
+        self.children.push(child);
+        Ok(pid)
+    }
+
+    /// Kills a spawned process with `signal` and reaps it.
+    pub fn kill(&mut self, pid: u32, signal: i32) -> Result<()> {
+        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
+            let mut c = self.children.remove(i);
+            // SAFETY: the pid is our own unreaped child.
+            unsafe { libc::kill(pid as i32, signal) };
+            let _ = c.wait();
+        }
+        Ok(())
+    }
+
+    /// Frames captured so far.
+    pub fn frames(&self) -> Vec<CapturedFrame> {
+        self.capture.snapshot()
+    }
+
+    /// TCP segments captured so far on the first interface (the client's link).
+    pub fn segments(&self) -> Vec<Segment> {
+        decode_frames(&self.capture.snapshot()).into_iter().filter(|(_, s)| s.interface == 0).map(|(_, s)| s).collect()
+    }
+
+    /// Polls the capture until `pred` holds, or fails after `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&[Segment]) -> bool) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if pred(&self.segments()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LabError::Timeout { scenario: self.scenario.clone(), what: what.into() });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until a RST shows on the client's link.
+    pub fn wait_rst(&self, timeout: Duration) -> Result<()> {
+        self.wait_for("a RST on the wire", timeout, |segs| segs.iter().any(|s| s.flags.has(TcpFlags::RST)))
+    }
+
+    /// Keeps sockets open until the capture has stopped, so the end of the run (closing them)
+    /// does not add FINs and RSTs to the story.
+    pub fn keep(&mut self, socks: impl IntoIterator<Item = Sock>) {
+        self.kept.extend(socks);
+    }
+
+    /// Records a number the verdict or the user wants (e.g. TIME_WAIT count).
+    pub fn metric(&mut self, key: &str, value: f64) {
+        self.metrics.insert(key.into(), value);
+    }
+
+    pub fn metrics(&self) -> &BTreeMap<String, f64> {
+        &self.metrics
+    }
+
+    /// Stops capture and oracle, tears everything down and returns what was observed.
+    pub fn finish(mut self) -> Result<Observed> {
+        // Let in-flight frames and tracepoint writes land.
+        std::thread::sleep(Duration::from_millis(30));
+        let frames = self.capture.stop();
+        let interfaces = self.capture.interfaces().to_vec();
+        let hosts = self.hosts();
+        let addrs: Vec<IpAddr> = hosts.iter().map(|(_, a)| *a).collect();
+        let (kernel_events, oracle_available) = match self.oracle.take() {
+            Some(o) => (o.finish(&addrs)?, true),
+            None => (vec![], false),
+        };
+        self.stop_children();
+        self.kept.clear();
+        let resets = match_resets(&frames, &hosts, &kernel_events, oracle_available);
+        Ok(Observed {
+            frames,
+            interfaces,
+            hosts,
+            app_events: self.log.take(),
+            kernel_events,
+            oracle_available,
+            oracle_note: self.oracle_note.take(),
+            resets,
+            metrics: std::mem::take(&mut self.metrics),
+            duration: self.started.elapsed(),
+        })
+    }
+
+    fn stop_children(&mut self) {
+        for mut c in self.children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop_children();
+        self.capture.stop();
+        // Oracle's Drop removes the trace instance; namespaces go with their last descriptor.
+    }
+}
+
+/// Decodes every frame down to TCP; returns (frame index, segment).
+pub fn decode_frames(frames: &[CapturedFrame]) -> Vec<(usize, Segment)> {
+    frames
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let meta = FrameMeta { frame: i as u64 + 1, ts_ns: f.ts_ns, linktype: LinkType(f.linktype), orig_len: f.orig_len, interface: f.interface };
+            match decode(&meta, &f.data, DecodeOptions { verify_checksums: true }) {
+                Decoded::Tcp(s) => Some((i, s)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn role_of(hosts: &[(String, IpAddr)], ip: IpAddr) -> String {
+    hosts.iter().find(|(_, a)| *a == ip).map_or_else(|| "unknown".into(), |(r, _)| r.clone())
+}
+
+/// Pairs each RST on the wire with the `tcp_send_reset` event that made it: same 4-tuple, event
+/// not after the frame (by more than clock skew) and not long before it, earliest first.
+pub fn match_resets(frames: &[CapturedFrame], hosts: &[(String, IpAddr)], events: &[KernelEvent], oracle: bool) -> Vec<WireReset> {
+    const SKEW_NS: i64 = 2_000_000;
+    const WINDOW_NS: i64 = 500_000_000;
+    let mut used = vec![vec![false; events.len()]; 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0)];
+    let mut out = vec![];
+    for (idx, s) in decode_frames(frames) {
+        if !s.flags.has(TcpFlags::RST) {
+            continue;
+        }
+        let (src, dst) = (SocketAddr::new(s.src, s.sport), SocketAddr::new(s.dst, s.dport));
+        let used_here = &mut used[s.interface as usize];
+        let hit = events.iter().enumerate().find(|(i, e)| {
+            !used_here[*i]
+                && e.kind == KernelEventKind::SendReset
+                && e.saddr == s.src
+                && e.sport == s.sport
+                // A reset sent on behalf of a listener names only the listener's own address
+                // (the tracepoint reads the full socket, whose peer is unset).
+                && ((e.daddr == s.dst && e.dport == s.dport) || (e.daddr.is_unspecified() && e.dport == 0))
+                && e.ts_ns <= s.ts_ns + SKEW_NS
+                && e.ts_ns >= s.ts_ns - WINDOW_NS
+        });
+        let (reason, state) = match hit {
+            Some((i, e)) => {
+                used_here[i] = true;
+                (e.reason.clone(), e.state.clone())
+            }
+            None => (None, None),
+        };
+        out.push(WireReset {
+            frame_index: idx,
+            interface: s.interface,
+            ts_ns: s.ts_ns,
+            src,
+            dst,
+            from: role_of(hosts, s.src),
+            seq: s.seq.0,
+            ack: s.flags.has(TcpFlags::ACK).then_some(s.ack.0),
+            ttl: s.ttl,
+            stack_sent: oracle.then_some(hit.is_some()),
+            kernel_reason: reason,
+            kernel_state: state,
+        });
+    }
+    out
+}

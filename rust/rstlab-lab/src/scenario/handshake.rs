@@ -1,0 +1,197 @@
+//! Handshake-time resets: a late SYN-ACK, accept-queue overflow, a listener closed with
+//! connections still queued.
+//!
+//! Sources: RFC 9293 §3.10.7.1 (a segment for no connection gets a RST; with ACK set,
+//! <SEQ=SEG.ACK><CTL=RST>); Linux `tcp_check_req` (`listen_overflow` → `embryonic_reset` with
+//! `tcp_abort_on_overflow`), `inet_csk_listen_stop` → `inet_child_forget` → `tcp_disconnect`
+//! (RST for a synchronized state, `SK_RST_REASON_TCP_STATE`).
+
+use super::*;
+use crate::fault::{Action, Hook};
+
+pub(crate) fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            info: ScenarioInfo {
+                name: "s4_late_synack",
+                family: "handshake",
+                claim: Some("S4"),
+                statement: "Connect timeout: the client set a timeout; the SYN-ACK arrives after it expired, so the client answers RST instead of ACK.",
+                intent: "SYN-ACKs are dropped at the client's input; the application's 500 ms connect timeout expires and (by default) it closes the socket; the rule is removed and the server's retransmitted SYN-ACK arrives late.",
+                source: "RFC 9293 §3.10.7.1 (no connection: <SEQ=SEG.ACK><CTL=RST>); Linux: after close() no socket exists (NO_SOCKET); a socket still open in SYN-SENT completes the handshake (§3.10.7.3)",
+                needs: NEEDS,
+                ip_versions: BOTH,
+                topology: Topology::Pair,
+                capture_at: "client",
+                sysctls: &[],
+                params: &["timeout_ms=500: the application's connect timeout", "close_after_timeout=true: close the socket when the timeout fires"],
+            },
+            run: late_synack,
+            judge: judge_late_synack,
+        },
+        Scenario {
+            info: ScenarioInfo {
+                name: "accept_overflow",
+                family: "handshake",
+                claim: None,
+                statement: "With tcp_abort_on_overflow=1 a connection that completes its handshake while the accept queue is full is reset by the server before its application ever sees it.",
+                intent: "Backlog 1 (an accept queue of two): one connection fills the first place; two more complete their handshakes on the client side while their bare ACKs are dropped at the server, then send data: the first takes the last place, the second overflows the queue and gets a RST.",
+                source: "Linux tcp_check_req: syn_recv_sock fails on a full queue → listen_overflow → embryonic_reset (reset with SK_RST_REASON_INVALID_SYN) when net.ipv4.tcp_abort_on_overflow=1",
+                needs: NEEDS,
+                ip_versions: BOTH,
+                topology: Topology::Pair,
+                capture_at: "client",
+                sysctls: &[("server", "net.ipv4.tcp_abort_on_overflow", "1"), ("server", "net.ipv4.tcp_syncookies", "0")],
+                params: &[],
+            },
+            run: accept_overflow,
+            judge: judge_accept_overflow,
+        },
+        Scenario {
+            info: ScenarioInfo {
+                name: "listener_closed_with_queue",
+                family: "handshake",
+                claim: None,
+                statement: "Closing a listener resets every established connection still waiting in its accept queue.",
+                intent: "A client connects and sends a request; the server application closes its listening socket without ever calling accept(); the queued connection is reset.",
+                source: "Linux inet_csk_listen_stop → inet_child_forget → tcp_disconnect → tcp_send_active_reset(SK_RST_REASON_TCP_STATE); RFC 9293 §3.10.4 ABORT",
+                needs: NEEDS,
+                ip_versions: BOTH,
+                topology: Topology::Pair,
+                capture_at: "client",
+                sysctls: &[],
+                params: &[],
+            },
+            run: listener_closed,
+            judge: judge_listener_closed,
+        },
+    ]
+}
+
+fn late_synack(lab: &mut Lab, p: &Params) -> Result<()> {
+    let timeout = p.u64("timeout_ms", 500)?;
+    let close = p.bool("close_after_timeout", true)?;
+    let l = lab.listener("server", 16)?;
+    let port = lab.port();
+    let f = lab.rule("client", Hook::Input, &format!("tcp sport {port} tcp flags & (syn | ack) == syn | ack"), Action::Drop)?;
+    let c = lab.socket("client")?;
+    let r = c.connect_timeout(lab.server_addr(), ms(timeout));
+    if r.is_ok() {
+        return Err(lab.broke("connect succeeded although SYN-ACKs were dropped".into()));
+    }
+    let keep = if close {
+        c.close().map_err(|e| lab.broke(format!("close: {e}")))?;
+        None
+    } else {
+        Some(c)
+    };
+    lab.heal(&f)?;
+    // The server retransmits its SYN-ACK after its initial RTO (1 s, RFC 6298 §2.1).
+    if close {
+        lab.wait_rst(ms(4000))?;
+    } else {
+        let client = lab.addr("client")?;
+        lab.wait_for("the late handshake to complete", ms(4000), |segs| {
+            segs.iter().any(|s| s.src == client && s.flags.ack() && !s.flags.syn() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST))
+        })?;
+    }
+    lab.keep(keep);
+    lab.keep([l]);
+    Ok(())
+}
+
+fn judge_late_synack(r: &RunResult) -> Verdict {
+    let timeout_at = r.app_events.iter().find(|e| e.host == "client" && e.call == "connect").map(|e| (e.ts_ns, e.result.clone()));
+    let synacks_after: Vec<Segment> = r
+        .segments_from("server")
+        .into_iter()
+        .filter(|s| s.flags.syn() && s.flags.ack() && timeout_at.as_ref().is_some_and(|(t, _)| s.ts_ns > *t))
+        .collect();
+    let rst = r.rsts_from("client").into_iter().find(|x| r.trigger_of(x).is_some_and(|t| t.flags.syn() && t.flags.ack()));
+    match (rst, synacks_after.first()) {
+        (Some(x), Some(_)) => Verdict {
+            holds: true,
+            evidence: format!(
+                "connect() gave up ({}), and the SYN-ACK that arrived afterwards was answered by {} seq=SEG.ACK from the client ({})",
+                timeout_at.map(|t| t.1).unwrap_or_default(),
+                rst_kind(x),
+                origin(x)
+            ),
+        },
+        (None, Some(_)) => Verdict {
+            holds: false,
+            evidence: "the SYN-ACK arrived after connect()'s timeout while the socket was still open, and the client answered it with an ACK: the connection was established, no RST".into(),
+        },
+        (_, None) => Verdict { holds: false, evidence: "no SYN-ACK arrived after the connect timeout".into() },
+    }
+}
+
+fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
+    // Linux admits a SYN while the accept queue holds <= backlog children and the SYN queue
+    // <= backlog requests; an overflow needs the queue to fill between a connection's SYN and
+    // its final ACK. Backlog 1: `z` takes one place, `a` and `b` wait as requests.
+    let l = lab.listener("server", 1)?;
+    let port = lab.port();
+    let z = lab.socket("client")?;
+    z.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect z: {e}")))?;
+    sleep_ms(20);
+    // Hold back the handshakes' final bare ACKs so both connections wait as requests, then let
+    // their first data segments complete them one after the other.
+    lab.rule("server", Hook::Input, &format!("tcp dport {port} tcp flags == ack"), Action::Drop)?;
+    let a = lab.socket("client")?;
+    let b = lab.socket("client")?;
+    a.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect a: {e}")))?;
+    b.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect b: {e}")))?;
+    let _ = a.send(b"first");
+    sleep_ms(50);
+    let _ = b.send(b"second");
+    lab.wait_rst(ms(2000))?;
+    let _ = b.recv_timeout(64, ms(500));
+    let _ = a.send(b"more");
+    let conn = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
+    lab.keep([conn, l, a, b, z]);
+    Ok(())
+}
+
+fn judge_accept_overflow(r: &RunResult) -> Verdict {
+    let Some(x) = r.rsts_from("server").into_iter().next() else {
+        return Verdict { holds: false, evidence: "the server sent no RST; the overflowing connection was left waiting".into() };
+    };
+    let trig = r.trigger_of(x);
+    let data = trig.is_some_and(|t| t.payload_len > 0);
+    let errs = r.errnos("client", "recv");
+    let accepted = r.results("server", "accept").first().is_some_and(|s| s == "ok");
+    Verdict {
+        holds: data && errs.contains(&"ECONNRESET") && accepted,
+        evidence: format!(
+            "the second client's {} was answered by {} from the server ({}); its recv() got {}, while the first connection was accepted",
+            trig.map(|t| seg_kind(&t)).unwrap_or_default(),
+            rst_kind(x),
+            origin(x),
+            errs.first().copied().unwrap_or("no error")
+        ),
+    }
+}
+
+fn listener_closed(lab: &mut Lab, _p: &Params) -> Result<()> {
+    let l = lab.listener("server", 16)?;
+    let c = lab.socket("client")?;
+    c.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect: {e}")))?;
+    let _ = c.send(b"request");
+    sleep_ms(20);
+    l.close().map_err(|e| lab.broke(format!("close listener: {e}")))?;
+    let _ = c.recv_timeout(64, ms(1000));
+    lab.keep([c]);
+    Ok(())
+}
+
+fn judge_listener_closed(r: &RunResult) -> Verdict {
+    let Some(x) = r.rsts_from("server").into_iter().next() else {
+        return Verdict { holds: false, evidence: "closing the listener sent no RST to the queued connection".into() };
+    };
+    let errs = r.errnos("client", "recv");
+    Verdict {
+        holds: x.ack.is_some() && errs.first() == Some(&"ECONNRESET"),
+        evidence: format!("closing the listener sent {} to the never-accepted connection ({}); the client's recv() got {}", rst_kind(x), origin(x), errs.first().copied().unwrap_or("no error")),
+    }
+}

@@ -1,0 +1,370 @@
+//! The scenario catalogue: every way the post (and the RFCs) say a TCP connection ends abnormally,
+//! made to happen on the real stack.
+//!
+//! A scenario is a declarative unit: its intent, the claim it tests (S1..S12 of the source post,
+//! or none), its source of truth, the sysctls it pins (inside its own namespaces only), its IP
+//! versions, a `run` written with the [`Lab`] API, and a `judge` that computes the verdict from
+//! what was observed (wire, kernel, application) — never a constant.
+
+mod abort;
+mod forged;
+mod halfopen;
+mod handshake;
+mod middlebox;
+mod refused;
+mod release;
+mod timers;
+mod timewait;
+
+use crate::capture::{write_pcapng, CapturedFrame};
+use crate::endpoint::AppEvent;
+use crate::error::{LabError, Result};
+use crate::lab::{decode_frames, Lab, Topology, WireReset};
+use crate::oracle::{KernelEvent, KernelEventKind};
+use rstlab_trace::wire::{Segment, TcpFlags};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a scenario is, without running it.
+#[derive(Clone, Debug)]
+pub struct ScenarioInfo {
+    pub name: &'static str,
+    /// File it lives in: "refused", "handshake", "timewait", "timers", "halfopen", "abort",
+    /// "forged", "middlebox", "release".
+    pub family: &'static str,
+    /// The source post's claim id ("S1".."S12"), or None for cases beyond the post.
+    pub claim: Option<&'static str>,
+    /// The claim's text (for `claim: None`, the RFC / kernel expectation the verdict judges).
+    pub statement: &'static str,
+    pub intent: &'static str,
+    /// Where the expected behaviour comes from (RFC section, kernel function).
+    pub source: &'static str,
+    /// "root", "netns", "oracle".
+    pub needs: &'static [&'static str],
+    pub ip_versions: &'static [u8],
+    pub topology: Topology,
+    /// Host whose link end carries the first capture ("client" unless the client reboots).
+    pub capture_at: &'static str,
+    /// (host, sysctl, value) pinned inside the run's namespaces.
+    pub sysctls: &'static [(&'static str, &'static str, &'static str)],
+    /// Parameters `run` understands, with their defaults ("name=default: meaning").
+    pub params: &'static [&'static str],
+}
+
+/// Options for one run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// Scenario parameters (see `ScenarioInfo::params`).
+    pub params: BTreeMap<String, String>,
+    /// When set, the run's capture is written there as `<scenario>-v<ip>.pcapng`.
+    pub keep_dir: Option<PathBuf>,
+    /// Use the kernel oracle when available (default true).
+    pub oracle: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { ip_version: 4, params: BTreeMap::new(), keep_dir: None, oracle: true }
+    }
+}
+
+impl RunOptions {
+    pub fn v(ip_version: u8) -> RunOptions {
+        RunOptions { ip_version, ..RunOptions::default() }
+    }
+    pub fn param(mut self, k: &str, v: &str) -> RunOptions {
+        self.params.insert(k.into(), v.into());
+        self
+    }
+}
+
+/// The verdict on a scenario's claim (or, for `claim: None`, on its stated expectation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// true: the claim held on this kernel; false: it differs.
+    pub holds: bool,
+    /// One sentence of evidence, computed from the observation.
+    pub evidence: String,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub scenario: String,
+    pub ip_version: u8,
+    pub frames: Vec<CapturedFrame>,
+    pub interfaces: Vec<String>,
+    pub hosts: Vec<(String, IpAddr)>,
+    pub app_events: Vec<AppEvent>,
+    pub kernel_events: Vec<KernelEvent>,
+    pub oracle_available: bool,
+    pub oracle_note: Option<String>,
+    /// Every RST on the wire with the kernel reason that made it.
+    pub resets: Vec<WireReset>,
+    /// Scenario-specific numbers (e.g. `time_wait_fin`).
+    pub metrics: BTreeMap<String, f64>,
+    pub verdict: Option<Verdict>,
+    pub duration: Duration,
+    pub pcapng: Option<PathBuf>,
+    /// The classifier's verdict on every RST of the capture, joined with the kernel's reason.
+    pub classified: Vec<crate::verdicts::ClassifiedReset>,
+    /// The trace engine's tables for the capture (connections, segments, resets).
+    pub tables: Option<std::sync::Arc<rstlab_trace::report::Tables>>,
+}
+
+impl RunResult {
+    /// TCP segments on the first interface (the client's link), with frame indices.
+    pub fn segments(&self) -> Vec<(usize, Segment)> {
+        decode_frames(&self.frames).into_iter().filter(|(_, s)| s.interface == 0).collect()
+    }
+
+    /// Role owning an address.
+    pub fn role(&self, ip: IpAddr) -> &str {
+        self.hosts.iter().find(|(_, a)| *a == ip).map_or("unknown", |(r, _)| r.as_str())
+    }
+
+    /// RSTs seen on the first interface.
+    pub fn rsts(&self) -> Vec<&WireReset> {
+        self.resets.iter().filter(|r| r.interface == 0).collect()
+    }
+
+    /// RSTs on the first interface whose source address belongs to `role`.
+    pub fn rsts_from(&self, role: &str) -> Vec<&WireReset> {
+        self.rsts().into_iter().filter(|r| r.from == role).collect()
+    }
+
+    /// The segment a RST answers: the last one before it travelling the other way on the same
+    /// 4-tuple (RFC 9293 §3.10.7 computes the RST's fields from it).
+    pub fn trigger_of(&self, rst: &WireReset) -> Option<Segment> {
+        self.segments()
+            .into_iter()
+            .filter(|(i, s)| *i < rst.frame_index && SocketAddr::new(s.src, s.sport) == rst.dst && SocketAddr::new(s.dst, s.dport) == rst.src)
+            .map(|(_, s)| s)
+            .next_back()
+    }
+
+    /// Segments sent from `role`'s address (first interface).
+    pub fn segments_from(&self, role: &str) -> Vec<Segment> {
+        self.segments().into_iter().map(|(_, s)| s).filter(|s| self.role(s.src) == role).collect()
+    }
+
+    pub fn app(&self, host: &str) -> Vec<&AppEvent> {
+        self.app_events.iter().filter(|e| e.host == host).collect()
+    }
+
+    /// The errno names `host`'s calls of kind `call` ("" for any) failed with, in order.
+    pub fn errnos(&self, host: &str, call: &str) -> Vec<&'static str> {
+        self.app(host).into_iter().filter(|e| call.is_empty() || e.call == call).filter_map(|e| e.errno_name).collect()
+    }
+
+    /// Results ("ok", "eof", "recv 5", "timeout", "error") of `host`'s `call`s, in order.
+    pub fn results(&self, host: &str, call: &str) -> Vec<String> {
+        self.app(host).into_iter().filter(|e| e.call == call).map(|e| e.result.clone()).collect()
+    }
+
+    pub fn kernel(&self, kind: KernelEventKind) -> Vec<&KernelEvent> {
+        self.kernel_events.iter().filter(|e| e.kind == kind).collect()
+    }
+
+    /// Kernel `send_reset` reasons, in order.
+    pub fn send_reset_reasons(&self) -> Vec<String> {
+        self.kernel(KernelEventKind::SendReset).into_iter().filter_map(|e| e.reason.clone()).collect()
+    }
+
+    /// Bytes of TCP payload `role` put on the wire (first interface; retransmissions counted once
+    /// per sequence range's end).
+    pub fn payload_bytes_from(&self, role: &str) -> u64 {
+        let segs = self.segments_from(role);
+        let Some(first) = segs.iter().find(|s| s.flags.syn()) else { return 0 };
+        let isn = first.seq;
+        segs.iter().filter(|s| s.payload_len > 0).map(|s| (s.seq_end() - isn - 1).max(0) as u64).max().unwrap_or(0)
+    }
+}
+
+/// Parameters given to a scenario.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    scenario: &'static str,
+    map: BTreeMap<String, String>,
+}
+
+impl Params {
+    pub fn u64(&self, name: &str, default: u64) -> Result<u64> {
+        match self.map.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| LabError::Param { scenario: self.scenario.into(), name: name.into(), why: format!("`{v}` is not a whole number") }),
+        }
+    }
+    pub fn bool(&self, name: &str, default: bool) -> Result<bool> {
+        match self.map.get(name).map(String::as_str) {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(LabError::Param { scenario: self.scenario.into(), name: name.into(), why: format!("`{v}` is not a boolean") }),
+        }
+    }
+}
+
+/// A catalogue entry: metadata plus the two functions.
+pub(crate) struct Scenario {
+    pub info: ScenarioInfo,
+    pub run: fn(&mut Lab, &Params) -> Result<()>,
+    pub judge: fn(&RunResult) -> Verdict,
+}
+
+fn catalogue() -> Vec<Scenario> {
+    let mut v = vec![];
+    v.extend(refused::scenarios());
+    v.extend(handshake::scenarios());
+    v.extend(timewait::scenarios());
+    v.extend(timers::scenarios());
+    v.extend(halfopen::scenarios());
+    v.extend(abort::scenarios());
+    v.extend(forged::scenarios());
+    v.extend(middlebox::scenarios());
+    v.extend(release::scenarios());
+    v
+}
+
+/// Every scenario of the catalogue.
+pub fn scenarios() -> Vec<ScenarioInfo> {
+    catalogue().into_iter().map(|s| s.info).collect()
+}
+
+/// Runs one scenario.
+pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
+    let sc = catalogue().into_iter().find(|s| s.info.name == name).ok_or_else(|| LabError::UnknownScenario(name.into()))?;
+    if !sc.info.ip_versions.contains(&opts.ip_version) {
+        return Err(LabError::Unsupported { scenario: name.into(), ip_version: opts.ip_version });
+    }
+    let mut b = Lab::builder(sc.info.name).ip_version(opts.ip_version).topology(sc.info.topology).oracle(opts.oracle).capture_at(sc.info.capture_at);
+    for (host, key, value) in sc.info.sysctls {
+        b = b.sysctl(host, key, value);
+    }
+    let mut lab = b.build()?;
+    let params = Params { scenario: sc.info.name, map: opts.params.clone() };
+    if let Err(e) = (sc.run)(&mut lab, &params) {
+        // Keep the capture of a broken run too: it is what explains the failure.
+        if let (Some(dir), Ok(o)) = (&opts.keep_dir, lab.finish()) {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = write_pcapng(&dir.join(format!("{name}-v{}-failed.pcapng", opts.ip_version)), &o.frames, &o.interfaces);
+        }
+        return Err(e);
+    }
+    let o = lab.finish()?;
+    let mut r = RunResult {
+        scenario: name.into(),
+        ip_version: opts.ip_version,
+        frames: o.frames,
+        interfaces: o.interfaces,
+        hosts: o.hosts,
+        app_events: o.app_events,
+        kernel_events: o.kernel_events,
+        oracle_available: o.oracle_available,
+        oracle_note: o.oracle_note,
+        resets: o.resets,
+        metrics: o.metrics,
+        verdict: None,
+        duration: o.duration,
+        pcapng: None,
+        classified: Vec::new(),
+        tables: None,
+    };
+    r.verdict = Some((sc.judge)(&r));
+    let non_stack = match sc.info.family {
+        "forged" => Some("forger"),
+        "middlebox" => Some("router"),
+        _ => None,
+    };
+    let ra = crate::verdicts::classify_run(&r.frames, &r.resets, &r.hosts, non_stack);
+    r.classified = ra.resets;
+    r.tables = Some(std::sync::Arc::new(ra.analysis.tables));
+    if let Some(dir) = &opts.keep_dir {
+        std::fs::create_dir_all(dir).map_err(|e| LabError::os(format!("creating {}", dir.display()), e))?;
+        let path = dir.join(format!("{name}-v{}.pcapng", opts.ip_version));
+        write_pcapng(&path, &r.frames, &r.interfaces)?;
+        r.pcapng = Some(path);
+    }
+    Ok(r)
+}
+
+/// Runs every scenario in every IP version it has, `parallel` at a time (0: 8).
+pub fn run_all(opts: &RunOptions, parallel: usize) -> Vec<(String, u8, Result<RunResult>)> {
+    let jobs: Vec<(&'static str, u8)> = scenarios().iter().flat_map(|s| s.ip_versions.iter().map(move |v| (s.name, *v))).collect();
+    let parallel = if parallel == 0 { 8 } else { parallel };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..parallel.min(jobs.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(&(name, v)) = jobs.get(i) else { break };
+                let o = RunOptions { ip_version: v, ..opts.clone() };
+                let r = run(name, &o);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((i, name.to_string(), v, r));
+            });
+        }
+    });
+    let mut v = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    v.sort_by_key(|(i, ..)| *i);
+    v.into_iter().map(|(_, n, ip, r)| (n, ip, r)).collect()
+}
+
+// ---- helpers shared by the families ----
+
+pub(crate) const BOTH: &[u8] = &[4, 6];
+pub(crate) const NEEDS: &[&str] = &["root", "netns", "oracle"];
+
+pub(crate) fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+pub(crate) fn sleep_ms(n: u64) {
+    std::thread::sleep(Duration::from_millis(n));
+}
+
+/// "RST|ACK" / "RST" for evidence sentences.
+pub(crate) fn rst_kind(r: &WireReset) -> &'static str {
+    if r.ack.is_some() {
+        "RST|ACK"
+    } else {
+        "RST"
+    }
+}
+
+/// "kernel reason NO_SOCKET" / "no tcp_send_reset event (not the TCP stack)" / "oracle unavailable".
+pub(crate) fn origin(r: &WireReset) -> String {
+    match (r.stack_sent, &r.kernel_reason) {
+        (Some(true), Some(reason)) => format!("kernel reason {reason}"),
+        (Some(true), None) => "sent by the TCP stack".into(),
+        (Some(false), _) => "with no tcp_send_reset event (not made by the TCP stack)".into(),
+        (None, _) => "kernel oracle unavailable".into(),
+    }
+}
+
+/// A short description of a segment's kind ("SYN", "SYN|ACK", "ACK", "data", "FIN").
+pub(crate) fn seg_kind(s: &Segment) -> String {
+    let f = s.flags;
+    let mut parts = vec![];
+    if f.has(TcpFlags::SYN) {
+        parts.push("SYN");
+    }
+    if f.has(TcpFlags::FIN) {
+        parts.push("FIN");
+    }
+    if f.has(TcpFlags::RST) {
+        parts.push("RST");
+    }
+    if f.has(TcpFlags::ACK) {
+        parts.push("ACK");
+    }
+    let mut k = parts.join("|");
+    if s.payload_len > 0 {
+        k = format!("{k} with {} data bytes", s.payload_len);
+    }
+    k
+}

@@ -1,0 +1,81 @@
+//! The classifier's verdicts on a run, next to the kernel's own reasons.
+//!
+//! The lab never judges a RST itself: it hands its capture to `rstlab-trace` (the same code
+//! that reads any capture file) and joins each classified RST with the `tcp:tcp_send_reset`
+//! event that made it. The kernel's reason implies a cause (`cause_for_kernel_reason`); a RST
+//! with no event was not made by the TCP stack (netfilter reject, forged), which the classifier
+//! should call `injected` when it claims to come from an endpoint it does not come from, or
+//! describe as a stack-shaped reply when it is indistinguishable from one.
+
+use crate::capture::CapturedFrame as LabFrame;
+use crate::lab::WireReset;
+use rstlab_trace::capture::CapturedFrame;
+use rstlab_trace::classify::{cause_for_kernel_reason, Cause, ResetRow};
+use rstlab_trace::wire::LinkType;
+use rstlab_trace::{analyze_frames, Analysis, AnalyzeOptions, SegmentFilter};
+use std::net::IpAddr;
+
+/// One RST as the classifier saw it, with who sent it and what the kernel said.
+#[derive(Clone, Debug)]
+pub struct ClassifiedReset {
+    pub row: ResetRow,
+    /// Who sent it: client, server, router or forger. A RST no TCP stack made is the router's
+    /// or the forger's in those scenarios; otherwise the owner of its source address.
+    pub host: String,
+    pub kernel_reason: Option<String>,
+    pub kernel_state: Option<String>,
+    /// Some(true) the TCP stack sent it; Some(false) no tcp_send_reset event matched; None no oracle.
+    pub stack_sent: Option<bool>,
+    /// The cause the kernel's reason implies (None without an event).
+    pub kernel_cause: Option<Cause>,
+    /// Whether the classifier's cause is the kernel's (None without an event).
+    pub agrees: Option<bool>,
+}
+
+/// The classifier's reading of a run's capture (the client-side interface, one copy per packet).
+pub struct RunAnalysis {
+    pub analysis: Analysis,
+    pub resets: Vec<ClassifiedReset>,
+}
+
+/// Analyse the frames of interface 0 and join every classified RST with its kernel event.
+/// `non_stack_host` names who sends the RSTs no TCP stack made, when the scenario knows it
+/// (the router in middlebox scenarios, the forger in forged ones); otherwise such a RST is
+/// attributed to the owner of its source address (a host firewall).
+pub fn classify_run(frames: &[LabFrame], wire_resets: &[WireReset], hosts: &[(String, IpAddr)], non_stack_host: Option<&str>) -> RunAnalysis {
+    // The classifier numbers frames 1.. over what it is given; remember where each came from.
+    let index: Vec<usize> = frames.iter().enumerate().filter(|(_, f)| f.interface == 0).map(|(i, _)| i).collect();
+    let frames: Vec<CapturedFrame> = index
+        .iter()
+        .map(|&i| {
+            let f = &frames[i];
+            CapturedFrame { ts_ns: f.ts_ns, linktype: LinkType(f.linktype), interface: 0, orig_len: f.orig_len, data: f.data.clone() }
+        })
+        .collect();
+    let opts = AnalyzeOptions { segments: SegmentFilter::All, keep_reset_rows: true, verify_checksums: true, ..AnalyzeOptions::default() };
+    let analysis = analyze_frames(&frames, &opts);
+    let role = |ip: IpAddr| hosts.iter().find(|(_, a)| *a == ip).map_or("unknown".to_string(), |(r, _)| r.clone());
+    let resets = analysis
+        .tables
+        .reset_rows
+        .iter()
+        .map(|row| {
+            let lab_index = index.get(row.frame as usize - 1).copied();
+            let wire = wire_resets.iter().find(|w| Some(w.frame_index) == lab_index);
+            let src = wire.map(|w| w.src.ip());
+            let stack_sent = wire.and_then(|w| w.stack_sent);
+            let mut host = src.map(role).unwrap_or_else(|| "unknown".into());
+            if stack_sent == Some(false) {
+                if let Some(h) = non_stack_host {
+                    host = h.into();
+                }
+            }
+            let kernel_reason = wire.and_then(|w| w.kernel_reason.clone());
+            let kernel_state = wire.and_then(|w| w.kernel_state.clone());
+            let kernel_cause = kernel_reason.as_deref().map(|r| cause_for_kernel_reason(r, kernel_state.as_deref().unwrap_or("UNKNOWN"), &row.wire));
+            let agrees = kernel_cause.map(|k| k == row.cause);
+            ClassifiedReset { row: row.clone(), host, kernel_reason, kernel_state, stack_sent, kernel_cause, agrees }
+        })
+        .collect();
+    RunAnalysis { analysis, resets }
+}

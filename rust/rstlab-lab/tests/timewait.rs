@@ -1,0 +1,39 @@
+//! TIME_WAIT and reused 4-tuples.
+mod common;
+use common::*;
+use rstlab_trace::wire::TcpFlags;
+
+#[test]
+fn timewait_syn_with_newer_seq_reopens_the_connection() {
+    both(|v| {
+        let r = run_v("s3_timewait_port", v);
+        assert_eq!(r.metrics["server_time_wait_before"], 1.0, "{}", ladder(&r));
+        // RFC 6191: a SYN newer than the TIME-WAIT incarnation may reopen it: SYN-ACK, no RST.
+        assert!(r.rsts().is_empty(), "{}", ladder(&r));
+        assert_eq!(r.results("client", "connect"), ["ok", "ok"]);
+        let synacks = r.segments_from("server").into_iter().filter(|s| s.flags.syn() && s.flags.ack()).count();
+        assert_eq!(synacks, 2);
+        assert!(!verdict(&r), "S3 differs on Linux");
+    });
+}
+
+#[test]
+fn rebooted_client_same_port_gets_challenge_ack_then_resets() {
+    both(|v| {
+        let r = run_v("client_reboot_reconnect", v);
+        let rst = one_rst_from(&r, "client");
+        let challenge = trigger(&r, rst);
+        // RFC 5961 §4: SYN on an established connection → ACK <SEQ=SND.NXT><ACK=RCV.NXT>.
+        assert!(challenge.flags.ack() && !challenge.flags.syn(), "{}", ladder(&r));
+        // RFC 9293 §3.10.7.3: SYN-SENT, unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>.
+        assert_reply_to_ack(&r, rst, &challenge);
+        assert_reason(&r, rst, "TCP_INVALID_ACK_SEQUENCE");
+        // The RST carries exactly the server's RCV.NXT, so it resets the stale connection.
+        let recv = r.kernel(rstlab_lab::KernelEventKind::ReceiveReset);
+        assert!(recv.iter().any(|e| r.role(e.saddr) == "server"), "{}", ladder(&r));
+        assert_errnos(&r, "server", "recv", &["ECONNRESET"]);
+        assert_eq!(r.results("client", "connect").last().map(String::as_str), Some("ok"));
+        assert!(r.segments_from("server").iter().filter(|s| s.flags.syn() && s.flags.ack() && !s.flags.has(TcpFlags::RST)).count() == 2);
+        assert!(verdict(&r));
+    });
+}
