@@ -67,6 +67,14 @@ def test_report_caps_ladders(traces: Path) -> None:
     assert f"… {rst_streams(traces, SYNSCAN) - 2} more connections with RSTs not drawn" in page
 
 
+def test_report_caps_ladders_in_total(traces: Path) -> None:
+    pytest.importorskip("matplotlib")
+    page = render_report([traces / INJECT, traces / SYNSCAN], max_total_ladders=3)
+    # INJECT's one stream with RSTs takes one, SYNSCAN gets the remaining two.
+    assert page.count("<img ") == 3
+    assert f"… {rst_streams(traces, SYNSCAN) - 2} more connections with RSTs not drawn" in page
+
+
 def test_report_without_matplotlib_uses_text_ladders(traces: Path, monkeypatch) -> None:
     import builtins
 

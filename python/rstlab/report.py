@@ -125,7 +125,8 @@ def _ladder_html(conn: Any, max_segments: int, events: list[Any] | None = None) 
 
 
 def _trace_section(t: "Trace", anchor: str, max_ladders: int, max_segments: int,
-                   max_resets: int, label: str = "", events: list[Any] | None = None) -> str:
+                   max_resets: int, label: str = "", events: list[Any] | None = None,
+                   budget: list[int] | None = None) -> str:
     tcp = t.counts.get("tcp", 0)
     out: list[str] = [f"<h2 id='{anchor}'>{html.escape(label or os.path.basename(t.path))}</h2>",
            f"<p class='meta'>{html.escape(t.path)}: {t.counts.get('frames', tcp)} frames, "
@@ -163,6 +164,9 @@ def _trace_section(t: "Trace", anchor: str, max_ladders: int, max_segments: int,
             out.append(f"<p class='note'>… {len(t.resets) - max_resets} more resets not listed</p>")
         conn_ids = list(dict.fromkeys(int(c) for c in t.resets["conn_id"]))
         out.append("<h3>Ladders of the connections with RSTs</h3>")
+        if budget is not None:
+            max_ladders = max(0, min(max_ladders, budget[0]))
+            budget[0] -= min(max_ladders, len(conn_ids))
         for cid in conn_ids[:max_ladders]:
             conn = t.connection(cid)
             out.append(f"<div class='ladder' id='{anchor}-c{cid}'>"
@@ -183,7 +187,8 @@ def _fmt(v: Any) -> str:
 
 def render_report(traces: Iterable["Trace | str | os.PathLike[str]"] = (),
                   runs: Iterable[Any] = (), *, title: str = "rstlab report",
-                  max_ladders: int = 12, max_segments: int = 40, max_resets: int = 200) -> str:
+                  max_ladders: int = 12, max_total_ladders: int = 80, max_segments: int = 40,
+                  max_resets: int = 200) -> str:
     """The report as an HTML string (see :func:`write_report`)."""
     from . import __version__
     from .trace import Trace, read
@@ -233,8 +238,10 @@ def render_report(traces: Iterable["Trace | str | os.PathLike[str]"] = (),
                        f"<td class='num'>{len(t.connections)}</td><td class='num'>{len(t.resets)}</td>"
                        f"<td>{html.escape(causes)}</td></tr>")
         out.append("</table>")
+    budget = [max_total_ladders]  # ladders are the slow, heavy part of a page
     for (label, t, events), a in zip(captures, anchors):
-        out.append(_trace_section(t, a, max_ladders, max_segments, max_resets, label, events))
+        out.append(_trace_section(t, a, max_ladders, max_segments, max_resets, label, events,
+                                  budget))
     out.append("</body></html>\n")
     return "\n".join(out)
 
@@ -248,8 +255,8 @@ def write_report(path: str | os.PathLike[str],
     - ``runs``: lab runs (see the module docstring): a verdict table — scenario, claim,
       holds / differs, evidence — and each run's capture.
     - Per capture: cause counts, how connections ended, the resets with their evidence, and a
-      ladder for each connection that has RSTs (at most ``max_ladders`` per capture, each of
-      at most ``max_segments`` rows).
+      ladder for each connection that has RSTs (at most ``max_ladders`` per capture and
+      ``max_total_ladders`` in all, each of at most ``max_segments`` rows).
     """
     page = render_report(traces, runs, **options)
     p = os.fspath(path)
