@@ -212,16 +212,33 @@ def test_xdist_workers_keep_distinct_files(pytester: pytest.Pytester, traces: Pa
     assert len(kept) == 3 and all("-gw" in p.name for p in kept)
 
 
-def test_lab_fixture_skips_without_the_lab(pytester: pytest.Pytester) -> None:
+def test_lab_fixture_skips_without_the_lab(pytester: pytest.Pytester,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
     pytester.makepyfile("""
         def test_uses_lab(lab):
-            pass
+            assert lab.__name__ == "rstlab.lab"
     """)
-    try:
-        import rstlab.lab  # noqa: F401
-    except ModuleNotFoundError:
-        result = pytester.runpytest("-rs")
-        result.assert_outcomes(skipped=1)
-        result.stdout.fnmatch_lines(["SKIPPED*rstlab lab not available*"])
-    else:
-        pytester.runpytest().assert_outcomes(passed=1)
+    monkeypatch.setitem(sys.modules, "rstlab.lab", None)  # import now raises ModuleNotFoundError
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*rstlab lab not available*"])
+
+
+def test_lab_fixture_honours_the_labs_privilege_check(pytester: pytest.Pytester,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = pytest.importorskip("rstlab.lab")
+    pytester.makepyfile("""
+        def test_uses_lab(lab):
+            assert lab.__name__ == "rstlab.lab"
+    """)
+    monkeypatch.setattr(lab, "privileges", lambda: None)
+    pytester.runpytest().assert_outcomes(passed=1)
+    monkeypatch.setattr(lab, "privileges", lambda: "lab runs need root: run as root")
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*lab: lab runs need root: run as root"])
+    result = pytester.runpytest("--rstlab-require-privileges")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*lab: lab runs need root: run as root (--rstlab-require-privileges is set)*"])

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from .trace import Connection
 
-__all__ = ["ladder", "time_sequence", "tcpdump_label"]
+__all__ = ["ladder", "time_sequence", "tcpdump_label", "event_label"]
 
 RST_COLOR = "#d62728"
 DIR_COLOR = {"orig": "#1f77b4", "resp": "#2ca02c"}
@@ -70,7 +70,7 @@ def _reset_rows(conn: "Connection") -> dict[int, dict[str, Any]]:
     return {int(r["frame"]): r for r in resets}
 
 
-def _event_text(ev: Mapping[str, Any]) -> str:
+def event_label(ev: Mapping[str, Any]) -> str:
     """``connect() → ECONNREFUSED``, ``send() → sent 4``: the call and what it returned."""
     call = str(ev.get("call", "?"))
     if not call.endswith(")"):
@@ -118,7 +118,8 @@ def ladder(conn: "Connection", ax: "Axes | None" = None, *,
     ``events`` are application events to mark on the endpoint lines, each a mapping with
     ``host`` (``"client"``/``"server"``), ``call``, ``result`` or ``errno``, and ``ts`` (epoch
     seconds, the capture's clock); they are placed in time order among the segments.
-    ``max_segments`` caps the rows drawn: the first and last segments and every RST are kept.
+    ``max_segments`` caps the rows drawn (segments and events): the first and last rows, every
+    RST and every failed call are kept.
     """
     segs = list(conn.segments)
     rsts = _reset_rows(conn)
@@ -130,8 +131,10 @@ def ladder(conn: "Connection", ax: "Axes | None" = None, *,
         rows.append({"kind": "event", "ts": float(ts) if ts is not None else math.inf, "ev": ev})
     # Stable sort: an event at the same instant as a segment goes after it.
     rows.sort(key=lambda r: r["ts"])
+    # Elision keeps every RST and every failed call; other events count as rows like segments.
     keep = {i for i, r in enumerate(rows)
-            if r["kind"] == "event" or (r["kind"] == "seg" and int(r["seg"]["frame"]) in rsts)}
+            if (r["kind"] == "event" and r["ev"].get("errno"))
+            or (r["kind"] == "seg" and int(r["seg"]["frame"]) in rsts)}
     rows = _elide(rows, keep, max_segments)
 
     n = len(rows)
@@ -169,7 +172,7 @@ def ladder(conn: "Connection", ax: "Axes | None" = None, *,
             err = bool(ev.get("errno"))
             color = RST_COLOR if err else EVENT_COLOR
             ax.plot([x], [y], marker="D", ms=7, color=color, zorder=3)
-            ax.text(x + (0.025 if role == "orig" else -0.025), y, _event_text(ev),
+            ax.text(x + (0.025 if role == "orig" else -0.025), y, event_label(ev),
                     ha="left" if role == "orig" else "right", va="center", fontsize=8,
                     color=color, fontweight="bold",
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.6))
@@ -285,7 +288,6 @@ def render(draw: Any, conn: "Connection", fmt: str = "svg", **kwargs: Any) -> by
         fig.set_size_inches(11.0, 1.6 + 0.36 * max(n, 1))
     else:
         fig.set_size_inches(10.0, 5.0)
-    fig.tight_layout()
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "rstlab"}):
         fig.savefig(buf, format=fmt, dpi=96 if fmt == "png" else None, bbox_inches="tight",

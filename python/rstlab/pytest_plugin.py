@@ -303,11 +303,10 @@ def assert_reset(obj: "Trace | Connection | Any", cause: str | None = None,
     else:
         lines.append(f"actual: no RST in {where}")
     if events:
+        from .plot import event_label
+
         lines.append("application events:")
-        for e in events:
-            err = _get(e, "errno")
-            res = f"→ {_errno_name(err)}" if err is not None else f"= {_get(e, 'result')}"
-            lines.append(f"  {_get(e, 'host', '?')}: {_get(e, 'call', '?')}() {res}")
+        lines += [f"  {_get(e, 'host', '?')}: {event_label(e)}" for e in events]
     for c in _ladder_connections(trace, conn, resets, conn_id):
         lines.append(f"ladder of connection {c.conn_id} (state {c.row.get('conn_state')}, "
                      f"history {c.row.get('history')}):")

@@ -112,7 +112,19 @@ def _count(values: Iterable[Any]) -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _events_near(conn: Any, events: list[Any] | None) -> list[Any] | None:
+    """The events from shortly before the connection's first segment to shortly after its last
+    (a run's events carry no connection id; a run may hold many connections)."""
+    if not events:
+        return events
+    first, last = float(conn.row["first_ts"]), float(conn.row["last_ts"])
+    margin = max(1e-3, 0.05 * (last - first))
+    return [e for e in events
+            if _get(e, "ts") is not None and first - margin <= float(_get(e, "ts")) <= last + margin]
+
+
 def _ladder_html(conn: Any, max_segments: int, events: list[Any] | None = None) -> str:
+    events = _events_near(conn, events)
     try:
         from . import plot
 
