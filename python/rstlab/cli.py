@@ -81,6 +81,30 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import read
+    from .report import write_report
+
+    status = 0
+    traces = []
+    for path in args.files:
+        try:
+            t = read(path, errors="keep", progress=args.progress)
+        except OSError as e:
+            print(f"rstlab: {e}", file=sys.stderr)
+            status = 1
+            continue
+        if t.error is not None:
+            print(f"rstlab: {t.error}", file=sys.stderr)
+            status = 1
+        traces.append(t)
+    # Lab runs join here once the lab is merged (`--run SCENARIO` / `--all-scenarios`).
+    out = write_report(args.output, traces=traces, runs=[], title=args.title,
+                       max_ladders=args.max_ladders, max_segments=args.max_segments)
+    print(f"rstlab: wrote {out} ({len(traces)} captures)", file=sys.stderr)
+    return status
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from .lab import scenarios
 
@@ -237,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="out", help="output directory")
     d.add_argument("files", nargs="*", help="extra captures to classify")
     d.set_defaults(func=cmd_demo)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page: causes, resets, ladders")
+    rp.add_argument("files", nargs="*", help="pcap or pcapng files")
+    rp.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    rp.add_argument("--title", default="rstlab report")
+    rp.add_argument("--max-ladders", type=int, default=12, help="ladders drawn per capture")
+    rp.add_argument("--max-segments", type=int, default=40, help="rows per ladder")
+    rp.add_argument("--progress", action="store_true", help="progress bar on a terminal")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

@@ -151,7 +151,7 @@ class Trace:
         else:
             res = _analyze(self.path, segments=conn_id, progress=None, **self._opts)
             segs = Table(res.segments, "segments")
-        return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id))
+        return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id), trace=self)
 
     def write_pcapng(self, path: str | os.PathLike[str]) -> None:
         """Write the capture as pcapng with each RST's cause and evidence as a packet comment
@@ -173,22 +173,84 @@ class Trace:
                 f"{len(self.resets)} resets, {c.get('tcp', 0)} TCP segments of {c.get('frames', 0)} frames"
                 f"{', damaged' if self.error else ''}>")
 
+    def cause_counts(self) -> dict[str, int]:
+        """How many RSTs of each cause, most frequent first."""
+        counts: dict[str, int] = {}
+        for cause in self.resets["cause"]:
+            counts[cause] = counts.get(cause, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def _repr_html_(self) -> str:
         c = self.counts
-        head = (f"<p><b>{html.escape(os.path.basename(self.path))}</b>: {len(self.connections)} connections, "
-                f"{c.get('tcp', 0)} TCP segments of {c.get('frames', 0)} frames</p>")
+        ends: dict[str, int] = {}
+        for e in self.connections["end_reason"]:
+            ends[e] = ends.get(e, 0) + 1
+        summary = [
+            ("file", self.path),
+            ("frames", f"{c.get('frames', 0)} ({c.get('tcp', 0)} TCP segments)"),
+            ("connections", str(len(self.connections))),
+            ("resets", str(len(self.resets))),
+            ("RST causes", _counts_text(self.cause_counts()) or "none"),
+            ("connection ends", _counts_text(ends) or "none"),
+        ]
+        out = [f"<div class='rstlab-trace'><p><b>rstlab.Trace</b> "
+               f"{html.escape(os.path.basename(self.path))}</p>", _kv_table(summary)]
         if self.error:
-            head += f"<p style='color:#b00'>{html.escape(str(self.error))}</p>"
-        return head + self.connections._repr_html_()
+            out.append(f"<p style='color:#b00'>{html.escape(str(self.error))}</p>")
+        if len(self.resets):
+            out.append(_resets_html(self.resets, evidence=False, max_rows=10))
+        out.append(self.connections._repr_html_(max_rows=10))
+        out.append("</div>")
+        return "".join(out)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+_RESET_COLUMNS = ("frame", "conn_id", "sender", "flags", "phase", "acceptability", "effect", "origin",
+                  "cause", "confidence")
+
+
+def _resets_html(resets: Table, *, evidence: bool, max_rows: int = 20) -> str:
+    """The resets as an HTML table: the verdict columns, and the evidence (wrapped) if asked."""
+    cols = [c for c in _RESET_COLUMNS if c in resets.columns]
+    if evidence and "evidence" in resets.columns:
+        cols.append("evidence")
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for r in resets.to_pylist()[:max_rows]:
+        cells = []
+        for c in cols:
+            v = r[c]
+            text = f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))
+            style = (" style='text-align:left;max-width:48em;white-space:normal;font-size:smaller'"
+                     if c == "evidence" else "")
+            cells.append(f"<td{style}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = f"<p>… {len(resets) - max_rows} more resets</p>" if len(resets) > max_rows else ""
+    return (f"<p><b>resets</b>: {len(resets)}</p><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{more}")
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                   f"<td style='text-align:left'>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<table class='rstlab-summary'>{body}</table>"
 
 
 class Connection:
-    """One TCP connection: its summary row and its segments."""
+    """One TCP connection: its summary row, its segments and its resets.
 
-    def __init__(self, row: dict[str, Any], segments: Table, resets: Table | None = None) -> None:
+    ``trace`` is the :class:`Trace` it came from (``None`` when built by hand).
+    """
+
+    def __init__(self, row: dict[str, Any], segments: Table, resets: Table | None = None, *,
+                 trace: Trace | None = None) -> None:
         self.row = row
         self.segments = segments
         self.resets = resets if resets is not None else Table.from_arrow(segments.to_arrow().slice(0, 0))
+        self.trace = trace
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -205,11 +267,28 @@ class Connection:
         port = self.row[f"{role}_port"]
         return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
-    def ladder(self, width: int = 72) -> str:
-        """A text ladder: one line per segment, originator on the left."""
+    def ladder(self, width: int = 72, max_segments: int | None = None) -> str:
+        """A text ladder: one line per segment, originator on the left, RSTs with their cause.
+
+        ``max_segments`` keeps the first third and the last segments and every RST, with one
+        ``…`` line per gap.
+        """
         lines = [f"{self._endpoint('orig'):<28}{'':>16}{self._endpoint('resp'):>28}"]
         causes = {int(r["frame"]): r["cause"] for r in self.resets} if "cause" in self.resets.columns else {}
-        for s in self.segments:
+        segs = list(self.segments)
+        shown: set[int] = set(range(len(segs)))
+        if max_segments is not None and len(segs) > max_segments:
+            head = max_segments // 3
+            shown = (set(range(head)) | set(range(len(segs) - (max_segments - head), len(segs)))
+                     | {i for i, s in enumerate(segs) if s["frame"] in causes})
+        skipped = 0
+        for i, s in enumerate(segs):
+            if i not in shown:
+                skipped += 1
+                continue
+            if skipped:
+                lines.append(f"{'':>6} {f'… {skipped} segments not shown …':^{width}}".rstrip())
+                skipped = 0
             label = f"{s['flags']} seq={s['seq_rel']} ack={s['ack_rel']} len={s['len']}"
             if s["frame"] in causes:
                 label += f"  RST: {causes[s['frame']]}"
@@ -218,6 +297,8 @@ class Connection:
             else:
                 arrow = "<-" + f" {label}".rjust(width - 2, "-")
             lines.append(f"{s['frame']:>6} {arrow}")
+        if skipped:
+            lines.append(f"{'':>6} {f'… {skipped} segments not shown …':^{width}}".rstrip())
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -227,4 +308,25 @@ class Connection:
                 f"pkts {r['orig_pkts']}/{r['resp_pkts']} bytes {r['orig_bytes']}/{r['resp_bytes']}>")
 
     def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(repr(self))}</p><pre>{html.escape(self.ladder())}</pre>")
+        r = self.row
+        summary = [
+            ("client (originator)", self._endpoint("orig")),
+            ("server (responder)", self._endpoint("resp")),
+            ("conn_state / history", f"{r.get('conn_state') or '?'} / {r.get('history') or '-'}"),
+            ("packets", f"{r.get('orig_pkts')} → / ← {r.get('resp_pkts')}"),
+            ("bytes", f"{r.get('orig_bytes')} → / ← {r.get('resp_bytes')}"),
+            ("duration", f"{float(r.get('duration') or 0.0):.6f} s"),
+            ("ended by", str(r.get("end_reason") or "?")),
+        ]
+        out = [f"<div class='rstlab-connection'><p><b>rstlab.Connection {self.conn_id}</b></p>",
+               _kv_table(summary)]
+        if len(self.resets):
+            out.append(_resets_html(self.resets, evidence=True))
+        try:
+            from . import plot
+
+            out.append(plot.svg_inline(plot.ladder, self, max_segments=40))
+        except ImportError:
+            out.append(f"<pre>{html.escape(self.ladder(max_segments=40))}</pre>")
+        out.append("</div>")
+        return "".join(out)

@@ -1,0 +1,81 @@
+"""What this process may do: the checks behind the pytest markers and the notebooks' skips.
+
+Each function returns ``None`` when the need is met, else the reason it is not, worded to say
+what to do. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["missing", "missing_root", "missing_netns", "NEEDS"]
+
+CAP_NET_ADMIN = 12
+CAP_SYS_ADMIN = 21
+TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
+#: The needs a test or a lab run can state, by name.
+NEEDS = ("root", "netns")
+
+
+def _status(pid: str = "self") -> str:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def effective_caps(status_text: str) -> int:
+    """The effective capability set from the text of ``/proc/<pid>/status`` (0 if absent)."""
+    for line in status_text.splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+def initial_user_namespace(uid_map_text: str) -> bool:
+    """Whether a ``/proc/<pid>/uid_map`` is the identity map of the initial user namespace."""
+    rows = [line.split() for line in uid_map_text.splitlines() if line.strip()]
+    return rows == [["0", "0", "4294967295"]]
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def missing_root() -> str | None:
+    """Real root (euid 0 in the initial user namespace) with tracefs mounted, as the lab's
+    kernel oracle reads the kernel's reset reasons from tracepoints."""
+    if os.geteuid() != 0:
+        return f"needs real root (running as uid {os.geteuid()}): run the tests as root"
+    if not initial_user_namespace(_read("/proc/self/uid_map")):
+        return "needs real root, not root inside a user namespace: run the tests as root on the host"
+    if not any(os.path.isdir(os.path.join(d, "events")) for d in TRACEFS):
+        return ("needs tracefs, not mounted at /sys/kernel/tracing: "
+                "mount -t tracefs nodev /sys/kernel/tracing")
+    return None
+
+
+def missing_netns() -> str | None:
+    """CAP_NET_ADMIN and CAP_SYS_ADMIN (creating network namespaces and configuring them)."""
+    caps = effective_caps(_status())
+    lacking = [name for bit, name in ((CAP_NET_ADMIN, "CAP_NET_ADMIN"), (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"))
+               if not caps >> bit & 1]
+    if lacking:
+        return (f"needs {' and '.join(lacking)} to create network namespaces: run as root or "
+                f"inside a user namespace (unshare -rn)")
+    return None
+
+
+def missing(need: str) -> str | None:
+    """The reason ``need`` (one of :data:`NEEDS`) is not met, or ``None``."""
+    if need == "root":
+        return missing_root()
+    if need == "netns":
+        return missing_netns()
+    raise ValueError(f"unknown need {need!r}: one of {', '.join(NEEDS)}")
