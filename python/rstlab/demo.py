@@ -65,11 +65,14 @@ def demo(out: str | os.PathLike[str], files: list[str] | None = None) -> int:
     if runs:
         paths = sorted((outdir / "captures").glob("*.pcapng")) + paths
     totals: Counter = Counter()
-    traces = []
+    public = []
     n_conn = n_pkt = 0
+    lab_dir = (outdir / "captures").resolve()
     for p in paths:
         t = read(p, errors="keep")
-        traces.append(t)
+        if p.resolve().parent != lab_dir:
+            # The lab's own captures reach the report through their runs.
+            public.append(t)
         n_conn += len(t.connections)
         n_pkt += t.counts.get("tcp", 0)
         for c in t.resets["cause"]:
@@ -86,7 +89,7 @@ def demo(out: str | os.PathLike[str], files: list[str] | None = None) -> int:
         print("report module not available")
     else:
         ok_runs = [r for r in runs if isinstance(r, lab.Run)]
-        path = write_report(outdir / "report.html", traces=traces[:40], runs=ok_runs)
+        path = write_report(outdir / "report.html", traces=[t for t in public if len(t.resets)][:40], runs=ok_runs)
         print(f"wrote {path}")
     print(f"outputs in {outdir}/: claims.md agreement.md causes.md captures/")
     return 0
