@@ -96,3 +96,24 @@ def test_packet_counts_per_connection_match_tshark_conversations(traces: Path, t
     t = rstlab.read(f)
     mine = {str(r["conn_id"]): r["orig_pkts"] + r["resp_pkts"] for r in t.connections}
     assert mine == dict(theirs)
+
+
+def test_relative_sequence_numbers_count_from_the_isn_like_wireshark(traces: Path, tshark: str) -> None:
+    # A forged RST arrives before the genuine SYN-ACK: relative numbers must still count from
+    # the responder's ISN (Wireshark re-bases on the SYN). Frames before a direction's SYN are
+    # left out: Wireshark numbers them with hindsight (a second pass), rstlab streams once.
+    f = traces / "zeek" / "tcp" / "rst-inject-rae.pcap"
+    out = subprocess.run([tshark, "-n", "-r", str(f), "-T", "fields", "-e", "frame.number", "-e", "tcp.seq",
+                          "-e", "tcp.flags.ack", "-e", "tcp.ack"], capture_output=True, text=True, check=True).stdout
+    theirs = {int(a): (int(b), c, int(d)) for a, b, c, d in (line.split("\t") for line in out.splitlines())}
+    segs = rstlab.read(f).segments.to_pylist()
+    compared = 0
+    for s in segs:
+        if s["frame"] < 3:
+            continue
+        seq, ack_flag, ack = theirs[s["frame"]]
+        assert s["seq_rel"] == seq, s
+        if ack_flag in ("1", "True"):
+            assert s["ack_rel"] == ack, s
+        compared += 1
+    assert compared == 7

@@ -102,6 +102,10 @@ impl Conn {
         }
         if s.flags.syn() && d.syn_frame.is_none() {
             d.syn_frame = NonZeroU64::new(s.frame);
+            // The direction's first SYN fixes its initial sequence number, whatever came
+            // before it (a forged RST, a stray segment): relative numbers count from the ISN,
+            // as Wireshark's do.
+            d.base_seq = Some(s.seq);
         }
         if s.flags.fin() && d.fin_frame.is_none() {
             d.fin_frame = NonZeroU64::new(s.frame);
