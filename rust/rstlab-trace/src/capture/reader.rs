@@ -56,9 +56,19 @@ const MAX_TS_NS: i64 = (1 << 62) - 1;
 #[inline]
 fn ts_ns(ts: u64, iface: &Interface) -> i64 {
     let u = iface.units_per_sec.max(1);
-    let secs = i64::try_from(ts / u).unwrap_or(i64::MAX);
-    let frac = ts % u;
-    let nanos = if 1_000_000_000 % u == 0 {
+    // Constant divisors for the two common resolutions: the compiler turns them into
+    // multiplications, where a division by a run-time value costs tens of cycles per packet.
+    let (secs, frac) = match u {
+        1_000_000 => (ts / 1_000_000, ts % 1_000_000),
+        1_000_000_000 => (ts / 1_000_000_000, ts % 1_000_000_000),
+        _ => (ts / u, ts % u),
+    };
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    let nanos = if u == 1_000_000 {
+        (frac * 1000) as i64
+    } else if u == 1_000_000_000 {
+        frac as i64
+    } else if 1_000_000_000 % u == 0 {
         // The usual decimal resolutions (s, ms, µs, ns): an exact integer scale.
         (frac * (1_000_000_000 / u)) as i64
     } else {
