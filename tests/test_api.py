@@ -1,0 +1,34 @@
+"""The public Python surface: the Cause enum equals the Rust taxonomy, the stub names what the
+compiled module has, errors subclass the stdlib classes users catch."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import rstlab
+from rstlab import _rstlab
+
+
+def test_cause_enum_is_the_rust_taxonomy_in_order() -> None:
+    assert [c.value for c in rstlab.Cause] == [cid for cid, _, _ in _rstlab.causes()]
+    assert "injected" in {c.value for c in rstlab.Cause}
+
+
+def test_stub_lists_exactly_the_compiled_module() -> None:
+    stub = Path(rstlab.__file__).with_name("_rstlab.pyi")
+    tree = ast.parse(stub.read_text())
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    public = {n for n in dir(_rstlab) if not n.startswith("_")}
+    assert names == public
+
+
+def test_errors_are_the_stdlib_classes_users_catch(tmp_path: Path) -> None:
+    assert issubclass(rstlab.TraceFormatError, ValueError)
+    assert issubclass(rstlab.PrivilegeError, PermissionError)
+    assert issubclass(rstlab.ScenarioTimeout, TimeoutError)
+    with pytest.raises(FileNotFoundError) as e:
+        rstlab.read(tmp_path / "missing.pcap")
+    assert e.value.filename == str(tmp_path / "missing.pcap")
