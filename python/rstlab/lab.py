@@ -24,7 +24,7 @@ from .errors import PrivilegeError, RstlabError
 from .table import Table
 from .trace import Connection, Trace
 
-__all__ = ["scenarios", "run", "run_all", "Run", "claims", "agreement", "privileges"]
+__all__ = ["scenarios", "run", "run_all", "Run", "Lab", "claims", "agreement", "privileges"]
 
 
 def scenarios() -> list[dict[str, Any]]:
@@ -232,3 +232,51 @@ def agreement(runs: list[Run | RstlabError]) -> dict[str, Any]:
     return {"rows": rows, "stack_rsts": stack, "agree": agree,
             "share": agree / stack if stack else None, "non_stack_rsts": other,
             "non_stack_injected": injected}
+
+
+class Lab:
+    """Compose a scenario of your own from the lab's building blocks.
+
+    ::
+
+        with rstlab.lab.Lab(ip_version=6) as lab:
+            pid = lab.spawn("server", ["python3", "my_server.py", "--port", "8080"])
+            c = lab.socket("client")
+            c.connect((lab.addr("server"), 8080))
+            lab.reboot("server")            # crash and reboot: old sockets stay behind
+            c.send(b"hello")                # answered with a RST by the rebooted host
+            run = lab.finish()              # a Run: capture, app events, kernel reasons, causes
+
+    Hosts are ``"client"`` and ``"server"`` (and ``"router"`` with ``routed=True``), each a
+    fresh network namespace; everything is torn down by ``finish()`` or when the ``with`` block
+    ends, also on exceptions.
+    """
+
+    def __init__(self, name: str = "custom", ip_version: int = 4, *, routed: bool = False,
+                 oracle: bool = True, sysctls: Iterable[tuple[str, str, str]] = ()) -> None:
+        why = privileges()
+        if why is not None:
+            raise PrivilegeError(why)
+        self._native = _rstlab.Lab(name, ip_version, routed, oracle, list(sysctls))
+        self.run: Run | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # addr, server_addr, socket, listener, spawn, kill, drop_input, reject, heal, reboot,
+        # vanish, sysctl, wait_rst: the building blocks themselves.
+        return getattr(self.__dict__["_native"], name)
+
+    def finish(self) -> Run:
+        if self.run is None:
+            self.run = Run(self._native.finish())
+        return self.run
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.run is None:
+            try:
+                self.finish()
+            except RstlabError:
+                if exc[0] is None:
+                    raise

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// The one mapping from lab errors to Python exceptions (classes from `rstlab.errors`).
-fn to_py_err(py: Python<'_>, e: &LabError) -> PyErr {
+pub(crate) fn to_py_err(py: Python<'_>, e: &LabError) -> PyErr {
     let class = match e {
         LabError::Privilege { .. } => "PrivilegeError",
         LabError::Timeout { .. } => "ScenarioTimeout",
@@ -123,7 +123,7 @@ impl LabRun {
     }
 }
 
-fn convert(py: Python<'_>, r: RunResult) -> PyResult<LabRun> {
+pub(crate) fn convert(py: Python<'_>, r: RunResult) -> PyResult<LabRun> {
     let verdict = match &r.verdict {
         Some(v) => {
             let d = PyDict::new(py);

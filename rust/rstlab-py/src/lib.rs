@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod arrow;
 mod errors;
+mod compose;
 mod lab;
 mod trace;
 
@@ -19,5 +20,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lab::LabRun>()?;
     m.add_function(wrap_pyfunction!(lab::scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(lab::run, m)?)?;
+    m.add_class::<compose::PyLab>()?;
+    m.add_class::<compose::PySock>()?;
     Ok(())
 }

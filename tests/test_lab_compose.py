@@ -1,0 +1,111 @@
+"""Composing a scenario from Python around a user's own server program (needs root).
+
+Expectations come from RFC 9293 and the kernel: a host that lost its connection state answers a
+mid-connection segment with a RST (§3.10.7.1; Linux tcp_send_reset reason NO_SOCKET); SO_LINGER
+{1,0} close() aborts with RST|ACK at SND.NXT (§3.10.4 ABORT) and the peer's next recv() fails
+with ECONNRESET; a silenced network gives no RST at all.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import textwrap
+import time
+
+import pytest
+
+import rstlab
+from rstlab import lab
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="lab runs need root (namespaces, nftables, tracefs)")
+
+# The user's program: a tiny echo server, started inside the server namespace.
+SERVER = textwrap.dedent("""
+    import socket, sys
+    s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)
+    while True:
+        c, _ = s.accept()
+        while (d := c.recv(4096)):
+            c.sendall(d)
+        c.close()
+""")
+
+
+def after_startup(run: lab.Run) -> list[dict]:
+    """The resets of the probe connection only: while the user's server starts, the probe's
+    earlier connects are refused (RST answering a SYN), which is not what these tests look at."""
+    last = max(run.resets["conn_id"], default=None)
+    return [r for r in run.resets.to_pylist() if r["conn_id"] == last and r["cause"] != "refused"]
+
+
+def start_server(l: lab.Lab, port: int = 9000) -> tuple[str, int]:
+    host = l.addr("server")
+    l.spawn("server", [sys.executable, "-c", SERVER, host, str(port)])
+    c = l.socket("client")
+    for _ in range(100):  # wait until the user's server listens
+        try:
+            c.connect((host, port))
+            break
+        except OSError as e:
+            if e.errno != errno.ECONNREFUSED:
+                raise
+            c.close()
+            c = l.socket("client")
+            time.sleep(0.02)
+    l._probe = c
+    return host, port
+
+
+@pytest.mark.parametrize("ip_version", [4, 6])
+def test_users_server_crash_and_reboot_answers_with_no_connection(ip_version: int) -> None:
+    with lab.Lab("my_server_reboot", ip_version) as l:
+        start_server(l)
+        c = l._probe
+        c.send(b"ping")
+        assert c.recv(64, timeout=2) == b"ping"
+        l.reboot("server")
+        c.send(b"are you there")
+        assert l.wait_rst(3)
+        with pytest.raises(OSError) as e:
+            c.recv(64, timeout=3)
+        assert e.value.errno == errno.ECONNRESET
+        run = l.finish()
+    rsts = after_startup(run)
+    assert [r["host"] for r in rsts] == ["server"]
+    assert rsts[0]["kernel_reason"] == "NO_SOCKET"
+    assert rsts[0]["cause"] == rstlab.Cause.NO_CONNECTION
+    assert rsts[0]["flags"] == "R"  # the trigger carried ACK: <SEQ=SEG.ACK><CTL=RST>
+
+
+@pytest.mark.parametrize("ip_version", [4, 6])
+def test_client_abort_against_users_server(ip_version: int) -> None:
+    with lab.Lab("my_server_abort", ip_version) as l:
+        start_server(l)
+        c = l._probe
+        c.send(b"x" * 100)
+        assert c.recv(200, timeout=2)
+        c.linger(0)
+        c.close()
+        assert l.wait_rst(2)
+        run = l.finish()
+    (r,) = after_startup(run)
+    assert (r["host"], r["flags"], r["cause"]) == ("client", "R.", "abort")
+    assert r["kernel_reason"] == "TCP_STATE"
+
+
+def test_silent_network_ends_without_a_reset() -> None:
+    with lab.Lab("my_server_silence", 4) as l:
+        start_server(l)
+        c = l._probe
+        c.user_timeout_ms(300)
+        l.drop_input("server")
+        c.send(b"lost")
+        with pytest.raises(OSError) as e:
+            c.recv(64, timeout=5)
+        assert e.value.errno == errno.ETIMEDOUT
+        run = l.finish()
+    assert after_startup(run) == []
