@@ -41,6 +41,7 @@ rust-test:
 
 py-test:
 	$(PYTHON) -m pytest -q
+	@if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m rstlab conform; else echo "not root: conformance suite skipped (rstlab conform needs root)"; fi
 
 bench:
 	$(PYTHON) bench/run.py

@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("-q", "--quiet", action="store_true")
     ag.set_defaults(func=cmd_agreement)
 
+    cf = sub.add_parser("conform", help="the conformance suite: claims S1-S12 and the RFC rules on this kernel (root)")
+    cf.add_argument("pytest_args", nargs="*", help="extra pytest arguments")
+    cf.set_defaults(func=cmd_conform)
+
     d = sub.add_parser("demo", help="the main job: run the catalogue, classify captures, write the report")
     d.add_argument("--out", default="out", help="output directory")
     d.add_argument("files", nargs="*", help="extra captures to classify")
@@ -271,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--progress", action="store_true", help="progress bar on a terminal")
     rp.set_defaults(func=cmd_report)
     return p
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    import pytest
+
+    return int(pytest.main(["--pyargs", "rstlab.conformance", "-q", "-p", "no:cacheprovider", *args.pytest_args]))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
