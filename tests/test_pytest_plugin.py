@@ -135,7 +135,7 @@ def test_assert_reset_messages(pytester: pytest.Pytester, traces: Path) -> None:
     # the responder (1.2.0.3), the first forged.
     assert "expected a RST with cause=refused, sender=server: no matching RST" in out
     assert "actual RSTs in rst-inject-rae.pcap:" in out
-    assert "frame 2 conn 0: resp (server) [Re.] handshake, cause injected" in out
+    assert "frame 2 conn 0: resp (server) [R.e] handshake, cause injected" in out
     assert "expected a RST with cause=abort, sender=client: no matching RST" in out
     assert "actual RSTs in connection 0:" in out
     assert "errno=ECONNRESET can only be checked on a lab run" in out

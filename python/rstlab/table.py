@@ -51,7 +51,12 @@ class Table:
         if zero_copy:
             import pandas as pd
 
-            return self.to_arrow().to_pandas(types_mapper=pd.ArrowDtype)
+            # Dictionary columns (states, causes) become ordinary categoricals: pandas supports
+            # those everywhere, and they are small; everything else stays in Arrow memory.
+            def mapper(t: pa.DataType) -> Any:
+                return None if pa.types.is_dictionary(t) else pd.ArrowDtype(t)
+
+            return self.to_arrow().to_pandas(types_mapper=mapper)
         return self.to_arrow().to_pandas()
 
     def to_polars(self) -> Any:
