@@ -278,9 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    import pytest
+    import subprocess
 
-    return int(pytest.main(["--pyargs", "rstlab.conformance", "-q", "-p", "no:cacheprovider", *args.pytest_args]))
+    # A fresh interpreter: pytest must import rstlab itself (assertion rewriting, plugins).
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "rstlab.conformance", "-q", "-p", "no:cacheprovider",
+           *args.pytest_args]
+    return subprocess.call(cmd)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
