@@ -145,25 +145,7 @@ impl PyLab {
         let name = lab.scenario().to_string();
         let ip_version = lab.ip_version();
         let o = lab.finish().map_err(|e| to_py_err(py, &e))?;
-        let ra = rstlab_lab::classify_run(&o.frames, &o.resets, &o.hosts, None);
-        let r = RunResult {
-            scenario: name,
-            ip_version,
-            frames: o.frames,
-            interfaces: o.interfaces,
-            hosts: o.hosts,
-            app_events: o.app_events,
-            kernel_events: o.kernel_events,
-            oracle_available: o.oracle_available,
-            oracle_note: o.oracle_note,
-            resets: o.resets,
-            metrics: o.metrics,
-            verdict: None,
-            duration: o.duration,
-            pcapng: None,
-            classified: ra.resets,
-            tables: Some(std::sync::Arc::new(ra.analysis.tables)),
-        };
+        let r = RunResult::from_observed(&name, ip_version, o, None);
         convert(py, r)
     }
 }

@@ -117,6 +117,30 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// A finished lab's observations as a run, its capture classified by the trace engine
+    /// (`non_stack_host`: who sends the RSTs no TCP stack made, when the caller knows).
+    pub fn from_observed(scenario: &str, ip_version: u8, o: crate::lab::Observed, non_stack_host: Option<&str>) -> RunResult {
+        let ra = crate::verdicts::classify_run(&o.frames, &o.resets, &o.hosts, non_stack_host);
+        RunResult {
+            scenario: scenario.into(),
+            ip_version,
+            frames: o.frames,
+            interfaces: o.interfaces,
+            hosts: o.hosts,
+            app_events: o.app_events,
+            kernel_events: o.kernel_events,
+            oracle_available: o.oracle_available,
+            oracle_note: o.oracle_note,
+            resets: o.resets,
+            metrics: o.metrics,
+            verdict: None,
+            duration: o.duration,
+            pcapng: None,
+            classified: ra.resets,
+            tables: Some(std::sync::Arc::new(ra.analysis.tables)),
+        }
+    }
+
     /// TCP segments on the first interface (the client's link), with frame indices.
     pub fn segments(&self) -> Vec<(usize, Segment)> {
         decode_frames(&self.frames).into_iter().filter(|(_, s)| s.interface == 0).collect()
@@ -256,33 +280,13 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
         return Err(e);
     }
     let o = lab.finish()?;
-    let mut r = RunResult {
-        scenario: name.into(),
-        ip_version: opts.ip_version,
-        frames: o.frames,
-        interfaces: o.interfaces,
-        hosts: o.hosts,
-        app_events: o.app_events,
-        kernel_events: o.kernel_events,
-        oracle_available: o.oracle_available,
-        oracle_note: o.oracle_note,
-        resets: o.resets,
-        metrics: o.metrics,
-        verdict: None,
-        duration: o.duration,
-        pcapng: None,
-        classified: Vec::new(),
-        tables: None,
-    };
-    r.verdict = Some((sc.judge)(&r));
     let non_stack = match sc.info.family {
         "forged" => Some("forger"),
         "middlebox" => Some("router"),
         _ => None,
     };
-    let ra = crate::verdicts::classify_run(&r.frames, &r.resets, &r.hosts, non_stack);
-    r.classified = ra.resets;
-    r.tables = Some(std::sync::Arc::new(ra.analysis.tables));
+    let mut r = RunResult::from_observed(name, opts.ip_version, o, non_stack);
+    r.verdict = Some((sc.judge)(&r));
     if let Some(dir) = &opts.keep_dir {
         std::fs::create_dir_all(dir).map_err(|e| LabError::os(format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!("{name}-v{}.pcapng", opts.ip_version));
