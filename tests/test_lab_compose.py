@@ -1,4 +1,5 @@
-"""Composing a scenario from Python around a user's own server program (needs root).
+"""A user testing their own server with the rstlab pytest plugin: the ``lab`` fixture (skips
+with the reason without root), a scenario composed around the user's program, ``assert_reset``.
 
 Expectations come from RFC 9293 and the kernel: a host that lost its connection state answers a
 mid-connection segment with a RST (§3.10.7.1; Linux tcp_send_reset reason NO_SOCKET); SO_LINGER
@@ -9,7 +10,6 @@ with ECONNRESET; a silenced network gives no RST at all.
 from __future__ import annotations
 
 import errno
-import os
 import sys
 import textwrap
 import time
@@ -17,9 +17,7 @@ import time
 import pytest
 
 import rstlab
-from rstlab import lab
-
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="lab runs need root (namespaces, nftables, tracefs)")
+from rstlab.pytest_plugin import assert_reset
 
 # The user's program: a tiny echo server, started inside the server namespace.
 SERVER = textwrap.dedent("""
@@ -35,14 +33,14 @@ SERVER = textwrap.dedent("""
 """)
 
 
-def after_startup(run: lab.Run) -> list[dict]:
+def after_startup(run) -> list[dict]:
     """The resets of the probe connection only: while the user's server starts, the probe's
     earlier connects are refused (RST answering a SYN), which is not what these tests look at."""
     last = max(run.resets["conn_id"], default=None)
     return [r for r in run.resets.to_pylist() if r["conn_id"] == last and r["cause"] != "refused"]
 
 
-def start_server(l: lab.Lab, port: int = 9000) -> tuple[str, int]:
+def start_server(l, port: int = 9000) -> tuple[str, int]:
     host = l.addr("server")
     l.spawn("server", [sys.executable, "-c", SERVER, host, str(port)])
     c = l.socket("client")
@@ -61,7 +59,7 @@ def start_server(l: lab.Lab, port: int = 9000) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize("ip_version", [4, 6])
-def test_users_server_crash_and_reboot_answers_with_no_connection(ip_version: int) -> None:
+def test_users_server_crash_and_reboot_answers_with_no_connection(lab, ip_version: int) -> None:
     with lab.Lab("my_server_reboot", ip_version) as l:
         start_server(l)
         c = l._probe
@@ -79,10 +77,11 @@ def test_users_server_crash_and_reboot_answers_with_no_connection(ip_version: in
     assert rsts[0]["kernel_reason"] == "NO_SOCKET"
     assert rsts[0]["cause"] == rstlab.Cause.NO_CONNECTION
     assert rsts[0]["flags"] == "R"  # the trigger carried ACK: <SEQ=SEG.ACK><CTL=RST>
+    assert_reset(run, cause="no_connection", sender="server")
 
 
 @pytest.mark.parametrize("ip_version", [4, 6])
-def test_client_abort_against_users_server(ip_version: int) -> None:
+def test_client_abort_against_users_server(lab, ip_version: int) -> None:
     with lab.Lab("my_server_abort", ip_version) as l:
         start_server(l)
         c = l._probe
@@ -97,7 +96,7 @@ def test_client_abort_against_users_server(ip_version: int) -> None:
     assert r["kernel_reason"] == "TCP_STATE"
 
 
-def test_silent_network_ends_without_a_reset() -> None:
+def test_silent_network_ends_without_a_reset(lab) -> None:
     with lab.Lab("my_server_silence", 4) as l:
         start_server(l)
         c = l._probe
