@@ -7,7 +7,7 @@ PIP ?= $(PYTHON) -m pip
 APT_PACKAGES := tshark nftables iproute2 ethtool
 OUT ?= out
 
-.PHONY: demo test setup system-deps python-deps install rust-test py-test bench fuzz clean
+.PHONY: demo test setup system-deps python-deps install rust-test py-test bench fuzz fuzz-stable clean
 
 demo: setup
 	$(PYTHON) -m rstlab demo --out $(OUT)
@@ -46,8 +46,15 @@ py-test:
 bench:
 	$(PYTHON) bench/run.py
 
+# Coverage-guided fuzzing of reader + connection tracking + Zeek + classifier (needs nightly and
+# cargo-fuzz); fuzz-stable runs the same target body over mutated seeds on the stable toolchain.
+FUZZ_SECONDS ?= 300
 fuzz:
-	cd rust/rstlab-trace/fuzz && cargo +nightly fuzz run read_and_track -- -max_total_time=60
+	cd rust/rstlab-trace && mkdir -p fuzz/corpus/read_and_track && \
+	  cargo +nightly fuzz run read_and_track fuzz/corpus/read_and_track fuzz/seeds -- -max_total_time=$(FUZZ_SECONDS) -max_len=16384
+
+fuzz-stable:
+	cargo run --profile fuzz -p rstlab-trace --example fuzz_smoke -- --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf target $(OUT) bench/data
