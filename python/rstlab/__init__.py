@@ -16,10 +16,12 @@ from .errors import (
 )
 from .table import Table
 from .trace import Connection, Trace, read
+from . import lab  # rstlab.lab.run(...), as the README shows
 
 __all__ = [
     "__version__",
     "read",
+    "lab",
     "Cause",
     "Trace",
     "Connection",

@@ -7,7 +7,7 @@
 
 use crate::error::{os_err, LabError, Result};
 use crate::netns::{owned, Netns};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,69 +191,42 @@ fn read_loop(sock: OwnedFd, interface: u32, stop: Arc<AtomicBool>, frames: Arc<M
 /// Writes frames as pcapng (one section, one interface block per interface, nanosecond
 /// timestamps, enhanced packet blocks) — Wireshark, tshark and pcap-parser read it.
 pub fn write_pcapng(path: &Path, frames: &[CapturedFrame], interfaces: &[String]) -> Result<()> {
-    let mut out = Vec::with_capacity(64 + frames.iter().map(|f| f.data.len() + 40).sum::<usize>());
-    // Section header block.
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
-    shb.extend_from_slice(&1u16.to_le_bytes());
-    shb.extend_from_slice(&0u16.to_le_bytes());
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    push_option(&mut shb, 4, b"rstlab-lab"); // shb_userappl
-    push_option_end(&mut shb);
-    push_block(&mut out, 0x0A0D_0D0A, &shb);
-    let count = interfaces.len().max(1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0));
+    write_pcapng_with(path, frames, interfaces, &std::collections::HashMap::new(), true)
+}
+
+/// Writes a run's frames as pcapng with the trace crate's writer: `comments` are keyed by the
+/// 1-based frame number among interface 0's frames (the numbering the classifier uses);
+/// `all_interfaces: false` keeps only interface 0 (one copy of every packet).
+pub fn write_pcapng_with(
+    path: &Path,
+    frames: &[CapturedFrame],
+    interfaces: &[String],
+    comments: &std::collections::HashMap<u64, String>,
+    all_interfaces: bool,
+) -> Result<()> {
+    use rstlab_trace::capture::pcapng_write::PcapNgWriter;
+    let ctx = || format!("writing {}", path.display());
+    let seen = 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0);
+    let count = if all_interfaces { interfaces.len().max(seen) } else { 1 };
+    let file = std::fs::File::create(path).map_err(os_err(format!("creating {}", path.display())))?;
+    let mut w = PcapNgWriter::new(std::io::BufWriter::new(file), "rstlab-lab").map_err(os_err(ctx()))?;
     for i in 0..count {
         let linktype = frames.iter().find(|f| f.interface as usize == i).map_or(LINKTYPE_ETHERNET, |f| f.linktype);
-        let mut idb = Vec::new();
-        idb.extend_from_slice(&(linktype as u16).to_le_bytes());
-        idb.extend_from_slice(&0u16.to_le_bytes());
-        idb.extend_from_slice(&(SNAPLEN as u32).to_le_bytes());
         let name = interfaces.get(i).cloned().unwrap_or_else(|| format!("if{i}"));
-        push_option(&mut idb, 2, name.as_bytes()); // if_name
-        push_option(&mut idb, 9, &[9]); // if_tsresol: 10^-9
-        push_option_end(&mut idb);
-        push_block(&mut out, 1, &idb);
+        w.interface(linktype, SNAPLEN as u32, Some(&name)).map_err(os_err(ctx()))?;
     }
-    for f in frames {
-        let mut epb = Vec::with_capacity(f.data.len() + 24);
-        let ts = f.ts_ns as u64;
-        epb.extend_from_slice(&f.interface.to_le_bytes());
-        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(ts as u32).to_le_bytes());
-        epb.extend_from_slice(&(f.data.len() as u32).to_le_bytes());
-        epb.extend_from_slice(&f.orig_len.to_le_bytes());
-        epb.extend_from_slice(&f.data);
-        pad4(&mut epb);
-        push_block(&mut out, 6, &epb);
+    let mut n0 = 0u64;
+    for f in frames.iter().filter(|f| (f.interface as usize) < count) {
+        let c = if f.interface == 0 {
+            n0 += 1;
+            comments.get(&n0).map(String::as_str)
+        } else {
+            None
+        };
+        w.packet(f.interface, f.ts_ns, f.orig_len, &f.data, c).map_err(os_err(ctx()))?;
     }
-    let mut file = std::fs::File::create(path).map_err(os_err(format!("creating {}", path.display())))?;
-    file.write_all(&out).map_err(os_err(format!("writing {}", path.display())))?;
+    w.finish().map_err(os_err(ctx()))?;
     Ok(())
-}
-
-fn pad4(v: &mut Vec<u8>) {
-    while !v.len().is_multiple_of(4) {
-        v.push(0);
-    }
-}
-
-fn push_option(v: &mut Vec<u8>, code: u16, value: &[u8]) {
-    v.extend_from_slice(&code.to_le_bytes());
-    v.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    v.extend_from_slice(value);
-    pad4(v);
-}
-
-fn push_option_end(v: &mut Vec<u8>) {
-    v.extend_from_slice(&[0, 0, 0, 0]);
-}
-
-fn push_block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
-    let total = (12 + body.len()) as u32;
-    out.extend_from_slice(&block_type.to_le_bytes());
-    out.extend_from_slice(&total.to_le_bytes());
-    out.extend_from_slice(body);
-    out.extend_from_slice(&total.to_le_bytes());
 }
 
 #[cfg(test)]

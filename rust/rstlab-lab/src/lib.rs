@@ -28,7 +28,7 @@ pub mod oracle;
 pub mod scenario;
 pub mod verdicts;
 
-pub use capture::{write_pcapng, CapturedFrame};
+pub use capture::{write_pcapng, write_pcapng_with, CapturedFrame};
 pub use endpoint::{AppEvent, Sock};
 pub use error::LabError;
 pub use fault::{Action, Fault, Forged, Hook};

@@ -93,33 +93,8 @@ impl LabRun {
     #[pyo3(signature = (path, comments=None, all_interfaces=true))]
     fn write_pcapng(&self, py: Python<'_>, path: PathBuf, comments: Option<HashMap<u64, String>>, all_interfaces: bool) -> PyResult<()> {
         let comments = comments.unwrap_or_default();
-        let frames = &self.frames;
-        let ifaces = &self.interfaces;
-        let r = py.detach(|| -> std::io::Result<()> {
-            use rstlab_trace::capture::pcapng_write::PcapNgWriter;
-            let f = std::fs::File::create(&path)?;
-            let mut w = PcapNgWriter::new(std::io::BufWriter::new(f), "rstlab lab")?;
-            let n_if = if all_interfaces { ifaces.len() } else { 1.min(ifaces.len()) };
-            for (i, name) in ifaces.iter().take(n_if).enumerate() {
-                let lt = frames.iter().find(|f| f.interface as usize == i).map_or(1, |f| f.linktype);
-                w.interface(lt, 262_144, Some(name))?;
-            }
-            let mut n0 = 0u64;
-            for f in frames {
-                if f.interface as usize >= n_if {
-                    continue;
-                }
-                let c = if f.interface == 0 {
-                    n0 += 1;
-                    comments.get(&n0).map(String::as_str)
-                } else {
-                    None
-                };
-                w.packet(f.interface, f.ts_ns, f.orig_len, &f.data, c)?;
-            }
-            w.finish().map(|_| ())
-        });
-        r.map_err(|e| pyo3::exceptions::PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string())))
+        let (frames, ifaces) = (&self.frames, &self.interfaces);
+        py.detach(|| rstlab_lab::write_pcapng_with(&path, frames, ifaces, &comments, all_interfaces)).map_err(|e| to_py_err(py, &e))
     }
 }
 

@@ -183,7 +183,7 @@ impl FrameSink for Pass<'_> {
                 };
                 if keep {
                     let rel = self.tracker.conn_of(&seg).map(|c| c.relative(dir, &seg)).unwrap_or((0, 0));
-                    self.segments.push(id, dir, &seg, rel);
+                    self.segments.push(id, &seg, rel);
                 }
                 let alive = self.tracker.alive() as u64;
                 if alive > self.counts.peak_alive {

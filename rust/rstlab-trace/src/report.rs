@@ -130,16 +130,16 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
-/// Segments kept for the segments table; `dir` is fixed up to roles when the table is built.
+/// Segments kept for the segments table; directions become roles when the table is built.
 #[derive(Default)]
 pub struct SegmentRows {
-    rows: Vec<(u64, Dir, Segment, (u32, u32))>,
+    rows: Vec<(u64, Segment, (u32, u32))>,
 }
 
 impl SegmentRows {
     #[inline]
-    pub fn push(&mut self, conn_id: u64, dir: Dir, seg: &Segment, rel: (u32, u32)) {
-        self.rows.push((conn_id, dir, *seg, rel));
+    pub fn push(&mut self, conn_id: u64, seg: &Segment, rel: (u32, u32)) {
+        self.rows.push((conn_id, *seg, rel));
     }
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
@@ -293,7 +293,7 @@ fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
     let mut ip_id = UInt16Builder::with_capacity(n);
     let mut options = StringBuilder::with_capacity(n, n * 8);
     let mut checksum = StringBuilder::with_capacity(n, n * 4);
-    for (id, _, s, rel) in &segs.rows {
+    for (id, s, rel) in &segs.rows {
         frame.append_value(s.frame);
         ts.append_value(secs(s.ts_ns));
         conn_id.append_value(*id);

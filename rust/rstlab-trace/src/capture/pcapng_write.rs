@@ -109,29 +109,32 @@ pub fn rewrite_with_comments(
 
     struct Copy<'a, W: Write> {
         w: PcapNgWriter<W>,
+        /// Interfaces written so far, and where the current section's numbering starts.
         described: u32,
-        ifaces: Vec<(u32, u32, Option<String>)>,
+        section_base: u32,
         comments: &'a std::collections::HashMap<u64, String>,
         err: Option<io::Error>,
         written: u64,
     }
     impl<W: Write> FrameSink for Copy<'_, W> {
-        fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
-            // Describe interfaces lazily, in order, up to the one this frame uses.
-            while self.described <= meta.interface {
-                let (lt, snap, name) = self
-                    .ifaces
-                    .get(self.described as usize)
-                    .cloned()
-                    .unwrap_or((meta.linktype.0, 0, None));
-                if let Err(e) = self.w.interface(lt, snap, name.as_deref()) {
-                    self.err = Some(e);
-                    return ControlFlow::Break(());
+        fn section(&mut self) {
+            // One output section: later sections' interfaces continue the numbering.
+            self.section_base = self.described;
+        }
+        fn interface(&mut self, _index: u32, iface: &super::Interface) {
+            if self.err.is_none() {
+                match self.w.interface(iface.linktype.0, iface.snaplen, iface.name.as_deref()) {
+                    Ok(()) => self.described += 1,
+                    Err(e) => self.err = Some(e),
                 }
-                self.described += 1;
+            }
+        }
+        fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
+            if self.err.is_some() {
+                return ControlFlow::Break(());
             }
             let c = self.comments.get(&meta.frame).map(String::as_str);
-            match self.w.packet(meta.interface, meta.ts_ns, meta.orig_len, data, c) {
+            match self.w.packet(self.section_base + meta.interface, meta.ts_ns, meta.orig_len, data, c) {
                 Ok(()) => {
                     self.written += 1;
                     ControlFlow::Continue(())
@@ -144,18 +147,9 @@ pub fn rewrite_with_comments(
         }
     }
     let io_err = |e: io::Error| crate::TraceError::Io { path: dst.into(), source: e };
-    // Interfaces (pcapng may describe some after the first packets) come from a first pass.
-    let (stats, _) = super::read_frames(src, &mut NullSink);
     let file = std::fs::File::create(dst).map_err(io_err)?;
     let w = PcapNgWriter::new(io::BufWriter::new(file), "rstlab").map_err(io_err)?;
-    let mut sink = Copy {
-        w,
-        described: 0,
-        ifaces: stats.interfaces.iter().map(|i| (i.linktype.0, i.snaplen, i.name.clone())).collect(),
-        comments,
-        err: None,
-        written: 0,
-    };
+    let mut sink = Copy { w, described: 0, section_base: 0, comments, err: None, written: 0 };
     let (_, read_err) = read_frames(src, &mut sink);
     if let Some(e) = sink.err.take() {
         return Err(io_err(e));
@@ -164,12 +158,5 @@ pub fn rewrite_with_comments(
     match read_err {
         Some(e) => Err(e),
         None => Ok(sink.written),
-    }
-}
-
-struct NullSink;
-impl super::FrameSink for NullSink {
-    fn frame(&mut self, _: &crate::wire::FrameMeta, _: &[u8]) -> std::ops::ControlFlow<()> {
-        std::ops::ControlFlow::Continue(())
     }
 }

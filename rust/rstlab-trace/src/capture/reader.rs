@@ -43,6 +43,10 @@ pub struct ReadStats {
 /// Receives frames as they are read. Returning `Break` stops reading early (e.g. on Ctrl-C).
 pub trait FrameSink {
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()>;
+    /// A new pcapng section starts: interface numbers restart at 0 (pcapng §4.1).
+    fn section(&mut self) {}
+    /// Interface `index` of the current section is described (before any frame uses it).
+    fn interface(&mut self, _index: u32, _iface: &Interface) {}
     /// Called every few megabytes with the bytes consumed so far.
     fn progress(&mut self, _bytes: u64, _total: u64) -> ControlFlow<()> {
         ControlFlow::Continue(())
@@ -201,6 +205,7 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, capacity: usize, sink: &mu
                             supported: LinkType(h.network.0 as u32).is_supported(),
                         });
                         stats.interfaces = ifaces.clone();
+                        sink.interface(0, &ifaces[0]);
                     }
                     PcapBlockOwned::Legacy(b) => {
                         let iface = &ifaces[0];
@@ -211,6 +216,7 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, capacity: usize, sink: &mu
                         // A new section starts a new interface numbering (pcapng §4.1).
                         ifaces.clear();
                         big_endian = shb.big_endian();
+                        sink.section();
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                         let (resol, offset_sec) = ts_options(&idb.options, big_endian);
@@ -233,7 +239,10 @@ fn read_stream<R: Read + Send>(path: &Path, input: R, capacity: usize, sink: &mu
                             offset_sec,
                             supported: LinkType(idb.linktype.0 as u32).is_supported(),
                         });
-                        stats.interfaces.push(ifaces.last().cloned().unwrap_or_else(|| unreachable!()));
+                        if let Some(i) = ifaces.last() {
+                            stats.interfaces.push(i.clone());
+                            sink.interface(ifaces.len() as u32 - 1, i);
+                        }
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         let Some(iface) = ifaces.get(epb.if_id as usize) else {
