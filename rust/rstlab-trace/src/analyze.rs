@@ -4,6 +4,7 @@ use crate::classify::{ConnMeta, ResetRows, ResetTracker};
 use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
+use crate::flow::tracker::LookedUp;
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
 use crate::report::{ConnRow, SegmentRows, Tables, ZeekRow};
 use crate::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
@@ -105,7 +106,7 @@ struct Collector {
 impl Collector {
     fn zeek_row(conn: &Conn, z: &ZeekConn, rev: bool) -> ZeekRow {
         let orig_is_fwd = z.orig_is_fwd() != rev;
-        let (orig, resp) = if orig_is_fwd { (conn.a, conn.b) } else { (conn.b, conn.a) };
+        let (orig, resp) = if orig_is_fwd { (conn.a(), conn.b()) } else { (conn.b(), conn.a()) };
         ZeekRow { conn_id: conn.id, orig, resp, conn_state: z.conn_state().as_str(), history: z.history().to_owned() }
     }
 }
@@ -138,13 +139,14 @@ impl ConnSink for Collector {
     }
     fn close(&mut self, conn: Conn, st: ConnExtra) {
         let last = Self::zeek_row(&conn, &st.zeek, st.zeek_rev);
-        let mut row = ConnRow::from_conn(&conn, last.orig == conn.a);
+        let orig_is_fwd = st.zeek.orig_is_fwd() != st.zeek_rev;
+        let mut row = ConnRow::from_conn(&conn, orig_is_fwd);
         row.conn_state = last.conn_state;
         row.history = last.history.as_str().into();
         row.zeek_conns = st.zeek_done.len() as u32 + 1;
         if let Some(r) = st.resets {
             row.end_reason = r.end_reason();
-            r.finish(&ConnMeta { conn_id: conn.id, orig_is_fwd: last.orig == conn.a }, &mut self.resets);
+            r.finish(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
         }
         self.conns.push(row);
         // Only streams Zeek splits need rows of their own in zeek_conns.
@@ -155,6 +157,12 @@ impl ConnSink for Collector {
     }
 }
 
+/// How many decoded segments wait between decoding and tracking. Each connection's state is a
+/// few hundred bytes at a random place in memory; while the segments ahead of it are tracked,
+/// a segment's state is loaded into the cache ([`Tracker::prefetch`]) instead of being waited
+/// for. Segments are still tracked one by one in capture order.
+const LOOKAHEAD: usize = 8;
+
 struct Pass<'p> {
     decode: DecodeOptions,
     tracker: Tracker<Collector>,
@@ -163,6 +171,9 @@ struct Pass<'p> {
     want: SegmentFilter,
     keep_rows: bool,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
+    /// Decoded segments not yet tracked, oldest at `ahead_head` once the ring is full.
+    ahead: Vec<(Segment, LookedUp)>,
+    ahead_head: usize,
 }
 
 impl FrameSink for Pass<'_> {
@@ -175,19 +186,18 @@ impl FrameSink for Pass<'_> {
                 if seg.checksum == crate::wire::Checksum::Bad {
                     self.counts.bad_checksum += 1;
                 }
-                let (id, dir) = self.tracker.push(&seg);
-                let keep = match self.want {
-                    SegmentFilter::None => false,
-                    SegmentFilter::All => true,
-                    SegmentFilter::Conn(c) => c == id,
-                };
-                if keep {
-                    let rel = self.tracker.conn_of(&seg).map(|c| c.relative(dir, &seg)).unwrap_or((0, 0));
-                    self.segments.push(id, &seg, rel);
-                }
-                let alive = self.tracker.alive() as u64;
-                if alive > self.counts.peak_alive {
-                    self.counts.peak_alive = alive;
+                let l = self.tracker.look_up(&seg);
+                if self.ahead.len() < LOOKAHEAD {
+                    self.ahead.push((seg, l));
+                } else {
+                    // Track the oldest where it lies, then put the new one in its place.
+                    let mut ahead = std::mem::take(&mut self.ahead);
+                    let h = self.ahead_head;
+                    let (oldest, ol) = &ahead[h];
+                    self.track(oldest, *ol);
+                    ahead[h] = (seg, l);
+                    self.ahead = ahead;
+                    self.ahead_head = (h + 1) % LOOKAHEAD;
                 }
             }
             Decoded::Fragment => self.counts.fragments += 1,
@@ -207,6 +217,34 @@ impl FrameSink for Pass<'_> {
 }
 
 impl<'p> Pass<'p> {
+    #[inline]
+    fn track(&mut self, seg: &Segment, l: LookedUp) {
+        let (id, dir) = self.tracker.push_looked_up(seg, l);
+        let keep = match self.want {
+            SegmentFilter::None => false,
+            SegmentFilter::All => true,
+            SegmentFilter::Conn(c) => c == id,
+        };
+        if keep {
+            let rel = self.tracker.conn_of(seg).map(|c| c.relative(dir, seg)).unwrap_or((0, 0));
+            self.segments.push(id, seg, rel);
+        }
+        let alive = self.tracker.alive() as u64;
+        if alive > self.counts.peak_alive {
+            self.counts.peak_alive = alive;
+        }
+    }
+
+    /// Tracks the segments still waiting in the look-ahead ring, oldest first.
+    fn drain(&mut self) {
+        let mut ahead = std::mem::take(&mut self.ahead);
+        ahead.rotate_left(self.ahead_head);
+        for (seg, l) in &ahead {
+            self.track(seg, *l);
+        }
+        self.ahead_head = 0;
+    }
+
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
@@ -224,10 +262,13 @@ impl<'p> Pass<'p> {
             want: opts.segments,
             keep_rows: opts.keep_reset_rows,
             progress,
+            ahead: Vec::with_capacity(LOOKAHEAD),
+            ahead_head: 0,
         }
     }
 
-    fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+    fn finish(mut self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+        self.drain();
         let keep_rows = self.keep_rows;
         let Pass { tracker, counts, segments, .. } = self;
         let collector = tracker.finish();

@@ -57,7 +57,7 @@ impl ConnRow {
     /// Lay out a tracked connection by role (`orig_is_fwd`: the first sender is the originator).
     pub fn from_conn(c: &Conn, orig_is_fwd: bool) -> ConnRow {
         let (o, r) = if orig_is_fwd { (Dir::Fwd, Dir::Rev) } else { (Dir::Rev, Dir::Fwd) };
-        let (orig, resp) = if orig_is_fwd { (c.a, c.b) } else { (c.b, c.a) };
+        let (orig, resp) = if orig_is_fwd { (c.a(), c.b()) } else { (c.b(), c.a()) };
         let (od, rd) = (&c.dir[o.idx()], &c.dir[r.idx()]);
         ConnRow {
             conn_id: c.id,

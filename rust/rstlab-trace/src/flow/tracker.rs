@@ -10,7 +10,9 @@ use super::key::{ConnKey, Endpoint};
 use super::Dir;
 use crate::seq::SeqNumber;
 use crate::wire::Segment;
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::num::NonZeroU64;
 
@@ -30,16 +32,15 @@ pub struct DirStats {
 /// One tracked connection while it is alive.
 #[derive(Clone, Debug)]
 pub struct Conn {
+    /// Both endpoints, direction-free (the table's key).
+    key: ConnKey,
     pub id: u64,
-    /// Sender of the first packet (`Dir::Fwd`).
-    pub a: (IpAddr, u16),
-    pub b: (IpAddr, u16),
-    pub ip_version: u8,
     pub first_ts: i64,
     pub last_ts: i64,
     pub first_frame: u64,
     pub last_frame: u64,
     pub dir: [DirStats; 2],
+    pub ip_version: u8,
     /// Whether `a` is the canonical `lo` endpoint of the key.
     a_is_lo: bool,
     /// This record continues a connection retired earlier (same `id`).
@@ -56,11 +57,10 @@ struct Tomb {
 }
 
 impl Conn {
-    fn new(id: u64, s: &Segment, a_is_lo: bool) -> Conn {
+    fn new(id: u64, key: ConnKey, s: &Segment, a_is_lo: bool) -> Conn {
         Conn {
+            key,
             id,
-            a: (s.src, s.sport),
-            b: (s.dst, s.dport),
             ip_version: s.ip_version,
             first_ts: s.ts_ns,
             last_ts: s.ts_ns,
@@ -73,16 +73,24 @@ impl Conn {
     }
 
     /// Continue a retired connection: same id, endpoints and base sequence numbers.
-    fn resume(t: &Tomb, key: &ConnKey, s: &Segment) -> Conn {
-        let mut c = Conn::new(t.id, s, t.a_is_lo);
-        let (lo, hi) = key.endpoints();
-        let (a, b) = if t.a_is_lo { (lo, hi) } else { (hi, lo) };
-        c.a = a.socket();
-        c.b = b.socket();
+    fn resume(t: &Tomb, key: ConnKey, s: &Segment) -> Conn {
+        let mut c = Conn::new(t.id, key, s, t.a_is_lo);
         c.dir[0].base_seq = t.base[0];
         c.dir[1].base_seq = t.base[1];
         c.continued = true;
         c
+    }
+
+    /// Sender of the first packet (`Dir::Fwd`): address and port.
+    pub fn a(&self) -> (IpAddr, u16) {
+        let (lo, hi) = self.key.endpoints();
+        if self.a_is_lo { lo.socket() } else { hi.socket() }
+    }
+
+    /// The other endpoint (`Dir::Rev`).
+    pub fn b(&self) -> (IpAddr, u16) {
+        let (lo, hi) = self.key.endpoints();
+        if self.a_is_lo { hi.socket() } else { lo.socket() }
     }
 
     fn tomb(&self) -> Tomb {
@@ -150,9 +158,36 @@ struct Slot<S> {
     state: S,
 }
 
+/// An entry of the index: where the connection's slot is, and the high half of its key's hash
+/// (compared before the slot is touched: [`Tracker::prefetch`] must not wait for memory).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    slot: u32,
+    tag: u32,
+}
+
+#[inline]
+fn hash_key(k: &ConnKey) -> u64 {
+    FxBuildHasher.hash_one(k)
+}
+
+/// A segment's key, computed ahead by [`Tracker::look_up`].
+#[derive(Clone, Copy, Debug)]
+pub struct LookedUp {
+    key: ConnKey,
+    hash: u64,
+    src_is_lo: bool,
+}
+
 /// Tracks connections and hands their segments to a [`ConnSink`].
+///
+/// Layout: the live connections sit densely in `slots` (the per-connection state is a few
+/// hundred bytes, and which connection the next packet touches is random, so it is the cache
+/// misses on this array that cost); `index` maps a key's hash to a slot number and is small
+/// enough to stay in cache (8 bytes per connection).
 pub struct Tracker<K: ConnSink> {
-    map: FxHashMap<ConnKey, Slot<K::State>>,
+    index: HashTable<Entry>,
+    slots: Vec<Slot<K::State>>,
     tombs: FxHashMap<ConnKey, Tomb>,
     next_id: u64,
     pub sink: K,
@@ -166,7 +201,8 @@ pub struct Tracker<K: ConnSink> {
 impl<K: ConnSink> Tracker<K> {
     pub fn new(sink: K, idle_secs: u32, closed_idle_secs: u32) -> Self {
         Tracker {
-            map: FxHashMap::default(),
+            index: HashTable::new(),
+            slots: Vec::new(),
             tombs: FxHashMap::default(),
             next_id: 0,
             sink,
@@ -177,54 +213,65 @@ impl<K: ConnSink> Tracker<K> {
     }
 
     /// Number of connections alive in the table now.
+    #[inline]
     pub fn alive(&self) -> usize {
-        self.map.len()
+        self.slots.len()
+    }
+
+    #[inline]
+    fn find(&self, key: &ConnKey, hash: u64) -> Option<usize> {
+        let tag = (hash >> 32) as u32;
+        let slots = &self.slots;
+        self.index.find(hash, |e| e.tag == tag && slots[e.slot as usize].conn.key == *key).map(|e| e.slot as usize)
+    }
+
+    /// Looks a segment up ahead of [`Tracker::push_looked_up`]: starts loading its
+    /// connection's state into the cache without waiting for it (the caller pushes a few other
+    /// segments in between). Touches only the index, never the connections.
+    #[inline]
+    pub fn look_up(&self, s: &Segment) -> LookedUp {
+        let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
+        let hash = hash_key(&key);
+        let tag = (hash >> 32) as u32;
+        if let Some(e) = self.index.find(hash, |e| e.tag == tag) {
+            if let Some(slot) = self.slots.get(e.slot as usize) {
+                prefetch_lines(slot);
+            }
+        }
+        LookedUp { key, hash, src_is_lo }
     }
 
     /// Feed one segment; returns its conn_id and direction relative to the first sender.
     #[inline]
     pub fn push(&mut self, s: &Segment) -> (u64, Dir) {
-        let src = Endpoint::new(s.src, s.sport);
-        let dst = Endpoint::new(s.dst, s.dport);
-        let (key, src_is_lo) = ConnKey::of(src, dst);
-        let slot = match self.map.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                let c = &e.get().conn;
+        let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
+        self.push_looked_up(s, LookedUp { key, hash: hash_key(&key), src_is_lo })
+    }
+
+    /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
+    #[inline]
+    pub fn push_looked_up(&mut self, s: &Segment, l: LookedUp) -> (u64, Dir) {
+        let LookedUp { key, hash, src_is_lo } = l;
+        let i = match self.find(&key, hash) {
+            Some(i) => {
+                let c = &self.slots[i].conn;
                 let dir = if c.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
                 // Port reuse (Wireshark): a fresh SYN with another ISN starts a new stream.
                 let reuse = s.flags.syn()
                     && !s.flags.ack()
                     && matches!(c.dir[dir.idx()].base_seq, Some(b) if b != s.seq);
                 if reuse {
-                    let conn = Conn::new(self.next_id, s, src_is_lo);
+                    let conn = Conn::new(self.next_id, key, s, src_is_lo);
                     self.next_id += 1;
                     let state = self.sink.open(&conn, s);
-                    let old = std::mem::replace(e.get_mut(), Slot { conn, state });
+                    let old = std::mem::replace(&mut self.slots[i], Slot { conn, state });
                     self.sink.close(old.conn, old.state);
                 }
-                e.into_mut()
+                i
             }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let conn = match self.tombs.remove(&key) {
-                    Some(t) => {
-                        let dir = if t.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
-                        let reuse = s.flags.syn() && !s.flags.ack() && matches!(t.base[dir.idx()], Some(b) if b != s.seq);
-                        if reuse {
-                            None
-                        } else {
-                            Some(Conn::resume(&t, &key, s))
-                        }
-                    }
-                    None => None,
-                };
-                let conn = conn.unwrap_or_else(|| {
-                    self.next_id += 1;
-                    Conn::new(self.next_id - 1, s, src_is_lo)
-                });
-                let state = self.sink.open(&conn, s);
-                e.insert(Slot { conn, state })
-            }
+            None => self.open(key, hash, src_is_lo, s),
         };
+        let slot = &mut self.slots[i];
         let dir = if slot.conn.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
         slot.conn.account(dir, s);
         self.sink.segment(&slot.conn, &mut slot.state, dir, s);
@@ -237,35 +284,192 @@ impl<K: ConnSink> Tracker<K> {
         (id, dir)
     }
 
+    /// A segment on a 4-tuple not in the table: a new connection, or the continuation of a
+    /// retired one. Returns its slot.
+    #[cold]
+    #[inline(never)]
+    fn open(&mut self, key: ConnKey, hash: u64, src_is_lo: bool, s: &Segment) -> usize {
+        let conn = match self.tombs.remove(&key) {
+            Some(t) => {
+                let dir = if t.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
+                let reuse = s.flags.syn() && !s.flags.ack() && matches!(t.base[dir.idx()], Some(b) if b != s.seq);
+                (!reuse).then(|| Conn::resume(&t, key, s))
+            }
+            None => None,
+        };
+        let conn = conn.unwrap_or_else(|| {
+            self.next_id += 1;
+            Conn::new(self.next_id - 1, key, s, src_is_lo)
+        });
+        let state = self.sink.open(&conn, s);
+        let i = self.slots.len();
+        self.slots.push(Slot { conn, state });
+        let slots = &self.slots;
+        let tag = (hash >> 32) as u32;
+        self.index.insert_unique(hash, Entry { slot: i as u32, tag }, |e| hash_key(&slots[e.slot as usize].conn.key));
+        i
+    }
+
     /// The live connection record for a segment's 4-tuple, if still tracked.
     pub fn conn_of(&self, s: &Segment) -> Option<&Conn> {
         let (key, _) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
-        self.map.get(&key).map(|sl| &sl.conn)
+        self.find(&key, hash_key(&key)).map(|i| &self.slots[i].conn)
+    }
+
+    /// Takes slot `i` out of the table; the last slot moves into its place.
+    fn remove(&mut self, i: usize) -> Slot<K::State> {
+        let hash = hash_key(&self.slots[i].conn.key);
+        if let Ok(e) = self.index.find_entry(hash, |e| e.slot as usize == i) {
+            e.remove();
+        }
+        let last = self.slots.len() - 1;
+        let gone = self.slots.swap_remove(i);
+        if i != last {
+            let moved = hash_key(&self.slots[i].conn.key);
+            if let Some(e) = self.index.find_mut(moved, |e| e.slot as usize == last) {
+                e.slot = i as u32;
+            }
+        }
+        gone
     }
 
     /// Retire connections idle for longer than the timeouts, so memory follows the connections
     /// alive at once rather than the file size.
     fn sweep(&mut self, now: i64) {
         let (idle, closed_idle) = (self.idle_ns, self.closed_idle_ns);
-        let dead = self.map.extract_if(|_, sl| {
-            let c = &sl.conn;
+        // From the end: the slot that moves into a freed place was already looked at.
+        for i in (0..self.slots.len()).rev() {
+            let c = &self.slots[i].conn;
             let ended = c.dir.iter().any(|d| d.rsts > 0) || c.dir.iter().all(|d| d.fin_frame.is_some());
             let limit = if ended { closed_idle } else { idle };
-            now.saturating_sub(c.last_ts) > limit
-        });
-        for (key, sl) in dead {
-            self.tombs.insert(key, sl.conn.tomb());
-            self.sink.close(sl.conn, sl.state);
+            if now.saturating_sub(c.last_ts) > limit {
+                let sl = self.remove(i);
+                self.tombs.insert(sl.conn.key, sl.conn.tomb());
+                self.sink.close(sl.conn, sl.state);
+            }
         }
         // Tombstones last as long as an idle live connection would.
         self.tombs.retain(|_, t| now.saturating_sub(t.last_ts) <= idle);
+        // Keep the memory following the connections alive now, not the peak.
+        if self.slots.capacity() > 4 * self.slots.len().max(1024) {
+            self.slots.shrink_to(2 * self.slots.len());
+            let slots = &self.slots;
+            self.index.shrink_to(slots.len(), |e| hash_key(&slots[e.slot as usize].conn.key));
+        }
     }
 
     /// Retire everything still open and give back the sink.
     pub fn finish(mut self) -> K {
-        for (_, sl) in self.map.drain() {
+        for sl in self.slots.drain(..) {
             self.sink.close(sl.conn, sl.state);
         }
         self.sink
+    }
+}
+
+/// Asks the CPU to start loading every cache line of `v` (a hint: no fault, no effect on
+/// program state).
+#[inline(always)]
+fn prefetch_lines<T>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = v as *const T as *const i8;
+        let mut off = 0;
+        while off < std::mem::size_of::<T>() {
+            // SAFETY: `p + off` stays inside `*v`, a live reference; PREFETCHT0 only hints the
+            // cache and never faults or reads into the program.
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.add(off))
+            };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::seg;
+    use std::net::Ipv4Addr;
+
+    /// Records what the tracker hands out: (conn_id, continued, packets) per closed record.
+    #[derive(Default)]
+    struct Log {
+        closed: Vec<(u64, bool, u64)>,
+    }
+    impl ConnSink for Log {
+        type State = ();
+        fn open(&mut self, _: &Conn, _: &Segment) {}
+        fn segment(&mut self, _: &Conn, _: &mut (), _: Dir, _: &Segment) {}
+        fn close(&mut self, c: Conn, _: ()) {
+            self.closed.push((c.id, c.continued, c.dir[0].pkts + c.dir[1].pkts));
+        }
+    }
+
+    fn client(n: u16) -> (IpAddr, u16) {
+        (IpAddr::V4(Ipv4Addr::new(10, 1, (n >> 8) as u8, n as u8)), 1024 + n)
+    }
+    const SERVER: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 2, 0, 1)), 443);
+
+    #[test]
+    fn ids_follow_first_appearance_through_retirement_and_slot_moves() {
+        // 300 connections; the even ones end with a RST at t=1 s, the odd ones stay open. At
+        // t=20 s (past the 5 s closed-idle limit, within the 3600 s idle one) a sweep retires
+        // the even ones, moving slots around; then every connection sends again.
+        let mut t = Tracker::new(Log::default(), 3600, 5);
+        let mut frame = 0;
+        let mut next = |b: crate::testkit::SegBuilder, ms: i64| {
+            frame += 1;
+            b.frame(frame).ts_ms(ms).build()
+        };
+        for n in 0..300u16 {
+            let s = next(seg().addrs(client(n), SERVER).syn().seq(1000), 0);
+            assert_eq!(t.push(&s), (n as u64, Dir::Fwd), "new connections are numbered in order");
+        }
+        for n in (0..300u16).step_by(2) {
+            let s = next(seg().addrs(SERVER, client(n)).rst().ack_flag().ack(1001), 1000);
+            assert_eq!(t.push(&s), (n as u64, Dir::Rev));
+        }
+        t.sweep(20_000_000_000);
+        assert_eq!(t.alive(), 150);
+        assert_eq!(t.sink.closed.len(), 150);
+        assert!(t.sink.closed.iter().all(|&(id, cont, pkts)| id % 2 == 0 && !cont && pkts == 2));
+        // Every live connection is still found under its own key after the moves.
+        for n in (1..300u16).step_by(2) {
+            let s = next(seg().addrs(client(n), SERVER).ack_flag().seq(1001).ack(1), 21_000);
+            assert_eq!(t.push(&s), (n as u64, Dir::Fwd));
+        }
+        // A retired connection that goes on (no new SYN) keeps its id: Wireshark never saw it
+        // end. A new SYN with another ISN on a retired tuple is a new stream (port reuse).
+        let s = next(seg().addrs(client(0), SERVER).ack_flag().seq(1001), 22_000);
+        assert_eq!(t.push(&s), (0, Dir::Fwd));
+        let s = next(seg().addrs(client(2), SERVER).syn().seq(5000), 22_000);
+        assert_eq!(t.push(&s), (300, Dir::Fwd));
+        // Port reuse on a live tuple: the old record is closed, the new one numbered next.
+        let s = next(seg().addrs(client(1), SERVER).syn().seq(7000), 23_000);
+        assert_eq!(t.push(&s), (301, Dir::Fwd));
+        let sink = t.finish();
+        assert_eq!(sink.closed.len(), 150 + 1 + 152);
+        assert!(sink.closed.contains(&(0, true, 1)), "the continuation is its own record, marked");
+        assert!(sink.closed.contains(&(1, false, 2)));
+        assert!(sink.closed.contains(&(301, false, 1)));
+    }
+
+    #[test]
+    fn look_up_then_push_equals_push() {
+        let mut a = Tracker::new(Log::default(), 3600, 5);
+        let mut b = Tracker::new(Log::default(), 3600, 5);
+        for i in 0..2000u32 {
+            let n = (i * 7919 % 97) as u16;
+            let b0 = if i % 3 == 0 { seg().addrs(SERVER, client(n)) } else { seg().addrs(client(n), SERVER) };
+            let s = b0.ack_flag().seq(i).frame(i as u64 + 1).ts_ms(i as i64).build();
+            let l = b.look_up(&s);
+            assert_eq!(a.push(&s), b.push_looked_up(&s, l));
+        }
+        assert_eq!(a.alive(), b.alive());
     }
 }
