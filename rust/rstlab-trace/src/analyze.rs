@@ -171,9 +171,11 @@ struct Pass<'p> {
     want: SegmentFilter,
     keep_rows: bool,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
-    /// Decoded segments not yet tracked, oldest at `ahead_head` once the ring is full.
+    /// Decoded segments not yet tracked (a ring, oldest at `ahead_head`), and which places
+    /// hold one (all of them once `LOOKAHEAD` segments have been seen).
     ahead: Vec<(Segment, LookedUp)>,
     ahead_head: usize,
+    ahead_full: u32,
 }
 
 impl FrameSink for Pass<'_> {
@@ -186,19 +188,18 @@ impl FrameSink for Pass<'_> {
                 if seg.checksum == crate::wire::Checksum::Bad {
                     self.counts.bad_checksum += 1;
                 }
-                let l = self.tracker.look_up(&seg);
-                if self.ahead.len() < LOOKAHEAD {
-                    self.ahead.push((seg, l));
-                } else {
-                    // Track the oldest where it lies, then put the new one in its place.
-                    let mut ahead = std::mem::take(&mut self.ahead);
-                    let h = self.ahead_head;
+                // The oldest waiting segment is tracked, then its place takes the new one.
+                let mut ahead = std::mem::take(&mut self.ahead);
+                let h = self.ahead_head;
+                if self.ahead_full & (1 << h) != 0 {
                     let (oldest, ol) = &ahead[h];
                     self.track(oldest, *ol);
-                    ahead[h] = (seg, l);
-                    self.ahead = ahead;
-                    self.ahead_head = (h + 1) % LOOKAHEAD;
                 }
+                ahead[h].0 = seg;
+                ahead[h].1 = self.tracker.look_up(&ahead[h].0);
+                self.ahead = ahead;
+                self.ahead_full |= 1 << h;
+                self.ahead_head = (h + 1) % LOOKAHEAD;
             }
             Decoded::Fragment => self.counts.fragments += 1,
             Decoded::NotTcp => self.counts.not_tcp += 1,
@@ -237,12 +238,16 @@ impl<'p> Pass<'p> {
 
     /// Tracks the segments still waiting in the look-ahead ring, oldest first.
     fn drain(&mut self) {
-        let mut ahead = std::mem::take(&mut self.ahead);
-        ahead.rotate_left(self.ahead_head);
-        for (seg, l) in &ahead {
-            self.track(seg, *l);
+        let ahead = std::mem::take(&mut self.ahead);
+        let head = self.ahead_head;
+        for i in (0..LOOKAHEAD).map(|k| (head + k) % LOOKAHEAD) {
+            if self.ahead_full & (1 << i) != 0 {
+                let (seg, l) = &ahead[i];
+                self.track(seg, *l);
+            }
         }
-        self.ahead_head = 0;
+        self.ahead_full = 0;
+        self.ahead = ahead;
     }
 
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
@@ -262,8 +267,9 @@ impl<'p> Pass<'p> {
             want: opts.segments,
             keep_rows: opts.keep_reset_rows,
             progress,
-            ahead: Vec::with_capacity(LOOKAHEAD),
+            ahead: vec![(Segment::default(), LookedUp::default()); LOOKAHEAD],
             ahead_head: 0,
+            ahead_full: 0,
         }
     }
 

@@ -39,7 +39,7 @@ impl Endpoint {
 }
 
 /// The two endpoints in canonical (sorted) order, packed into 40 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ConnKey {
     lo_hi: u64,
     lo_lo: u64,

@@ -172,7 +172,7 @@ fn hash_key(k: &ConnKey) -> u64 {
 }
 
 /// A segment's key, computed ahead by [`Tracker::look_up`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct LookedUp {
     key: ConnKey,
     hash: u64,

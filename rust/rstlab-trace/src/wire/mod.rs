@@ -54,6 +54,37 @@ pub struct Segment {
     pub interface: u32,
 }
 
+impl Default for Segment {
+    /// An all-zero segment between unspecified IPv4 addresses (a placeholder, never decoded).
+    fn default() -> Self {
+        let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        Segment {
+            frame: 0,
+            ts_ns: 0,
+            src: any,
+            dst: any,
+            sport: 0,
+            dport: 0,
+            ip_version: 4,
+            ttl: 0,
+            ip_id: None,
+            dont_fragment: false,
+            flags: TcpFlags(0),
+            seq: SeqNumber(0),
+            ack: SeqNumber(0),
+            window: 0,
+            urgent: 0,
+            reserved: 0,
+            header_len: 0,
+            payload_len: 0,
+            captured_payload: 0,
+            options: TcpOptions::default(),
+            checksum: Checksum::Unverified,
+            interface: 0,
+        }
+    }
+}
+
 impl Segment {
     /// Sequence space the segment occupies: payload plus one for SYN and one for FIN
     /// (RFC 9293 §3.4, "SEG.LEN").
