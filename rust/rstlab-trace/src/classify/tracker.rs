@@ -46,7 +46,12 @@ pub struct MiniSeg {
 }
 
 impl MiniSeg {
+    #[inline]
     fn of(seg: &Segment, frame_off: u32) -> Self {
+        Self::with_id(seg, frame_off, seg.ip_id.unwrap_or(0))
+    }
+    #[inline]
+    fn with_id(seg: &Segment, frame_off: u32, ip_id: u16) -> Self {
         MiniSeg {
             ts_ns: seg.ts_ns,
             frame_off,
@@ -54,7 +59,7 @@ impl MiniSeg {
             ack: seg.ack,
             len: seg.payload_len,
             flags: seg.flags,
-            ip_id: seg.ip_id.unwrap_or(0),
+            ip_id,
             ttl: seg.ttl,
         }
     }
@@ -90,68 +95,67 @@ pub(crate) mod bit {
     pub const IPID_JUMPY: u16 = 1 << 7;
     /// Sent a segment with nonsensical flags (SYN+FIN, none, FIN without ACK, ...).
     pub const ODD_FLAGS: u16 = 1 << 8;
+    /// Sent at least one non-RST segment (its `last` segment is valid).
+    pub const SEEN: u16 = 1 << 9;
 }
 
 /// What one direction has shown so far (RSTs excluded from every baseline).
+///
+/// 44 bytes. `repr(C)` keeps the fields every segment touches together in the first 24 bytes;
+/// the round trip and the handshake / FIN fields (written once or rarely) follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct DirSummary {
-    /// Non-RST segments.
-    pub pkts: u32,
-    /// RSTs (saturating).
-    pub rsts: u16,
-    pub bits: u16,
-    /// SEQ of its SYN or SYN-ACK.
-    pub isn: SeqNumber,
     /// Highest sequence number sent plus one (SND.MAX, i.e. SND.NXT of a live sender).
     pub snd_max: SeqNumber,
     /// Highest ACK field sent (its RCV.NXT at that moment).
     pub high_ack: SeqNumber,
-    /// SEQ of its first FIN.
-    pub fin_seq: SeqNumber,
-    pub syn_frame_off: u32,
-    pub fin_frame_off: u32,
     /// First frame of the current run of keepalive probes / retransmissions the other side has
-    /// not answered with anything.
+    /// not answered with anything ([`NO_FRAME`] exactly when `probes` and `rexmits` are 0).
     pub run_frame_off: u32,
-    /// Least delay seen between a segment towards this endpoint and its acknowledgement from it
-    /// (a round trip from the capture point to this endpoint), µs.
-    pub rtt_us: u32,
+    /// [`bit`] flags, including [`bit::SEEN`] once it sent a non-RST segment.
+    pub bits: u16,
     /// Last raw window field (not scaled).
     pub window: u16,
     pub ip_id_last: u16,
     pub ttl_min: u8,
     pub ttl_max: u8,
-    pub ttl_last: u8,
-    /// Window scale from its SYN / SYN-ACK.
-    pub wscale: u8,
     /// Unanswered keepalive probes in the current run (RFC 9293 §3.8.4: SEQ = SND.NXT-1).
     pub probes: u8,
     /// Unanswered retransmissions in the current run.
     pub rexmits: u8,
+    /// Window scale from its SYN / SYN-ACK.
+    pub wscale: u8,
+    /// Least delay seen between a segment towards this endpoint and its acknowledgement from it
+    /// (a round trip from the capture point to this endpoint), µs.
+    pub rtt_us: u32,
+    /// SEQ of its SYN or SYN-ACK.
+    pub isn: SeqNumber,
+    /// SEQ of its first FIN.
+    pub fin_seq: SeqNumber,
+    pub syn_frame_off: u32,
+    pub fin_frame_off: u32,
 }
 
 impl Default for DirSummary {
     fn default() -> Self {
         DirSummary {
-            pkts: 0,
-            rsts: 0,
-            bits: 0,
-            isn: SeqNumber(0),
             snd_max: SeqNumber(0),
             high_ack: SeqNumber(0),
-            fin_seq: SeqNumber(0),
-            syn_frame_off: NO_FRAME,
-            fin_frame_off: NO_FRAME,
             run_frame_off: NO_FRAME,
-            rtt_us: NO_RTT,
+            bits: 0,
             window: 0,
             ip_id_last: 0,
             ttl_min: u8::MAX,
             ttl_max: 0,
-            ttl_last: 0,
-            wscale: NO_WSCALE,
             probes: 0,
             rexmits: 0,
+            wscale: NO_WSCALE,
+            rtt_us: NO_RTT,
+            isn: SeqNumber(0),
+            fin_seq: SeqNumber(0),
+            syn_frame_off: NO_FRAME,
+            fin_frame_off: NO_FRAME,
         }
     }
 }
@@ -161,8 +165,9 @@ impl DirSummary {
     pub fn has(&self, b: u16) -> bool {
         self.bits & b != 0
     }
+    #[inline]
     pub fn seen(&self) -> bool {
-        self.pkts > 0
+        self.has(bit::SEEN)
     }
     pub fn rtt_ns(&self) -> Option<i64> {
         (self.rtt_us != NO_RTT).then(|| self.rtt_us as i64 * 1000)
@@ -174,7 +179,7 @@ impl DirSummary {
 pub struct Core {
     pub first_frame: u64,
     pub dirs: [DirSummary; 2],
-    /// Each direction's latest non-RST segment (valid when that direction's `pkts > 0`).
+    /// Each direction's latest non-RST segment (valid once that direction is [`DirSummary::seen`]).
     pub last: [MiniSeg; 2],
 }
 
@@ -185,8 +190,15 @@ impl Core {
     pub fn frame(&self, off: u32) -> Option<u64> {
         (off != NO_FRAME).then(|| self.first_frame + off as u64)
     }
+    #[inline]
     fn off(&self, frame: u64) -> u32 {
-        frame.saturating_sub(self.first_frame).min(NO_FRAME as u64 - 1) as u32
+        // Frames only grow in a capture: one compare for the usual case.
+        let off = frame.wrapping_sub(self.first_frame);
+        if off < NO_FRAME as u64 {
+            off as u32
+        } else {
+            frame.saturating_sub(self.first_frame).min(NO_FRAME as u64 - 1) as u32
+        }
     }
     pub fn d(&self, d: Dir) -> &DirSummary {
         &self.dirs[d.idx()]
@@ -204,18 +216,17 @@ impl Core {
         }
     }
 
+    /// Any non-RST segment (the general path; [`Core::apply_common_in`] is the same update for
+    /// the common segment shape).
     fn apply(&mut self, dir: Dir, seg: &Segment) {
         let off = self.off(seg.frame);
-        let other = dir.flip();
-        let prev_other = self.last(other).copied();
-        let o = &mut self.dirs[other.idx()];
+        let (d, o) = pair_mut(&mut self.dirs, dir);
         // Anything from the other side answers this side's run of probes / retransmissions.
         o.probes = 0;
         o.rexmits = 0;
         o.run_frame_off = NO_FRAME;
 
-        let d = &mut self.dirs[dir.idx()];
-        let first = d.pkts == 0;
+        let first = !d.seen();
         let f = seg.flags;
         // A frame captured twice (same IP ID, sequence, length and flags as this direction's
         // last one) is not a retransmission.
@@ -265,13 +276,8 @@ impl Core {
         if f.ack() {
             let advanced = !d.has(bit::ACK) || seg.ack > d.high_ack;
             if advanced {
-                // An ACK that newly covers the other side's latest segment measures the round
-                // trip from the capture point to this endpoint.
-                if let Some(p) = prev_other {
-                    if p.seg_len() > 0 && seg.ack >= p.seq_end() {
-                        let us = (seg.ts_ns.saturating_sub(p.ts_ns).max(0) / 1000).min(NO_RTT as i64 - 1) as u32;
-                        d.rtt_us = d.rtt_us.min(us);
-                    }
+                if o.seen() {
+                    rtt_sample(d, seg, &self.last[dir.flip().idx()]);
                 }
                 d.high_ack = seg.ack;
             }
@@ -282,7 +288,6 @@ impl Core {
         }
         d.ttl_min = d.ttl_min.min(seg.ttl);
         d.ttl_max = d.ttl_max.max(seg.ttl);
-        d.ttl_last = seg.ttl;
         if let Some(id) = seg.ip_id.filter(|&id| id != 0) {
             if d.has(bit::IPID) && !ip_id_near(d.ip_id_last, id) {
                 d.bits |= bit::IPID_JUMPY;
@@ -291,15 +296,162 @@ impl Core {
             d.ip_id_last = id;
         }
         d.window = seg.window;
-        d.pkts = d.pkts.saturating_add(1);
+        d.bits |= bit::SEEN;
         self.last[dir.idx()] = MiniSeg::of(seg, off);
     }
+
+    /// Whether [`Core::apply_common_in`] may take `seg` from the direction with index `I`:
+    /// ACK set, no SYN / FIN / RST, and not the first segment of its direction. That is every
+    /// segment of a synchronized connection's data transfer (RFC 9293 §3.10.7.4), so nearly
+    /// all of them.
+    #[inline]
+    fn is_common_in<const I: usize>(&self, seg: &Segment) -> bool {
+        const CTL: u16 = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::ACK;
+        seg.flags.0 & CTL == TcpFlags::ACK && self.dirs[I].seen()
+    }
+
+    /// [`Core::is_common_in`] for a run-time direction (tests).
+    #[cfg(test)]
+    fn is_common(&self, dir: Dir, seg: &Segment) -> bool {
+        match dir {
+            Dir::Fwd => self.is_common_in::<0>(seg),
+            Dir::Rev => self.is_common_in::<1>(seg),
+        }
+    }
+
+    /// [`Core::apply_common_in`] for a run-time direction (tests).
+    #[cfg(test)]
+    fn apply_common(&mut self, dir: Dir, seg: &Segment) {
+        match dir {
+            Dir::Fwd => self.apply_common_in::<0>(seg),
+            Dir::Rev => self.apply_common_in::<1>(seg),
+        }
+    }
+
+    /// [`Core::apply`] specialised to a segment [`Core::is_common_in`] accepts, from the direction
+    /// with index `I` (a constant, so every field address is too); leaves exactly the same state
+    /// (a test compares the two on arbitrary sequences). With SYN and FIN clear, SEG.LEN is the
+    /// payload length (RFC 9293 §3.4); the flags are never odd (§3.1); the SYN / FIN
+    /// bookkeeping has nothing to do; and the direction has a last segment.
+    #[inline]
+    fn apply_common_in<const I: usize>(&mut self, seg: &Segment) {
+        debug_assert!(self.is_common_in::<I>(seg));
+        let off = self.off(seg.frame);
+        let (i, j) = (I, 1 - I);
+        // Anything from the other side answers this side's run of probes / retransmissions
+        // (the run's frame is unset exactly when both counters are 0).
+        let o = &mut self.dirs[j];
+        if o.run_frame_off != NO_FRAME {
+            o.probes = 0;
+            o.rexmits = 0;
+            o.run_frame_off = NO_FRAME;
+        }
+        let o_seen = o.seen();
+
+        let d = &mut self.dirs[i];
+        let len = seg.payload_len;
+        let seq_end = seg.seq + len;
+        if seq_end > d.snd_max {
+            // New sequence space: neither a probe nor a retransmission (both end at or below
+            // SND.MAX), so SND.MAX moves (RFC 9293 §3.4).
+            d.snd_max = seq_end;
+        } else if len > 0 || seg.seq + 1 == d.snd_max {
+            // RFC 9293 §3.8.4: a keep-alive probe is SEG.SEQ = SND.NXT-1 with zero or one octet;
+            // any other segment with data wholly at or below SND.MAX is a retransmission,
+            // unless it is the last frame captured twice (same IP ID, SEQ, length and flags).
+            let probe = len <= 1 && seg.seq + 1 == d.snd_max;
+            let last = &self.last[i];
+            // (IPv6 has no IP ID: `last.ip_id` is then 0 and never matches.)
+            let duplicate = last.ip_id != 0
+                && seg.ip_id.unwrap_or(0) == last.ip_id
+                && seg.seq == last.seq
+                && len == last.len
+                && seg.flags == last.flags;
+            if !duplicate {
+                if probe {
+                    d.probes = d.probes.saturating_add(1);
+                } else {
+                    d.rexmits = d.rexmits.saturating_add(1);
+                }
+                if d.run_frame_off == NO_FRAME {
+                    d.run_frame_off = off;
+                }
+            }
+        }
+        let mut bits = d.bits;
+        // A new highest ACK (or this direction's first): the peer's SND.UNA moves (§3.10.7.4).
+        if bits & bit::ACK == 0 || seg.ack > d.high_ack {
+            if o_seen {
+                rtt_sample(d, seg, &self.last[j]);
+            }
+            d.high_ack = seg.ack;
+        }
+        bits |= bit::ACK;
+        if len > 0 {
+            bits |= bit::DATA;
+        }
+        if seg.options.present & TcpOptions::TIMESTAMP != 0 {
+            bits |= bit::TS;
+        }
+        let id = seg.ip_id.unwrap_or(0);
+        if id != 0 {
+            if bits & bit::IPID != 0 && !ip_id_near(d.ip_id_last, id) {
+                bits |= bit::IPID_JUMPY;
+            }
+            bits |= bit::IPID;
+            d.ip_id_last = id;
+        }
+        d.bits = bits;
+        // TTLs rarely change: test before writing.
+        if seg.ttl < d.ttl_min {
+            d.ttl_min = seg.ttl;
+        }
+        if seg.ttl > d.ttl_max {
+            d.ttl_max = seg.ttl;
+        }
+        d.window = seg.window;
+        self.last[i] = MiniSeg::with_id(seg, off, id);
+    }
+}
+
+/// This direction's summary and the other's, both mutable.
+#[inline]
+fn pair_mut(dirs: &mut [DirSummary; 2], dir: Dir) -> (&mut DirSummary, &mut DirSummary) {
+    let [a, b] = dirs;
+    match dir {
+        Dir::Fwd => (a, b),
+        Dir::Rev => (b, a),
+    }
+}
+
+/// An ACK that newly covers the other side's latest segment `p` measures the round trip from
+/// the capture point to this endpoint (RFC 9293 §3.8.1: SEG.ACK past SEG.SEQ+SEG.LEN).
+#[inline]
+fn rtt_sample(d: &mut DirSummary, seg: &Segment, p: &MiniSeg) {
+    if p.seg_len() > 0 && seg.ack >= p.seq_end() {
+        d.rtt_us = lower_rtt(d.rtt_us, p.ts_ns, seg.ts_ns);
+    }
+}
+
+/// `rtt_us` lowered to the whole µs from `t0` to `t1` (0 if the clock went backwards), capped
+/// below [`NO_RTT`]. The difference of two `i64` fits a `u64` when `t1 > t0`, so no saturation
+/// is needed; and a sample no shorter than the current minimum (the usual case) needs no
+/// division.
+#[inline]
+fn lower_rtt(rtt_us: u32, t0: i64, t1: i64) -> u32 {
+    let ns = if t1 > t0 { (t1 as u64).wrapping_sub(t0 as u64) } else { 0 };
+    if rtt_us != NO_RTT && ns >= rtt_us as u64 * 1000 {
+        return rtt_us;
+    }
+    rtt_us.min((ns / 1000).min(NO_RTT as u64 - 1) as u32)
 }
 
 /// Two IPv4 IDs a sequential counter could have produced a little apart (either order, since
 /// captures reorder).
+#[inline]
 pub(crate) fn ip_id_near(a: u16, b: u16) -> bool {
-    (b.wrapping_sub(a) as i16).unsigned_abs() <= 0x2000
+    // |(b - a) as i16| <= 0x2000, as one unsigned range test.
+    b.wrapping_sub(a).wrapping_add(0x2000) <= 0x4000
 }
 
 /// Flag combinations no conforming stack sends (RFC 9293 §3.1/§3.10).
@@ -381,8 +533,8 @@ struct RstLog {
 /// One per connection. Feed every segment in capture order with [`on_segment`]; at the end call
 /// [`finish`] to emit one row per RST.
 ///
-/// Size: under 200 bytes until the first RST (asserted by a test); RSTs go to a lazily boxed
-/// log, a few hundred bytes each.
+/// Size: 168 bytes until the first RST (asserted by a test); RSTs go to a lazily boxed log, a
+/// few hundred bytes each.
 ///
 /// [`on_segment`]: ResetTracker::on_segment
 /// [`finish`]: ResetTracker::finish
@@ -404,18 +556,41 @@ impl ResetTracker {
     }
 
     /// Feed one segment; `dir` is relative to the connection's first captured packet.
+    #[inline]
     pub fn on_segment(&mut self, dir: Dir, seg: &Segment) {
-        if self.core.dirs[0].pkts == 0 && self.core.dirs[1].pkts == 0 && self.log.is_none() {
-            self.core.first_frame = seg.frame;
+        match dir {
+            Dir::Fwd => self.on_segment_in::<0>(seg),
+            Dir::Rev => self.on_segment_in::<1>(seg),
         }
-        if let Some(log) = self.log.as_deref_mut() {
-            observe_after(log, &self.core, dir, seg);
+    }
+
+    /// [`ResetTracker::on_segment`] for the direction with index `I`. The common segment (see
+    /// `Core::is_common_in`) costs two tests before its update, plus one for the log.
+    #[inline(always)]
+    fn on_segment_in<const I: usize>(&mut self, seg: &Segment) {
+        let dir = if I == 0 { Dir::Fwd } else { Dir::Rev };
+        if self.core.is_common_in::<I>(seg) {
+            if let Some(log) = self.log.as_deref_mut() {
+                observe_after(log, &self.core, dir, seg);
+            }
+            self.core.apply_common_in::<I>(seg);
+        } else {
+            self.on_other_segment(dir, seg);
+        }
+    }
+
+    /// Everything [`ResetTracker::on_segment`]'s fast path does not take: either direction's
+    /// first segment, SYN / FIN / RST, segments without ACK.
+    #[inline(never)]
+    fn on_other_segment(&mut self, dir: Dir, seg: &Segment) {
+        match self.log.as_deref_mut() {
+            Some(log) => observe_after(log, &self.core, dir, seg),
+            None if !self.core.dirs[0].seen() && !self.core.dirs[1].seen() => self.core.first_frame = seg.frame,
+            None => {}
         }
         if seg.flags.rst() {
             let log = self.log.get_or_insert_with(Default::default);
             log.records.push(RstRecord { rst: RstSeg::of(seg), sender: dir, before: self.core, after: After::default() });
-            let d = &mut self.core.dirs[dir.idx()];
-            d.rsts = d.rsts.saturating_add(1);
             return;
         }
         self.core.apply(dir, seg);
@@ -508,5 +683,289 @@ fn observe_after(log: &mut RstLog, core: &Core, dir: Dir, seg: &Segment) {
 impl Core {
     fn frame_off_of(&self, frame: u64) -> u32 {
         self.off(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{seg, SegBuilder};
+    use std::net::{IpAddr, Ipv6Addr};
+
+    #[test]
+    fn ip_id_near_is_a_distance_of_at_most_0x2000_either_way() {
+        for a in [0u16, 1, 0x1fff, 0x2000, 0x7fff, 0x8000, 0xdfff, 0xe000, 0xffff] {
+            for b in 0..=u16::MAX {
+                let reference = (b.wrapping_sub(a) as i16).unsigned_abs() <= 0x2000;
+                assert_eq!(ip_id_near(a, b), reference, "{a:#x} {b:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn lower_rtt_matches_the_saturating_formula() {
+        // The formula the tracker used before: saturating i64 difference, clamped at 0.
+        let reference =
+            |r: u32, t0: i64, t1: i64| r.min((t1.saturating_sub(t0).max(0) / 1000).min(NO_RTT as i64 - 1) as u32);
+        let edges = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1_000_001,
+            -999,
+            -1,
+            0,
+            1,
+            999,
+            1000,
+            1001,
+            4_294_967_294_999,
+            4_294_967_295_000,
+            4_294_967_296_000,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let rtts = [0, 1, 999, 1000, 123_456, NO_RTT - 2, NO_RTT - 1, NO_RTT];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut ts: Vec<i64> = edges.to_vec();
+        ts.extend((0..200).map(|_| rng.next() as i64));
+        ts.extend((0..200).map(|_| (rng.next() % 10_000_000_000) as i64));
+        for &t0 in &ts {
+            for &t1 in &ts {
+                for r in rtts {
+                    assert_eq!(lower_rtt(r, t0, t1), reference(r, t0, t1), "{r} {t0} {t1}");
+                }
+            }
+            for dt in [0, 1, 999, 1000, 1001, 123_455_999, 123_456_000, 123_456_001, 4_294_967_295_000] {
+                let t1 = t0.saturating_add(dt);
+                for r in rtts {
+                    assert_eq!(lower_rtt(r, t0, t1), reference(r, t0, t1), "{r} {t0} {t1}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frame_offsets_saturate_as_documented() {
+        let mut c = Core::new();
+        c.first_frame = 1000;
+        let reference = |f: u64| f.saturating_sub(1000).min(NO_FRAME as u64 - 1) as u32;
+        for f in [
+            0,
+            1,
+            999,
+            1000,
+            1001,
+            1000 + NO_FRAME as u64 - 2,
+            1000 + NO_FRAME as u64 - 1,
+            1000 + NO_FRAME as u64,
+            u64::MAX,
+        ] {
+            assert_eq!(c.off(f), reference(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(std::mem::size_of::<MiniSeg>(), 32);
+        assert_eq!(std::mem::size_of::<DirSummary>(), 44);
+        assert_eq!(std::mem::size_of::<Core>(), 160);
+        assert!(std::mem::size_of::<ResetTracker>() <= 168, "{}", std::mem::size_of::<ResetTracker>());
+    }
+
+    /// xorshift64: deterministic, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, pct: u64) -> bool {
+            self.below(100) < pct
+        }
+    }
+
+    /// One connection's worth of segments: a handshake (sometimes missed), then data, ACKs,
+    /// retransmissions, keepalive probes, frames captured twice, IP ID jumps / zeros / IPv6,
+    /// timestamps, TTL changes, sequence numbers wrapping, clocks going backwards, stray flags
+    /// and RSTs; each tagged with its direction.
+    fn scenario(rng: &mut Rng) -> Vec<(Dir, Segment)> {
+        let v6 = rng.chance(20);
+        let mut snd = [rng.next() as u32, rng.next() as u32];
+        if rng.chance(30) {
+            snd[0] = u32::MAX - rng.below(3000) as u32;
+        }
+        let mut ids = [rng.next() as u16, rng.next() as u16];
+        let mut ttl = [64u8, 57u8];
+        let ts_opt = rng.chance(50);
+        let mut frame = 1 + rng.below(1 << 33);
+        let mut ts = rng.next() as i64 >> 2;
+        let mut out: Vec<(Dir, Segment)> = Vec::new();
+        let mut acked = [snd[1], snd[0]];
+        let mut push =
+            |rng: &mut Rng, out: &mut Vec<(Dir, Segment)>, dir: Dir, mut b: SegBuilder, ids: &mut [u16; 2]| {
+                let i = dir.idx();
+                b = if dir == Dir::Fwd { b.from_client() } else { b.from_server() };
+                if v6 {
+                    b = b.addrs(
+                        (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1 + i as u16)), 40000 - 39920 * i as u16),
+                        (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2 - i as u16)), 80 + 39920 * i as u16),
+                    );
+                }
+                ids[i] = match rng.below(20) {
+                    0 => rng.next() as u16,
+                    1 => 0,
+                    _ => ids[i].wrapping_add(1),
+                };
+                if ts_opt && !rng.chance(5) {
+                    b = b.ts_opt(rng.next() as u32, rng.next() as u32);
+                }
+                if rng.chance(3) {
+                    ttl[i] = ttl[i].wrapping_add(rng.below(5) as u8).wrapping_sub(2);
+                }
+                frame = match rng.below(200) {
+                    0 => frame.saturating_sub(rng.below(5)),
+                    1 => frame + (1 << 32),
+                    _ => frame + 1 + rng.below(3),
+                };
+                ts = match rng.below(100) {
+                    0 => ts.saturating_sub(rng.below(1_000_000) as i64),
+                    1 => i64::MAX - rng.below(1000) as i64,
+                    2 => i64::MIN + rng.below(1000) as i64,
+                    _ => ts.saturating_add(rng.below(50_000_000) as i64),
+                };
+                let mut sg = b.ttl(ttl[i]).window(rng.below(4) as u16 * 1000).frame(frame).build();
+                sg.ip_id = if v6 { None } else { Some(ids[i]) };
+                sg.ts_ns = ts;
+                out.push((dir, sg));
+            };
+        if rng.chance(70) {
+            push(rng, &mut out, Dir::Fwd, seg().syn().seq(snd[0].wrapping_sub(1)), &mut ids);
+            if rng.chance(80) {
+                let b = seg().syn().seq(snd[1].wrapping_sub(1)).ack(snd[0]);
+                push(rng, &mut out, Dir::Rev, b, &mut ids);
+            }
+        }
+        let n = rng.below(60);
+        for _ in 0..n {
+            let dir = if rng.chance(55) { Dir::Fwd } else { Dir::Rev };
+            let (i, j) = (dir.idx(), dir.flip().idx());
+            // The ACK field: usually everything the other side sent, sometimes older, rarely junk.
+            let ack = match rng.below(10) {
+                0 => acked[i],
+                1 => rng.next() as u32,
+                _ => snd[j],
+            };
+            acked[i] = ack;
+            let b = seg().seq(snd[i]).ack(ack);
+            let b = match rng.below(20) {
+                // New data (PSH sometimes).
+                0..=6 => {
+                    let len = 1 + rng.below(1460) as u32;
+                    snd[i] = snd[i].wrapping_add(len);
+                    let b = b.payload(len);
+                    if rng.chance(50) {
+                        b.psh()
+                    } else {
+                        b
+                    }
+                }
+                // Pure ACK.
+                7..=10 => b,
+                // Retransmission of something already sent.
+                11 | 12 => {
+                    let len = 1 + rng.below(100) as u32;
+                    b.seq(snd[i].wrapping_sub(len + rng.below(3) as u32)).payload(len)
+                }
+                // Keepalive probe, with zero or one octet.
+                13 | 14 => b.seq(snd[i].wrapping_sub(1)).payload(rng.below(2) as u32),
+                // The last frame captured twice.
+                15 | 16 => {
+                    if let Some(&(d, s)) = out.last() {
+                        out.push((d, s));
+                    }
+                    continue;
+                }
+                // Anything: stray flags, FIN, RST, SYN, none.
+                17 => {
+                    let f = rng.below(0x200) as u16;
+                    b.flags(f).payload(rng.below(3) as u32)
+                }
+                18 => b.fin(),
+                _ => {
+                    if rng.chance(50) {
+                        b.rst()
+                    } else {
+                        b.rst().flags(TcpFlags::RST)
+                    }
+                }
+            };
+            push(rng, &mut out, dir, b, &mut ids);
+        }
+        out
+    }
+
+    /// The general path alone, as `on_segment` was before it had a fast path.
+    fn on_segment_general(t: &mut ResetTracker, dir: Dir, seg: &Segment) {
+        t.on_other_segment(dir, seg);
+    }
+
+    #[test]
+    fn common_path_leaves_the_same_state_as_the_general_one() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut compared, mut run_reset, mut probes, mut rexmits, mut duplicates, mut rtts, mut jumps) = (0, 0, 0, 0, 0, 0, 0);
+        for round in 0..20_000u64 {
+            let segs = scenario(&mut rng);
+            let mut fast = ResetTracker::new();
+            let mut general = ResetTracker::new();
+            for (dir, sg) in &segs {
+                if fast.core.is_common(*dir, sg) {
+                    let before = fast.core;
+                    let mut a = fast.core;
+                    let mut b = fast.core;
+                    a.apply(*dir, sg);
+                    b.apply_common(*dir, sg);
+                    assert_eq!(a, b, "round {round}: {dir:?} {sg:?} from {before:?}");
+                    compared += 1;
+                    let (d0, d1) = (before.d(*dir), a.d(*dir));
+                    run_reset += (before.d(dir.flip()).run_frame_off != NO_FRAME) as u32;
+                    probes += (d1.probes != d0.probes) as u32;
+                    rexmits += (d1.rexmits != d0.rexmits) as u32;
+                    // At or below SND.MAX with data, or a probe's SEQ, yet not counted: a frame
+                    // captured twice.
+                    let candidate = sg.seq_end() <= d0.snd_max && (sg.payload_len > 0 || sg.seq + 1 == d0.snd_max);
+                    duplicates += (candidate && d1.probes == d0.probes && d1.rexmits == d0.rexmits) as u32;
+                    rtts += (d1.rtt_us != d0.rtt_us) as u32;
+                    jumps += (d1.has(bit::IPID_JUMPY) && !d0.has(bit::IPID_JUMPY)) as u32;
+                }
+                fast.on_segment(*dir, sg);
+                on_segment_general(&mut general, *dir, sg);
+                assert_eq!(fast.core, general.core, "round {round}");
+            }
+            let judged = (fast.judgements(), general.judgements());
+            assert_eq!(judged.0, judged.1, "round {round}");
+            assert_eq!(fast.end_reason(), general.end_reason());
+            let (mut r1, mut r2) = (ResetRows::new(), ResetRows::new());
+            let meta = ConnMeta { conn_id: round, orig_is_fwd: true };
+            fast.finish(&meta, &mut r1);
+            general.finish(&meta, &mut r2);
+            assert_eq!(r1, r2, "round {round}");
+        }
+        // Every branch of the common path was exercised.
+        for (what, n) in [
+            ("compared", compared),
+            ("run reset", run_reset),
+            ("probes", probes),
+            ("retransmissions", rexmits),
+            ("frames captured twice", duplicates),
+            ("rtt samples", rtts),
+            ("ip id jumps", jumps),
+        ] {
+            assert!(n > 100, "{what}: {n}");
+        }
     }
 }
