@@ -1,7 +1,8 @@
 //! Capture files in, frames out — and pcapng back out with comments.
 //!
-//! Reading streams the file through one reused buffer (pcap-parser's streaming readers); the
-//! "need more bytes" signal stays in here. Damage ends reading with a [`TraceError::Format`]
+//! Reading streams the file through one reused buffer: pcap-parser parses every header and, for
+//! pcapng, every block; classic pcap records (16-byte headers) are walked in place in the buffer
+//! with no further copy. The "need more bytes" signal stays in here. Damage ends reading with a [`TraceError::Format`]
 //! naming the byte offset of the record that could not be read; every frame before it has already
 //! been handed to the caller.
 
