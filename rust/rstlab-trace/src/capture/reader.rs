@@ -553,6 +553,8 @@ fn read_blocks<R: Read + Send, S: FrameSink + ?Sized>(
         Ok(r) => r,
         Err(e) => return Some(format_err(path, 0, damage::file_header(head, &describe(&e, "file header")))),
     };
+    // The buffer's size now (it grows for a block larger than it).
+    let mut buffer_size = capacity;
     let mut ifaces: Vec<Interface> = Vec::new();
     // Byte order of the current pcapng section: option values are raw bytes in it.
     let mut big_endian = false;
@@ -661,10 +663,11 @@ fn read_blocks<R: Read + Send, S: FrameSink + ?Sized>(
                 if let Some(why) = damage::implausible(layout, reader.data(), MAX_BLOCK) {
                     return Some(format_err(path, offset, why));
                 }
-                let want = reader.data().len().max(capacity) * 2;
+                let want = reader.data().len().max(buffer_size) * 2;
                 if want > MAX_BLOCK || !reader.grow(want) {
                     return Some(format_err(path, offset, damage::record(layout, reader.data(), None, MAX_BLOCK)));
                 }
+                buffer_size = want;
                 if let Err(e) = reader.refill() {
                     return Some(format_err(path, offset, describe(&e, "record")));
                 }
@@ -764,6 +767,23 @@ mod tests {
         let mut seen = Seen::default();
         let (_, err) = read_frames_from(Path::new("t.pcapng"), bytes, &mut seen);
         (seen.0, err.map(|e| e.to_string()))
+    }
+
+    /// An EPB with `len` bytes of packet data (pcapng §4.3: padded to 32 bits).
+    fn epb_sized(len: usize) -> Vec<u8> {
+        let mut b = [&0u32.to_le_bytes()[..], &0u32.to_le_bytes(), &1u32.to_le_bytes(), &(len as u32).to_le_bytes(), &(len as u32).to_le_bytes()].concat();
+        b.resize(b.len() + len.div_ceil(4) * 4, 0x45);
+        block(false, 6, &b)
+    }
+
+    #[test]
+    fn pcapng_blocks_each_larger_than_the_last_grown_buffer_are_read() {
+        // 5 MiB then 9 MiB: the second needs more than twice the original 4 MiB buffer, but
+        // less than twice the buffer as grown for the first.
+        let f = [shb(false), idb(false, 6, 0), epb_sized(5 << 20), epb_sized(9 << 20)].concat();
+        let (frames, err) = read(&f);
+        assert_eq!(err, None);
+        assert_eq!(frames.len(), 2);
     }
 
     #[test]
