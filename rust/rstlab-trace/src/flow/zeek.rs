@@ -23,8 +23,14 @@
 //! encapsulation, which a [`Segment`] does not carry). The first-packet and late (PR #2191) role
 //! flips and the PR's `H` → `^h` rewrite follow Zeek's baselines.
 //!
-//! A [`ZeekConn`] is 208 bytes, with no heap until a history outgrows its 15-byte inline
-//! buffer, and does no allocation per packet.
+//! A [`ZeekConn`] is 184 bytes, the per-packet state first. It allocates only for what few
+//! connections need (a history longer than 15 letters, or bad-checksum, retransmission or
+//! zero-window counts), once, and never per packet.
+//!
+//! Two fast paths, both checked against the full computation (by the unit tests, and on every
+//! packet in debug builds): [`ZeekConn::timed_out`] compares with a cached lower bound of its
+//! deadlines, and an ACK or data segment between two ESTABLISHED endpoints skips the steps of
+//! `TCPSessionAdapter::Process` that cannot apply to it (`process_established`).
 
 use super::Dir;
 use crate::seq::SeqNumber;
@@ -172,14 +178,16 @@ const HIST_MULTI_FLAG_PKT: u16 = 0x40;
 // History string: inline, spilling to the heap only when long.
 
 const HIST_INLINE: usize = 15;
+/// `History::len` once the history has moved to [`Rare::history`].
+const HIST_SPILLED: u8 = u8::MAX;
 
+/// The history's first [`HIST_INLINE`] letters, kept inline; a longer history lives in
+/// [`Rare::history`].
 #[derive(Clone, Debug)]
 struct History {
+    /// Letters in `buf`, or [`HIST_SPILLED`].
     len: u8,
     buf: [u8; HIST_INLINE],
-    // A boxed String is one pointer wide (a String is three); the spill is rare.
-    #[allow(clippy::box_collection)]
-    spill: Option<Box<String>>,
 }
 
 impl History {
@@ -187,47 +195,66 @@ impl History {
         History {
             len: 0,
             buf: [0; HIST_INLINE],
-            spill: None,
         }
     }
 
-    fn push(&mut self, c: u8) {
-        if let Some(s) = self.spill.as_mut() {
-            s.push(c as char);
-        } else if (self.len as usize) < HIST_INLINE {
-            self.buf[self.len as usize] = c;
+    #[inline]
+    fn push(&mut self, rare: &mut Option<Box<Rare>>, c: u8) {
+        let n = self.len as usize;
+        if n < HIST_INLINE {
+            self.buf[n] = c;
             self.len += 1;
         } else {
-            let mut s = String::with_capacity(2 * HIST_INLINE);
-            s.push_str(self.inline_str());
-            s.push(c as char);
-            self.spill = Some(Box::new(s));
+            self.push_spilled(rare, c);
         }
     }
 
-    fn inline_str(&self) -> &str {
+    #[inline(never)]
+    fn push_spilled(&mut self, rare: &mut Option<Box<Rare>>, c: u8) {
+        let r = rare.get_or_insert_with(Default::default);
+        if self.len != HIST_SPILLED {
+            r.history.reserve(2 * HIST_INLINE);
+            r.history.extend(self.buf.iter().map(|&b| b as char));
+            self.len = HIST_SPILLED;
+        }
+        r.history.push(c as char);
+    }
+
+    fn as_bytes<'a>(&'a self, rare: &'a Option<Box<Rare>>) -> &'a [u8] {
+        match (self.len, rare) {
+            (HIST_SPILLED, Some(r)) => r.history.as_bytes(),
+            (HIST_SPILLED, None) => &[],
+            (n, _) => &self.buf[..n as usize],
+        }
+    }
+
+    fn as_str<'a>(&'a self, rare: &'a Option<Box<Rare>>) -> &'a str {
         // Only ASCII letters are ever pushed.
-        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+        std::str::from_utf8(self.as_bytes(rare)).unwrap_or("")
     }
 
-    fn as_str(&self) -> &str {
-        match &self.spill {
-            Some(s) => s.as_str(),
-            None => self.inline_str(),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        self.as_str().as_bytes()
-    }
-
-    fn set(&mut self, s: &[u8]) {
+    fn set(&mut self, rare: &mut Option<Box<Rare>>, s: &[u8]) {
         self.len = 0;
-        self.spill = None;
+        if let Some(r) = rare.as_mut() {
+            r.history.clear();
+        }
         for &c in s {
-            self.push(c);
+            self.push(rare, c);
         }
     }
+}
+
+/// What few connections need, allocated on first use: a history longer than the inline
+/// buffer, and the counters behind the rarer logarithmic letters (bad checksums,
+/// retransmissions, zero windows), by physical direction. (`G`'s counter is not rare: in a
+/// headers-only capture every acked segment is a content gap; it stays in [`Endpoint`].)
+#[derive(Clone, Debug, Default)]
+struct Rare {
+    /// The whole history once it is longer than [`HIST_INLINE`]; empty until then.
+    history: String,
+    chk_cnt: [u32; 2],
+    rxmt_cnt: [u32; 2],
+    win0_cnt: [u32; 2],
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,8 +265,8 @@ const F_FIN_SEEN: u8 = 2;
 /// The reassembler's `skip_deliveries`: it gave up on this direction.
 const F_SKIP: u8 = 4;
 
-/// One endpoint. Fields are flat so the compiler can pack them (two of these are most of a
-/// [`ZeekConn`]).
+/// One endpoint: the part of `TCP_Endpoint` and its reassembler that (nearly) every packet
+/// reads or writes; the rest is [`EndpointCold`], [`ZeekConn::prev_state`] and [`Rare`].
 ///
 /// Content gaps: Zeek's `TCP_Reassembler` keeps every out-of-order block; without payload
 /// only its bookkeeping is needed: the next undelivered relative sequence number
@@ -248,6 +275,7 @@ const F_SKIP: u8 = 4;
 /// span, so holes acked together count as one gap (only the log-scaled count can differ,
 /// never the first `G`).
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Endpoint {
     /// `last_reassem_seq` (relative): everything below was delivered or reported missing.
     r_last: u64,
@@ -255,6 +283,23 @@ struct Endpoint {
     last_seq: SeqNumber,
     /// How far the peer has acknowledged this endpoint's data.
     ack_seq: SeqNumber,
+    /// `r_last - trim_seq` (negative only after Zeek's partial-connection quirk in
+    /// `Undelivered`).
+    r_trim_back: i32,
+    /// The out-of-order block `[r_last + r_blk_off, ... + r_blk_len)`; `r_blk_len == 0`: none.
+    r_blk_off: u32,
+    r_blk_len: u32,
+    /// The counter behind the logarithmic `G` (a letter at 1, 10, 100, ...).
+    gap_cnt: u32,
+    state: EndpointState,
+    seq_wraps: u8,
+    ack_wraps: u8,
+    flags: u8,
+}
+
+/// The rest of an endpoint, read only by SYN, FIN and RST packets.
+#[derive(Clone, Copy, Debug)]
+struct EndpointCold {
     /// Just past this endpoint's FIN (Zeek keeps it relative: `FIN_seq`).
     fin_end: SeqNumber,
     // Zeek compares full 64-bit relative numbers; the low 32 bits differ whenever they do,
@@ -262,22 +307,17 @@ struct Endpoint {
     hist_last_syn: u32,
     hist_last_fin: u32,
     hist_last_rst: u32,
-    // Counters behind the logarithmic letters; a letter is added at 1, 10, 100, ...
-    chk_cnt: u32,
-    rxmt_cnt: u32,
-    win0_cnt: u32,
-    gap_cnt: u32,
-    /// `r_last - trim_seq` (negative only after Zeek's partial-connection quirk in
-    /// `Undelivered`).
-    r_trim_back: i32,
-    /// The out-of-order block `[r_last + r_blk_off, ... + r_blk_len)`; `r_blk_len == 0`: none.
-    r_blk_off: u32,
-    r_blk_len: u32,
-    state: EndpointState,
-    prev_state: EndpointState,
-    seq_wraps: u8,
-    ack_wraps: u8,
-    flags: u8,
+}
+
+impl EndpointCold {
+    fn new() -> Self {
+        EndpointCold {
+            fin_end: SeqNumber(0),
+            hist_last_syn: 0,
+            hist_last_fin: 0,
+            hist_last_rst: 0,
+        }
+    }
 }
 
 impl Endpoint {
@@ -288,19 +328,11 @@ impl Endpoint {
             start_seq: SeqNumber(0),
             last_seq: SeqNumber(0),
             ack_seq: SeqNumber(0),
-            fin_end: SeqNumber(0),
-            hist_last_syn: 0,
-            hist_last_fin: 0,
-            hist_last_rst: 0,
-            chk_cnt: 0,
-            rxmt_cnt: 0,
-            win0_cnt: 0,
-            gap_cnt: 0,
             r_trim_back: 0,
             r_blk_off: 0,
             r_blk_len: 0,
+            gap_cnt: 0,
             state: EndpointState::Inactive,
-            prev_state: EndpointState::Inactive,
             seq_wraps: 0,
             ack_wraps: 0,
             flags: 0,
@@ -348,33 +380,6 @@ impl Endpoint {
     fn no_data_acked(&self) -> bool {
         let d = self.ack_seq.relative_to(self.start_seq);
         self.ack_wraps == 0 && (d == 0 || d == 1)
-    }
-
-    /// `TCP_Endpoint::Size`, needed for the REJ test.
-    fn size(&self, peer: &Endpoint) -> u64 {
-        if self.prev_state == EndpointState::SynSent
-            && self.state == EndpointState::Reset
-            && peer.state == EndpointState::Inactive
-            && !self.no_data_acked()
-        {
-            return 0;
-        }
-        let start = full_seq(self.start_seq, 0);
-        let last = full_seq(self.last_seq, self.seq_wraps);
-        let ack = full_seq(self.ack_seq, self.ack_wraps);
-        // Neither the SYN nor the FIN octet is data.
-        let mut size = last.max(ack).wrapping_sub(start).saturating_sub(1);
-        if self.has(F_FIN_SEEN) {
-            size = size.saturating_sub(1);
-        }
-        size
-    }
-
-    /// `is_clean` in `TCP_Reassembler.cc`.
-    fn is_clean(&self) -> bool {
-        self.state == EndpointState::Established
-            || (self.state == EndpointState::Closed
-                && self.prev_state == EndpointState::Established)
     }
 
     // ----- reassembly bookkeeping ----------------------------------------------------------------
@@ -488,19 +493,27 @@ fn segment_len(len: u32, f: TcpFlags) -> u32 {
 }
 
 /// `ScaledHistoryEntry` with base 10: true on the 1st, 10th, 100th, ... event.
-#[inline]
+/// (The counter saturates at `u32::MAX`, so the last entry is at 10^9.)
+#[inline(always)]
+// `u32::is_multiple_of` is newer than the crate's MSRV (1.80).
+#[allow(clippy::manual_is_multiple_of)]
 fn scaled_hit(counter: &mut u32) -> bool {
     *counter = counter.saturating_add(1);
-    let mut t = 1u32;
-    loop {
-        if *counter == t {
-            return true;
-        }
-        match t.checked_mul(10) {
-            Some(n) if n <= *counter => t = n,
-            _ => return false,
-        }
-    }
+    let n = *counter;
+    // Most counts are not multiples of 10 (one division by a constant: a multiply).
+    (n == 1 || n % 10 == 0)
+        && matches!(
+            n,
+            1 | 10
+                | 100
+                | 1_000
+                | 10_000
+                | 100_000
+                | 1_000_000
+                | 10_000_000
+                | 100_000_000
+                | 1_000_000_000
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,29 +525,49 @@ fn scaled_hit(counter: &mut u32) -> bool {
 /// starts a new connection on a closed or reset tuple ([`ZeekConn::is_reuse`]) and expiry by
 /// its timers ([`ZeekConn::timed_out`]). A tracker that wants Zeek's rows asks both before
 /// feeding a segment, and starts a new `ZeekConn` with that segment when either says so.
+///
+/// Layout: the fields (nearly) every packet touches come first, together (101 bytes), the
+/// ones only control packets, timers and the final report need after them.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct ZeekConn {
+    /// A lower bound of the earliest time [`ZeekConn::timed_out`] can act at: the inactivity
+    /// deadline and the four timers below. Before it, `timed_out` is one comparison.
+    next_deadline_ns: i64,
+    /// `Connection::last_time`, capture nanoseconds.
+    last_time: i64,
     /// Endpoints by physical direction ([`Dir::idx`]): `ep[0]` sent the first packet.
     ep: [Endpoint; 2],
-    history: History,
     /// `Connection::hist_seen`, by role: originator bits low, responder bits `<< 8`.
     hist_seen: u16,
     orig_is_fwd: bool,
-    ignore_checksums: bool,
-    is_partial: bool,
     /// `first_packet_seen`, by role: bit 0 originator, bit 1 responder.
     first_packet_seen: u8,
-    is_active: bool,
-    tcp_inactivity: bool,
-    /// `Connection::last_time`, capture nanoseconds.
-    last_time: i64,
-    created_at: i64,
+    /// `C_*` bits: `is_partial`, `Connection::is_active`, the TCP inactivity timeout in force,
+    /// `-C`.
+    bits: u8,
+    // ----- cold
+    /// `TCP_Endpoint::prev_state`, by physical direction.
+    prev_state: [EndpointState; 2],
+    history: History,
+    cold: [EndpointCold; 2],
     // Pending timers, milliseconds after `created_at` (rounded up), or NO_TIMER.
     attempt_at: u32,
     expire_at: u32,
     close_expire_at: u32,
     delete_at: u32,
+    created_at: i64,
+    rare: Option<Box<Rare>>,
 }
+
+/// `ZeekConn::bits`: the session adapter's `is_partial`.
+const C_PARTIAL: u8 = 1;
+/// `Connection::is_active`: cleared by `ConnectionFinished` / `ConnectionReset`.
+const C_ACTIVE: u8 = 2;
+/// The handshake is over: `tcp_inactivity_timeout` applies (`TCP_Endpoint::SetState`).
+const C_TCP_INACTIVITY: u8 = 4;
+/// Zeek's `-C` ([`ZeekOptions::ignore_checksums`]).
+const C_IGNORE_CHECKSUMS: u8 = 8;
 
 impl ZeekConn {
     /// Called with the connection's first packet (before [`ZeekConn::on_segment`] is called
@@ -547,22 +580,28 @@ impl ZeekConn {
     /// `-b` loads no protocol scripts unless told to, so its set is empty.
     pub fn with_server_ports(first: &Segment, opts: ZeekOptions, server_ports: &[u16]) -> Self {
         let mut c = ZeekConn {
+            next_deadline_ns: i64::MIN,
+            last_time: first.ts_ns,
             ep: [Endpoint::new(), Endpoint::new()],
-            history: History::new(),
             hist_seen: 0,
             orig_is_fwd: true,
-            ignore_checksums: opts.ignore_checksums,
-            is_partial: false,
             first_packet_seen: 0,
-            is_active: true,
-            tcp_inactivity: false,
-            last_time: first.ts_ns,
-            created_at: first.ts_ns,
+            bits: C_ACTIVE
+                | if opts.ignore_checksums {
+                    C_IGNORE_CHECKSUMS
+                } else {
+                    0
+                },
+            prev_state: [EndpointState::Inactive; 2],
+            history: History::new(),
+            cold: [EndpointCold::new(), EndpointCold::new()],
             attempt_at: NO_TIMER,
             // The adapter's first ExpireTimer (`tcp_SYN_timeout`).
             expire_at: ms_ceil(TCP_SYN_TIMEOUT),
             close_expire_at: NO_TIMER,
             delete_at: NO_TIMER,
+            created_at: first.ts_ns,
+            rare: None,
         };
         // `IPBasedAnalyzer::NewConn` → `TCPAnalyzer::WantConnection`: a connection that does not
         // start with a pure SYN is flipped when its source port looks like a server's.
@@ -583,6 +622,7 @@ impl ZeekConn {
                 c.flip_roles();
             }
         }
+        c.next_deadline_ns = c.deadline();
         c
     }
 
@@ -595,7 +635,11 @@ impl ZeekConn {
 
     /// The history string (`conn.log`'s `history`).
     pub fn history(&self) -> &str {
-        self.history.as_str()
+        self.history.as_str(&self.rare)
+    }
+
+    fn history_bytes(&self) -> &[u8] {
+        self.history.as_bytes(&self.rare)
     }
 
     pub fn orig_state(&self) -> EndpointState {
@@ -609,13 +653,13 @@ impl ZeekConn {
     /// `conn_state` as `scripts/base/protocols/conn/main.zeek` computes it, in its order.
     pub fn conn_state(&self) -> ConnState {
         use EndpointState as E;
-        let (o, r) = (&self.ep[self.orig_idx()], &self.ep[1 - self.orig_idx()]);
-        let (os, rs) = (o.state, r.state);
+        let (oi, ri) = (self.orig_idx(), 1 - self.orig_idx());
+        let (os, rs) = (self.ep[oi].state, self.ep[ri].state);
         let (o_inactive, r_inactive) = (os.inactive_or_partial(), rs.inactive_or_partial());
         if rs == E::Reset {
             if os == E::SynSent
                 || os == E::SynAckSent
-                || (os == E::Reset && o.size(r) == 0 && r.size(o) == 0)
+                || (os == E::Reset && self.size(oi) == 0 && self.size(ri) == 0)
             {
                 ConnState::REJ
             } else if o_inactive {
@@ -626,7 +670,7 @@ impl ZeekConn {
         } else if os == E::Reset {
             if !r_inactive {
                 ConnState::RSTO
-            } else if rstos0_history(self.history.as_bytes()) {
+            } else if rstos0_history(self.history_bytes()) {
                 ConnState::RSTOS0
             } else {
                 // Falls through the script's if-chain to its final "OTH".
@@ -658,11 +702,16 @@ impl ZeekConn {
     /// `TCPSessionAdapter::IsReuse`: true if Zeek would end this connection and start a new one
     /// with `seg` (a SYN on a closed tuple, or a SYN whose sequence number differs from the one
     /// the connection started with).
+    #[inline]
     pub fn is_reuse(&self, seg: &Segment) -> bool {
+        // Every segment is asked; only a SYN can be a reuse, so that test comes first.
+        seg.flags.syn() && seg.header_len >= 20 && self.is_reuse_syn(seg)
+    }
+
+    /// The rest of `IsReuse`, for a SYN.
+    #[inline(never)]
+    fn is_reuse_syn(&self, seg: &Segment) -> bool {
         let f = seg.flags;
-        if seg.header_len < 20 || !f.syn() {
-            return false;
-        }
         let oi = self.orig_idx();
         let (orig, resp) = (&self.ep[oi], &self.ep[1 - oi]);
         let conn_orig = if f.ack() {
@@ -697,12 +746,21 @@ impl ZeekConn {
     /// connection-attempt, expire and close-delay timers (`TCPSessionAdapter::AttemptTimer`,
     /// `ExpireTimer`, `ConnDeleteTimer`). Zeek dispatches a timer when the capture's clock
     /// passes it; here it is evaluated at its own time.
+    #[inline]
     pub fn timed_out(&mut self, now_ns: i64) -> bool {
-        let timeout = if self.tcp_inactivity {
-            TCP_INACTIVITY_TIMEOUT
-        } else {
-            UDP_INACTIVITY_TIMEOUT
-        };
+        // Before every deadline below nothing can fire and nothing changes.
+        if now_ns < self.next_deadline_ns {
+            return false;
+        }
+        let out = self.timed_out_full(now_ns);
+        self.next_deadline_ns = self.deadline();
+        out
+    }
+
+    /// [`ZeekConn::timed_out`] without the cached deadline: Zeek's timers, one by one.
+    #[inline(never)]
+    fn timed_out_full(&mut self, now_ns: i64) -> bool {
+        let timeout = self.inactivity_timeout();
         if now_ns >= self.last_time.saturating_add(timeout)
             || now_ns >= self.timer_ns(self.delete_at)
         {
@@ -711,7 +769,7 @@ impl ZeekConn {
         if self.timer_ns(self.attempt_at) <= now_ns {
             self.attempt_at = NO_TIMER;
             let (o, r) = (self.orig_state(), self.resp_state());
-            if self.is_active
+            if self.bit(C_ACTIVE)
                 && matches!(o, EndpointState::SynSent | EndpointState::SynAckSent)
                 && r == EndpointState::Inactive
             {
@@ -721,7 +779,7 @@ impl ZeekConn {
         let mut chains = [self.expire_at, self.close_expire_at];
         for t in chains.iter_mut() {
             while self.timer_ns(*t) <= now_ns {
-                if !self.is_active {
+                if !self.bit(C_ACTIVE) {
                     *t = NO_TIMER;
                     break;
                 }
@@ -735,6 +793,30 @@ impl ZeekConn {
         }
         [self.expire_at, self.close_expire_at] = chains;
         false
+    }
+
+    /// The inactivity timeout in force (`Connection::inactivity_timeout`).
+    #[inline]
+    fn inactivity_timeout(&self) -> i64 {
+        if self.bit(C_TCP_INACTIVITY) {
+            TCP_INACTIVITY_TIMEOUT
+        } else {
+            UDP_INACTIVITY_TIMEOUT
+        }
+    }
+
+    /// The earliest time at which [`ZeekConn::timed_out_full`] does anything: the inactivity
+    /// deadline, the delete timer, the attempt timer and the two expire chains.
+    fn deadline(&self) -> i64 {
+        let timers = self
+            .delete_at
+            .min(self.attempt_at)
+            .min(self.expire_at)
+            .min(self.close_expire_at);
+        // `timer_ns` is monotonic in its argument (NO_TIMER, the largest, maps to i64::MAX).
+        self.last_time
+            .saturating_add(self.inactivity_timeout())
+            .min(self.timer_ns(timers))
     }
 
     #[inline]
@@ -775,18 +857,224 @@ impl ZeekConn {
 
     /// Every packet of the connection, including the first. `dir` is relative to the first
     /// packet's sender.
+    #[inline]
     pub fn on_segment(&mut self, dir: Dir, seg: &Segment) {
         let e = dir.idx();
+        if !self.established_fast_path(seg) {
+            self.on_segment_full(e, seg);
+        } else if cfg!(debug_assertions) {
+            self.process_established_checked(e, seg);
+        } else {
+            self.process_established(e, seg);
+        }
+    }
+
+    /// [`ZeekConn::on_segment`] for any segment: `TCPAnalyzer::ValidateChecksum`, then
+    /// `TCPSessionAdapter::Process`.
+    #[inline(never)]
+    fn on_segment_full(&mut self, e: usize, seg: &Segment) {
         // `TCPAnalyzer::ValidateChecksum`: Zeek checks only fully captured segments (the decoder
         // leaves the others unverified) and drops a bad one after recording it.
-        if !self.ignore_checksums && seg.checksum == Checksum::Bad {
-            if scaled_hit(&mut self.ep[e].chk_cnt) {
+        if !self.bit(C_IGNORE_CHECKSUMS) && seg.checksum == Checksum::Bad {
+            if scaled_hit(&mut self.rare_counters().chk_cnt[e]) {
                 self.add_history(e, b'C');
             }
             return;
         }
         self.maybe_flip_after_syn_ack(seg);
         self.process(e, seg);
+        // The packet may have moved `last_time`, set or cancelled timers, or ended the
+        // handshake (`tcp_inactivity`).
+        self.next_deadline_ns = self.deadline();
+    }
+
+    // ----- the established fast path -----------------------------------------------------------
+
+    /// True if `seg` is the common case that [`ZeekConn::process_established`] handles exactly
+    /// as [`ZeekConn::on_segment_full`] would: ACK set and no SYN, FIN or RST; a non-zero window;
+    /// a checksum that is not dropped; both endpoints ESTABLISHED and both already seen.
+    #[inline]
+    fn established_fast_path(&self, seg: &Segment) -> bool {
+        const CONTROL: u16 = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::ACK;
+        seg.flags.0 & CONTROL == TcpFlags::ACK
+            && seg.window != 0
+            && self.ep[0].state == EndpointState::Established
+            && self.ep[1].state == EndpointState::Established
+            && self.first_packet_seen == 3
+            && (seg.checksum != Checksum::Bad || self.bit(C_IGNORE_CHECKSUMS))
+    }
+
+    /// `TCPSessionAdapter::Process` specialised to a segment accepted by
+    /// [`ZeekConn::established_fast_path`]. Step by step, against [`ZeekConn::process`]:
+    /// - `ValidateChecksum` keeps the packet; `maybe_flip_after_syn_ack` needs a SYN_ACK_SENT
+    ///   originator; `SetPartialStatus`, the first-packet bits and `init_endpoint` (ESTABLISHED,
+    ///   no SYN) change nothing;
+    /// - `update_history` records `D` (payload) or `A` (pure ACK) once: neither SYN, FIN nor RST
+    ///   is set, and ACK is;
+    /// - `update_window` needs a zero window;
+    /// - `last_time` moves: `F_DID_CLOSE` is only ever set on a CLOSED or RESET endpoint
+    ///   (`ConnectionClosed` follows a FIN or RST transition) and such an endpoint never becomes
+    ///   ESTABLISHED again, so neither endpoint has it;
+    /// - no FIN; the peer is not INACTIVE, so the ack is relative to its numbering and, not
+    ///   being a RST's, trusted (`update_ack_seq`);
+    /// - `update_last_seq`: neither SYN, RST nor FIN, and the sender is not RESET, so the value
+    ///   moves forward or the payload is a retransmission (`T`);
+    /// - `UpdateEstablishedState` acts only on SYN, FIN or RST;
+    /// - the peer's `AckReceived` and this side's `DataSent` follow, in that order, and there
+    ///   is no close.
+    ///
+    /// The relative sequence number is computed before `update_last_seq`, as `process` does,
+    /// and only when the payload is reassembled.
+    #[inline]
+    fn process_established(&mut self, e: usize, seg: &Segment) {
+        let p = 1 - e;
+        let len = seg.payload_len;
+        debug_assert!(!self.ep[0].has(F_DID_CLOSE) && !self.ep[1].has(F_DID_CLOSE));
+
+        // `update_history`
+        if len > 0 {
+            self.check_history(e, HIST_DATA_PKT, b'D');
+        } else {
+            self.check_history(e, HIST_ACK_PKT, b'A');
+        }
+
+        // The inactivity deadline moves to `ts + timeout` (no other deadline moves here). The
+        // cached one was at most `last_time + timeout`, so it stays a lower bound unless time
+        // went backwards.
+        if seg.ts_ns < self.last_time {
+            self.next_deadline_ns = self
+                .next_deadline_ns
+                .min(seg.ts_ns.saturating_add(self.inactivity_timeout()));
+        }
+        self.last_time = seg.ts_ns;
+
+        let rel_ack = {
+            let peer = &self.ep[p];
+            let (r, underflow) = relative_seq(peer, seg.ack, peer.ack_seq, peer.ack_wraps);
+            if underflow {
+                0
+            } else {
+                self.update_ack_seq(p, seg.ack);
+                r
+            }
+        };
+
+        // `DataSent` needs the relative number before `update_last_seq` moves `last_seq`.
+        let data = len > 0 && seg.captured_payload >= len;
+        let rel_seq = if data {
+            let ep = &self.ep[e];
+            relative_seq(ep, seg.seq, ep.last_seq, ep.seq_wraps)
+        } else {
+            (0, true)
+        };
+
+        // `update_last_seq`
+        let one_past = seg.seq + len;
+        let ep = &mut self.ep[e];
+        if one_past.diff(ep.last_seq) > 0 {
+            ep.update_last_seq_value(one_past);
+        } else if len > 0 && scaled_hit(&mut self.rare_counters().rxmt_cnt[e]) {
+            self.add_history(e, b'T');
+        }
+
+        self.ack_received(p, rel_ack);
+
+        if let (rel, false) = rel_seq {
+            self.ep[e].r_data_sent(rel, len as u64);
+        }
+    }
+
+    /// [`ZeekConn::process_established`], checked against the full path on a copy (debug
+    /// builds: tests and the fuzz profile).
+    #[cold]
+    fn process_established_checked(&mut self, e: usize, seg: &Segment) {
+        let mut full = self.clone();
+        full.on_segment_full(e, seg);
+        self.process_established(e, seg);
+        assert!(
+            self.next_deadline_ns <= self.deadline(),
+            "cached deadline is late: {self:?}"
+        );
+        let mut fast = self.clone();
+        fast.next_deadline_ns = full.next_deadline_ns;
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{full:?}"),
+            "fast path differs for {seg:?}"
+        );
+    }
+
+    // ----- connection bits and endpoint helpers --------------------------------------------
+
+    #[inline]
+    fn bit(&self, b: u8) -> bool {
+        self.bits & b != 0
+    }
+
+    #[inline]
+    fn set_bit(&mut self, b: u8, on: bool) {
+        if on {
+            self.bits |= b;
+        } else {
+            self.bits &= !b;
+        }
+    }
+
+    #[inline]
+    fn is_partial(&self) -> bool {
+        self.bit(C_PARTIAL)
+    }
+
+    #[inline]
+    fn set_partial(&mut self, on: bool) {
+        self.set_bit(C_PARTIAL, on);
+    }
+
+    /// `TCP_Endpoint::Size` of endpoint `e`, needed for the REJ test.
+    fn size(&self, e: usize) -> u64 {
+        let (ep, peer) = (&self.ep[e], &self.ep[1 - e]);
+        if self.prev_state[e] == EndpointState::SynSent
+            && ep.state == EndpointState::Reset
+            && peer.state == EndpointState::Inactive
+            && !ep.no_data_acked()
+        {
+            return 0;
+        }
+        let start = full_seq(ep.start_seq, 0);
+        let last = full_seq(ep.last_seq, ep.seq_wraps);
+        let ack = full_seq(ep.ack_seq, ep.ack_wraps);
+        // Neither the SYN nor the FIN octet is data.
+        let mut size = last.max(ack).wrapping_sub(start).saturating_sub(1);
+        if ep.has(F_FIN_SEEN) {
+            size = size.saturating_sub(1);
+        }
+        size
+    }
+
+    /// `TCP_Reassembler::AckReceived` after endpoint `d`'s FIN: the FIN's octet is not data.
+    #[inline(never)]
+    fn below_fin(&self, d: usize, seq: u64) -> u64 {
+        let ep = &self.ep[d];
+        let (fin_seq, _) = relative_seq(ep, self.cold[d].fin_end, ep.last_seq, ep.seq_wraps);
+        if seq >= fin_seq {
+            fin_seq.wrapping_sub(1)
+        } else {
+            seq
+        }
+    }
+
+    /// `is_clean` in `TCP_Reassembler.cc`, for endpoint `e`.
+    #[inline]
+    fn is_clean(&self, e: usize) -> bool {
+        let state = self.ep[e].state;
+        state == EndpointState::Established
+            || (state == EndpointState::Closed && self.prev_state[e] == EndpointState::Established)
+    }
+
+    /// The counters behind the rarer letters, allocated on first use.
+    #[inline(never)]
+    fn rare_counters(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
     }
 
     // ----- roles -------------------------------------------------------------------------------
@@ -811,8 +1099,8 @@ impl ZeekConn {
         self.orig_is_fwd = !self.orig_is_fwd;
         let f = self.first_packet_seen;
         self.first_packet_seen = ((f & 1) << 1) | ((f >> 1) & 1);
-        self.is_partial = false;
-        self.history.push(b'^');
+        self.set_partial(false);
+        self.history.push(&mut self.rare, b'^');
     }
 
     /// zeek/zeek PR #2191: a connection whose first packet was a SYN-ACK from the originator is
@@ -829,16 +1117,16 @@ impl ZeekConn {
         }
         if self.orig_state() != EndpointState::SynAckSent
             || self.resp_state() != EndpointState::Inactive
-            || self.history.as_bytes() != b"H"
+            || self.history_bytes() != b"H"
         {
             return;
         }
         self.orig_is_fwd = !self.orig_is_fwd;
         let fps = self.first_packet_seen;
         self.first_packet_seen = ((fps & 1) << 1) | ((fps >> 1) & 1);
-        self.is_partial = false;
+        self.set_partial(false);
         self.hist_seen = (self.hist_seen & !HIST_SYN_PKT) | (HIST_SYN_PKT << 8);
-        self.history.set(b"^h");
+        self.history.set(&mut self.rare, b"^h");
         let resp = 1 - self.orig_idx();
         self.set_state(resp, EndpointState::Established);
     }
@@ -852,7 +1140,7 @@ impl ZeekConn {
         } else {
             code.to_ascii_lowercase()
         };
-        self.history.push(c);
+        self.history.push(&mut self.rare, c);
     }
 
     /// `CheckHistory`: records `code` the first time `mask` is seen for this side. Returns true
@@ -881,24 +1169,24 @@ impl ZeekConn {
         } else if bits == 1 {
             if f.syn() {
                 let code = if f.ack() { b'H' } else { b'S' };
-                if self.check_history(e, HIST_SYN_PKT, code) && rel != self.ep[e].hist_last_syn {
+                if self.check_history(e, HIST_SYN_PKT, code) && rel != self.cold[e].hist_last_syn {
                     self.add_history(e, code);
                 }
-                self.ep[e].hist_last_syn = rel;
+                self.cold[e].hist_last_syn = rel;
             }
             if f.fin() {
                 // A FIN's position is at the end of its data.
                 let pos = rel.wrapping_add(len);
-                if self.check_history(e, HIST_FIN_PKT, b'F') && pos != self.ep[e].hist_last_fin {
+                if self.check_history(e, HIST_FIN_PKT, b'F') && pos != self.cold[e].hist_last_fin {
                     self.add_history(e, b'F');
                 }
-                self.ep[e].hist_last_fin = pos;
+                self.cold[e].hist_last_fin = pos;
             }
             if f.rst() {
-                if self.check_history(e, HIST_RST_PKT, b'R') && rel != self.ep[e].hist_last_rst {
+                if self.check_history(e, HIST_RST_PKT, b'R') && rel != self.cold[e].hist_last_rst {
                     self.add_history(e, b'R');
                 }
-                self.ep[e].hist_last_rst = rel;
+                self.cold[e].hist_last_rst = rel;
             }
         } else if len > 0 {
             self.check_history(e, HIST_DATA_PKT, b'D');
@@ -936,7 +1224,7 @@ impl ZeekConn {
             && !f.rst()
             && self.ep[p].state != EndpointState::Closed
             && self.ep[e].state != EndpointState::Reset
-            && scaled_hit(&mut self.ep[e].win0_cnt)
+            && scaled_hit(&mut self.rare_counters().win0_cnt[e])
         {
             self.add_history(e, b'W');
         }
@@ -947,7 +1235,7 @@ impl ZeekConn {
 
         if f.fin() {
             self.ep[e].set(F_FIN_SEEN);
-            self.ep[e].fin_end = one_past;
+            self.cold[e].fin_end = one_past;
         }
 
         let mut rel_ack = 0u64;
@@ -1005,16 +1293,17 @@ impl ZeekConn {
     fn set_partial_status(&mut self, e: usize, f: TcpFlags) {
         if self.is_orig(e) {
             if self.first_packet_seen & 1 == 0 {
-                self.is_partial = !f.syn() || f.ack();
+                self.set_partial(!f.syn() || f.ack());
             }
-        } else if self.first_packet_seen & 2 == 0 && !self.is_partial {
-            self.is_partial = !f.syn();
+        } else if self.first_packet_seen & 2 == 0 && !self.is_partial() {
+            self.set_partial(!f.syn());
         }
     }
 
     /// `init_endpoint`.
     fn init_endpoint(&mut self, e: usize, f: TcpFlags, first_seq: SeqNumber, last: SeqNumber) {
         use EndpointState as E;
+        let prev_state = self.prev_state[e];
         let ep = &mut self.ep[e];
         match ep.state {
             E::Inactive => {
@@ -1040,7 +1329,7 @@ impl ZeekConn {
                 }
             }
             E::Reset => {
-                if f.syn() && ep.prev_state == E::Inactive {
+                if f.syn() && prev_state == E::Inactive {
                     // The RST that initialised the numbering may have been injected.
                     ep.init_seqs(first_seq, first_seq, last);
                 }
@@ -1073,7 +1362,7 @@ impl ZeekConn {
             // Nothing after a RST is trusted.
         } else if delta > 0 {
             ep.update_last_seq_value(last);
-        } else if len > 0 && scaled_hit(&mut ep.rxmt_cnt) {
+        } else if len > 0 && scaled_hit(&mut self.rare_counters().rxmt_cnt[e]) {
             self.add_history(e, b'T');
         }
     }
@@ -1081,14 +1370,13 @@ impl ZeekConn {
     /// `TCP_Endpoint::SetState`, with the switch to the TCP inactivity timeout once the
     /// handshake is over.
     fn set_state(&mut self, e: usize, new: EndpointState) {
-        let peer_state = self.ep[1 - e].state;
-        let ep = &mut self.ep[e];
-        if new != ep.state {
-            if !new.is_handshake() && ep.state.is_handshake() && peer_state.is_handshake() {
-                self.tcp_inactivity = true;
+        let (old, peer_state) = (self.ep[e].state, self.ep[1 - e].state);
+        if new != old {
+            if !new.is_handshake() && old.is_handshake() && peer_state.is_handshake() {
+                self.bits |= C_TCP_INACTIVITY;
             }
-            ep.prev_state = ep.state;
-            ep.state = new;
+            self.prev_state[e] = old;
+            self.ep[e].state = new;
         }
     }
 
@@ -1137,7 +1425,7 @@ impl ZeekConn {
                 if !f.ack() && self.ep[p].state == E::SynAckSent && base == self.ep[e].start_seq {
                     // SYN/SYN-ACK reversal (see `is_reuse`): flip and establish.
                     self.flip_roles();
-                    self.is_partial = false;
+                    self.set_partial(false);
                     self.set_state(p, E::Established);
                     self.first_packet_seen |= 1;
                 }
@@ -1176,7 +1464,7 @@ impl ZeekConn {
             } else if f.ack() && self.ep[p].state == E::Established {
                 // SYN-ACK seen from the peer, SYN missed: establish rather than go partial.
                 self.set_state(e, E::Established);
-                self.is_partial = false;
+                self.set_partial(false);
                 self.first_packet_seen |= if is_orig { 1 } else { 2 };
             } else {
                 self.set_state(e, E::Partial);
@@ -1195,7 +1483,7 @@ impl ZeekConn {
         }
         if f.rst() {
             self.set_state(e, EndpointState::Reset);
-            self.is_active = false; // ConnectionReset
+            self.bits &= !C_ACTIVE; // ConnectionReset
             do_close = true;
         }
         (do_close, gen_event)
@@ -1213,7 +1501,7 @@ impl ZeekConn {
         }
         if f.fin() && !f.rst() {
             self.set_state(e, E::Closed);
-            if self.ep[p].state == E::Reset && self.ep[p].prev_state == E::Closed {
+            if self.ep[p].state == E::Reset && self.prev_state[p] == E::Closed {
                 // The peer sent FIN then RST: that was a normal termination after all.
                 self.set_state(p, E::Closed);
             }
@@ -1223,9 +1511,8 @@ impl ZeekConn {
         if f.rst() {
             self.set_state(e, E::Reset);
             do_close = true;
-            let peer = &self.ep[p];
-            if peer.state != E::Reset || peer.prev_state != E::Established {
-                self.is_active = false; // ConnectionReset
+            if self.ep[p].state != E::Reset || self.prev_state[p] != E::Established {
+                self.bits &= !C_ACTIVE; // ConnectionReset
             }
         }
         (do_close, gen_event)
@@ -1251,12 +1538,12 @@ impl ZeekConn {
             return;
         }
         self.ep[e].set(F_DID_CLOSE);
-        let (ep, peer) = (&self.ep[e], &self.ep[p]);
+        let (ep, peer, ep_prev) = (&self.ep[e], &self.ep[p], self.prev_state[e]);
         let close_complete =
             ep.state == E::Reset || peer.has(F_DID_CLOSE) || peer.state == E::Inactive;
         if close_complete {
-            if (ep.prev_state != E::Inactive || peer.state != E::Inactive) && gen_event {
-                self.is_active = false; // ConnectionFinished
+            if (ep_prev != E::Inactive || peer.state != E::Inactive) && gen_event {
+                self.bits &= !C_ACTIVE; // ConnectionFinished
             }
             // CancelTimers, then the delete timer.
             self.attempt_at = NO_TIMER;
@@ -1264,7 +1551,7 @@ impl ZeekConn {
             self.close_expire_at = NO_TIMER;
             let at = self.timer_at(self.last_time.saturating_add(TCP_CLOSE_DELAY));
             self.delete_at = self.delete_at.min(at);
-        } else if ep.prev_state != E::Inactive {
+        } else if ep_prev != E::Inactive {
             // Look for the other side closing too.
             let at = self.timer_at(self.last_time.saturating_add(TCP_SESSION_TIMER));
             self.close_expire_at = self.close_expire_at.min(at);
@@ -1273,15 +1560,12 @@ impl ZeekConn {
 
     /// `TCP_Endpoint::AckReceived` → `TCP_Reassembler::AckReceived` on the endpoint `d` whose
     /// data is acknowledged up to relative `seq`.
+    #[inline(always)]
     fn ack_received(&mut self, d: usize, mut seq: u64) {
-        let ep = &self.ep[d];
-        if ep.has(F_FIN_SEEN) {
-            let (fin_seq, _) = relative_seq(ep, ep.fin_end, ep.last_seq, ep.seq_wraps);
-            if seq >= fin_seq {
-                // The FIN's octet is not data.
-                seq = fin_seq.wrapping_sub(1);
-            }
+        if self.ep[d].has(F_FIN_SEEN) {
+            seq = self.below_fin(d, seq);
         }
+        let ep = &self.ep[d];
         if seq <= ep.r_trim() {
             return;
         }
@@ -1293,12 +1577,34 @@ impl ZeekConn {
     }
 
     /// `TCP_Reassembler::Undelivered`: data acked but never seen is a content gap.
+    #[inline(always)]
     fn undelivered(&mut self, d: usize, up_to: u64) {
-        if up_to <= 2 && self.is_partial {
+        if up_to <= 2 && self.is_partial() {
             // A partial connection's faked initial numbering (or a keep-alive): ignored, and
             // Zeek does not move `last_reassem_seq` either.
             return;
         }
+        if self.ep[d].r_blk_len != 0 {
+            self.undelivered_below_block(d, up_to);
+            return;
+        }
+        // No block above the hole (the usual case: a headers-only capture, or a plain gap):
+        // one gap up to `up_to`, then `r_advance` keeps the trim point.
+        if up_to > self.ep[d].r_last {
+            if !self.ep[d].has(F_SKIP) {
+                self.gap(d);
+            }
+            let ep = &mut self.ep[d];
+            let trim = ep.r_trim();
+            ep.r_last = up_to;
+            ep.set_r_trim(trim);
+        }
+    }
+
+    /// [`ZeekConn::undelivered`] with a block above the hole: a gap below the block, the block
+    /// delivered, then a gap above it if the ack goes further.
+    #[inline(never)]
+    fn undelivered_below_block(&mut self, d: usize, up_to: u64) {
         if !self.ep[d].has(F_SKIP) {
             if let Some((lo, _)) = self.ep[d].r_block() {
                 if lo < up_to {
@@ -1318,9 +1624,9 @@ impl ZeekConn {
 
     /// `TCP_Reassembler::Gap`: recorded only while both sides are cleanly established or
     /// closing; elsewhere gaps arise falsely (RST sequence numbers, partial connections).
+    #[inline(always)]
     fn gap(&mut self, d: usize) {
-        if self.ep[d].is_clean() && self.ep[1 - d].is_clean() && scaled_hit(&mut self.ep[d].gap_cnt)
-        {
+        if self.is_clean(d) && self.is_clean(1 - d) && scaled_hit(&mut self.ep[d].gap_cnt) {
             self.add_history(d, b'G');
         }
     }
@@ -1328,6 +1634,7 @@ impl ZeekConn {
 
 /// `get_relative_seq`: the 64-bit relative number of `cur` for endpoint `ep`, given the last
 /// value seen and its wrap count; `underflow` when it lies before the endpoint's start.
+#[inline]
 fn relative_seq(ep: &Endpoint, cur: SeqNumber, last: SeqNumber, wraps: u8) -> (u64, bool) {
     let mut wraps = wraps;
     let delta = cur.diff(last);
@@ -2106,6 +2413,414 @@ mod tests {
         }
     }
 
+    // ----- fast paths against the full computation ----------------------------------------------
+
+    /// A seeded stream of segments on one 4-tuple, fed the way a tracker feeds them (the
+    /// caller's `timed_out` / `is_reuse` / new connection / `feed`): mostly in-order data and
+    /// ACKs, with retransmissions, holes, payloads cut by the snap length, acks of unseen data,
+    /// SYNs, FINs, RSTs, arbitrary flags, sequence numbers near the wrap, zero windows, bad
+    /// checksums, time steps around every timer and time going backwards.
+    fn stream(seed: u64, n: usize, mut feed: impl FnMut(&mut ZeekConn, Dir, &Segment)) {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let cfg = next();
+        let opts = ZeekOptions {
+            ignore_checksums: cfg & 1 == 0,
+        };
+        let ports: &[u16] = if cfg & 2 == 0 {
+            ZEEK_LIKELY_SERVER_PORTS
+        } else {
+            &[]
+        };
+        let cli = (
+            CLIENT.0,
+            [40000u16, 1080, 22, 50000][(cfg >> 4) as usize % 4],
+        );
+        let srv = (SERVER.0, [80u16, 443, 40001, 8000][(cfg >> 2) as usize % 4]);
+        // Mostly orderly streams (long ESTABLISHED stretches), some chaotic ones.
+        let calm = cfg & 128 != 0;
+        let mut isn = if cfg & 64 != 0 {
+            [
+                u32::MAX - (next() % 3000) as u32,
+                u32::MAX - (next() % 3000) as u32,
+            ]
+        } else {
+            [next() as u32, next() as u32]
+        };
+        let mut nxt = [isn[0].wrapping_add(1), isn[1].wrapping_add(1)];
+        let mut t: i64 = ((next() % 1000) as i64 - 500) * SEC;
+        let mut conn: Option<(ZeekConn, (IpAddr, u16))> = None;
+        // Orderly streams open with a handshake, and again after each FIN or RST.
+        let mut handshake = 0;
+        for _ in 0..n {
+            let (r, r2) = (next(), next());
+            let mut d = (r & 1) as usize;
+            let mut kind = (r >> 1) % 100;
+            if calm && handshake < 3 {
+                (d, kind) = [(0, 0), (1, 5), (0, 9)][handshake];
+                handshake += 1;
+            } else if calm && (r >> 8) % 10 != 0 {
+                kind = if (r >> 8) % 10 < 6 { 9 } else { 90 };
+            } else if (63..=74).contains(&kind) {
+                handshake = 0;
+            }
+            let (src, dst) = if d == 0 { (cli, srv) } else { (srv, cli) };
+            let (mut flags, mut seqv, mut ackv, mut len) =
+                (TcpFlags::ACK, nxt[d], nxt[1 - d], 0u32);
+            match kind {
+                0..=4 => {
+                    flags = TcpFlags::SYN;
+                    if r2 & 3 == 0 {
+                        isn[d] = next() as u32;
+                        nxt[d] = isn[d].wrapping_add(1);
+                    }
+                    seqv = isn[d];
+                }
+                5..=8 => {
+                    flags = TcpFlags::SYN | TcpFlags::ACK;
+                    seqv = isn[d];
+                }
+                9..=40 => len = [0, 1, 100, 1448, 200, 1448][(r2 % 6) as usize],
+                41..=50 => {
+                    // Retransmission or overlap.
+                    len = [1, 100, 1448][(r2 % 3) as usize];
+                    seqv = nxt[d].wrapping_sub([0, 1, 100, 1448, 3000][(r2 >> 4) as usize % 5]);
+                }
+                51..=56 => {
+                    // Ahead of a hole.
+                    len = [1, 100, 1448][(r2 % 3) as usize];
+                    seqv = nxt[d].wrapping_add([1, 100, 1448, 70000][(r2 >> 4) as usize % 4]);
+                }
+                57..=62 => {
+                    // Acks of data never seen, and backwards.
+                    ackv = nxt[1 - d]
+                        .wrapping_add([1, 100, 2000, 0u32.wrapping_sub(5)][(r2 >> 4) as usize % 4]);
+                    len = [0, 100][(r2 % 2) as usize];
+                }
+                63..=68 => {
+                    flags = TcpFlags::FIN | if r2 & 1 == 0 { TcpFlags::ACK } else { 0 };
+                    len = [0, 0, 10][(r2 >> 3) as usize % 3];
+                }
+                69..=74 => {
+                    flags = TcpFlags::RST | if r2 & 1 == 0 { TcpFlags::ACK } else { 0 };
+                    if r2 & 2 != 0 {
+                        seqv = seqv.wrapping_add(((r2 >> 8) % 5000) as u32);
+                    }
+                    if r2 & 4 != 0 {
+                        len = 20;
+                    }
+                }
+                75..=77 => {
+                    flags = (r2 as u16) & 0x1ff;
+                    len = (r2 >> 20) as u32 % 2000;
+                    seqv = seqv
+                        .wrapping_add(((r2 >> 40) % 4000) as u32)
+                        .wrapping_sub(2000);
+                    ackv = ackv
+                        .wrapping_add(((r2 >> 50) % 4000) as u32)
+                        .wrapping_sub(2000);
+                }
+                78..=79 => {
+                    flags = 0;
+                    len = [0, 50][(r2 % 2) as usize];
+                }
+                80..=84 => {
+                    seqv = next() as u32;
+                    ackv = next() as u32;
+                    len = [0, 100][(r2 % 2) as usize];
+                }
+                _ => {
+                    len = [0, 1448][(r2 % 2) as usize];
+                    flags |= TcpFlags::PSH;
+                }
+            }
+            let mut sg = seg()
+                .addrs(src, dst)
+                .flags(flags)
+                .seq(seqv)
+                .ack_field(ackv)
+                .payload(len)
+                .build();
+            if len > 0 && (r2 >> 30) % 3 == 0 {
+                sg.captured_payload = len.min(62); // a 128-byte snap length
+            }
+            if (r2 >> 33) % 29 == 0 {
+                sg.window = 0;
+            }
+            if (r2 >> 38) % 31 == 0 {
+                sg.checksum = Checksum::Bad;
+            }
+            if (r2 >> 43) % 97 == 0 {
+                sg.header_len = 16;
+            }
+            let step = if calm && (r >> 8) % 50 != 0 {
+                99
+            } else {
+                (r >> 12) % 40
+            };
+            let dt_ms: i64 = match step {
+                0 => 5_000,
+                1 => 4_999,
+                2 => 5_001,
+                3 => 6_000,
+                4 => 60_000,
+                5 => 59_999,
+                6 => 300_000,
+                7 => 299_999,
+                8 => -(((r >> 20) % 10_000) as i64),
+                9 => 3_000,
+                10 => 11_000,
+                11 => 1_000 + ((r >> 20) % 10_000) as i64,
+                _ => 0,
+            };
+            let sub_ms = if (r >> 44) & 1 == 0 {
+                ((r >> 24) % 1_000_000) as i64
+            } else {
+                0
+            };
+            t = t.saturating_add(dt_ms * 1_000_000 + sub_ms);
+            if (r >> 45) % 5000 == 0 {
+                t = if (r >> 50) & 1 == 0 {
+                    i64::MAX - 1000
+                } else {
+                    i64::MIN / 2
+                };
+            }
+            sg.ts_ns = t;
+            let adv =
+                len + (flags & TcpFlags::SYN != 0) as u32 + (flags & TcpFlags::FIN != 0) as u32;
+            if seqv == nxt[d] && flags & TcpFlags::RST == 0 {
+                nxt[d] = nxt[d].wrapping_add(adv);
+            }
+            let fresh = || {
+                (
+                    ZeekConn::with_server_ports(&sg, opts, ports),
+                    (sg.src, sg.sport),
+                )
+            };
+            match conn.as_mut() {
+                None => conn = Some(fresh()),
+                Some((c, first)) => {
+                    if c.timed_out(sg.ts_ns) || c.is_reuse(&sg) {
+                        (*c, *first) = fresh();
+                    }
+                }
+            }
+            let (c, first) = conn.as_mut().expect("set above");
+            let dir = if (sg.src, sg.sport) == *first {
+                Dir::Fwd
+            } else {
+                Dir::Rev
+            };
+            feed(c, dir, &sg);
+        }
+    }
+
+    /// Everything but the cached deadline, which may lag (it is a lower bound).
+    fn same_state(a: &ZeekConn, b: &ZeekConn) -> bool {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        (a.next_deadline_ns, b.next_deadline_ns) = (0, 0);
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn established_fast_path_matches_full_path() {
+        // Every segment the fast path takes is also run through the full path on a copy: the
+        // states must be identical (the deadline aside, checked to stay a lower bound).
+        let (mut fast, mut data, mut rxmt, mut gaps) = (0u32, 0u32, 0u32, 0u32);
+        for seed in 0..400u64 {
+            stream(
+                0x9e37_79b9_7f4a_7c15u64.wrapping_mul(seed + 1),
+                300,
+                |c, dir, sg| {
+                    let e = dir.idx();
+                    if !c.established_fast_path(sg) {
+                        c.on_segment(dir, sg);
+                        return;
+                    }
+                    let before = c.clone();
+                    let mut full = c.clone();
+                    full.on_segment_full(e, sg);
+                    c.process_established(e, sg);
+                    assert!(same_state(c, &full), "{sg:?}\nafter {before:?}");
+                    assert!(c.next_deadline_ns <= c.deadline());
+                    if fast % 8 == 0 {
+                        // The check debug builds make on every fast-path segment.
+                        before.clone().process_established_checked(e, sg);
+                    }
+                    fast += 1;
+                    data += (sg.payload_len > 0 && sg.captured_payload >= sg.payload_len) as u32;
+                    rxmt += (c.history().len() > before.history().len()
+                        && c.history().ends_with(['T', 't'])) as u32;
+                    gaps += (c.ep[1 - e].gap_cnt > before.ep[1 - e].gap_cnt) as u32;
+                },
+            );
+        }
+        // The fast path and each of its branches were exercised.
+        let counts = (fast, data, rxmt, gaps);
+        assert!(
+            fast > 25_000 && data > 12_000 && rxmt > 300 && gaps > 4_000,
+            "{counts:?}"
+        );
+    }
+
+    /// The times around which `timed_out_full` can change its answer for `c`.
+    fn timer_edges(c: &ZeekConn) -> Vec<i64> {
+        let mut at = vec![
+            c.last_time.saturating_add(UDP_INACTIVITY_TIMEOUT),
+            c.last_time.saturating_add(TCP_INACTIVITY_TIMEOUT),
+            c.last_time.saturating_add(TCP_CONNECTION_LINGER),
+        ];
+        for ms in [c.attempt_at, c.expire_at, c.close_expire_at, c.delete_at] {
+            if ms != NO_TIMER {
+                for k in 0..4 {
+                    at.push(c.timer_ns(ms).saturating_add(k * TCP_SESSION_TIMER));
+                }
+            }
+        }
+        let mut times = vec![c.last_time, c.created_at, c.next_deadline_ns, c.deadline()];
+        for a in at {
+            for d in [-1_000_000, -1, 0, 1, 1_000_000] {
+                times.push(a.saturating_add(d));
+            }
+        }
+        times
+    }
+
+    #[test]
+    fn cached_deadline_matches_full_timers() {
+        // For connections in every state the streams reach (attempts, half-open, established,
+        // half-closed, closed, reset, partial; TCP and UDP inactivity timeouts), at each time
+        // around each timer: the cached `timed_out` answers and leaves the connection exactly as
+        // the full timer logic does, and the cache stays a lower bound of the deadlines.
+        let mut states = std::collections::HashSet::new();
+        let (mut checks, mut fired) = (0u32, 0u32);
+        for seed in 0..60u64 {
+            stream(
+                0x2545_f491_4f6c_dd1du64.wrapping_mul(seed + 7),
+                120,
+                |c, dir, sg| {
+                    c.on_segment(dir, sg);
+                    assert!(c.next_deadline_ns <= c.deadline(), "{c:?}");
+                    states.insert((c.orig_state(), c.resp_state(), c.bit(C_TCP_INACTIVITY)));
+                    for now in timer_edges(c) {
+                        let (mut cached, mut full) = (c.clone(), c.clone());
+                        let out = cached.timed_out(now);
+                        assert_eq!(out, full.timed_out_full(now), "at {now}: {c:?}");
+                        assert!(same_state(&cached, &full), "at {now}: {c:?}");
+                        assert!(cached.next_deadline_ns <= cached.deadline());
+                        checks += 1;
+                        fired += out as u32;
+                    }
+                    // And a run of increasing times on one copy, as a tracker makes.
+                    let (mut cached, mut full) = (c.clone(), c.clone());
+                    let mut edges = timer_edges(c);
+                    edges.sort_unstable();
+                    for now in edges {
+                        let out = cached.timed_out(now);
+                        assert_eq!(out, full.timed_out_full(now), "at {now}: {c:?}");
+                        if out {
+                            break;
+                        }
+                        assert!(same_state(&cached, &full));
+                    }
+                },
+            );
+        }
+        let counts = (states.len(), checks, fired);
+        assert!(
+            counts.0 >= 25 && checks > 250_000 && fired > 50_000,
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn scaled_hit_matches_zeek_loop() {
+        // `ScaledHistoryEntry` as a loop over the thresholds 1, 10, 100, ... (u32, saturating).
+        fn reference(n: u32) -> bool {
+            let mut t = 1u32;
+            loop {
+                if n == t {
+                    return true;
+                }
+                match t.checked_mul(10) {
+                    Some(next) if next <= n => t = next,
+                    _ => return false,
+                }
+            }
+        }
+        let mut ns: Vec<u32> = (0..=100_000).collect();
+        let mut p = 1u32;
+        while let Some(q) = p.checked_mul(10) {
+            ns.extend(q.saturating_sub(50)..=q.saturating_add(50));
+            p = q;
+        }
+        ns.extend(u32::MAX - 50..=u32::MAX);
+        for n in ns {
+            let mut c = n.saturating_sub(1);
+            let expect = reference(c.saturating_add(1));
+            assert_eq!(scaled_hit(&mut c), expect, "{n}");
+        }
+    }
+
+    #[test]
+    fn conn_hot_fields_first() {
+        // What nearly every packet reads or writes (the cached deadline, `last_time`, both
+        // endpoints' sequence and reassembly state, the role and history bits) is the first
+        // 101 bytes; the rest follows.
+        use std::mem::{offset_of, size_of};
+        assert_eq!(size_of::<Endpoint>(), 40);
+        assert_eq!(offset_of!(ZeekConn, next_deadline_ns), 0);
+        assert_eq!(offset_of!(ZeekConn, last_time), 8);
+        assert_eq!(offset_of!(ZeekConn, ep), 16);
+        let hot_end = offset_of!(ZeekConn, bits) + 1;
+        assert_eq!(hot_end, 101);
+        for cold in [
+            offset_of!(ZeekConn, prev_state),
+            offset_of!(ZeekConn, history),
+            offset_of!(ZeekConn, cold),
+            offset_of!(ZeekConn, attempt_at),
+            offset_of!(ZeekConn, created_at),
+            offset_of!(ZeekConn, rare),
+        ] {
+            assert!(cold >= hot_end);
+        }
+        assert!(size_of::<ZeekConn>() <= 184, "{}", size_of::<ZeekConn>());
+    }
+
+    #[test]
+    fn rare_counters_and_long_history() {
+        // The rarer counters and a long history share one allocation, made on first use; the
+        // letters come out as with inline counters.
+        let base = with(established(), &[cs(11, 21).payload(100)]);
+        let c = run(&base);
+        assert!(c.rare.is_none());
+        let mut more = base.clone();
+        for _ in 0..10 {
+            more.push(cs(11, 21).payload(100)); // retransmissions: T at 1 and 10
+            more.push(ss(21, 111).window(0)); // zero windows: w at 1 and 10
+        }
+        let c = run(&more);
+        assert_eq!(c.history(), "ShADadTwTw");
+        more.push(cs(111, 21).bad_checksum().payload(5));
+        more.push(ss(21, 111).rst());
+        more.push(ss(7000, 111).rst());
+        more.push(cs(111, 21).rst());
+        let c = run_with(ZeekOptions::default(), ZEEK_LIKELY_SERVER_PORTS, &more);
+        assert_eq!(c.history(), "ShADadTwTwCrrR");
+        assert_eq!(c.history().len(), 14);
+        more.push(cs(111, 21).syn().fin());
+        more.push(cs(112, 21).fin().rst());
+        let c = run(&more);
+        assert_eq!(c.history(), "ShADadTwTwCrrRQI");
+        assert_eq!(c.conn_state(), ConnState::RSTR);
+    }
+
     // ----- helpers ------------------------------------------------------------------------------------
 
     #[test]
@@ -2135,11 +2850,11 @@ mod tests {
 
     #[test]
     fn history_spills_past_inline_buffer() {
-        let mut h = History::new();
+        let (mut h, mut rare) = (History::new(), None);
         for c in b"ShADadTTWWwwggGGCCccQqIiRRrr".iter() {
-            h.push(*c);
+            h.push(&mut rare, *c);
         }
-        assert_eq!(h.as_str(), "ShADadTTWWwwggGGCCccQqIiRRrr");
+        assert_eq!(h.as_str(&rare), "ShADadTTWWwwggGGCCccQqIiRRrr");
     }
 
     #[test]
@@ -2150,8 +2865,8 @@ mod tests {
     #[test]
     fn conn_stays_small() {
         let size = std::mem::size_of::<ZeekConn>();
-        // Two endpoints with Zeek's sequence bookkeeping (72 bytes each), the inline history,
-        // the timers. Guard against growth.
+        // Two endpoints with Zeek's sequence bookkeeping, the inline history, the timers.
+        // Guard against growth (`conn_hot_fields_first` checks the current layout).
         assert!(size <= 208, "ZeekConn is {size} bytes");
     }
 }
