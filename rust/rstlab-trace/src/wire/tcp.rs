@@ -131,7 +131,23 @@ impl TcpOptions {
     }
 
     #[inline]
-    fn parse(mut o: &[u8]) -> TcpOptions {
+    fn parse(o: &[u8]) -> TcpOptions {
+        // What nearly every segment of an established connection carries (RFC 7323 Appendix A's
+        // layout): NOP, NOP, timestamps.
+        if let Some(&[1, 1, 8, 10, a0, a1, a2, a3, b0, b1, b2, b3]) = o.first_chunk::<12>() {
+            if o.len() == 12 {
+                return TcpOptions {
+                    present: Self::NOP | Self::TIMESTAMP,
+                    tsval: Some(u32::from_be_bytes([a0, a1, a2, a3])),
+                    tsecr: Some(u32::from_be_bytes([b0, b1, b2, b3])),
+                    ..TcpOptions::default()
+                };
+            }
+        }
+        Self::parse_any(o)
+    }
+
+    fn parse_any(mut o: &[u8]) -> TcpOptions {
         let mut r = TcpOptions::default();
         while let Some(&kind) = o.first() {
             match kind {
@@ -191,12 +207,14 @@ pub enum Checksum {
     Bad,
 }
 
+/// The TCP header (RFC 9293 §3.1). The fixed 20 bytes are read from an array at constant
+/// offsets: no per-field bounds checks on the path every packet takes.
 #[inline]
 pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOptions) -> Decoded {
-    let Some(p) = TcpPacket::new(body) else {
+    let Some(h) = body.first_chunk::<20>() else {
         return Decoded::Malformed("tcp header cut short");
     };
-    let hlen = p.get_data_offset() as usize * 4;
+    let hlen = (h[12] >> 4) as usize * 4;
     if hlen < 20 {
         return Decoded::Malformed("tcp data offset below 5");
     }
@@ -210,28 +228,30 @@ pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOpt
     }
     let payload_len = ip.declared_len.saturating_sub(hlen as u32);
     let captured_payload = (body.len().saturating_sub(hlen) as u32).min(payload_len);
+    let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
     let checksum = if opts.verify_checksums && !short && body.len() as u32 >= ip.declared_len {
-        verify(&body[..ip.declared_len as usize], &ip, p.get_checksum())
+        verify(&body[..ip.declared_len as usize], &ip, be16(16))
     } else {
         Checksum::Unverified
     };
-    let raw_flags = u16::from_be_bytes([body[12], body[13]]);
+    let raw_flags = be16(12);
     Decoded::Tcp(Segment {
         frame: meta.frame,
         ts_ns: meta.ts_ns,
         src: ip.src,
         dst: ip.dst,
-        sport: p.get_source(),
-        dport: p.get_destination(),
+        sport: be16(0),
+        dport: be16(2),
         ip_version: ip.version,
         ttl: ip.ttl,
         ip_id: ip.ip_id,
         dont_fragment: ip.dont_fragment,
         flags: TcpFlags(raw_flags & 0x1ff),
-        seq: SeqNumber(p.get_sequence()),
-        ack: SeqNumber(p.get_acknowledgement()),
-        window: p.get_window(),
-        urgent: p.get_urgent_ptr(),
+        seq: SeqNumber(be32(4)),
+        ack: SeqNumber(be32(8)),
+        window: be16(14),
+        urgent: be16(18),
         reserved: ((raw_flags >> 9) & 0x7) as u8,
         header_len: hlen as u8,
         payload_len,
@@ -286,6 +306,26 @@ mod tests {
         assert_eq!(p.wscale, Some(7));
         assert_eq!(p.tsval, Some(1));
         assert_eq!(p.names(), "mss,sack_perm,ts,nop,ws");
+    }
+
+    #[test]
+    fn the_timestamp_layout_shortcut_parses_as_the_general_walk_does() {
+        let ts = [1u8, 1, 8, 10, 0, 0, 0x12, 0x34, 0xff, 0xff, 0xff, 0xfe];
+        let p = TcpOptions::parse(&ts);
+        assert_eq!(p, TcpOptions::parse_any(&ts));
+        assert_eq!((p.tsval, p.tsecr, p.names().as_str()), (Some(0x1234), Some(0xffff_fffe), "ts,nop"));
+        // Near misses take the general walk: a longer list, a bad length, another kind.
+        let mut longer = ts.to_vec();
+        longer.extend_from_slice(&[1, 3, 3, 7]);
+        let mut bad_len = ts;
+        bad_len[3] = 11;
+        let mut other = ts;
+        other[2] = 9;
+        for o in [&longer[..], &bad_len, &other, &ts[..11]] {
+            assert_eq!(TcpOptions::parse(o), TcpOptions::parse_any(o), "{o:?}");
+        }
+        assert_eq!(TcpOptions::parse(&longer).wscale, Some(7));
+        assert!(TcpOptions::parse(&bad_len).present & TcpOptions::MALFORMED != 0);
     }
 
     #[test]
