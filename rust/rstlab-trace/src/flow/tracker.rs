@@ -188,7 +188,12 @@ pub struct LookedUp {
 pub struct Tracker<K: ConnSink> {
     index: HashTable<Entry>,
     slots: Vec<Slot<K::State>>,
+    /// Each slot's latest capture time (its `conn.last_ts`), kept apart so a sweep reads one
+    /// small array instead of every connection's state.
+    active: Vec<i64>,
     tombs: FxHashMap<ConnKey, Tomb>,
+    /// No tombstone is older than this (capture time of its last packet).
+    oldest_tomb: i64,
     next_id: u64,
     pub sink: K,
     /// Capture time after which an idle connection is retired (nanoseconds).
@@ -203,7 +208,9 @@ impl<K: ConnSink> Tracker<K> {
         Tracker {
             index: HashTable::new(),
             slots: Vec::new(),
+            active: Vec::new(),
             tombs: FxHashMap::default(),
+            oldest_tomb: i64::MAX,
             next_id: 0,
             sink,
             idle_ns: idle_secs as i64 * 1_000_000_000,
@@ -265,6 +272,7 @@ impl<K: ConnSink> Tracker<K> {
                     self.next_id += 1;
                     let state = self.sink.open(&conn, s);
                     let old = std::mem::replace(&mut self.slots[i], Slot { conn, state });
+                    self.active[i] = s.ts_ns;
                     self.sink.close(old.conn, old.state);
                 }
                 i
@@ -274,6 +282,7 @@ impl<K: ConnSink> Tracker<K> {
         let slot = &mut self.slots[i];
         let dir = if slot.conn.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
         slot.conn.account(dir, s);
+        self.active[i] = slot.conn.last_ts;
         self.sink.segment(&slot.conn, &mut slot.state, dir, s);
         let id = slot.conn.id;
         self.since_sweep += 1;
@@ -303,6 +312,7 @@ impl<K: ConnSink> Tracker<K> {
         });
         let state = self.sink.open(&conn, s);
         let i = self.slots.len();
+        self.active.push(conn.last_ts);
         self.slots.push(Slot { conn, state });
         let slots = &self.slots;
         let tag = (hash >> 32) as u32;
@@ -323,6 +333,7 @@ impl<K: ConnSink> Tracker<K> {
             e.remove();
         }
         let last = self.slots.len() - 1;
+        self.active.swap_remove(i);
         let gone = self.slots.swap_remove(i);
         if i != last {
             let moved = hash_key(&self.slots[i].conn.key);
@@ -339,20 +350,36 @@ impl<K: ConnSink> Tracker<K> {
         let (idle, closed_idle) = (self.idle_ns, self.closed_idle_ns);
         // From the end: the slot that moves into a freed place was already looked at.
         for i in (0..self.slots.len()).rev() {
+            let quiet = now.saturating_sub(self.active[i]);
+            if quiet <= closed_idle.min(idle) {
+                continue; // recently active: no need to look at the connection itself
+            }
             let c = &self.slots[i].conn;
             let ended = c.dir.iter().any(|d| d.rsts > 0) || c.dir.iter().all(|d| d.fin_frame.is_some());
             let limit = if ended { closed_idle } else { idle };
-            if now.saturating_sub(c.last_ts) > limit {
+            if quiet > limit {
                 let sl = self.remove(i);
+                self.oldest_tomb = self.oldest_tomb.min(sl.conn.last_ts);
                 self.tombs.insert(sl.conn.key, sl.conn.tomb());
                 self.sink.close(sl.conn, sl.state);
             }
         }
         // Tombstones last as long as an idle live connection would.
-        self.tombs.retain(|_, t| now.saturating_sub(t.last_ts) <= idle);
+        if now.saturating_sub(self.oldest_tomb) > idle {
+            let mut oldest = i64::MAX;
+            self.tombs.retain(|_, t| {
+                let keep = now.saturating_sub(t.last_ts) <= idle;
+                if keep {
+                    oldest = oldest.min(t.last_ts);
+                }
+                keep
+            });
+            self.oldest_tomb = oldest;
+        }
         // Keep the memory following the connections alive now, not the peak.
         if self.slots.capacity() > 4 * self.slots.len().max(1024) {
             self.slots.shrink_to(2 * self.slots.len());
+            self.active.shrink_to(2 * self.slots.len());
             let slots = &self.slots;
             self.index.shrink_to(slots.len(), |e| hash_key(&slots[e.slot as usize].conn.key));
         }
@@ -360,6 +387,7 @@ impl<K: ConnSink> Tracker<K> {
 
     /// Retire everything still open and give back the sink.
     pub fn finish(mut self) -> K {
+        self.active.clear();
         for sl in self.slots.drain(..) {
             self.sink.close(sl.conn, sl.state);
         }
@@ -457,6 +485,20 @@ mod tests {
         assert!(sink.closed.contains(&(0, true, 1)), "the continuation is its own record, marked");
         assert!(sink.closed.contains(&(1, false, 2)));
         assert!(sink.closed.contains(&(301, false, 1)));
+    }
+
+    #[test]
+    fn tombstones_keep_ids_for_the_idle_time_then_go() {
+        // idle 10 s, closed idle 5 s. A ends (RST) at 0 s, B at 8 s.
+        let mut t = Tracker::new(Log::default(), 10, 5);
+        let at = |n: u16, ms: i64, b: crate::testkit::SegBuilder| b.addrs(client(n), SERVER).ts_ms(ms).build();
+        assert_eq!(t.push(&at(0, 0, seg().rst())).0, 0);
+        assert_eq!(t.push(&at(1, 8_000, seg().rst())).0, 1);
+        t.sweep(14_000_000_000); // A retired (14 s quiet), B not yet (6 s > 5 s: retired too)
+        assert_eq!(t.alive(), 0);
+        t.sweep(15_000_000_000); // A's tombstone is 15 s old: gone; B's (7 s) stays
+        assert_eq!(t.push(&at(1, 15_500, seg().ack_flag())).0, 1, "B's id survives");
+        assert_eq!(t.push(&at(0, 15_500, seg().ack_flag())).0, 2, "A's tombstone expired: a new stream");
     }
 
     #[test]
