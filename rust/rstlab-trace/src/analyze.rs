@@ -97,7 +97,8 @@ pub struct ConnExtra {
 struct Collector {
     zeek: ZeekOptions,
     server_ports: &'static [u16],
-    conns: Vec<ConnRow>,
+    /// Finished connections by `conn_id` (ids are dense: every id gets a row).
+    conns: Vec<Option<ConnRow>>,
     zeek_rows: Vec<ZeekRow>,
     classify: bool,
     resets: ResetRows,
@@ -145,10 +146,18 @@ impl ConnSink for Collector {
         row.history = last.history.as_str().into();
         row.zeek_conns = st.zeek_done.len() as u32 + 1;
         if let Some(r) = st.resets {
-            row.end_reason = r.end_reason();
-            r.finish(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
+            row.end_reason = r.finish_with_end_reason(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
         }
-        self.conns.push(row);
+        let id = conn.id as usize;
+        if id >= self.conns.len() {
+            self.conns.resize_with(id + 1, || None);
+        }
+        match &mut self.conns[id] {
+            // A connection retired and then continued closes once per part, in order (the
+            // continuation starts only after the part before it was retired): merge the parts.
+            Some(first) => first.merge(&mut row),
+            none => *none = Some(row),
+        }
         // Only streams Zeek splits need rows of their own in zeek_conns.
         if !st.zeek_done.is_empty() {
             self.zeek_rows.extend(st.zeek_done);
@@ -278,16 +287,7 @@ impl<'p> Pass<'p> {
         let keep_rows = self.keep_rows;
         let Pass { tracker, counts, segments, .. } = self;
         let collector = tracker.finish();
-        let mut conns = collector.conns;
-        conns.sort_by_key(|c| (c.conn_id, c.first_ts));
-        // A connection retired and then continued appears once per part: merge the parts.
-        conns.dedup_by(|later, first| {
-            if later.conn_id != first.conn_id {
-                return false;
-            }
-            first.merge(later);
-            true
-        });
+        let conns: Vec<ConnRow> = collector.conns.into_iter().flatten().collect();
         let mut zeek = collector.zeek_rows;
         // Stable: a stream's Zeek connections stay in time order.
         zeek.sort_by_key(|z| z.conn_id);
@@ -353,4 +353,50 @@ pub fn analyze_frames(frames: &[CapturedFrame], opts: &AnalyzeOptions) -> Analys
         let _ = pass.frame(&meta, &f.data);
     }
     pass.finish(read, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{seg, SegBuilder, CLIENT, SERVER};
+    use arrow_array::{Array, UInt64Array};
+
+    fn u64_col(a: &Analysis, name: &str) -> Vec<u64> {
+        let c = a.tables.connections.column_by_name(name).expect("column");
+        let c = c.as_any().downcast_ref::<UInt64Array>().expect("u64 column");
+        (0..c.len()).map(|i| c.value(i)).collect()
+    }
+
+    #[test]
+    fn a_connection_retired_and_continued_is_one_row() {
+        // Closed-idle 1 s. Connection 0 ends with a RST at 0.3 s; connection 1 then sends
+        // 65,536 segments at 10 s, which triggers a sweep that retires connection 0; at 11 s
+        // connection 0 goes on (no new SYN: the same stream for Wireshark).
+        let opts = AnalyzeOptions { closed_idle_secs: 1, ..AnalyzeOptions::default() };
+        let mut pass = Pass::new(&opts, None);
+        let mut frame = 0;
+        let mut push = |pass: &mut Pass, b: SegBuilder, ms: i64| {
+            frame += 1;
+            let s = b.frame(frame).ts_ms(ms).build();
+            let l = pass.tracker.look_up(&s);
+            pass.track(&s, l);
+        };
+        push(&mut pass, seg().from_client().syn().seq(100), 0);
+        push(&mut pass, seg().from_server().syn().ack_flag().seq(500).ack(101), 100);
+        push(&mut pass, seg().from_client().ack_flag().seq(101).ack(501), 200);
+        push(&mut pass, seg().from_server().rst().seq(501), 300);
+        let other = (CLIENT.0, 40001);
+        for _ in 0..65_536 {
+            push(&mut pass, seg().addrs(other, SERVER).ack_flag().seq(1).ack(1), 10_000);
+        }
+        assert_eq!(pass.tracker.alive(), 1, "connection 0 was retired");
+        push(&mut pass, seg().from_client().ack_flag().seq(101).ack(501).payload(10), 11_000);
+        let a = pass.finish(ReadStats::default(), None);
+        assert_eq!(u64_col(&a, "conn_id"), [0, 1]);
+        assert_eq!(u64_col(&a, "orig_pkts"), [3, 65_536]);
+        assert_eq!(u64_col(&a, "resp_pkts"), [2, 0]);
+        assert_eq!(u64_col(&a, "orig_bytes"), [10, 0]);
+        assert_eq!(u64_col(&a, "first_frame"), [1, 5]);
+        assert_eq!(u64_col(&a, "last_frame"), [frame, frame - 1]);
+    }
 }

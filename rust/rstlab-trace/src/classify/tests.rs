@@ -531,6 +531,15 @@ fn end_reason_names_the_rst_that_ended_it() {
     assert_eq!(t.end_reason(), "fin");
     assert_eq!(feed(&established()).end_reason(), "open");
     assert_eq!(feed(&with(established(), &[(50, c().fin().seq(1101).ack(5001))])).end_reason(), "half_closed");
+    // Finishing gives the same answer, with the rows.
+    let meta = ConnMeta { conn_id: 7, orig_is_fwd: true };
+    let mut rows = ResetRows::new();
+    let t = feed(&[(0, c().syn().seq(1000)), (1, stack_rst(s()).seq(0).ack(1001))]);
+    assert_eq!(t.finish_with_end_reason(&meta, &mut rows), "rst:refused");
+    assert_eq!(rows.rows().len(), 1);
+    let t = feed(&with(established(), &[(50, c().fin().seq(1101).ack(5001))]));
+    assert_eq!(t.finish_with_end_reason(&meta, &mut rows), "half_closed");
+    assert_eq!(rows.rows().len(), 1);
 }
 
 #[test]

@@ -184,6 +184,16 @@ pub struct Core {
 }
 
 impl Core {
+    /// How a connection no RST ended did end: `"fin"` (both sides sent FIN), `"half_closed"`
+    /// (one side did), or `"open"`.
+    fn end_without_rst(&self) -> &'static str {
+        match self.dirs.iter().filter(|d| d.has(bit::FIN)).count() {
+            2 => "fin",
+            1 => "half_closed",
+            _ => "open",
+        }
+    }
+
     fn new() -> Self {
         Core { first_frame: 0, dirs: [DirSummary::default(); 2], last: [MiniSeg::default(); 2] }
     }
@@ -598,28 +608,35 @@ impl ResetTracker {
 
     /// Emit one row per RST of this connection (in capture order).
     pub fn finish(self, conn: &ConnMeta, out: &mut ResetRows) {
-        let Some(log) = self.log else { return };
+        self.finish_with_end_reason(conn, out);
+    }
+
+    /// [`finish`](Self::finish) and [`end_reason`](Self::end_reason) at once (the RSTs are
+    /// judged once, not twice).
+    pub fn finish_with_end_reason(self, conn: &ConnMeta, out: &mut ResetRows) -> &'static str {
+        let Some(log) = self.log else { return self.core.end_without_rst() };
         let judgements = judge_all(&log.records, &self.core);
+        let reason = Self::end_reason_of(&judgements, &self.core);
         for (rec, j) in log.records.iter().zip(judgements) {
             let sender_is_orig = (rec.sender == Dir::Fwd) == conn.orig_is_fwd;
             out.push(ResetRow::new(conn.conn_id, sender_is_orig, &rec.rst, j));
         }
+        reason
     }
 
     /// How the connection ended: `"rst:<cause>"` (the first RST that ended it), `"fin"` (both
     /// sides sent FIN), `"half_closed"` (one side did), or `"open"`.
     pub fn end_reason(&self) -> &'static str {
-        if let Some(log) = &self.log {
-            let js = judge_all(&log.records, &self.core);
-            if let Some(j) = js.iter().find(|j| j.effect == Effect::Terminated) {
-                return j.verdict.cause.end_reason();
-            }
+        match &self.log {
+            Some(log) => Self::end_reason_of(&judge_all(&log.records, &self.core), &self.core),
+            None => self.core.end_without_rst(),
         }
-        let fins = self.core.dirs.iter().filter(|d| d.has(bit::FIN)).count();
-        match fins {
-            2 => "fin",
-            1 => "half_closed",
-            _ => "open",
+    }
+
+    fn end_reason_of(js: &[Judgement], core: &Core) -> &'static str {
+        match js.iter().find(|j| j.effect == Effect::Terminated) {
+            Some(j) => j.verdict.cause.end_reason(),
+            None => core.end_without_rst(),
         }
     }
 
