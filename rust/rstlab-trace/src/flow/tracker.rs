@@ -177,7 +177,12 @@ pub struct LookedUp {
     key: ConnKey,
     hash: u64,
     src_is_lo: bool,
+    /// The slot the index pointed at then, if any: a guess, checked against the key when the
+    /// segment is pushed (slots move when connections retire).
+    guess: u32,
 }
+
+const NO_GUESS: u32 = u32::MAX;
 
 /// Tracks connections and hands their segments to a [`ConnSink`].
 ///
@@ -240,26 +245,31 @@ impl<K: ConnSink> Tracker<K> {
         let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
         let hash = hash_key(&key);
         let tag = (hash >> 32) as u32;
+        let mut guess = NO_GUESS;
         if let Some(e) = self.index.find(hash, |e| e.tag == tag) {
             if let Some(slot) = self.slots.get(e.slot as usize) {
                 prefetch_lines(slot);
+                guess = e.slot;
             }
         }
-        LookedUp { key, hash, src_is_lo }
+        LookedUp { key, hash, src_is_lo, guess }
     }
 
     /// Feed one segment; returns its conn_id and direction relative to the first sender.
     #[inline]
     pub fn push(&mut self, s: &Segment) -> (u64, Dir) {
         let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
-        self.push_looked_up(s, LookedUp { key, hash: hash_key(&key), src_is_lo })
+        self.push_looked_up(s, LookedUp { key, hash: hash_key(&key), src_is_lo, guess: NO_GUESS })
     }
 
     /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
     #[inline]
     pub fn push_looked_up(&mut self, s: &Segment, l: LookedUp) -> (u64, Dir) {
-        let LookedUp { key, hash, src_is_lo } = l;
-        let i = match self.find(&key, hash) {
+        let LookedUp { key, hash, src_is_lo, guess } = l;
+        // Keys are unique in the table: the guessed slot holding this key is its slot.
+        let hit = self.slots.get(guess as usize).is_some_and(|sl| sl.conn.key == key);
+        let found = if hit { Some(guess as usize) } else { self.find(&key, hash) };
+        let i = match found {
             Some(i) => {
                 let c = &self.slots[i].conn;
                 let dir = if c.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
@@ -462,8 +472,12 @@ mod tests {
             let s = next(seg().addrs(SERVER, client(n)).rst().ack_flag().ack(1001), 1000);
             assert_eq!(t.push(&s), (n as u64, Dir::Rev));
         }
+        // Looked up before the sweep moves slots, pushed after: the stale guess is not used.
+        let late = seg().addrs(client(299), SERVER).ack_flag().seq(1001).frame(9999).ts_ms(20_500).build();
+        let stale = t.look_up(&late);
         t.sweep(20_000_000_000);
         assert_eq!(t.alive(), 150);
+        assert_eq!(t.push_looked_up(&late, stale), (299, Dir::Fwd));
         assert_eq!(t.sink.closed.len(), 150);
         assert!(t.sink.closed.iter().all(|&(id, cont, pkts)| id % 2 == 0 && !cont && pkts == 2));
         // Every live connection is still found under its own key after the moves.
@@ -484,6 +498,7 @@ mod tests {
         assert_eq!(sink.closed.len(), 150 + 1 + 152);
         assert!(sink.closed.contains(&(0, true, 1)), "the continuation is its own record, marked");
         assert!(sink.closed.contains(&(1, false, 2)));
+        assert!(sink.closed.contains(&(299, false, 3)));
         assert!(sink.closed.contains(&(301, false, 1)));
     }
 
