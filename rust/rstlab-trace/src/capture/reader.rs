@@ -17,8 +17,10 @@ use std::path::Path;
 
 /// Size of pcap-parser's read buffer (pcapng).
 const BUFFER: usize = 4 << 20;
-/// Size of the reused read buffer for classic pcap.
-const PCAP_BUFFER: usize = 4 << 20;
+/// Size of the reused read buffer for classic pcap: small enough to stay in a core's L2 cache,
+/// so the kernel's copy lands there and the records are read from there, without pushing the
+/// connections' state out (a 4 MiB buffer measured slower on the 5M-packet benchmark).
+const PCAP_BUFFER: usize = 256 << 10;
 /// How much of the input is read first to recognise the format.
 const HEAD: usize = 64 << 10;
 /// The largest single block we accept (a pcapng block may carry a TSO super-frame).
