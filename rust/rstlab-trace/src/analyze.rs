@@ -7,7 +7,7 @@ use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::tracker::LookedUp;
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
 use crate::report::{ConnRow, SegmentRows, Tables, ZeekRow};
-use crate::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
+use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -191,30 +191,31 @@ impl FrameSink for Pass<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
         self.counts.frames += 1;
-        match decode(meta, data, self.decode) {
-            Decoded::Tcp(seg) => {
+        // The oldest waiting segment is tracked, then the new frame is decoded into its place.
+        let mut ahead = std::mem::take(&mut self.ahead);
+        let h = self.ahead_head;
+        if self.ahead_full & (1 << h) != 0 {
+            let (oldest, ol) = &ahead[h];
+            self.track(oldest, *ol);
+            self.ahead_full &= !(1 << h);
+        }
+        match decode_into(meta, data, self.decode, &mut ahead[h].0) {
+            Outcome::Tcp => {
                 self.counts.tcp += 1;
-                if seg.checksum == crate::wire::Checksum::Bad {
+                if ahead[h].0.checksum == crate::wire::Checksum::Bad {
                     self.counts.bad_checksum += 1;
                 }
-                // The oldest waiting segment is tracked, then its place takes the new one.
-                let mut ahead = std::mem::take(&mut self.ahead);
-                let h = self.ahead_head;
-                if self.ahead_full & (1 << h) != 0 {
-                    let (oldest, ol) = &ahead[h];
-                    self.track(oldest, *ol);
-                }
-                ahead[h].0 = seg;
                 ahead[h].1 = self.tracker.look_up(&ahead[h].0);
-                self.ahead = ahead;
                 self.ahead_full |= 1 << h;
                 self.ahead_head = (h + 1) % LOOKAHEAD;
             }
-            Decoded::Fragment => self.counts.fragments += 1,
-            Decoded::NotTcp => self.counts.not_tcp += 1,
-            Decoded::Malformed(_) => self.counts.malformed += 1,
-            Decoded::UnsupportedLink(_) => self.counts.unsupported_link += 1,
+            // Not TCP: the place stays free for the next frame.
+            Outcome::Fragment => self.counts.fragments += 1,
+            Outcome::NotTcp => self.counts.not_tcp += 1,
+            Outcome::Malformed(_) => self.counts.malformed += 1,
+            Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
         }
+        self.ahead = ahead;
         ControlFlow::Continue(())
     }
 

@@ -4,7 +4,7 @@
 
 use super::link::{self, Payload};
 use super::tcp;
-use super::{Decoded, DecodeOptions, FrameMeta};
+use super::{DecodeOptions, FrameMeta, Outcome, Segment};
 use pnet_packet::ipv6::Ipv6Packet;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -29,40 +29,40 @@ pub(crate) struct IpFacts {
 }
 
 #[inline]
-pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match d.first().map(|b| b >> 4) {
-        Some(4) => v4(meta, d, opts, depth),
-        Some(6) => v6(meta, d, opts, depth),
-        Some(_) => Decoded::NotTcp,
-        None => Decoded::Malformed("ip header missing"),
+        Some(4) => v4(meta, d, opts, depth, out),
+        Some(6) => v6(meta, d, opts, depth, out),
+        Some(_) => Outcome::NotTcp,
+        None => Outcome::Malformed("ip header missing"),
     }
 }
 
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
 #[inline]
-fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
-        return Decoded::Malformed("ipv4 header cut short");
+        return Outcome::Malformed("ipv4 header cut short");
     };
     let ihl = (h[0] & 0x0f) as usize * 4;
     if ihl < 20 {
-        return Decoded::Malformed("ipv4 header length below 20");
+        return Outcome::Malformed("ipv4 header length below 20");
     }
     if d.len() < ihl {
-        return Decoded::Malformed("ipv4 options cut short");
+        return Outcome::Malformed("ipv4 options cut short");
     }
     let total = u16::from_be_bytes([h[2], h[3]]) as usize;
     // A zero total length is what TSO/LRO captures show (the NIC fills it in later): use what
     // was captured, as Wireshark does.
     let declared = if total == 0 { d.len() } else { total };
     if declared < ihl {
-        return Decoded::Malformed("ipv4 total length below header length");
+        return Outcome::Malformed("ipv4 total length below header length");
     }
     // Flags (3 bits: reserved, DF, MF) and the 13-bit fragment offset.
     let frag = u16::from_be_bytes([h[6], h[7]]);
     if frag & 0x2000 != 0 || frag & 0x1fff != 0 {
-        return Decoded::Fragment;
+        return Outcome::Fragment;
     }
     // Drop Ethernet padding past the declared end; keep a snap-length cut as it is.
     let body = &d[ihl..declared.min(d.len())];
@@ -75,13 +75,13 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
         dont_fragment: frag & 0x4000 != 0,
         declared_len: (declared - ihl) as u32,
     };
-    transport(meta, h[9], body, facts, opts, depth)
+    transport(meta, h[9], body, facts, opts, depth, out)
 }
 
 #[inline]
-fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     let Some(p) = Ipv6Packet::new(d) else {
-        return Decoded::Malformed("ipv6 header cut short");
+        return Outcome::Malformed("ipv6 header cut short");
     };
     let plen = p.get_payload_length() as usize;
     // Zero payload length: a jumbogram (RFC 2675) or a TSO capture; use what was captured.
@@ -96,11 +96,11 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
         match next {
             0 | 43 | 60 | 135 | 139 | 140 => {
                 if body.len() < 8 {
-                    return Decoded::Malformed("ipv6 extension header cut short");
+                    return Outcome::Malformed("ipv6 extension header cut short");
                 }
                 let len = (body[1] as usize + 1) * 8;
                 if body.len() < len {
-                    return Decoded::Malformed("ipv6 extension header cut short");
+                    return Outcome::Malformed("ipv6 extension header cut short");
                 }
                 next = body[0];
                 body = &body[len..];
@@ -108,12 +108,12 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
             }
             44 => {
                 if body.len() < 8 {
-                    return Decoded::Malformed("ipv6 fragment header cut short");
+                    return Outcome::Malformed("ipv6 fragment header cut short");
                 }
                 let off_m = u16::from_be_bytes([body[2], body[3]]);
                 // An atomic fragment (offset 0, M clear; RFC 6946) is a whole packet.
                 if off_m & 0xfff9 != 0 {
-                    return Decoded::Fragment;
+                    return Outcome::Fragment;
                 }
                 next = body[0];
                 body = &body[8..];
@@ -122,11 +122,11 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
             51 => {
                 // Authentication header: length in 4-byte units, minus 2 (RFC 4302 §2.2).
                 if body.len() < 8 {
-                    return Decoded::Malformed("ipv6 authentication header cut short");
+                    return Outcome::Malformed("ipv6 authentication header cut short");
                 }
                 let len = (body[1] as usize + 2) * 4;
                 if body.len() < len {
-                    return Decoded::Malformed("ipv6 authentication header cut short");
+                    return Outcome::Malformed("ipv6 authentication header cut short");
                 }
                 next = body[0];
                 body = &body[len..];
@@ -144,43 +144,43 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
         dont_fragment: false,
         declared_len: declared,
     };
-    transport(meta, next, body, facts, opts, depth)
+    transport(meta, next, body, facts, opts, depth, out)
 }
 
 #[inline]
-fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8) -> Decoded {
+fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match proto {
-        PROTO_TCP => tcp::decode(meta, body, facts, opts),
-        _ => tunnel(meta, proto, body, opts, depth),
+        PROTO_TCP => tcp::decode(meta, body, facts, opts, out),
+        _ => tunnel(meta, proto, body, opts, depth, out),
     }
 }
 
 /// Everything that is not plain TCP: tunnels recurse into [`decode`], kept out of line so the
 /// common path inlines into one function.
 #[inline(never)]
-fn tunnel(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+fn tunnel(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match proto {
-        _ if depth >= MAX_TUNNEL_DEPTH => Decoded::NotTcp,
-        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1),
-        PROTO_GRE => gre(meta, body, opts, depth + 1),
-        PROTO_UDP => udp(meta, body, opts, depth + 1),
-        _ => Decoded::NotTcp,
+        _ if depth >= MAX_TUNNEL_DEPTH => Outcome::NotTcp,
+        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, out),
+        PROTO_GRE => gre(meta, body, opts, depth + 1, out),
+        PROTO_UDP => udp(meta, body, opts, depth + 1, out),
+        _ => Outcome::NotTcp,
     }
 }
 
-fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8) -> Decoded {
+fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match p {
-        Payload::Ip(b) => decode(meta, b, opts, depth),
-        Payload::NotIp => Decoded::NotTcp,
-        Payload::Truncated(w) => Decoded::Malformed(w),
-        Payload::Unsupported(_) => Decoded::NotTcp,
+        Payload::Ip(b) => decode(meta, b, opts, depth, out),
+        Payload::NotIp => Outcome::NotTcp,
+        Payload::Truncated(w) => Outcome::Malformed(w),
+        Payload::Unsupported(_) => Outcome::NotTcp,
     }
 }
 
 /// GRE (RFC 2784 / 2890; version 1 is PPTP's enhanced GRE, RFC 2637).
-fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     if d.len() < 4 {
-        return Decoded::Malformed("gre header cut short");
+        return Outcome::Malformed("gre header cut short");
     }
     let (f0, f1) = (d[0], d[1]);
     let version = f1 & 0x07;
@@ -199,44 +199,44 @@ fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
         off += 4; // PPTP acknowledgment number
     }
     let Some(rest) = d.get(off..) else {
-        return Decoded::Malformed("gre header cut short");
+        return Outcome::Malformed("gre header cut short");
     };
     match proto {
         // Transparent Ethernet bridging.
-        0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, rest), opts, depth),
+        0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, rest), opts, depth, out),
         // ERSPAN type II: 8-byte header then Ethernet; type III: 12 bytes (+8 optional).
         0x88be => match rest.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth),
-            None => Decoded::Malformed("erspan header cut short"),
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+            None => Outcome::Malformed("erspan header cut short"),
         },
         0x22eb => {
             let o = if rest.get(11).is_some_and(|b| b & 1 != 0) { 20 } else { 12 };
             match rest.get(o..) {
-                Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth),
-                None => Decoded::Malformed("erspan header cut short"),
+                Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+                None => Outcome::Malformed("erspan header cut short"),
             }
         }
         // PPP inside PPTP's GRE: optional address/control bytes, then the protocol.
         0x880b => {
             let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
             match r.first() {
-                Some(0x21) => decode(meta, &r[1..], opts, depth),
-                Some(0x57) => decode(meta, &r[1..], opts, depth),
-                Some(0x00) if r.get(1) == Some(&0x21) || r.get(1) == Some(&0x57) => decode(meta, &r[2..], opts, depth),
-                _ => Decoded::NotTcp,
+                Some(0x21) => decode(meta, &r[1..], opts, depth, out),
+                Some(0x57) => decode(meta, &r[1..], opts, depth, out),
+                Some(0x00) if r.get(1) == Some(&0x21) || r.get(1) == Some(&0x57) => decode(meta, &r[2..], opts, depth, out),
+                _ => Outcome::NotTcp,
             }
         }
         // Aruba's WLAN tunnel: an 802.11 frame (0x8200-0x82ff by controller model).
-        0x8200..=0x82ff => inner(meta, link::ieee80211(rest), opts, depth),
-        t => inner(meta, link::ethertype(t, rest), opts, depth),
+        0x8200..=0x82ff => inner(meta, link::ieee80211(rest), opts, depth, out),
+        t => inner(meta, link::ethertype(t, rest), opts, depth, out),
     }
 }
 
 /// UDP-carried tunnels on their IANA ports: VXLAN (RFC 7348, 4789), GTP-U (3GPP TS 29.281,
 /// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544).
-fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     if d.len() < 8 {
-        return Decoded::NotTcp;
+        return Outcome::NotTcp;
     }
     let sport = u16::from_be_bytes([d[0], d[1]]);
     let dport = u16::from_be_bytes([d[2], d[3]]);
@@ -244,38 +244,38 @@ fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
     let is = |p: u16| sport == p || dport == p;
     if is(4789) {
         return match body.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth),
-            None => Decoded::NotTcp,
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+            None => Outcome::NotTcp,
         };
     }
     if is(2152) {
-        return gtpu(meta, body, opts, depth);
+        return gtpu(meta, body, opts, depth, out);
     }
     if is(4754) {
-        return gre(meta, body, opts, depth);
+        return gre(meta, body, opts, depth, out);
     }
     if is(6081) {
         if body.len() < 8 {
-            return Decoded::NotTcp;
+            return Outcome::NotTcp;
         }
         let optlen = (body[0] & 0x3f) as usize * 4;
         let proto = u16::from_be_bytes([body[2], body[3]]);
         return match body.get(8 + optlen..) {
-            Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth),
-            Some(r) => inner(meta, link::ethertype(proto, r), opts, depth),
-            None => Decoded::NotTcp,
+            Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out),
+            Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out),
+            None => Outcome::NotTcp,
         };
     }
     if is(3544) && body.first().map(|b| b >> 4) == Some(6) {
-        return decode(meta, body, opts, depth);
+        return decode(meta, body, opts, depth, out);
     }
-    Decoded::NotTcp
+    Outcome::NotTcp
 }
 
-fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
+fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
     if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
-        return Decoded::NotTcp;
+        return Outcome::NotTcp;
     }
     let mut off = 8;
     if d[0] & 0x07 != 0 {
@@ -283,31 +283,32 @@ fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8) -> Decoded {
         off = 12;
         let mut next = match d.get(11) {
             Some(n) => *n,
-            None => return Decoded::Malformed("gtp-u header cut short"),
+            None => return Outcome::Malformed("gtp-u header cut short"),
         };
         while next != 0 {
             let Some(&len) = d.get(off) else {
-                return Decoded::Malformed("gtp-u extension cut short");
+                return Outcome::Malformed("gtp-u extension cut short");
             };
             if len == 0 {
-                return Decoded::Malformed("gtp-u extension of length 0");
+                return Outcome::Malformed("gtp-u extension of length 0");
             }
             off += len as usize * 4;
             next = match d.get(off - 1) {
                 Some(n) => *n,
-                None => return Decoded::Malformed("gtp-u extension cut short"),
+                None => return Outcome::Malformed("gtp-u extension cut short"),
             };
         }
     }
     match d.get(off..) {
-        Some(r) => decode(meta, r, opts, depth),
-        None => Decoded::Malformed("gtp-u header cut short"),
+        Some(r) => decode(meta, r, opts, depth, out),
+        None => Outcome::Malformed("gtp-u header cut short"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Decoded;
     use crate::wire::LinkType;
 
     fn meta() -> FrameMeta {
@@ -344,17 +345,17 @@ mod tests {
     fn ipv6_long_extension_chain_still_reaches_tcp() {
         // 40 destination-options headers: invalid under RFC 8200 §4.1's "should", decoded anyway.
         let p = v6(&[60; 40], &syn(), 6);
-        assert!(matches!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::Tcp(s) if s.sport == 1000));
+        assert!(matches!(crate::wire::decode(&meta(), &p, DecodeOptions::default()), Decoded::Tcp(s) if s.sport == 1000));
     }
 
     #[test]
     fn ipv6_extension_chain_running_off_the_end_is_malformed() {
         let mut p = v6(&[0], &[], 6);
         p[41] = 5; // hop-by-hop claims 48 bytes; 8 are there
-        assert_eq!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::Malformed("ipv6 extension header cut short"));
+        assert_eq!(crate::wire::decode(&meta(), &p, DecodeOptions::default()), Decoded::Malformed("ipv6 extension header cut short"));
         // A chain of nothing but extension headers that never ends in a payload.
         let p = v6(&[60; 8], &[], 60);
-        assert!(matches!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::Malformed(_)));
+        assert!(matches!(crate::wire::decode(&meta(), &p, DecodeOptions::default()), Decoded::Malformed(_)));
     }
 
     #[test]
@@ -369,6 +370,6 @@ mod tests {
             outer.extend_from_slice(&p);
             p = outer;
         }
-        assert_eq!(decode(&meta(), &p, DecodeOptions::default(), 0), Decoded::NotTcp);
+        assert_eq!(crate::wire::decode(&meta(), &p, DecodeOptions::default()), Decoded::NotTcp);
     }
 }

@@ -133,13 +133,37 @@ pub struct FrameMeta {
     pub interface: u32,
 }
 
+/// What one frame turned out to be, for [`decode_into`] (the segment itself is written in place).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Tcp,
+    Fragment,
+    NotTcp,
+    Malformed(&'static str),
+    UnsupportedLink(u32),
+}
+
 /// Decode one captured frame down to TCP.
 #[inline]
 pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
+    let mut seg = Segment::default();
+    match decode_into(meta, data, opts, &mut seg) {
+        Outcome::Tcp => Decoded::Tcp(seg),
+        Outcome::Fragment => Decoded::Fragment,
+        Outcome::NotTcp => Decoded::NotTcp,
+        Outcome::Malformed(why) => Decoded::Malformed(why),
+        Outcome::UnsupportedLink(lt) => Decoded::UnsupportedLink(lt),
+    }
+}
+
+/// [`decode`] writing the segment into `out` (left as it was unless the frame is TCP): the
+/// analysis decodes straight into its look-ahead ring, a copy fewer per packet.
+#[inline]
+pub fn decode_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, out: &mut Segment) -> Outcome {
     match link::strip(meta.linktype, data) {
-        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0),
-        link::Payload::NotIp => Decoded::NotTcp,
-        link::Payload::Truncated(why) => Decoded::Malformed(why),
-        link::Payload::Unsupported(lt) => Decoded::UnsupportedLink(lt),
+        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out),
+        link::Payload::NotIp => Outcome::NotTcp,
+        link::Payload::Truncated(why) => Outcome::Malformed(why),
+        link::Payload::Unsupported(lt) => Outcome::UnsupportedLink(lt),
     }
 }

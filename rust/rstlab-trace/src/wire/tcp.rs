@@ -1,7 +1,7 @@
 //! TCP header (RFC 9293 §3.1) and options (RFC 9293 §3.2, RFC 7323, RFC 2018).
 
 use super::ip::IpFacts;
-use super::{Decoded, DecodeOptions, FrameMeta, Segment};
+use super::{DecodeOptions, FrameMeta, Outcome, Segment};
 use crate::seq::SeqNumber;
 use pnet_packet::tcp::TcpPacket;
 use pnet_packet::Packet;
@@ -210,13 +210,13 @@ pub enum Checksum {
 /// The TCP header (RFC 9293 §3.1). The fixed 20 bytes are read from an array at constant
 /// offsets: no per-field bounds checks on the path every packet takes.
 #[inline]
-pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOptions) -> Decoded {
+pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOptions, out: &mut Segment) -> Outcome {
     let Some(h) = body.first_chunk::<20>() else {
-        return Decoded::Malformed("tcp header cut short");
+        return Outcome::Malformed("tcp header cut short");
     };
     let hlen = (h[12] >> 4) as usize * 4;
     if hlen < 20 {
-        return Decoded::Malformed("tcp data offset below 5");
+        return Outcome::Malformed("tcp data offset below 5");
     }
     // A data offset running past the IP payload (a "short segment", as nmap sends) still has a
     // whole fixed header: keep the segment, with its options marked malformed, as Wireshark does.
@@ -236,7 +236,7 @@ pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOpt
         Checksum::Unverified
     };
     let raw_flags = be16(12);
-    Decoded::Tcp(Segment {
+    *out = Segment {
         frame: meta.frame,
         ts_ns: meta.ts_ns,
         src: ip.src,
@@ -259,7 +259,8 @@ pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOpt
         options,
         checksum,
         interface: meta.interface,
-    })
+    };
+    Outcome::Tcp
 }
 
 fn verify(seg: &[u8], ip: &IpFacts, stated: u16) -> Checksum {
