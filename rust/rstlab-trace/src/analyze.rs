@@ -288,7 +288,7 @@ impl<'p> Pass<'p> {
         let keep_rows = self.keep_rows;
         let Pass { tracker, counts, segments, .. } = self;
         let collector = tracker.finish();
-        let conns: Vec<ConnRow> = collector.conns.into_iter().flatten().collect();
+        let conns = collector.conns;
         let mut zeek = collector.zeek_rows;
         // Stable: a stream's Zeek connections stay in time order.
         zeek.sort_by_key(|z| z.conn_id);

@@ -159,7 +159,8 @@ pub struct Tables {
 }
 
 impl Tables {
-    pub fn build(conns: Vec<ConnRow>, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows, keep_rows: bool) -> Tables {
+    /// `conns`: the finished connections at their `conn_id` (every id has one).
+    pub fn build(conns: Vec<Option<ConnRow>>, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows, keep_rows: bool) -> Tables {
         let connections = connections_batch(&conns);
         let segments = segments_batch(&conns, &segs);
         drop(conns);
@@ -203,7 +204,7 @@ fn opt_u64(b: &mut UInt64Builder, v: Option<NonZeroU64>) {
     b.append_option(v.map(NonZeroU64::get));
 }
 
-fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
+fn connections_batch(rows: &[Option<ConnRow>]) -> RecordBatch {
     let n = rows.len();
     let mut conn_id = UInt64Builder::with_capacity(n);
     let mut orig_addr = StringBuilder::with_capacity(n, n * 12);
@@ -232,7 +233,7 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     let mut end_reason = DictBuilder::new();
     let mut zeek_conns = UInt32Builder::with_capacity(n);
     let mut addr = String::with_capacity(40);
-    for r in rows {
+    for r in rows.iter().flatten() {
         conn_id.append_value(r.conn_id);
         orig_addr.append_value(addr_text(&mut addr, r.orig.0));
         orig_port.append_value(r.orig.1);
@@ -291,11 +292,10 @@ fn connections_batch(rows: &[ConnRow]) -> RecordBatch {
     RecordBatch::try_from_iter(cols).expect("columns have equal length by construction")
 }
 
-fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
+fn segments_batch(conns: &[Option<ConnRow>], segs: &SegmentRows) -> RecordBatch {
     // A connection's originator is the first sender unless Zeek's rules flipped the roles;
     // the row records that as orig == first packet's source.
-    let fwd_is_orig: rustc_hash::FxHashMap<u64, (std::net::IpAddr, u16)> =
-        conns.iter().map(|c| (c.conn_id, c.orig)).collect();
+    let orig_of = |id: u64| conns.get(id as usize).and_then(Option::as_ref).map(|c| c.orig);
     let n = segs.rows.len();
     let mut frame = UInt64Builder::with_capacity(n);
     let mut ts = Float64Builder::with_capacity(n);
@@ -321,7 +321,7 @@ fn segments_batch(conns: &[ConnRow], segs: &SegmentRows) -> RecordBatch {
         frame.append_value(s.frame);
         ts.append_value(secs(s.ts_ns));
         conn_id.append_value(*id);
-        let is_orig = fwd_is_orig.get(id).is_none_or(|o| *o == (s.src, s.sport));
+        let is_orig = orig_of(*id).is_none_or(|o| o == (s.src, s.sport));
         dir.append_value(if is_orig { "orig" } else { "resp" });
         src.append_value(addr_text(&mut addr, s.src));
         sport.append_value(s.sport);
