@@ -98,9 +98,13 @@ fn forged(lab: &mut Lab, aim: Aim) -> Result<()> {
         }
         Aim::InWindow | Aim::OutOfWindow => {
             sleep_ms(150);
-            // Is the connection still alive? The server writes; the client reads.
+            // Is the connection still alive? The server writes; the client reads, then answers
+            // with data: a segment from the client that does not depend on when its delayed
+            // ACK fires (the capture may stop first), so the classifier sees it kept sending.
             let _ = a.send(b"ping");
             let _ = c.recv_timeout(64, ms(1000));
+            let _ = c.send(b"pong");
+            let _ = a.recv_timeout(64, ms(1000));
         }
     }
     lab.keep([c, a, l]);
