@@ -168,7 +168,7 @@ impl ConnSink for Collector {
 
 /// How many decoded segments wait between decoding and tracking. Each connection's state is a
 /// few hundred bytes at a random place in memory; while the segments ahead of it are tracked,
-/// a segment's state is loaded into the cache ([`Tracker::prefetch`]) instead of being waited
+/// a segment's state is loaded into the cache ([`Tracker::look_up`]) instead of being waited
 /// for. Segments are still tracked one by one in capture order.
 const LOOKAHEAD: usize = 8;
 

@@ -24,22 +24,12 @@ pub fn seg() -> SegBuilder {
             dst: SERVER.0,
             sport: CLIENT.1,
             dport: SERVER.1,
-            ip_version: 4,
             ttl: 64,
             ip_id: Some(1),
             dont_fragment: true,
-            flags: TcpFlags(0),
-            seq: SeqNumber(0),
-            ack: SeqNumber(0),
             window: 64240,
-            urgent: 0,
-            reserved: 0,
             header_len: 20,
-            payload_len: 0,
-            captured_payload: 0,
-            options: TcpOptions::default(),
-            checksum: Checksum::Unverified,
-            interface: 0,
+            ..Segment::default()
         },
     }
 }

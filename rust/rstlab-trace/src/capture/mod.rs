@@ -2,7 +2,7 @@
 //!
 //! Reading streams the file through one reused buffer: pcap-parser parses every header and, for
 //! pcapng, every block; classic pcap records (16-byte headers) are walked in place in the buffer
-//! with no further copy. The "need more bytes" signal stays in here. Damage ends reading with a [`TraceError::Format`]
+//! with no further copy. The "need more bytes" signal stays in here. Damage ends reading with a [`TraceError::Format`](crate::TraceError::Format)
 //! naming the byte offset of the record that could not be read; every frame before it has already
 //! been handed to the caller.
 

@@ -511,12 +511,6 @@ fn closed_lone_rst_is_unsolicited() {
 // ------------------------------------------------------------------- tracker, table, taxonomy
 
 #[test]
-fn tracker_is_small_until_the_first_rst() {
-    let n = std::mem::size_of::<ResetTracker>();
-    assert!(n <= 200, "ResetTracker is {n} bytes");
-}
-
-#[test]
 fn end_reason_names_the_rst_that_ended_it() {
     let t = feed(&[(0, c().syn().seq(1000)), (1, stack_rst(s()).seq(0).ack(1001))]);
     assert_eq!(t.end_reason(), "rst:refused");

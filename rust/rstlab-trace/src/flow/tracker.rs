@@ -159,7 +159,7 @@ struct Slot<S> {
 }
 
 /// An entry of the index: where the connection's slot is, and the high half of its key's hash
-/// (compared before the slot is touched: [`Tracker::prefetch`] must not wait for memory).
+/// (compared before the slot is touched: [`Tracker::look_up`] must not wait for memory).
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     slot: u32,
@@ -183,6 +183,15 @@ pub struct LookedUp {
 }
 
 const NO_GUESS: u32 = u32::MAX;
+
+impl LookedUp {
+    /// A segment's key and its hash, with no guess at its slot.
+    #[inline]
+    fn key_of(s: &Segment) -> LookedUp {
+        let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
+        LookedUp { key, hash: hash_key(&key), src_is_lo, guess: NO_GUESS }
+    }
+}
 
 /// Tracks connections and hands their segments to a [`ConnSink`].
 ///
@@ -242,8 +251,7 @@ impl<K: ConnSink> Tracker<K> {
     /// segments in between). Touches only the index, never the connections.
     #[inline]
     pub fn look_up(&self, s: &Segment) -> LookedUp {
-        let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
-        let hash = hash_key(&key);
+        let LookedUp { key, hash, src_is_lo, .. } = LookedUp::key_of(s);
         let tag = (hash >> 32) as u32;
         let mut guess = NO_GUESS;
         if let Some(e) = self.index.find(hash, |e| e.tag == tag) {
@@ -258,8 +266,7 @@ impl<K: ConnSink> Tracker<K> {
     /// Feed one segment; returns its conn_id and direction relative to the first sender.
     #[inline]
     pub fn push(&mut self, s: &Segment) -> (u64, Dir) {
-        let (key, src_is_lo) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
-        self.push_looked_up(s, LookedUp { key, hash: hash_key(&key), src_is_lo, guess: NO_GUESS })
+        self.push_looked_up(s, LookedUp::key_of(s))
     }
 
     /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
@@ -332,8 +339,8 @@ impl<K: ConnSink> Tracker<K> {
 
     /// The live connection record for a segment's 4-tuple, if still tracked.
     pub fn conn_of(&self, s: &Segment) -> Option<&Conn> {
-        let (key, _) = ConnKey::of(Endpoint::new(s.src, s.sport), Endpoint::new(s.dst, s.dport));
-        self.find(&key, hash_key(&key)).map(|i| &self.slots[i].conn)
+        let l = LookedUp::key_of(s);
+        self.find(&l.key, l.hash).map(|i| &self.slots[i].conn)
     }
 
     /// Takes slot `i` out of the table; the last slot moves into its place.
