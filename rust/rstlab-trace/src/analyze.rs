@@ -173,6 +173,17 @@ impl ConnSink for Collector {
 const LOOKAHEAD: usize = 8;
 
 struct Pass<'p> {
+    work: Work<'p>,
+    /// Decoded segments not yet tracked (a ring, oldest at `ahead_head`), and which places
+    /// hold one (all of them once `LOOKAHEAD` segments have been seen).
+    ahead: [(Segment, LookedUp); LOOKAHEAD],
+    ahead_head: usize,
+    ahead_full: u32,
+}
+
+/// Everything of the pass but the look-ahead ring (so a segment in the ring can be tracked
+/// in place).
+struct Work<'p> {
     decode: DecodeOptions,
     tracker: Tracker<Collector>,
     counts: FrameCounts,
@@ -180,56 +191,50 @@ struct Pass<'p> {
     want: SegmentFilter,
     keep_rows: bool,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
-    /// Decoded segments not yet tracked (a ring, oldest at `ahead_head`), and which places
-    /// hold one (all of them once `LOOKAHEAD` segments have been seen).
-    ahead: Vec<(Segment, LookedUp)>,
-    ahead_head: usize,
-    ahead_full: u32,
 }
 
 impl FrameSink for Pass<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
-        self.counts.frames += 1;
+        let w = &mut self.work;
+        w.counts.frames += 1;
         // The oldest waiting segment is tracked, then the new frame is decoded into its place.
-        let mut ahead = std::mem::take(&mut self.ahead);
         let h = self.ahead_head;
+        let place = &mut self.ahead[h];
         if self.ahead_full & (1 << h) != 0 {
-            let (oldest, ol) = &ahead[h];
-            self.track(oldest, *ol);
+            w.track(&place.0, &place.1);
             self.ahead_full &= !(1 << h);
         }
-        match decode_into(meta, data, self.decode, &mut ahead[h].0) {
+        match decode_into(meta, data, w.decode, &mut place.0) {
             Outcome::Tcp => {
-                self.counts.tcp += 1;
-                if ahead[h].0.checksum == crate::wire::Checksum::Bad {
-                    self.counts.bad_checksum += 1;
+                w.counts.tcp += 1;
+                if place.0.checksum == crate::wire::Checksum::Bad {
+                    w.counts.bad_checksum += 1;
                 }
-                ahead[h].1 = self.tracker.look_up(&ahead[h].0);
+                place.1 = w.tracker.look_up(&place.0);
                 self.ahead_full |= 1 << h;
                 self.ahead_head = (h + 1) % LOOKAHEAD;
             }
             // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => self.counts.fragments += 1,
-            Outcome::NotTcp => self.counts.not_tcp += 1,
-            Outcome::Malformed(_) => self.counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
+            Outcome::Fragment => w.counts.fragments += 1,
+            Outcome::NotTcp => w.counts.not_tcp += 1,
+            Outcome::Malformed(_) => w.counts.malformed += 1,
+            Outcome::UnsupportedLink(_) => w.counts.unsupported_link += 1,
         }
-        self.ahead = ahead;
         ControlFlow::Continue(())
     }
 
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
-        match self.progress.as_mut() {
+        match self.work.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),
         }
     }
 }
 
-impl<'p> Pass<'p> {
+impl Work<'_> {
     #[inline]
-    fn track(&mut self, seg: &Segment, l: LookedUp) {
+    fn track(&mut self, seg: &Segment, l: &LookedUp) {
         let (id, dir) = self.tracker.push_looked_up(seg, l);
         let keep = match self.want {
             SegmentFilter::None => false,
@@ -245,19 +250,19 @@ impl<'p> Pass<'p> {
             self.counts.peak_alive = alive;
         }
     }
+}
 
+impl<'p> Pass<'p> {
     /// Tracks the segments still waiting in the look-ahead ring, oldest first.
     fn drain(&mut self) {
-        let ahead = std::mem::take(&mut self.ahead);
         let head = self.ahead_head;
         for i in (0..LOOKAHEAD).map(|k| (head + k) % LOOKAHEAD) {
             if self.ahead_full & (1 << i) != 0 {
-                let (seg, l) = &ahead[i];
-                self.track(seg, *l);
+                let (seg, l) = &self.ahead[i];
+                self.work.track(seg, l);
             }
         }
         self.ahead_full = 0;
-        self.ahead = ahead;
     }
 
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
@@ -270,14 +275,16 @@ impl<'p> Pass<'p> {
             resets: ResetRows::new(),
         };
         Pass {
-            decode: DecodeOptions { verify_checksums: opts.verify_checksums },
-            tracker: Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs),
-            counts: FrameCounts::default(),
-            segments: SegmentRows::default(),
-            want: opts.segments,
-            keep_rows: opts.keep_reset_rows,
-            progress,
-            ahead: vec![(Segment::default(), LookedUp::default()); LOOKAHEAD],
+            work: Work {
+                decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+                tracker: Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs),
+                counts: FrameCounts::default(),
+                segments: SegmentRows::default(),
+                want: opts.segments,
+                keep_rows: opts.keep_reset_rows,
+                progress,
+            },
+            ahead: [(Segment::default(), LookedUp::default()); LOOKAHEAD],
             ahead_head: 0,
             ahead_full: 0,
         }
@@ -285,8 +292,7 @@ impl<'p> Pass<'p> {
 
     fn finish(mut self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         self.drain();
-        let keep_rows = self.keep_rows;
-        let Pass { tracker, counts, segments, .. } = self;
+        let Work { tracker, counts, segments, keep_rows, .. } = self.work;
         let collector = tracker.finish();
         let conns = collector.conns;
         let mut zeek = collector.zeek_rows;
@@ -379,8 +385,8 @@ mod tests {
         let mut push = |pass: &mut Pass, b: SegBuilder, ms: i64| {
             frame += 1;
             let s = b.frame(frame).ts_ms(ms).build();
-            let l = pass.tracker.look_up(&s);
-            pass.track(&s, l);
+            let l = pass.work.tracker.look_up(&s);
+            pass.work.track(&s, &l);
         };
         push(&mut pass, seg().from_client().syn().seq(100), 0);
         push(&mut pass, seg().from_server().syn().ack_flag().seq(500).ack(101), 100);
@@ -390,7 +396,7 @@ mod tests {
         for _ in 0..65_536 {
             push(&mut pass, seg().addrs(other, SERVER).ack_flag().seq(1).ack(1), 10_000);
         }
-        assert_eq!(pass.tracker.alive(), 1, "connection 0 was retired");
+        assert_eq!(pass.work.tracker.alive(), 1, "connection 0 was retired");
         push(&mut pass, seg().from_client().ack_flag().seq(101).ack(501).payload(10), 11_000);
         let a = pass.finish(ReadStats::default(), None);
         assert_eq!(u64_col(&a, "conn_id"), [0, 1]);

@@ -266,13 +266,13 @@ impl<K: ConnSink> Tracker<K> {
     /// Feed one segment; returns its conn_id and direction relative to the first sender.
     #[inline]
     pub fn push(&mut self, s: &Segment) -> (u64, Dir) {
-        self.push_looked_up(s, LookedUp::key_of(s))
+        self.push_looked_up(s, &LookedUp::key_of(s))
     }
 
     /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
     #[inline]
-    pub fn push_looked_up(&mut self, s: &Segment, l: LookedUp) -> (u64, Dir) {
-        let LookedUp { key, hash, src_is_lo, guess } = l;
+    pub fn push_looked_up(&mut self, s: &Segment, l: &LookedUp) -> (u64, Dir) {
+        let LookedUp { key, hash, src_is_lo, guess } = *l;
         // Keys are unique in the table: the guessed slot holding this key is its slot.
         let hit = self.slots.get(guess as usize).is_some_and(|sl| sl.conn.key == key);
         let found = if hit { Some(guess as usize) } else { self.find(&key, hash) };
@@ -484,7 +484,7 @@ mod tests {
         let stale = t.look_up(&late);
         t.sweep(20_000_000_000);
         assert_eq!(t.alive(), 150);
-        assert_eq!(t.push_looked_up(&late, stale), (299, Dir::Fwd));
+        assert_eq!(t.push_looked_up(&late, &stale), (299, Dir::Fwd));
         assert_eq!(t.sink.closed.len(), 150);
         assert!(t.sink.closed.iter().all(|&(id, cont, pkts)| id % 2 == 0 && !cont && pkts == 2));
         // Every live connection is still found under its own key after the moves.
@@ -532,7 +532,7 @@ mod tests {
             let b0 = if i % 3 == 0 { seg().addrs(SERVER, client(n)) } else { seg().addrs(client(n), SERVER) };
             let s = b0.ack_flag().seq(i).frame(i as u64 + 1).ts_ms(i as i64).build();
             let l = b.look_up(&s);
-            assert_eq!(a.push(&s), b.push_looked_up(&s, l));
+            assert_eq!(a.push(&s), b.push_looked_up(&s, &l));
         }
         assert_eq!(a.alive(), b.alive());
     }
