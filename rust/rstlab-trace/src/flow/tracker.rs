@@ -272,10 +272,10 @@ impl<K: ConnSink> Tracker<K> {
     /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
     #[inline]
     pub fn push_looked_up(&mut self, s: &Segment, l: &LookedUp) -> (u64, Dir) {
-        let LookedUp { key, hash, src_is_lo, guess } = *l;
+        let src_is_lo = l.src_is_lo;
         // Keys are unique in the table: the guessed slot holding this key is its slot.
-        let hit = self.slots.get(guess as usize).is_some_and(|sl| sl.conn.key == key);
-        let found = if hit { Some(guess as usize) } else { self.find(&key, hash) };
+        let hit = self.slots.get(l.guess as usize).is_some_and(|sl| sl.conn.key == l.key);
+        let found = if hit { Some(l.guess as usize) } else { self.find(&l.key, l.hash) };
         let i = match found {
             Some(i) => {
                 let c = &self.slots[i].conn;
@@ -285,7 +285,7 @@ impl<K: ConnSink> Tracker<K> {
                     && !s.flags.ack()
                     && matches!(c.dir[dir.idx()].base_seq, Some(b) if b != s.seq);
                 if reuse {
-                    let conn = Conn::new(self.next_id, key, s, src_is_lo);
+                    let conn = Conn::new(self.next_id, l.key, s, src_is_lo);
                     self.next_id += 1;
                     let state = self.sink.open(&conn, s);
                     let old = std::mem::replace(&mut self.slots[i], Slot { conn, state });
@@ -294,7 +294,7 @@ impl<K: ConnSink> Tracker<K> {
                 }
                 i
             }
-            None => self.open(key, hash, src_is_lo, s),
+            None => self.open(l.key, l.hash, src_is_lo, s),
         };
         let slot = &mut self.slots[i];
         let dir = if slot.conn.a_is_lo == src_is_lo { Dir::Fwd } else { Dir::Rev };
