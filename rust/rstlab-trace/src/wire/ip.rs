@@ -40,7 +40,7 @@ pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
 
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
-#[inline]
+#[inline(always)]
 fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
@@ -147,7 +147,7 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
     transport(meta, next, body, facts, opts, depth, out)
 }
 
-#[inline]
+#[inline(always)]
 fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match proto {
         PROTO_TCP => tcp::decode(meta, body, facts, opts, out),

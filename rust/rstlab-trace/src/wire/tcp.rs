@@ -209,7 +209,7 @@ pub enum Checksum {
 
 /// The TCP header (RFC 9293 §3.1). The fixed 20 bytes are read from an array at constant
 /// offsets: no per-field bounds checks on the path every packet takes.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOptions, out: &mut Segment) -> Outcome {
     let Some(h) = body.first_chunk::<20>() else {
         return Outcome::Malformed("tcp header cut short");
