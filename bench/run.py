@@ -119,6 +119,8 @@ def main() -> int:
           f"-> {pps / 1e6:.2f} M packets/s end to end (best run {best / 1e6:.2f} M); "
           f"{runs[0]['connections']:,} connections (peak {runs[0]['peak_alive']:,} alive); "
           f"peak RSS {rss:.0f} MB (whole Python process)")
+    spread = ", ".join(f"{r['end_to_end']:.2f}" for r in sorted(runs, key=lambda r: r["end_to_end"]))
+    print(f"runs    end to end, fastest first (s): {spread}")
     bare = statistics.median(bare_runs)
     overhead = read / bare - 1
     print(f"classify: reading without classification {bare:.2f} s; labelling every RST costs "
