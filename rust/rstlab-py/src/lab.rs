@@ -144,13 +144,13 @@ pub(crate) fn convert(py: Python<'_>, r: RunResult) -> PyResult<LabRun> {
         d.set_item("conn_id", x.conn_id)?;
         d.set_item("sender", x.sender())?;
         d.set_item("host", &c.host)?;
-        d.set_item("flags", &x.flags)?;
+        d.set_item("flags", x.flags.tcpdump())?;
         d.set_item("seq", x.seq)?;
         d.set_item("ack", x.ack)?;
         d.set_item("ttl", x.ttl)?;
         d.set_item("ip_id", x.ip_id)?;
         d.set_item("window", x.window)?;
-        d.set_item("options", &x.options)?;
+        d.set_item("options", x.options.names())?;
         d.set_item("trigger", x.trigger)?;
         d.set_item("phase", x.phase.as_str())?;
         d.set_item("acceptability", x.acceptability.as_str())?;

@@ -75,7 +75,7 @@ impl fmt::Debug for SeqNumber {
 
 impl fmt::Display for SeqNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 

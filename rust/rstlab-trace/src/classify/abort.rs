@@ -33,29 +33,25 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let mut v = Verdict::new(Cause::Abort, Origin::EndpointActiveReset, conf.min(0.9));
     v = if at_nxt {
-        v.ev("seq_eq_snd_nxt", format!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.4)", rst.seq))
+        v.ev("seq_eq_snd_nxt", format_args!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.4)", rst.seq))
     } else {
-        v.ev("seq_in_flight", format!("SEQ {} between the peer's ACK {} and SND.NXT {}", rst.seq, r.high_ack, s.snd_max))
+        v.ev("seq_in_flight", format_args!("SEQ {} between the peer's ACK {} and SND.NXT {}", rst.seq, r.high_ack, s.snd_max))
     };
     if rst.flags.ack() {
-        let ack = if acks_all { format!("ACK {} = all the peer sent", rst.ack) } else { format!("ACK {}", rst.ack) };
-        v = v.ev("ack", ack);
+        v = if acks_all { v.ev("ack", format_args!("ACK {} = all the peer sent", rst.ack)) } else { v.ev("ack", format_args!("ACK {}", rst.ack)) };
     }
-    v = v.ev(
-        "options",
-        match (f.usual_options(), s.has(bit::TS)) {
-            (true, true) => "timestamps, like the sender's other segments".to_string(),
-            (true, false) => "none, like the sender's other segments".to_string(),
-            (false, true) => "no timestamps though the sender's other segments carry them".to_string(),
-            (false, false) => format!("{} though the sender's other segments have none", rst.options.names()),
-        },
-    );
+    v = match (f.usual_options(), s.has(bit::TS)) {
+        (true, true) => v.ev("options", "timestamps, like the sender's other segments"),
+        (true, false) => v.ev("options", "none, like the sender's other segments"),
+        (false, true) => v.ev("options", "no timestamps though the sender's other segments carry them"),
+        (false, false) => v.ev("options", format_args!("{} though the sender's other segments have none", rst.options.display_names())),
+    };
     let peer_data_last = f.r_last().filter(|m| m.len > 0 && s.has(bit::ACK) && s.high_ack >= m.seq_end());
     let no_data = !s.has(bit::DATA) && !r.has(bit::DATA);
     v = if let Some(m) = peer_data_last {
         v.ev(
             "pattern",
-            format!(
+            format_args!(
                 "the peer's {} bytes at frame {} were acknowledged, then the RST: close() with unread data (RFC 2525 §2.17) or SO_LINGER 0",
                 m.len,
                 f.frame_of(m)

@@ -9,7 +9,7 @@
 
 use super::facts::Facts;
 use super::tracker::bit;
-use super::{Cause, Origin, Verdict};
+use super::{text, Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
@@ -18,22 +18,24 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let rst = f.rst();
     let fin_frame = f.frame(s.fin_frame_off).unwrap_or(0);
-    let fin_ev = format!("frame {fin_frame} (SEQ {})", s.fin_seq);
+    let fin_ev = text(|out| write!(out, "frame {fin_frame} (SEQ {})", s.fin_seq));
 
     if let Some(t) = f.trigger {
         // A reply to a segment captured just before the FIN still reached a closed socket: the
         // two crossed on the wire.
         let crossed = if t.seg.frame_off > s.fin_frame_off { "" } else { " (it crossed the FIN)" };
-        let what = if t.seg.len > 0 {
-            format!("{} bytes of data", t.seg.len)
-        } else if t.seg.flags.fin() {
-            "the peer's FIN".to_string()
-        } else {
-            "an ACK".to_string()
-        };
+        let what = text(|out| {
+            if t.seg.len > 0 {
+                write!(out, "{} bytes of data", t.seg.len)
+            } else if t.seg.flags.fin() {
+                out.write_str("the peer's FIN")
+            } else {
+                out.write_str("an ACK")
+            }
+        });
         let v = Verdict::new(Cause::AfterClose, Origin::EndpointStackReply, if f.stack_reply_shape() { 0.9 } else { 0.85 })
             .ev("sender_fin", fin_ev)
-            .ev("answers", format!("{what} at frame {}{crossed}", t.frame));
+            .ev("answers", format_args!("{what} at frame {}{crossed}", t.frame));
         return Some(if t.seg.len > 0 {
             v.ev("rule", "data after close (RFC 1122 §4.2.2.13; Linux TCP_ABORT_ON_DATA or TIME_WAIT)")
         } else if t.seg.flags.fin() {
@@ -47,7 +49,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         return Some(
             Verdict::new(Cause::AfterClose, Origin::EndpointActiveReset, 0.7)
                 .ev("sender_fin", fin_ev)
-                .ev("seq_eq_snd_nxt", format!("SEQ {} = SND.NXT after the FIN", rst.seq))
+                .ev("seq_eq_snd_nxt", format_args!("SEQ {} = SND.NXT after the FIN", rst.seq))
                 .ev("peer_acked_fin", if peer_acked_fin { "yes" } else { "no" })
                 .ev("likely", "FIN-WAIT-2 timeout or close with TCP_LINGER2 < 0 (Linux TCP_ABORT_ON_LINGER / TCP_STATE)"),
         );
@@ -55,6 +57,6 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     Some(
         Verdict::new(Cause::AfterClose, Origin::Unknown, 0.5)
             .ev("sender_fin", fin_ev)
-            .ev("rst_seq", format!("{} (SND.NXT {}), answers no captured segment", rst.seq, s.snd_max)),
+            .ev("rst_seq", format_args!("{} (SND.NXT {}), answers no captured segment", rst.seq, s.snd_max)),
     )
 }

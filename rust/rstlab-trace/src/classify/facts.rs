@@ -4,9 +4,10 @@
 
 use super::tracker::{bit, ip_id_near, After, Core, DirSummary, MiniSeg, RstRecord, RstSeg};
 use super::kernel::{KernelRstContext, TriggerKind};
-use super::{Acceptability, Effect, Judgement, Phase};
+use super::{text, Acceptability, Effect, Evidence, Judgement, Phase};
 use crate::flow::Dir;
 use crate::wire::TcpOptions;
+use std::fmt;
 
 /// How a RST matches the segment it answers (RFC 9293 §3.10.7.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +100,10 @@ impl<'a> Facts<'a> {
     /// Milliseconds from `ts_ns` to the RST.
     pub fn ms_before(&self, ts_ns: i64) -> f64 {
         self.rst().ts_ns.saturating_sub(ts_ns) as f64 / 1e6
+    }
+    /// [`Facts::ms_before`] as evidence shows it (`{:.1}`).
+    pub fn ms_before_text(&self, ts_ns: i64) -> Ms {
+        Ms(self.rst().ts_ns.saturating_sub(ts_ns))
     }
 
     /// Nothing but RSTs before this one in the capture.
@@ -201,14 +206,13 @@ impl<'a> Facts<'a> {
             0
         })
     }
-    pub fn ttl_text(&self) -> Option<String> {
-        match (self.ttl_baseline(), self.ttl_delta()) {
-            (Some((lo, hi)), Some(d)) => {
-                let base = if lo == hi { format!("{lo}") } else { format!("{lo}..{hi}") };
-                Some(format!("{d:+} vs sender's flow ({base})"))
-            }
-            _ => Some("n/a (no other packet from the sender)".into()),
-        }
+    pub fn ttl_text(&self) -> impl fmt::Display {
+        let baseline_delta = self.ttl_baseline().zip(self.ttl_delta());
+        text(move |out| match baseline_delta {
+            Some(((lo, hi), d)) if lo == hi => write!(out, "{d:+} vs sender's flow ({lo})"),
+            Some(((lo, hi), d)) => write!(out, "{d:+} vs sender's flow ({lo}..{hi})"),
+            None => out.write_str("n/a (no other packet from the sender)"),
+        })
     }
 
     /// The sender's IP ID before and after the RST (non-zero values only).
@@ -273,20 +277,28 @@ impl<'a> Facts<'a> {
     }
 
     /// RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4 with RFC 5961 §3.2 (other states), with the
-    /// receiver's RCV.NXT bracketed by its last ACK and the sender's SND.NXT.
-    pub fn acceptability(&self) -> (Acceptability, String) {
+    /// receiver's RCV.NXT bracketed by its last ACK and the sender's SND.NXT. The reasoning goes
+    /// into `ev` as `acceptability`.
+    pub fn acceptability(&self, ev: &mut Evidence) -> Acceptability {
+        let mut noted = |acc, note: fmt::Arguments<'_>| {
+            ev.push("acceptability", note);
+            acc
+        };
         let rst = self.rst();
         let (s, r) = (self.s(), self.r());
         if self.in_syn_sent(self.receiver) {
             let iss1 = r.isn + 1;
             return if !rst.flags.ack() {
-                (Acceptability::SynSentAckBad, "receiver in SYN-SENT; a RST without ACK is dropped (RFC 9293 §3.10.7.3)".into())
+                noted(Acceptability::SynSentAckBad, format_args!("receiver in SYN-SENT; a RST without ACK is dropped (RFC 9293 §3.10.7.3)"))
             } else if rst.ack == iss1 {
-                (Acceptability::SynSentAckOk, format!("receiver in SYN-SENT; ACK {} = ISS+1 acknowledges its SYN (RFC 9293 §3.10.7.3)", rst.ack))
+                noted(
+                    Acceptability::SynSentAckOk,
+                    format_args!("receiver in SYN-SENT; ACK {} = ISS+1 acknowledges its SYN (RFC 9293 §3.10.7.3)", rst.ack),
+                )
             } else {
-                (
+                noted(
                     Acceptability::SynSentAckBad,
-                    format!("receiver in SYN-SENT; ACK {} is not ISS+1 = {} (RFC 9293 §3.10.7.3: dropped)", rst.ack, iss1),
+                    format_args!("receiver in SYN-SENT; ACK {} is not ISS+1 = {} (RFC 9293 §3.10.7.3: dropped)", rst.ack, iss1),
                 )
             };
         }
@@ -296,56 +308,67 @@ impl<'a> Facts<'a> {
             (Some(a), Some(b)) if a < b => (a, b),
             (Some(a), _) => (a, a),
             (None, Some(b)) => (b, b),
-            (None, None) => return (Acceptability::Unknown, "no segment shows the receiver's RCV.NXT".into()),
+            (None, None) => return noted(Acceptability::Unknown, format_args!("no segment shows the receiver's RCV.NXT")),
         };
         let seq = rst.seq;
-        let range = if lo == hi { format!("RCV.NXT {lo}") } else { format!("RCV.NXT in {lo}..={hi}") };
+        let range = text(|out| if lo == hi { write!(out, "RCV.NXT {lo}") } else { write!(out, "RCV.NXT in {lo}..={hi}") });
         if seq == lo || seq == hi {
-            return (Acceptability::Exact, format!("SEQ {seq} = {range} (RFC 5961 §3.2: reset)"));
+            return noted(Acceptability::Exact, format_args!("SEQ {seq} = {range} (RFC 5961 §3.2: reset)"));
         }
         // Linux also accepts RCV.NXT-1 once the peer's FIN is in (tcp_reset_check).
         if seq + 1 == lo && s.has(bit::FIN) && r.high_ack > s.fin_seq {
-            return (
+            return noted(
                 Acceptability::Exact,
-                format!("SEQ {seq} = RCV.NXT-1 after the sender's FIN ({range}): Linux resets (tcp_reset_check); RFC 5961 would drop it"),
+                format_args!("SEQ {seq} = RCV.NXT-1 after the sender's FIN ({range}): Linux resets (tcp_reset_check); RFC 5961 would drop it"),
             );
         }
         if seq < lo {
-            return (Acceptability::OutOfWindow, format!("SEQ {seq} is {} before {range} (RFC 5961 §3.2: dropped)", -(seq - lo)));
+            return noted(Acceptability::OutOfWindow, format_args!("SEQ {seq} is {} before {range} (RFC 5961 §3.2: dropped)", -(seq - lo)));
         }
         if seq < hi {
-            return (Acceptability::InWindow, format!("SEQ {seq} inside {range} (RFC 5961 §3.2: challenge ACK)"));
+            return noted(Acceptability::InWindow, format_args!("SEQ {seq} inside {range} (RFC 5961 §3.2: challenge ACK)"));
         }
         if !r.seen() {
-            return (Acceptability::Unknown, format!("SEQ {seq} beyond {range}; receiver's window unknown"));
+            return noted(Acceptability::Unknown, format_args!("SEQ {seq} beyond {range}; receiver's window unknown"));
         }
         let shift = if self.r_last().is_some_and(|m| m.flags.syn()) { 0 } else { self.before().wscale_of(self.receiver) };
         let wnd = (r.window as u32) << shift;
         if seq.in_window(lo, wnd) || seq.in_window(hi, wnd) {
-            (Acceptability::InWindow, format!("SEQ {seq} is {} past {range}, window {wnd} (RFC 5961 §3.2: challenge ACK)", seq - hi))
+            noted(
+                Acceptability::InWindow,
+                format_args!("SEQ {seq} is {} past {range}, window {wnd} (RFC 5961 §3.2: challenge ACK)", seq - hi),
+            )
         } else {
-            (Acceptability::OutOfWindow, format!("SEQ {seq} is {} past {range}, beyond window {wnd} (RFC 5961 §3.2: dropped)", seq - hi))
+            noted(
+                Acceptability::OutOfWindow,
+                format_args!("SEQ {seq} is {} past {range}, beyond window {wnd} (RFC 5961 §3.2: dropped)", seq - hi),
+            )
         }
     }
 
     /// What the receiver did next. Its segments that reach the capture within one round trip
-    /// (plus a margin) of the RST were already in flight and say nothing.
-    pub fn effect(&self, acc: Acceptability) -> (Effect, String) {
+    /// (plus a margin) of the RST were already in flight and say nothing. The reasoning goes
+    /// into `ev` as `effect`.
+    pub fn effect(&self, acc: Acceptability, ev: &mut Evidence) -> Effect {
+        let mut noted = |effect, note: fmt::Arguments<'_>| {
+            ev.push("effect", note);
+            effect
+        };
         let a = self.after();
         let t0 = self.rst().ts_ns;
         let (allow, measured) = self.in_flight_allowance_ns();
-        let allow_txt = format!("{:.1} ms{}", allow as f64 / 1e6, if measured { "" } else { ", round trip unknown" });
+        let allow_txt = text(|out| write!(out, "{} ms{}", Ms(allow), if measured { "" } else { ", round trip unknown" }));
         let r = self.r();
         if let Some(m) = a.r_first {
             let dt = m.ts_ns.saturating_sub(t0);
             let dup_ack = m.is_pure_ack() && r.seen() && m.seq == r.snd_max && m.ack == r.high_ack;
             if dup_ack && dt <= allow && matches!(acc, Acceptability::InWindow | Acceptability::Unknown) {
-                return (
+                return noted(
                     Effect::Challenged,
-                    format!(
-                        "challenge ACK at frame {} (+{:.1} ms): SEQ=SND.NXT, ACK=RCV.NXT unchanged (RFC 5961 §3.2)",
+                    format_args!(
+                        "challenge ACK at frame {} (+{} ms): SEQ=SND.NXT, ACK=RCV.NXT unchanged (RFC 5961 §3.2)",
                         self.after_frame(&m),
-                        dt as f64 / 1e6
+                        Ms(dt)
                     ),
                 );
             }
@@ -353,51 +376,55 @@ impl<'a> Facts<'a> {
         if let Some(m) = a.r_last {
             let dt = m.ts_ns.saturating_sub(t0);
             if dt > allow {
-                return (
+                return noted(
                     Effect::Ignored,
-                    format!(
-                        "receiver kept sending: frame {} at +{:.1} ms (in-flight allowance {allow_txt})",
+                    format_args!(
+                        "receiver kept sending: frame {} at +{} ms (in-flight allowance {allow_txt})",
                         self.after_frame(&m),
-                        dt as f64 / 1e6
+                        Ms(dt)
                     ),
                 );
             }
-            return (
+            return noted(
                 Effect::Terminated,
-                format!("receiver silent after frame {} (+{:.1} ms, in flight; allowance {allow_txt})", self.after_frame(&m), dt as f64 / 1e6),
+                format_args!("receiver silent after frame {} (+{} ms, in flight; allowance {allow_txt})", self.after_frame(&m), Ms(dt)),
             );
         }
         if let Some(m) = a.r_new_syn {
-            return (
+            return noted(
                 Effect::Terminated,
-                format!("receiver's next segment opens a new incarnation: {} at frame {} with ISN {}", m.flags.tcpdump(), self.after_frame(&m), m.seq),
+                format_args!("receiver's next segment opens a new incarnation: {} at frame {} with ISN {}", m.flags, self.after_frame(&m), m.seq),
             );
         }
-        (Effect::Terminated, "receiver silent after the RST".into())
+        noted(Effect::Terminated, format_args!("receiver silent after the RST"))
     }
 
-    pub fn shape_text(&self) -> String {
-        let r = self.rst();
-        let mut parts: Vec<String> = Vec::with_capacity(5);
-        let names = r.options.names();
-        parts.push(if self.no_options() { "no options".into() } else { format!("options {names}") });
-        parts.push(format!("window {}", r.window));
-        match r.ip_id {
-            Some(0) => parts.push("IP ID 0".into()),
-            Some(id) => parts.push(format!("IP ID {id:#06x}")),
-            None => parts.push("IPv6".into()),
-        }
-        if r.reserved != 0 {
-            parts.push(format!("reserved bits {:#x}", r.reserved));
-        }
-        if r.payload_len > 0 {
-            parts.push(format!("{} payload bytes", r.payload_len));
-        }
-        let mut s = parts.join(", ");
-        if self.stack_reply_shape() {
-            s.push_str(" (stack-reply shape)");
-        }
-        s
+    /// The RST's options, window, IP ID and anything unusual, as evidence shows them.
+    pub fn shape_text(&self) -> impl fmt::Display + '_ {
+        text(move |out| {
+            let r = self.rst();
+            if self.no_options() {
+                out.write_str("no options")?;
+            } else {
+                write!(out, "options {}", r.options.display_names())?;
+            }
+            write!(out, ", window {}", r.window)?;
+            match r.ip_id {
+                Some(0) => out.write_str(", IP ID 0")?,
+                Some(id) => write!(out, ", IP ID {id:#06x}")?,
+                None => out.write_str(", IPv6")?,
+            }
+            if r.reserved != 0 {
+                write!(out, ", reserved bits {:#x}", r.reserved)?;
+            }
+            if r.payload_len > 0 {
+                write!(out, ", {} payload bytes", r.payload_len)?;
+            }
+            if self.stack_reply_shape() {
+                out.write_str(" (stack-reply shape)")?;
+            }
+            Ok(())
+        })
     }
 
     /// Earlier RSTs from the same sender.
@@ -425,5 +452,35 @@ impl<'a> Facts<'a> {
             responder_handshake_only: self.sender_is_opener() == Some(false) && self.responder_handshake_only(),
             trigger_ack_invalid,
         }
+    }
+}
+
+/// A TTL baseline as evidence shows it: `64`, or `60..64`.
+pub fn ttl_range(lo: u8, hi: u8) -> impl fmt::Display {
+    text(move |out| if lo == hi { write!(out, "{lo}") } else { write!(out, "{lo}..{hi}") })
+}
+
+/// A duration in nanoseconds shown in milliseconds with one decimal: exactly the text of
+/// `format!("{:.1}", ns as f64 / 1e6)`, without formatting a float where integers give the
+/// same digits.
+///
+/// Why they are the same for `0 <= ns < 2^50` with `ns % 100_000 != 50_000`: `ns` converts to
+/// `f64` exactly, and the quotient `q = ns / 1e6` (below 2^31) is rounded to a double `d`
+/// within half an ulp, at most 2^-23 < 1e-6. The nearest tenths boundary `q` could round
+/// across is at least 1e-6 (one nanosecond) away from `q`, so `d` and `q` lie strictly on the
+/// same side of it and round to the same tenth: `ns / 100_000`, plus one when the remainder
+/// is above 50_000. Anything else (negative, huge, or an exact half-tenth, where the double's
+/// own rounding decides) is left to the float formatting.
+#[derive(Clone, Copy, Debug)]
+pub struct Ms(pub i64);
+
+impl fmt::Display for Ms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if !(0..1 << 50).contains(&ns) || ns % 100_000 == 50_000 {
+            return write!(f, "{:.1}", ns as f64 / 1e6);
+        }
+        let tenths = ns / 100_000 + (ns % 100_000 > 50_000) as i64;
+        write!(f, "{}.{}", tenths / 10, tenths % 10)
     }
 }

@@ -13,9 +13,9 @@
 //!
 //! Each indicator adds points; three or more make the verdict.
 
-use super::facts::Facts;
+use super::facts::{ttl_range, Facts};
 use super::tracker::bit;
-use super::{Cause, Evidence, Origin, Verdict};
+use super::{text, Cause, Evidence, Origin, Verdict};
 
 const THRESHOLD: u32 = 3;
 /// Window for a burst of RSTs from one side.
@@ -32,39 +32,43 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             // A stable baseline makes any difference telling: one path, one hop count.
             let pts = if lo == hi { 3 } else { 2 };
             score += pts;
-            let base = if lo == hi { format!("{lo}") } else { format!("{lo}..{hi}") };
-            ev.push("ttl_out_of_line", format!("TTL {} vs {base} on the sender's other packets ({d:+})", rst.ttl));
+            ev.push(
+                "ttl_out_of_line",
+                format_args!("TTL {} vs {} on the sender's other packets ({d:+})", rst.ttl, ttl_range(lo, hi)),
+            );
         }
     }
     if let Some(frame) = f.ip_id_copies_peer() {
         score += 2;
-        ev.push("ip_id_copies_peer", format!("IP ID {:#06x} = that of frame {frame} it reacts to", rst.ip_id.unwrap_or(0)));
+        ev.push("ip_id_copies_peer", format_args!("IP ID {:#06x} = that of frame {frame} it reacts to", rst.ip_id.unwrap_or(0)));
     } else if f.ip_id_out_of_line() {
         score += 1;
         let (p, n) = f.ip_id_neighbours();
-        let fmt = |x: Option<u16>| x.map(|v| format!("{v:#06x}")).unwrap_or_else(|| "-".into());
+        let id = |x: Option<u16>| {
+            text(move |out| match x {
+                Some(v) => write!(out, "{v:#06x}"),
+                None => out.write_str("-"),
+            })
+        };
         ev.push(
             "ip_id_out_of_line",
-            format!("IP ID {:#06x} vs the sender's counter ({} before, {} after)", rst.ip_id.unwrap_or(0), fmt(p), fmt(n)),
+            format_args!("IP ID {:#06x} vs the sender's counter ({} before, {} after)", rst.ip_id.unwrap_or(0), id(p), id(n)),
         );
     }
     if rst.reserved != 0 {
         score += 1;
-        ev.push("reserved_bits", format!("{:#x} set (RFC 9293 §3.1: must be zero)", rst.reserved));
+        ev.push("reserved_bits", format_args!("{:#x} set (RFC 9293 §3.1: must be zero)", rst.reserved));
     }
     if rst.flags.ack() && r.seen() && f.trigger.is_none() {
-        let odd = if r.has(bit::SYN) && rst.ack == r.isn {
-            Some(format!("ACK {} = the receiver's ISS, not ISS+1", rst.ack))
-        } else if rst.ack > r.snd_max {
-            Some(format!("ACK {} beyond all the receiver sent ({})", rst.ack, r.snd_max))
-        } else if s.has(bit::ACK) && rst.ack < s.high_ack {
-            Some(format!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack))
-        } else {
-            None
-        };
-        if let Some(o) = odd {
+        if r.has(bit::SYN) && rst.ack == r.isn {
             score += 1;
-            ev.push("odd_ack", o);
+            ev.push("odd_ack", format_args!("ACK {} = the receiver's ISS, not ISS+1", rst.ack));
+        } else if rst.ack > r.snd_max {
+            score += 1;
+            ev.push("odd_ack", format_args!("ACK {} beyond all the receiver sent ({})", rst.ack, r.snd_max));
+        } else if s.has(bit::ACK) && rst.ack < s.high_ack {
+            score += 1;
+            ev.push("odd_ack", format_args!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack));
         }
     }
     if let Some(m) = f.sender_carries_on() {
@@ -79,7 +83,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             score += pts;
             ev.push(
                 "sender_carries_on",
-                format!("frame {} ({}) from the claimed sender after its RST", f.after_frame(&m), m.flags.tcpdump()),
+                format_args!("frame {} ({}) from the claimed sender after its RST", f.after_frame(&m), m.flags),
             );
         }
     }
@@ -90,7 +94,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             .count();
         if changing > 0 {
             score += 1;
-            ev.push("rst_burst", format!("{} earlier RST(s) from the sender with another SEQ within 1 s (Zeek history RR)", changing));
+            ev.push("rst_burst", format_args!("{} earlier RST(s) from the sender with another SEQ within 1 s (Zeek history RR)", changing));
         }
     }
     if score < THRESHOLD {
@@ -98,7 +102,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let mut v = Verdict::new(Cause::Injected, Origin::MiddleboxSuspected, (0.5 + 0.1 * score as f64).min(0.95));
     v.evidence = ev;
-    v.evidence.push("forgery_score", format!("{score} (verdict at {THRESHOLD})"));
+    v.evidence.push("forgery_score", format_args!("{score} (verdict at {THRESHOLD})"));
     if f.stack_reply_shape() {
         v.evidence.push("note", "stack-reply shape: a router's `reject with tcp reset` looks exactly like this");
     }

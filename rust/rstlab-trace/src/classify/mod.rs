@@ -270,37 +270,92 @@ impl Origin {
     }
 }
 
-/// Named predicates with their values, rendered `name: value; name: value`.
+/// Named predicates with their values, rendered `name: value; name: value` as they are pushed:
+/// one text buffer, plus where each item's value sits in it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Evidence(Vec<(&'static str, String)>);
+pub struct Evidence {
+    text: String,
+    /// Per item: its name and its value's byte range in `text`.
+    items: Vec<(&'static str, u32, u32)>,
+}
 
 impl Evidence {
     pub fn new() -> Self {
-        Evidence(Vec::new())
+        Evidence::default()
     }
-    pub fn push(&mut self, name: &'static str, value: impl Into<String>) {
-        self.0.push((name, value.into()));
+    /// Room for `bytes` of text and `items` items before anything is reallocated.
+    pub fn with_capacity(bytes: usize, items: usize) -> Self {
+        Evidence { text: String::with_capacity(bytes), items: Vec::with_capacity(items) }
     }
-    pub fn extend(&mut self, other: Evidence) {
-        self.0.extend(other.0);
-    }
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
-    }
-    pub fn items(&self) -> &[(&'static str, String)] {
-        &self.0
-    }
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        for (i, (n, v)) in self.0.iter().enumerate() {
-            if i > 0 {
-                s.push_str("; ");
-            }
-            s.push_str(n);
-            s.push_str(": ");
-            s.push_str(v);
+    /// Appends `name: value`, writing `value` straight into the text (pass `format_args!(..)`
+    /// rather than a `format!`ed `String`).
+    pub fn push(&mut self, name: &'static str, value: impl fmt::Display) {
+        if !self.items.is_empty() {
+            self.text.push_str("; ");
         }
-        s
+        self.text.push_str(name);
+        self.text.push_str(": ");
+        let start = self.text.len();
+        // Writing into a `String` cannot fail; a `Display` impl that reports an error anyway
+        // leaves whatever it wrote.
+        let _ = fmt::Write::write_fmt(&mut self.text, format_args!("{value}"));
+        self.items.push((name, start as u32, self.text.len() as u32));
+    }
+    /// Appends all of `other`'s items after this one's.
+    pub fn extend(&mut self, other: Evidence) {
+        if other.items.is_empty() {
+            return;
+        }
+        if !self.items.is_empty() {
+            self.text.push_str("; ");
+        }
+        let shift = self.text.len() as u32;
+        self.text.push_str(&other.text);
+        self.items.extend(other.items.into_iter().map(|(n, a, b)| (n, a + shift, b + shift)));
+    }
+    /// The value of the first item called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.items().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+    /// `(name, value)` in order.
+    pub fn items(&self) -> impl ExactSizeIterator<Item = (&'static str, &str)> + '_ {
+        self.items.iter().map(|&(n, a, b)| (n, &self.text[a as usize..b as usize]))
+    }
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    /// The rendered text, `name: value; name: value`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+    /// The rendered text, moved out.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A value written by `write` where it is displayed (into the evidence text), instead of being
+/// built as a `String` first.
+pub(crate) fn text<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(write: F) -> Text<F> {
+    Text(write)
+}
+
+/// See [`text`].
+#[derive(Clone, Copy)]
+pub(crate) struct Text<F>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Text<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
     }
 }
 
@@ -315,9 +370,11 @@ pub struct Verdict {
 
 impl Verdict {
     pub(crate) fn new(cause: Cause, origin: Origin, confidence: f64) -> Self {
-        Verdict { cause, origin, confidence, evidence: Evidence::new() }
+        // Room for what a rule writes (a few hundred bytes), so it is not reallocated as it grows.
+        Verdict { cause, origin, confidence, evidence: Evidence::with_capacity(384, 8) }
     }
-    pub(crate) fn ev(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    /// Adds `name: value` to the evidence (see [`Evidence::push`]).
+    pub(crate) fn ev(mut self, name: &'static str, value: impl fmt::Display) -> Self {
         self.evidence.push(name, value);
         self
     }
@@ -354,38 +411,35 @@ const RULES: [fn(&Facts) -> Option<Verdict>; 8] = [
 
 /// Classify one RST from its facts.
 pub(crate) fn judge(f: &Facts) -> Judgement {
-    let verdict = RULES
+    let Verdict { cause, origin, confidence, evidence: found } = RULES
         .iter()
         .find_map(|rule| rule(f))
         .unwrap_or_else(|| unsolicited::unknown(f));
-    let (acceptability, acc_note) = f.acceptability();
-    let (effect, eff_note) = f.effect(acceptability);
-    let trigger = match verdict.origin {
+    let trigger = match origin {
         Origin::EndpointActiveReset => None,
         _ => f.trigger,
     };
-    let mut evidence = Evidence::new();
+    // The facts every verdict shows around the rule's own (rarely more than 400 bytes).
+    let mut evidence = Evidence::with_capacity(found.as_str().len() + 400, found.len() + 6);
     evidence.push("shape", f.shape_text());
     if let Some(t) = trigger {
         // RFC 9293 §3.10.7.1's two reply forms.
         match t.rule {
-            facts::ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format!("frame {}", t.frame)),
-            facts::ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format!("frame {}", t.frame)),
+            facts::ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format_args!("frame {}", t.frame)),
+            facts::ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format_args!("frame {}", t.frame)),
         }
     }
-    evidence.extend(verdict.evidence.clone());
-    if let Some(t) = f.ttl_text() {
-        evidence.push("ttl_delta", t);
-    }
-    evidence.push("acceptability", acc_note);
-    evidence.push("effect", eff_note);
+    evidence.extend(found);
+    evidence.push("ttl_delta", f.ttl_text());
+    let acceptability = f.acceptability(&mut evidence);
+    let effect = f.effect(acceptability, &mut evidence);
     Judgement {
         trigger: trigger.map(|t| t.frame),
         wire: f.kernel_context(),
         phase: f.phase(),
         acceptability,
         effect,
-        verdict: Verdict { evidence, ..verdict },
+        verdict: Verdict { cause, origin, confidence, evidence },
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::facts::Facts;
 use super::tracker::bit;
-use super::{Cause, Origin, Verdict};
+use super::{text, Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger?;
@@ -27,25 +27,27 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     } else {
         0.7
     };
-    let what = if t.seg.len > 0 {
-        format!("{} bytes of data", t.seg.len)
-    } else if t.seg.flags.fin() {
-        "a FIN".into()
-    } else {
-        "an ACK".into()
-    };
+    let what = text(|out| {
+        if t.seg.len > 0 {
+            write!(out, "{} bytes of data", t.seg.len)
+        } else if t.seg.flags.fin() {
+            out.write_str("a FIN")
+        } else {
+            out.write_str("an ACK")
+        }
+    });
     let rule = if rst.flags.ack() { "<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>" } else { "<SEQ=SEG.ACK><CTL=RST>" };
     let mut v = Verdict::new(Cause::NoConnection, Origin::EndpointStackReply, conf)
-        .ev("answers", format!("{what} at frame {} with {rule} (RFC 9293 §3.10.7.1)", t.frame));
+        .ev("answers", format_args!("{what} at frame {} with {rule} (RFC 9293 §3.10.7.1)", t.frame));
     v = match f.s_last() {
         None => v.ev("sender_state", "the capture shows nothing else from the sender"),
         Some(m) => v.ev(
             "sender_state",
-            format!("last sent frame {} ({:.3} s before), never sent FIN", f.frame_of(m), f.ms_before(m.ts_ns) / 1e3),
+            format_args!("last sent frame {} ({:.3} s before), never sent FIN", f.frame_of(m), f.ms_before(m.ts_ns) / 1e3),
         ),
     };
     if let Some((p, _)) = f.prior_from_sender().last() {
-        v = v.ev("prior_rst_from_sender", format!("frame {}: this answers the peer's traffic after that reset", p.rst.frame));
+        v = v.ev("prior_rst_from_sender", format_args!("frame {}: this answers the peer's traffic after that reset", p.rst.frame));
     }
     Some(v.ev("also_possible", "a listening socket answers an unknown ACK the same way (RFC 9293 §3.10.7.2)"))
 }

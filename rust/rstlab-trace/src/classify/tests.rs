@@ -87,7 +87,7 @@ fn syn_sent_rst_ack_to_syn_is_refused() {
     assert_eq!(r.acceptability, Acceptability::SynSentAckOk);
     assert_eq!(r.effect, Effect::Terminated);
     assert_eq!(r.sender(), "resp");
-    assert_eq!(r.flags, "R.");
+    assert_eq!(r.flags.tcpdump(), "R.");
     assert!(r.confidence >= 0.85, "{}", r.confidence);
     assert!(r.evidence.starts_with("shape: no options, window 0, IP ID 0 (stack-reply shape)"), "{}", r.evidence);
     assert!(r.evidence.contains("reject with tcp reset"), "{}", r.evidence);
@@ -677,5 +677,61 @@ fn any_segment_sequence_classifies_without_panicking() {
             assert!(!r.evidence.is_empty());
         }
         let _ = rows.into_record_batch();
+    }
+}
+
+#[test]
+fn evidence_is_one_text_with_named_values() {
+    let mut e = Evidence::new();
+    e.push("a", format_args!("SEQ {}", 5));
+    e.push("b", "x; y");
+    let mut more = Evidence::new();
+    more.push("c", 3);
+    more.push("a", "again");
+    e.extend(more);
+    e.extend(Evidence::new());
+    assert_eq!(e.as_str(), "a: SEQ 5; b: x; y; c: 3; a: again");
+    assert_eq!(e.items().collect::<Vec<_>>(), [("a", "SEQ 5"), ("b", "x; y"), ("c", "3"), ("a", "again")]);
+    assert_eq!((e.get("a"), e.get("c"), e.get("d")), (Some("SEQ 5"), Some("3"), None));
+    assert_eq!(e.len(), 4);
+    let mut first = Evidence::new();
+    first.extend(e.clone());
+    assert_eq!(first, e);
+    assert_eq!(e.into_text(), "a: SEQ 5; b: x; y; c: 3; a: again");
+}
+
+#[test]
+fn milliseconds_read_as_the_float_formatting_does() {
+    use super::facts::Ms;
+    let check = |ns: i64| assert_eq!(Ms(ns).to_string(), format!("{:.1}", ns as f64 / 1e6), "{ns}");
+    // Every nanosecond up to 1 ms, then every value within 20 ns of a multiple of 50 µs (the
+    // rounding boundaries) up to 1 s.
+    (0..1_000_000).for_each(check);
+    for b in (0..1_000_000_000).step_by(50_000) {
+        (b - 20..b + 20).for_each(check);
+    }
+    // Boundaries at every magnitude, up to and past where the integer digits stop (2^50 ns).
+    for e in 17..63 {
+        let base = (1i64 << e) / 100_000 * 100_000;
+        for b in [base - 50_000, base, base + 50_000] {
+            for d in -300..300 {
+                check(b + d);
+            }
+        }
+        for d in -300..300 {
+            check((1i64 << e) + d);
+        }
+    }
+    // Values the float formatting may print as ties, and the extremes.
+    for v in [250_000, 750_000, 1_250_000, 50_000, 150_000, 1 << 50, (1 << 50) - 1, i64::MAX, i64::MIN, -1, -49_999, -50_000, -50_001] {
+        check(v);
+    }
+    // Pseudo-random values of every size.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        check((x >> (x % 64)) as i64);
     }
 }

@@ -6,7 +6,7 @@
 //! retransmissions give up it stays silent (`tcp_write_err`); other stacks reset.
 
 use super::facts::Facts;
-use super::{Cause, Origin, Verdict};
+use super::{text, Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
@@ -23,20 +23,23 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let run_from = f.frame(s.run_frame_off).unwrap_or(0);
-    let peer_quiet = f.r_last().map(|m| format!("peer silent since frame {} ({:.1} s before the RST)", f.frame_of(m), f.ms_before(m.ts_ns) / 1e3));
+    let peer_quiet = f.r_last().map(|m| {
+        let (frame, secs) = (f.frame_of(m), f.ms_before(m.ts_ns) / 1e3);
+        text(move |out| write!(out, "peer silent since frame {frame} ({secs:.1} s before the RST)"))
+    });
     if s.probes > 0 {
         let conf = if s.probes >= 2 && rst.flags.ack() { 0.9 } else { 0.7 };
         let mut v = Verdict::new(Cause::KeepaliveTimeout, Origin::EndpointActiveReset, conf)
-            .ev("keepalive_probes", format!("{} unanswered from frame {run_from} (SEQ = SND.NXT-1, RFC 9293 §3.8.4)", s.probes))
-            .ev("seq_eq_snd_nxt", format!("SEQ {}", rst.seq));
+            .ev("keepalive_probes", format_args!("{} unanswered from frame {run_from} (SEQ = SND.NXT-1, RFC 9293 §3.8.4)", s.probes))
+            .ev("seq_eq_snd_nxt", format_args!("SEQ {}", rst.seq));
         if let Some(q) = peer_quiet {
             v = v.ev("peer", q);
         }
         return Some(v);
     }
     let mut v = Verdict::new(Cause::RetransmissionTimeout, Origin::EndpointActiveReset, if s.rexmits >= 3 { 0.8 } else { 0.65 })
-        .ev("retransmissions", format!("{} unanswered from frame {run_from}", s.rexmits))
-        .ev("seq_eq_snd_nxt", format!("SEQ {}", rst.seq))
+        .ev("retransmissions", format_args!("{} unanswered from frame {run_from}", s.rexmits))
+        .ev("seq_eq_snd_nxt", format_args!("SEQ {}", rst.seq))
         .ev("note", "Linux gives up silently (tcp_write_err); this sender's stack resets");
     if let Some(q) = peer_quiet {
         v = v.ev("peer", q);

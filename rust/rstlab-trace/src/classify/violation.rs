@@ -13,6 +13,7 @@
 use super::facts::{Facts, ReplyRule};
 use super::tracker::odd_flags;
 use super::{Cause, Origin, Verdict};
+use std::fmt;
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger.filter(|t| t.rule == ReplyRule::SeqIsAck || t.seg.flags.syn())?;
@@ -22,24 +23,24 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let seg = t.seg;
-    let v = |what: String, rule: &'static str, conf: f64| {
+    let v = |what: fmt::Arguments<'_>, rule: &'static str, conf: f64| {
         Some(
             Verdict::new(Cause::ProtocolViolation, Origin::EndpointStackReply, conf)
-                .ev("answers", format!("frame {}", t.frame))
+                .ev("answers", format_args!("frame {}", t.frame))
                 .ev("invalid", what)
                 .ev("rule", rule),
         )
     };
     if odd_flags(seg.flags) {
         return v(
-            format!("flags {} are not a valid combination", seg.flags.tcpdump()),
+            format_args!("flags {} are not a valid combination", seg.flags),
             "RFC 9293 §3.1 / §3.10; Linux TCP_FLAGS",
             0.8,
         );
     }
     if f.in_syn_received(f.sender) && seg.flags.ack() && seg.ack != s.isn + 1 {
         return v(
-            format!("ACK {} in SYN-RECEIVED; ISS+1 = {}", seg.ack, s.isn + 1),
+            format_args!("ACK {} in SYN-RECEIVED; ISS+1 = {}", seg.ack, s.isn + 1),
             "RFC 9293 §3.10.7.4 (SYN-RECEIVED: unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>)",
             0.85,
         );

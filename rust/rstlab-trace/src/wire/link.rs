@@ -115,7 +115,7 @@ fn ethernet(d: &[u8]) -> Payload<'_> {
 }
 
 /// Follow an EtherType through any number of 802.1Q / 802.1ad tags, MPLS labels and PPPoE.
-#[inline]
+#[inline(always)]
 pub(crate) fn ethertype(mut t: u16, mut d: &[u8]) -> Payload<'_> {
     // Bounded: a frame cannot hold more tags than bytes, but a crafted one should not loop long.
     for _ in 0..16 {

@@ -10,7 +10,7 @@ mod ip;
 mod tcp;
 
 pub use link::LinkType;
-pub use tcp::{Checksum, TcpFlags, TcpOptions};
+pub use tcp::{Checksum, OptionNames, TcpFlags, TcpOptions};
 
 use crate::seq::SeqNumber;
 use std::net::IpAddr;

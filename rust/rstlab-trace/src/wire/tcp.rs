@@ -46,33 +46,47 @@ impl TcpFlags {
 
     /// tcpdump's notation: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`, `S.E`, ... (ACK shown as `.`,
     /// in the order of tcpdump's `tcp_flag_values`, so ACK comes before URG / ECE / CWR / AE).
+    /// `Display` writes the same text without the `String`.
     pub fn tcpdump(self) -> String {
-        let mut s = String::with_capacity(6);
+        let mut buf = [0; 9];
+        self.tcpdump_in(&mut buf).to_owned()
+    }
+
+    fn tcpdump_in(self, buf: &mut [u8; 9]) -> &str {
+        let mut n = 0;
         for (bit, c) in [
-            (Self::FIN, 'F'),
-            (Self::SYN, 'S'),
-            (Self::RST, 'R'),
-            (Self::PSH, 'P'),
-            (Self::ACK, '.'),
-            (Self::URG, 'U'),
-            (Self::ECE, 'E'),
-            (Self::CWR, 'W'),
-            (Self::AE, 'e'),
+            (Self::FIN, b'F'),
+            (Self::SYN, b'S'),
+            (Self::RST, b'R'),
+            (Self::PSH, b'P'),
+            (Self::ACK, b'.'),
+            (Self::URG, b'U'),
+            (Self::ECE, b'E'),
+            (Self::CWR, b'W'),
+            (Self::AE, b'e'),
         ] {
             if self.has(bit) {
-                s.push(c);
+                buf[n] = c;
+                n += 1;
             }
         }
-        if s.is_empty() {
-            s.push_str("none");
+        if n == 0 {
+            return "none";
         }
-        s
+        std::str::from_utf8(&buf[..n]).expect("flag letters are ASCII")
+    }
+}
+
+/// [`TcpFlags::tcpdump`]'s notation.
+impl fmt::Display for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.tcpdump_in(&mut [0; 9]))
     }
 }
 
 impl fmt::Debug for TcpFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}]", self.tcpdump())
+        write!(f, "[{self}]")
     }
 }
 
@@ -104,30 +118,19 @@ impl TcpOptions {
 
     /// Comma-separated names, Wireshark-like (`mss,sack_perm,ts,nop,ws`); empty when none.
     pub fn names(&self) -> String {
-        const N: [(u16, &str); 12] = [
-            (TcpOptions::MSS, "mss"),
-            (TcpOptions::SACK_PERM, "sack_perm"),
-            (TcpOptions::TIMESTAMP, "ts"),
-            (TcpOptions::NOP, "nop"),
-            (TcpOptions::WSCALE, "ws"),
-            (TcpOptions::SACK, "sack"),
-            (TcpOptions::MD5, "md5"),
-            (TcpOptions::TFO, "tfo"),
-            (TcpOptions::MPTCP, "mptcp"),
-            (TcpOptions::AO, "ao"),
-            (TcpOptions::OTHER, "other"),
-            (TcpOptions::MALFORMED, "malformed"),
-        ];
         let mut s = String::new();
-        for (bit, name) in N {
-            if self.present & bit != 0 {
-                if !s.is_empty() {
-                    s.push(',');
-                }
-                s.push_str(name);
+        for name in option_names(self.present) {
+            if !s.is_empty() {
+                s.push(',');
             }
+            s.push_str(name);
         }
         s
+    }
+
+    /// [`TcpOptions::names`] as a `Display` value (written where it is shown, no `String`).
+    pub fn display_names(&self) -> OptionNames {
+        OptionNames(self.present)
     }
 
     #[inline]
@@ -280,6 +283,41 @@ fn verify(seg: &[u8], ip: &IpFacts, stated: u16) -> Checksum {
     }
 }
 
+/// The names of the options in `present`, in [`TcpOptions::names`]' order.
+fn option_names(present: u16) -> impl Iterator<Item = &'static str> {
+    const N: [(u16, &str); 12] = [
+        (TcpOptions::MSS, "mss"),
+        (TcpOptions::SACK_PERM, "sack_perm"),
+        (TcpOptions::TIMESTAMP, "ts"),
+        (TcpOptions::NOP, "nop"),
+        (TcpOptions::WSCALE, "ws"),
+        (TcpOptions::SACK, "sack"),
+        (TcpOptions::MD5, "md5"),
+        (TcpOptions::TFO, "tfo"),
+        (TcpOptions::MPTCP, "mptcp"),
+        (TcpOptions::AO, "ao"),
+        (TcpOptions::OTHER, "other"),
+        (TcpOptions::MALFORMED, "malformed"),
+    ];
+    N.into_iter().filter(move |&(bit, _)| present & bit != 0).map(|(_, name)| name)
+}
+
+/// A segment's option names, comma-separated as [`TcpOptions::names`] gives them.
+#[derive(Clone, Copy, Debug)]
+pub struct OptionNames(u16);
+
+impl fmt::Display for OptionNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in option_names(self.0).enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +334,16 @@ mod tests {
         assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR).tcpdump(), "SEW");
         assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE).tcpdump(), "S.E");
         assert_eq!(TcpFlags(TcpFlags::ACK | TcpFlags::URG | TcpFlags::PSH).tcpdump(), "P.U");
+        assert_eq!(format!("{:?}", TcpFlags(TcpFlags::SYN | TcpFlags::ACK)), "[S.]");
+    }
+
+    #[test]
+    fn display_writes_what_the_string_forms_hold() {
+        for bits in 0..=u16::MAX {
+            assert_eq!(TcpFlags(bits).to_string(), TcpFlags(bits).tcpdump(), "{bits:#x}");
+            let o = TcpOptions { present: bits, ..TcpOptions::default() };
+            assert_eq!(o.display_names().to_string(), o.names(), "{bits:#x}");
+        }
     }
 
     #[test]
