@@ -1,6 +1,10 @@
 //! Analyse a capture from the command line and print counts and timing (profiling aid).
 use std::time::Instant;
 
+// The allocator the Python extension uses (rust/rstlab-py/src/lib.rs), so profiles match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let path = std::env::args().nth(1).expect("usage: analyze FILE");
     let t0 = Instant::now();

@@ -133,7 +133,7 @@ impl TcpOptions {
         OptionNames(self.present)
     }
 
-    #[inline]
+    #[inline(always)]
     fn parse(o: &[u8]) -> TcpOptions {
         // What nearly every segment of an established connection carries (RFC 7323 Appendix A's
         // layout): NOP, NOP, timestamps.
