@@ -7,7 +7,7 @@
 //! with no socket at all (NO_SOCKET) — all reply-shaped. A close with TCP_LINGER2 < 0 or an
 //! expiring FIN-WAIT-2 orphan resets on its own (TCP_ABORT_ON_LINGER, TCP_STATE).
 
-use super::facts::Facts;
+use super::facts::{carried, Facts};
 use super::tracker::bit;
 use super::{text, Cause, Origin, Verdict};
 
@@ -24,15 +24,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         // A reply to a segment captured just before the FIN still reached a closed socket: the
         // two crossed on the wire.
         let crossed = if t.seg.frame_off > s.fin_frame_off { "" } else { " (it crossed the FIN)" };
-        let what = text(|out| {
-            if t.seg.len > 0 {
-                write!(out, "{} bytes of data", t.seg.len)
-            } else if t.seg.flags.fin() {
-                out.write_str("the peer's FIN")
-            } else {
-                out.write_str("an ACK")
-            }
-        });
+        let what = carried(t.seg, "the peer's FIN");
         let v = Verdict::new(Cause::AfterClose, Origin::EndpointStackReply, if f.stack_reply_shape() { 0.9 } else { 0.85 })
             .ev("sender_fin", fin_ev)
             .ev("answers", format_args!("{what} at frame {}{crossed}", t.frame));

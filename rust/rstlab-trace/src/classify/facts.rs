@@ -455,6 +455,20 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// What a captured segment carried, as evidence names it: `N bytes of data`, then `fin` (the
+/// caller's words for a FIN), else `an ACK`.
+pub fn carried(seg: MiniSeg, fin: &'static str) -> impl fmt::Display {
+    text(move |out| {
+        if seg.len > 0 {
+            write!(out, "{} bytes of data", seg.len)
+        } else if seg.flags.fin() {
+            out.write_str(fin)
+        } else {
+            out.write_str("an ACK")
+        }
+    })
+}
+
 /// A TTL baseline as evidence shows it: `64`, or `60..64`.
 pub fn ttl_range(lo: u8, hi: u8) -> impl fmt::Display {
     text(move |out| if lo == hi { write!(out, "{lo}") } else { write!(out, "{lo}..{hi}") })

@@ -3,9 +3,9 @@
 //! <SEQ=SEG.ACK><CTL=RST>"; §3.5.2 half-open connections) — crash and reboot, a connection the
 //! host timed out silently, lost NAT or load-balancer state.
 
-use super::facts::Facts;
+use super::facts::{carried, Facts};
 use super::tracker::bit;
-use super::{text, Cause, Origin, Verdict};
+use super::{Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger?;
@@ -27,15 +27,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     } else {
         0.7
     };
-    let what = text(|out| {
-        if t.seg.len > 0 {
-            write!(out, "{} bytes of data", t.seg.len)
-        } else if t.seg.flags.fin() {
-            out.write_str("a FIN")
-        } else {
-            out.write_str("an ACK")
-        }
-    });
+    let what = carried(t.seg, "a FIN");
     let rule = if rst.flags.ack() { "<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>" } else { "<SEQ=SEG.ACK><CTL=RST>" };
     let mut v = Verdict::new(Cause::NoConnection, Origin::EndpointStackReply, conf)
         .ev("answers", format_args!("{what} at frame {} with {rule} (RFC 9293 §3.10.7.1)", t.frame));

@@ -118,14 +118,7 @@ impl TcpOptions {
 
     /// Comma-separated names, Wireshark-like (`mss,sack_perm,ts,nop,ws`); empty when none.
     pub fn names(&self) -> String {
-        let mut s = String::new();
-        for name in option_names(self.present) {
-            if !s.is_empty() {
-                s.push(',');
-            }
-            s.push_str(name);
-        }
-        s
+        self.display_names().to_string()
     }
 
     /// [`TcpOptions::names`] as a `Display` value (written where it is shown, no `String`).
