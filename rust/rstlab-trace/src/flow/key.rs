@@ -39,7 +39,7 @@ impl Endpoint {
 }
 
 /// The two endpoints in canonical (sorted) order, packed into 40 bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnKey {
     lo_hi: u64,
     lo_lo: u64,
@@ -48,11 +48,26 @@ pub struct ConnKey {
     ports: u32,
 }
 
+/// Two hasher words instead of five (every packet hashes its key). The low words hold the IPv4
+/// addresses (and most of an IPv6 address's entropy): one word carries both, the other the
+/// ports and the high words. Equal keys hash equal; the table compares whole keys.
+impl std::hash::Hash for ConnKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.lo_lo ^ self.hi_lo.rotate_left(32));
+        state.write_u64(self.ports as u64 ^ self.lo_hi.rotate_left(16) ^ self.hi_hi.rotate_left(48));
+    }
+}
+
 impl ConnKey {
     /// The key and whether `src` is the lower endpoint.
     #[inline]
     pub fn of(src: Endpoint, dst: Endpoint) -> (ConnKey, bool) {
-        let src_lo = src <= dst;
+        // The address compared as one 128-bit number, then the port: the same order as the
+        // derived `Ord`, without a branch per field.
+        let addr = |e: &Endpoint| (e.hi as u128) << 64 | e.lo as u128;
+        let (sa, da) = (addr(&src), addr(&dst));
+        let src_lo = sa < da || (sa == da && src.port <= dst.port);
         let (l, h) = if src_lo { (src, dst) } else { (dst, src) };
         let key = ConnKey { lo_hi: l.hi, lo_lo: l.lo, hi_hi: h.hi, hi_lo: h.lo, ports: (l.port as u32) << 16 | h.port as u32 };
         (key, src_lo)
@@ -70,6 +85,7 @@ impl ConnKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::BuildHasher;
 
     #[test]
     fn both_directions_share_one_key() {
@@ -85,6 +101,22 @@ mod tests {
         assert_eq!(a.socket(), ("10.0.0.1".parse().unwrap(), 40000));
         let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 443);
         assert_eq!(v6.socket(), ("2001:db8::1".parse().unwrap(), 443));
+    }
+
+    #[test]
+    fn the_lower_endpoint_is_the_one_ord_puts_first() {
+        let addrs = ["10.0.0.1", "10.0.0.2", "255.255.255.255", "0.0.0.0", "::1", "2001:db8::1", "2001:db8::1:0", "ffff::"];
+        let ports = [0u16, 80, 443, 65535];
+        let eps: Vec<Endpoint> = addrs.iter().flat_map(|a| ports.map(|p| Endpoint::new(a.parse().unwrap(), p))).collect();
+        for &a in &eps {
+            for &b in &eps {
+                let (k, a_lo) = ConnKey::of(a, b);
+                assert_eq!(a_lo, a <= b, "{a:?} {b:?}");
+                assert_eq!(k, ConnKey::of(b, a).0);
+                let h = |k: &ConnKey| rustc_hash::FxBuildHasher.hash_one(k);
+                assert_eq!(h(&k), h(&ConnKey::of(b, a).0));
+            }
+        }
     }
 
     #[test]
