@@ -18,7 +18,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Freed memory goes back to the OS at once and arenas are committed as they are used, so the
 /// process's peak RSS follows what is live (the bench's < 150 MB target: with mimalloc's
-/// defaults, a 5M-packet pass peaked at 212 MB, with these 139 MB, glibc 144 MB). Defaults
+/// defaults, a 5M-packet pass peaked at 212 MB, with these 142 MB, glibc 144 MB). Defaults
 /// only: `MIMALLOC_*` environment variables still win.
 fn tune_allocator() {
     // SAFETY: plain setters of mimalloc's option table; any value is valid for these options.
