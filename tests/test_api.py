@@ -41,6 +41,14 @@ def test_allocator_options_are_tuned_and_the_environment_still_wins() -> None:
     assert run({"MIMALLOC_ARENA_EAGER_COMMIT": "2", "MIMALLOC_PURGE_DELAY": "37"}) == ["2", "37"]
 
 
+def test_import_leaves_pyarrow_and_numpy_for_first_use() -> None:
+    # `import rstlab` stays quick (the command line, pytest collection) and starts no BLAS
+    # threads; a table's first conversion imports pyarrow.
+    code = "import sys, rstlab; print('pyarrow' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
 def test_errors_are_the_stdlib_classes_users_catch(tmp_path: Path) -> None:
     assert issubclass(rstlab.TraceFormatError, ValueError)
     assert issubclass(rstlab.PrivilegeError, PermissionError)

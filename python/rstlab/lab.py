@@ -17,8 +17,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Iterable
 
-import pyarrow as pa
-
 from . import _rstlab
 from .errors import PrivilegeError, RstlabError
 from .table import Table
@@ -42,6 +40,8 @@ def privileges() -> str | None:
 
 
 def _table(rows: list[dict[str, Any]], name: str) -> Table:
+    import pyarrow as pa
+
     return Table.from_arrow(pa.Table.from_pylist(rows), name)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Table"]
 
@@ -33,6 +34,10 @@ class Table:
 
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:
+            # pyarrow (and numpy with it) is imported on first use, not with rstlab: reading a
+            # capture and the command line never wait for it.
+            import pyarrow as pa
+
             # Zero-copy import through the Arrow PyCapsule stream interface.
             self._arrow = pa.table(self._native)
             self._native = None
@@ -50,6 +55,7 @@ class Table:
         """
         if zero_copy:
             import pandas as pd
+            import pyarrow as pa
 
             # Dictionary columns (states, causes) become ordinary categoricals: pandas supports
             # those everywhere, and they are small; everything else stays in Arrow memory.
@@ -83,6 +89,7 @@ class Table:
 
     def filter(self, **equal: Any) -> "Table":
         """Rows whose columns equal the given values: ``t.filter(conn_id=3)``."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         tbl = self.to_arrow()
