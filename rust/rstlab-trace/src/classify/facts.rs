@@ -209,8 +209,7 @@ impl<'a> Facts<'a> {
     pub fn ttl_text(&self) -> impl fmt::Display {
         let baseline_delta = self.ttl_baseline().zip(self.ttl_delta());
         text(move |out| match baseline_delta {
-            Some(((lo, hi), d)) if lo == hi => write!(out, "{d:+} vs sender's flow ({lo})"),
-            Some(((lo, hi), d)) => write!(out, "{d:+} vs sender's flow ({lo}..{hi})"),
+            Some(((lo, hi), d)) => write!(out, "{d:+} vs sender's flow ({})", ttl_range(lo, hi)),
             None => out.write_str("n/a (no other packet from the sender)"),
         })
     }

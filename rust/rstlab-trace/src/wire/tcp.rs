@@ -276,32 +276,28 @@ fn verify(seg: &[u8], ip: &IpFacts, stated: u16) -> Checksum {
     }
 }
 
-/// The names of the options in `present`, in [`TcpOptions::names`]' order.
-fn option_names(present: u16) -> impl Iterator<Item = &'static str> {
-    const N: [(u16, &str); 12] = [
-        (TcpOptions::MSS, "mss"),
-        (TcpOptions::SACK_PERM, "sack_perm"),
-        (TcpOptions::TIMESTAMP, "ts"),
-        (TcpOptions::NOP, "nop"),
-        (TcpOptions::WSCALE, "ws"),
-        (TcpOptions::SACK, "sack"),
-        (TcpOptions::MD5, "md5"),
-        (TcpOptions::TFO, "tfo"),
-        (TcpOptions::MPTCP, "mptcp"),
-        (TcpOptions::AO, "ao"),
-        (TcpOptions::OTHER, "other"),
-        (TcpOptions::MALFORMED, "malformed"),
-    ];
-    N.into_iter().filter(move |&(bit, _)| present & bit != 0).map(|(_, name)| name)
-}
-
 /// A segment's option names, comma-separated as [`TcpOptions::names`] gives them.
 #[derive(Clone, Copy, Debug)]
 pub struct OptionNames(u16);
 
 impl fmt::Display for OptionNames {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, name) in option_names(self.0).enumerate() {
+        const N: [(u16, &str); 12] = [
+            (TcpOptions::MSS, "mss"),
+            (TcpOptions::SACK_PERM, "sack_perm"),
+            (TcpOptions::TIMESTAMP, "ts"),
+            (TcpOptions::NOP, "nop"),
+            (TcpOptions::WSCALE, "ws"),
+            (TcpOptions::SACK, "sack"),
+            (TcpOptions::MD5, "md5"),
+            (TcpOptions::TFO, "tfo"),
+            (TcpOptions::MPTCP, "mptcp"),
+            (TcpOptions::AO, "ao"),
+            (TcpOptions::OTHER, "other"),
+            (TcpOptions::MALFORMED, "malformed"),
+        ];
+        let present = N.into_iter().filter(|&(bit, _)| self.0 & bit != 0);
+        for (i, (_, name)) in present.enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
