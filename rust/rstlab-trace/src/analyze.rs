@@ -6,7 +6,7 @@ use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::tracker::LookedUp;
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
-use crate::report::{ConnRow, SegmentRows, Tables, ZeekRow};
+use crate::report::{ConnRow, ConnRows, SegmentRows, Tables, ZeekRow};
 use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -97,8 +97,8 @@ pub struct ConnExtra {
 struct Collector {
     zeek: ZeekOptions,
     server_ports: &'static [u16],
-    /// Finished connections by `conn_id` (ids are dense: every id gets a row).
-    conns: Vec<Option<ConnRow>>,
+    /// Finished connections by `conn_id`.
+    conns: ConnRows,
     zeek_rows: Vec<ZeekRow>,
     classify: bool,
     resets: ResetRows,
@@ -148,11 +148,7 @@ impl ConnSink for Collector {
         if let Some(r) = st.resets {
             row.end_reason = r.finish_with_end_reason(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
         }
-        let id = conn.id as usize;
-        if id >= self.conns.len() {
-            self.conns.resize_with(id + 1, || None);
-        }
-        match &mut self.conns[id] {
+        match self.conns.slot(conn.id) {
             // A connection retired and then continued closes once per part, in order (the
             // continuation starts only after the part before it was retired): merge the parts.
             Some(first) => first.merge(&mut row),
@@ -269,7 +265,7 @@ impl<'p> Pass<'p> {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
             server_ports: if opts.zeek_bare { &[] } else { ZEEK_LIKELY_SERVER_PORTS },
-            conns: Vec::new(),
+            conns: ConnRows::default(),
             zeek_rows: Vec::new(),
             classify: opts.classify,
             resets: ResetRows::new(),
