@@ -38,6 +38,7 @@ install:
 
 rust-test:
 	cargo test --workspace --release --exclude rstlab-py
+	cargo test --release -p rstlab-py --lib
 
 py-test:
 	$(PYTHON) -m pytest -q

@@ -3,15 +3,19 @@
 
 use pyo3::prelude::*;
 
-/// Rust's allocations in this module come from mimalloc (Python's own objects do not). A pass
-/// over a capture makes and frees a few small objects per connection (rows, history text, RST
-/// logs) between long stretches of packet work. Measured on the 5M-packet bench (2026-11-26):
-/// with glibc's malloc, malloc/free/consolidation took ~7 % of the pass's CPU samples, with
-/// mimalloc under 1 %; mimalloc purging at once (below) costs more page faults instead (42k vs
-/// 29k during a read), so end to end the two are close on this noisy VM (8 alternated runs
-/// each: median 1.44 vs 1.57 s, best 1.05 vs 1.06 s) and the peak RSS is lower (142 vs 145 MB).
+/// Rust's allocations in this module come from [`alloc::Allocator`] (Python's own objects do
+/// not): mimalloc, with large blocks mapped on their own. A pass over a capture makes and frees
+/// a few small objects per connection (rows, history text, RST logs) between long stretches of
+/// packet work. Measured on the 5M-packet bench (2026-11-26): with glibc's malloc,
+/// malloc/free/consolidation took ~7 % of the pass's CPU samples, with mimalloc under 1 %;
+/// mimalloc purging at once (below) costs more page faults instead (42k vs 29k during a read),
+/// so end to end the two were close on this noisy VM (8 alternated runs each: median 1.44 vs
+/// 1.57 s, best 1.05 vs 1.06 s) and the peak RSS is lower (142 vs 145 MB). Large blocks of their
+/// own then took the faults to 22k (alloc.rs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Allocator = alloc::Allocator;
+
+mod alloc;
 
 /// mimalloc's options, by their index in `mi_option_e` (mimalloc.h, v3 as vendored by
 /// libmimalloc-sys 0.1.49). tests/test_api.py proves the indices: mimalloc reads

@@ -1,7 +1,8 @@
 //! Analyse a capture from the command line and print counts and timing (profiling aid).
 use std::time::Instant;
 
-// The allocator the Python extension uses (rust/rstlab-py/src/lib.rs), so profiles match it.
+// mimalloc, as the Python extension uses for all but large blocks (rust/rstlab-py/src/alloc.rs
+// maps those on their own), so profiles are close to it.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
