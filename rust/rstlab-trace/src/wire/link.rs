@@ -60,7 +60,7 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn strip(lt: LinkType, d: &[u8]) -> Payload<'_> {
     match lt.0 {
         1 => ethernet(d),
@@ -106,7 +106,7 @@ fn bsd_af(af: u32, rest: &[u8]) -> Payload<'_> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn ethernet(d: &[u8]) -> Payload<'_> {
     match be16(d, 12) {
         Some(t) => ethertype(t, &d[14..]),
