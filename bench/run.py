@@ -7,7 +7,11 @@
    pandas — in fresh processes (median of several runs), with each process's peak RSS.
 3. Times tshark on the same file doing the comparable job (stream assignment for every packet)
    and its peak RSS.
-4. Prints packets/s, the ratio, peak memory, and checks them against the targets.
+4. Times, alternated with rstlab's runs, the reference the issue states its speed target
+   against: a minimal Rust loop that only walks the file and counts flows (about 10 M packets/s
+   on the machine the target was set on; ``rust/rstlab-trace/examples/walk_count.rs``). It says
+   how fast this machine is at the moment of the run.
+5. Prints packets/s, the ratios, peak memory, and checks them against the targets.
 
 Usage: python bench/run.py [--packets N] [--runs K (default 9)] [--no-tshark]
 """
@@ -60,27 +64,34 @@ print(json.dumps({"import": t1 - t0, "read": t2 - t1, "to_pandas": t3 - t2, "end
 """
 
 
+def example(name: str) -> Path:
+    """Builds one of rstlab-trace's examples (the generator, the reference loop)."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "rstlab-trace", "--example", name],
+                   cwd=ROOT, check=True)
+    return ROOT / "target" / "release" / "examples" / name
+
+
 def generate(path: Path, packets: int) -> None:
     if path.exists():
         return
     DATA.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "rstlab-trace", "--example", "gen_capture"],
-                   cwd=ROOT, check=True)
-    exe = ROOT / "target" / "release" / "examples" / "gen_capture"
-    subprocess.run([str(exe), str(path), str(packets), "2000"], check=True)
+    subprocess.run([str(example("gen_capture")), str(path), str(packets), "2000"], check=True)
 
 
-def run_rstlab(path: Path, runs: int) -> tuple[list[dict], list[float]]:
-    """Full runs and read-only (no classification) runs, alternated so that a noisy neighbour
-    weighs on both alike."""
-    out, bare = [], []
+def run_rstlab(path: Path, runs: int) -> tuple[list[dict], list[float], list[dict]]:
+    """Full runs, read-only (no classification) runs and the reference loop, alternated so that
+    a noisy neighbour weighs on all alike."""
+    out, bare, ref = [], [], []
+    walk = example("walk_count")
     for _ in range(runs):
+        r = subprocess.run([str(walk), str(path)], capture_output=True, text=True, check=True)
+        ref.append(json.loads(r.stdout))
         # Every run in a fresh interpreter so peak RSS is this run's alone.
         r = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
         out.append(json.loads(r.stdout))
         r = subprocess.run([sys.executable, "-c", CHILD_NOCLASSIFY, str(path)], capture_output=True, text=True, check=True)
         bare.append(json.loads(r.stdout)["read"])
-    return out, bare
+    return out, bare, ref
 
 
 def run_tshark(path: Path) -> dict | None:
@@ -108,7 +119,7 @@ def main() -> int:
     generate(path, args.packets)
     size_mb = path.stat().st_size / 2**20
     print(f"capture: {path.name}: {args.packets:,} packets, {size_mb:.0f} MiB, snap length 128")
-    runs, bare_runs = run_rstlab(path, args.runs)
+    runs, bare_runs, ref_runs = run_rstlab(path, args.runs)
     e2e = statistics.median(r["end_to_end"] for r in runs)
     read = statistics.median(r["read"] for r in runs)
     pd_t = statistics.median(r["to_pandas"] for r in runs)
@@ -128,6 +139,11 @@ def main() -> int:
     print(f"classify: reading without classification {bare:.2f} s; labelling every RST costs "
           f"{overhead:+.0%} on top of reading (medians; fastest runs {fastest:+.0%}; target <= 25%)")
     ok = overhead <= 0.25
+    ref_s = statistics.median(r["seconds"] for r in ref_runs)
+    ref_pps = ref_runs[0]["packets"] / ref_s
+    print(f"machine reference loop (walk and count flows, median of {args.runs}): {ref_s:.2f} s -> "
+          f"{ref_pps / 1e6:.2f} M packets/s ({ref_pps / 10e6:.0%} of the ~10 M the target was set "
+          f"against); rstlab end to end is {pps / ref_pps:.0%} of it (4 M of 10 M = 40%)")
     if not args.no_tshark:
         ts = run_tshark(path)
         if ts is None:
