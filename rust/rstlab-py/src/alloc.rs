@@ -18,8 +18,8 @@
 //! Measured on the 5M-packet bench (10 alternated runs each, in fresh interpreters): page
 //! faults during a read 34.9k → 22.3k, peak RSS unchanged (141 MB); with the mappings in whole
 //! huge pages (so the kernel can back them with huge pages: 12 MB of them mid-read instead of
-//! 6 MB), 22.3k → 19.0k faults and a median end to end of 1.44 → 1.31 s (best 1.14 → 1.07 s),
-//! the profile's stall on the first prefetch of a connection's state gone; peak RSS 143 MB.
+//! 6 MB), 22.3k → 19.0k faults and a median end to end of 1.44 → 1.31 s (best 1.14 → 1.07 s);
+//! peak RSS 143 MB.
 
 use std::alloc::{GlobalAlloc, Layout};
 
