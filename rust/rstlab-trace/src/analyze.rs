@@ -163,9 +163,11 @@ impl ConnSink for Collector {
 }
 
 /// How many decoded segments wait between decoding and tracking. Each connection's state is a
-/// few hundred bytes at a random place in memory; while the segments ahead of it are tracked,
-/// a segment's state is loaded into the cache ([`Tracker::look_up`]) instead of being waited
-/// for. Segments are still tracked one by one in capture order.
+/// few hundred bytes at a random place in memory, found through an index line at another: when
+/// a segment is decoded, its index line is asked into the cache ([`Tracker::look_up`]); half
+/// the wait later, that line names the slot whose state is asked in ([`Tracker::guess`]); at
+/// the end of the wait, the segment is tracked. Segments are still tracked one by one in
+/// capture order.
 const LOOKAHEAD: usize = 8;
 
 struct Pass<'p> {
@@ -210,6 +212,11 @@ impl FrameSink for Pass<'_> {
                 place.1 = w.tracker.look_up(&place.0);
                 self.ahead_full |= 1 << h;
                 self.ahead_head = (h + 1) % LOOKAHEAD;
+                // Halfway through its wait, a segment's index line is in: guess its slot.
+                let m = (h + LOOKAHEAD / 2) % LOOKAHEAD;
+                if self.ahead_full & (1 << m) != 0 {
+                    w.tracker.guess(&mut self.ahead[m].1);
+                }
             }
             // Not TCP: the place stays free for the next frame.
             Outcome::Fragment => w.counts.fragments += 1,

@@ -26,7 +26,47 @@ impl Dir {
     }
 }
 
+mod index;
 pub mod key;
 pub mod tracker;
 
 pub use tracker::{Conn, ConnSink, DirStats, Tracker};
+
+/// Asks the CPU to start loading every cache line of `v` (a hint: no fault, no effect on
+/// program state).
+#[inline(always)]
+pub(crate) fn prefetch_lines<T>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = v as *const T as *const i8;
+        let mut off = 0;
+        while off < std::mem::size_of::<T>() {
+            // SAFETY: `p + off` stays inside `*v`, a live reference; PREFETCHT0 only hints the
+            // cache and never faults or reads into the program.
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.add(off))
+            };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
+/// Asks the CPU to start loading the cache line `v` starts in (a hint, as [`prefetch_lines`]).
+#[inline(always)]
+pub(crate) fn prefetch<T>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: `v` is a live reference; PREFETCHT0 only hints the cache and never faults.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(v as *const T as *const i8)
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}

@@ -10,7 +10,8 @@ use super::key::{ConnKey, Endpoint};
 use super::Dir;
 use crate::seq::SeqNumber;
 use crate::wire::Segment;
-use hashbrown::HashTable;
+use super::index::Index;
+use super::prefetch_lines;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -158,26 +159,19 @@ struct Slot<S> {
     state: S,
 }
 
-/// An entry of the index: where the connection's slot is, and the high half of its key's hash
-/// (compared before the slot is touched: [`Tracker::look_up`] must not wait for memory).
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    slot: u32,
-    tag: u32,
-}
-
 #[inline]
 fn hash_key(k: &ConnKey) -> u64 {
     FxBuildHasher.hash_one(k)
 }
 
-/// A segment's key, computed ahead by [`Tracker::look_up`].
+/// A segment's key, computed ahead by [`Tracker::look_up`], and the slot [`Tracker::guess`]
+/// expects it in.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LookedUp {
     key: ConnKey,
     hash: u64,
     src_is_lo: bool,
-    /// The slot the index pointed at then, if any: a guess, checked against the key when the
+    /// The slot the index pointed at when guessed, if any: checked against the key when the
     /// segment is pushed (slots move when connections retire).
     guess: u32,
 }
@@ -197,10 +191,10 @@ impl LookedUp {
 ///
 /// Layout: the live connections sit densely in `slots` (the per-connection state is a few
 /// hundred bytes, and which connection the next packet touches is random, so it is the cache
-/// misses on this array that cost); `index` maps a key's hash to a slot number and is small
-/// enough to stay in cache (8 bytes per connection).
+/// misses on this array that cost); `index` maps a key's hash to a slot number (8 bytes per
+/// place, see [`Index`]).
 pub struct Tracker<K: ConnSink> {
-    index: HashTable<Entry>,
+    index: Index,
     slots: Vec<Slot<K::State>>,
     /// Each slot's latest capture time (its `conn.last_ts`), kept apart so a sweep reads one
     /// small array instead of every connection's state.
@@ -220,7 +214,7 @@ pub struct Tracker<K: ConnSink> {
 impl<K: ConnSink> Tracker<K> {
     pub fn new(sink: K, idle_secs: u32, closed_idle_secs: u32) -> Self {
         Tracker {
-            index: HashTable::new(),
+            index: Index::default(),
             slots: Vec::new(),
             active: Vec::new(),
             tombs: FxHashMap::default(),
@@ -241,26 +235,33 @@ impl<K: ConnSink> Tracker<K> {
 
     #[inline]
     fn find(&self, key: &ConnKey, hash: u64) -> Option<usize> {
-        let tag = (hash >> 32) as u32;
         let slots = &self.slots;
-        self.index.find(hash, |e| e.tag == tag && slots[e.slot as usize].conn.key == *key).map(|e| e.slot as usize)
+        self.index.find(hash, |i| slots[i as usize].conn.key == *key).map(|i| i as usize)
     }
 
-    /// Looks a segment up ahead of [`Tracker::push_looked_up`]: starts loading its
-    /// connection's state into the cache without waiting for it (the caller pushes a few other
-    /// segments in between). Touches only the index, never the connections.
+    /// Looks a segment up ahead of [`Tracker::push_looked_up`], in two steps a few segments
+    /// apart, so neither waits for memory: this one computes the key and starts loading the
+    /// index line its probe begins with; [`Tracker::guess`] then reads that line and starts
+    /// loading the connection's state. Segments are still pushed one by one in capture order.
     #[inline]
     pub fn look_up(&self, s: &Segment) -> LookedUp {
-        let LookedUp { key, hash, src_is_lo, .. } = LookedUp::key_of(s);
-        let tag = (hash >> 32) as u32;
-        let mut guess = NO_GUESS;
-        if let Some(e) = self.index.find(hash, |e| e.tag == tag) {
-            if let Some(slot) = self.slots.get(e.slot as usize) {
+        let l = LookedUp::key_of(s);
+        self.index.prefetch(l.hash);
+        l
+    }
+
+    /// The second step of [`Tracker::look_up`]: the slot the index names for the key's hash
+    /// now (a guess: checked when the segment is pushed), its state asked into the cache.
+    /// Touches only the index, never the connections.
+    #[inline]
+    pub fn guess(&self, l: &mut LookedUp) {
+        l.guess = NO_GUESS;
+        if let Some(i) = self.index.find(l.hash, |_| true) {
+            if let Some(slot) = self.slots.get(i as usize) {
                 prefetch_lines(slot);
-                guess = e.slot;
+                l.guess = i;
             }
         }
-        LookedUp { key, hash, src_is_lo, guess }
     }
 
     /// Feed one segment; returns its conn_id and direction relative to the first sender.
@@ -331,9 +332,7 @@ impl<K: ConnSink> Tracker<K> {
         let i = self.slots.len();
         self.active.push(conn.last_ts);
         self.slots.push(Slot { conn, state });
-        let slots = &self.slots;
-        let tag = (hash >> 32) as u32;
-        self.index.insert_unique(hash, Entry { slot: i as u32, tag }, |e| hash_key(&slots[e.slot as usize].conn.key));
+        self.index.insert(hash, i as u32);
         i
     }
 
@@ -346,17 +345,13 @@ impl<K: ConnSink> Tracker<K> {
     /// Takes slot `i` out of the table; the last slot moves into its place.
     fn remove(&mut self, i: usize) -> Slot<K::State> {
         let hash = hash_key(&self.slots[i].conn.key);
-        if let Ok(e) = self.index.find_entry(hash, |e| e.slot as usize == i) {
-            e.remove();
-        }
+        self.index.remove(hash, i as u32);
         let last = self.slots.len() - 1;
         self.active.swap_remove(i);
         let gone = self.slots.swap_remove(i);
         if i != last {
             let moved = hash_key(&self.slots[i].conn.key);
-            if let Some(e) = self.index.find_mut(moved, |e| e.slot as usize == last) {
-                e.slot = i as u32;
-            }
+            self.index.rename(moved, last as u32, i as u32);
         }
         gone
     }
@@ -397,8 +392,7 @@ impl<K: ConnSink> Tracker<K> {
         if self.slots.capacity() > 4 * self.slots.len().max(1024) {
             self.slots.shrink_to(2 * self.slots.len());
             self.active.shrink_to(2 * self.slots.len());
-            let slots = &self.slots;
-            self.index.shrink_to(slots.len(), |e| hash_key(&slots[e.slot as usize].conn.key));
+            self.index.shrink_to(self.slots.len());
         }
     }
 
@@ -410,29 +404,6 @@ impl<K: ConnSink> Tracker<K> {
         }
         self.sink
     }
-}
-
-/// Asks the CPU to start loading every cache line of `v` (a hint: no fault, no effect on
-/// program state).
-#[inline(always)]
-fn prefetch_lines<T>(v: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = v as *const T as *const i8;
-        let mut off = 0;
-        while off < std::mem::size_of::<T>() {
-            // SAFETY: `p + off` stays inside `*v`, a live reference; PREFETCHT0 only hints the
-            // cache and never faults or reads into the program.
-            #[allow(unused_unsafe)]
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(p.add(off))
-            };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 #[cfg(test)]
