@@ -62,21 +62,26 @@ impl Index {
         crate::flow::prefetch(&self.places[self.home(tag(hash))]);
     }
 
+    /// The occupied places a probe for `tag` visits, in order, with their positions: the run
+    /// from the tag's home up to the first free place.
+    #[inline]
+    fn probe(&self, tag: u32) -> impl Iterator<Item = (usize, Place)> + '_ {
+        let mut i = self.home(tag);
+        std::iter::from_fn(move || {
+            let p = self.places[i];
+            (p.slot != EMPTY).then(|| {
+                let at = i;
+                i = (i + 1) & self.mask;
+                (at, p)
+            })
+        })
+    }
+
     /// The first slot, in probe order, whose tag is `hash`'s and for which `is(slot)` holds.
     #[inline]
     pub fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
         let t = tag(hash);
-        let mut i = self.home(t);
-        loop {
-            let p = self.places[i];
-            if p.slot == EMPTY {
-                return None;
-            }
-            if p.tag == t && is(p.slot) {
-                return Some(p.slot);
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.probe(t).find(|&(_, p)| p.tag == t && is(p.slot)).map(|(_, p)| p.slot)
     }
 
     /// Adds `slot` under `hash` (the caller keeps slots unique).
@@ -100,18 +105,7 @@ impl Index {
 
     /// The place holding `slot`, found from `hash`.
     fn position(&self, hash: u64, slot: u32) -> Option<usize> {
-        let t = tag(hash);
-        let mut i = self.home(t);
-        loop {
-            let p = self.places[i];
-            if p.slot == EMPTY {
-                return None;
-            }
-            if p.slot == slot {
-                return Some(i);
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.probe(tag(hash)).find(|&(_, p)| p.slot == slot).map(|(i, _)| i)
     }
 
     /// Removes `slot` (stored under `hash`); returns whether it was there.
