@@ -88,8 +88,9 @@ pub struct ConnExtra {
     zeek: ZeekConn,
     /// Whether the current Zeek connection's first sender is the stream's `Dir::Rev` side.
     zeek_rev: bool,
-    /// Zeek connections on this stream that already ended.
-    zeek_done: Vec<ZeekRow>,
+    /// Zeek connections on this stream that already ended (rare: boxed, so the connection's
+    /// state stays at nine cache lines, see `Slot`).
+    zeek_done: Option<Box<Vec<ZeekRow>>>,
     /// The RST classifier's per-connection state (None when classification is off).
     resets: Option<ResetTracker>,
 }
@@ -118,7 +119,7 @@ impl ConnSink for Collector {
         ConnExtra {
             zeek: ZeekConn::with_server_ports(first, self.zeek, self.server_ports),
             zeek_rev: false,
-            zeek_done: Vec::new(),
+            zeek_done: None,
             resets: self.classify.then(ResetTracker::new),
         }
     }
@@ -129,7 +130,7 @@ impl ConnSink for Collector {
         if !first && (st.zeek.timed_out(seg.ts_ns) || st.zeek.is_reuse(seg)) {
             let fresh = ZeekConn::with_server_ports(seg, self.zeek, self.server_ports);
             let old = std::mem::replace(&mut st.zeek, fresh);
-            st.zeek_done.push(Self::zeek_row(conn, &old, st.zeek_rev));
+            st.zeek_done.get_or_insert_default().push(Self::zeek_row(conn, &old, st.zeek_rev));
             st.zeek_rev = dir == Dir::Rev;
         }
         let zdir = if st.zeek_rev { dir.flip() } else { dir };
@@ -144,7 +145,7 @@ impl ConnSink for Collector {
         let mut row = ConnRow::from_conn(&conn, orig_is_fwd);
         row.conn_state = last.conn_state;
         row.history = last.history.as_str().into();
-        row.zeek_conns = st.zeek_done.len() as u32 + 1;
+        row.zeek_conns = st.zeek_done.as_ref().map_or(0, |d| d.len()) as u32 + 1;
         if let Some(r) = st.resets {
             row.end_reason = r.finish_with_end_reason(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
         }
@@ -155,8 +156,8 @@ impl ConnSink for Collector {
             none => *none = Some(row),
         }
         // Only streams Zeek splits need rows of their own in zeek_conns.
-        if !st.zeek_done.is_empty() {
-            self.zeek_rows.extend(st.zeek_done);
+        if let Some(done) = st.zeek_done {
+            self.zeek_rows.extend(*done);
             self.zeek_rows.push(last);
         }
     }
@@ -375,6 +376,13 @@ mod tests {
         let c = a.tables.connections.column_by_name(name).expect("column");
         let c = c.as_any().downcast_ref::<UInt64Array>().expect("u64 column");
         (0..c.len()).map(|i| c.value(i)).collect()
+    }
+
+    #[test]
+    fn a_live_connection_is_nine_cache_lines() {
+        // Every packet loads its connection's lines (Tracker::guess); a tenth line costs on
+        // every packet.
+        assert_eq!(crate::flow::tracker::slot_bytes::<ConnExtra>(), 9 * 64);
     }
 
     #[test]
