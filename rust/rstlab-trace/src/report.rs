@@ -158,9 +158,14 @@ pub struct ConnRows {
 impl ConnRows {
     const CHUNK: usize = 1024;
 
+    /// Which chunk, and where in it, connection `id` goes.
+    fn place(id: u64) -> (usize, usize) {
+        (id as usize / Self::CHUNK, id as usize % Self::CHUNK)
+    }
+
     /// The place of connection `id`, made on first use.
     pub fn slot(&mut self, id: u64) -> &mut Option<ConnRow> {
-        let (c, i) = (id as usize / Self::CHUNK, id as usize % Self::CHUNK);
+        let (c, i) = Self::place(id);
         while self.chunks.len() <= c {
             self.chunks.push((0..Self::CHUNK).map(|_| None).collect());
         }
@@ -168,7 +173,7 @@ impl ConnRows {
     }
 
     pub fn get(&self, id: u64) -> Option<&ConnRow> {
-        let (c, i) = (id as usize / Self::CHUNK, id as usize % Self::CHUNK);
+        let (c, i) = Self::place(id);
         self.chunks.get(c).and_then(|ch| ch[i].as_ref())
     }
 

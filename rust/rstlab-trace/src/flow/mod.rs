@@ -36,37 +36,31 @@ pub use tracker::{Conn, ConnSink, DirStats, Tracker};
 /// program state).
 #[inline(always)]
 pub(crate) fn prefetch_lines<T>(v: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = v as *const T as *const i8;
-        let mut off = 0;
-        while off < std::mem::size_of::<T>() {
-            // SAFETY: `p + off` stays inside `*v`, a live reference; PREFETCHT0 only hints the
-            // cache and never faults or reads into the program.
-            #[allow(unused_unsafe)]
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(p.add(off))
-            };
-            off += 64;
-        }
+    let p = v as *const T as *const u8;
+    for off in (0..std::mem::size_of::<T>()).step_by(64) {
+        // `p + off` stays inside `*v`.
+        prefetch_at(p.wrapping_add(off));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 /// Asks the CPU to start loading the cache line `v` starts in (a hint, as [`prefetch_lines`]).
 #[inline(always)]
 pub(crate) fn prefetch<T>(v: &T) {
+    prefetch_at(v as *const T as *const u8);
+}
+
+#[inline(always)]
+fn prefetch_at(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: `v` is a live reference; PREFETCHT0 only hints the cache and never faults.
+        // SAFETY: PREFETCHT0 only hints the cache: it never faults, whatever the address, and
+        // reads nothing into the program.
         #[allow(unused_unsafe)]
         unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(v as *const T as *const i8)
+            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
         };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
+    let _ = p;
 }

@@ -79,9 +79,9 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
     transport(meta, h[9], body, facts, opts, depth, out)
 }
 
-#[inline(always)]
 /// IPv6 (RFC 8200 §3), the fixed header read like IPv4's: from a 40-byte array at constant
 /// offsets.
+#[inline(always)]
 fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<40>() else {
         return Outcome::Malformed("ipv6 header cut short");
