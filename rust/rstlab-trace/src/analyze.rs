@@ -89,7 +89,8 @@ pub struct ConnExtra {
     /// Whether the current Zeek connection's first sender is the stream's `Dir::Rev` side.
     zeek_rev: bool,
     /// Zeek connections on this stream that already ended (rare: boxed, so the connection's
-    /// state stays at nine cache lines, see `Slot`).
+    /// state stays at nine cache lines, see `Slot`; a bare `Vec` is three words in place).
+    #[allow(clippy::box_collection)]
     zeek_done: Option<Box<Vec<ZeekRow>>>,
     /// The RST classifier's per-connection state (None when classification is off).
     resets: Option<ResetTracker>,
