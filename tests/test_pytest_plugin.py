@@ -80,7 +80,7 @@ def test_require_privileges_turns_skips_into_errors(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines([f"*rstlab_root: {NO_ROOT} (--rstlab-require-privileges is set)*"])
 
 
-def test_privilege_probes() -> None:
+def test_privilege_probes(tmp_path: Path) -> None:
     status = "Name:\tx\nCapEff:\t0000000000001000\n"
     assert privileges.effective_caps(status) == 1 << privileges.CAP_NET_ADMIN
     assert privileges.effective_caps("Name:\tx\n") == 0
@@ -88,6 +88,16 @@ def test_privilege_probes() -> None:
     assert not privileges.initial_user_namespace("         0       1000          1\n")
     with pytest.raises(ValueError):
         privileges.missing("wings")
+    # tracefs: mounted, or known to the kernel so the lab mounts its own (a fresh boot has none
+    # mounted); /proc/filesystems lists it as "nodev<TAB>tracefs" (proc(5)).
+    procfs = tmp_path / "filesystems"
+    procfs.write_text("nodev\tsysfs\nnodev\ttracefs\n\text4\n")
+    nowhere = (str(tmp_path / "no-tracing"),)
+    assert privileges.tracefs_available(nowhere, str(procfs))
+    procfs.write_text("nodev\tsysfs\n\text4\n")
+    assert not privileges.tracefs_available(nowhere, str(procfs))
+    (tmp_path / "tracing" / "events").mkdir(parents=True)
+    assert privileges.tracefs_available((str(tmp_path / "tracing"),), str(procfs))
     # On this machine: the answer agrees with the process's own credentials.
     if os.geteuid() != 0:
         assert privileges.missing_root() is not None

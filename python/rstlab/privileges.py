@@ -48,16 +48,24 @@ def _read(path: str) -> str:
         return ""
 
 
+def tracefs_available(mounted: tuple[str, ...] = TRACEFS, filesystems: str = "/proc/filesystems") -> bool:
+    """Whether the kernel oracle can reach tracefs: mounted at a usual place, or known to the
+    kernel, in which case the lab mounts a private instance of it for the run (as a freshly
+    booted machine, with nothing mounted at /sys/kernel/tracing, needs)."""
+    if any(os.path.isdir(os.path.join(d, "events")) for d in mounted):
+        return True
+    return any(line.split()[-1:] == ["tracefs"] for line in _read(filesystems).splitlines())
+
+
 def missing_root() -> str | None:
-    """Real root (euid 0 in the initial user namespace) with tracefs mounted, as the lab's
+    """Real root (euid 0 in the initial user namespace) on a kernel with tracefs, as the lab's
     kernel oracle reads the kernel's reset reasons from tracepoints."""
     if os.geteuid() != 0:
         return f"needs real root (running as uid {os.geteuid()}): run the tests as root"
     if not initial_user_namespace(_read("/proc/self/uid_map")):
         return "needs real root, not root inside a user namespace: run the tests as root on the host"
-    if not any(os.path.isdir(os.path.join(d, "events")) for d in TRACEFS):
-        return ("needs tracefs, not mounted at /sys/kernel/tracing: "
-                "mount -t tracefs nodev /sys/kernel/tracing")
+    if not tracefs_available():
+        return "needs a kernel with tracefs (CONFIG_TRACING) for the kernel oracle: this one has none"
     return None
 
 
