@@ -26,11 +26,14 @@ CAPTURE_SUFFIXES = {".pcap", ".pcapng", ".cap", ".trace", ".dump"}
 TABLES = ("connections", "resets", "segments", "zeek_conns")
 
 
-def captures() -> list[Path]:
+def captures() -> list[tuple[str, Path]]:
+    """(key, path): keys name a capture by its place under its source folder, so snapshots taken
+    from different checkouts compare."""
     out = []
     for src in SOURCES:
         if src.is_dir():
-            out += sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in CAPTURE_SUFFIXES)
+            out += sorted((f"{src.name}/{p.relative_to(src)}", p) for p in src.rglob("*")
+                          if p.is_file() and p.suffix in CAPTURE_SUFFIXES)
     return out
 
 
@@ -52,19 +55,19 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(b)
 
 
-def inputs(out: Path, mutants: int) -> list[Path]:
+def inputs(out: Path, mutants: int) -> list[tuple[str, Path]]:
     files = []
     dst = out / "inputs"
     dst.mkdir(parents=True, exist_ok=True)
-    for i, p in enumerate(captures()):
-        files.append(p)
+    for i, (key, p) in enumerate(captures()):
+        files.append((key, p))
         data = p.read_bytes()
         rng = random.Random(f"{p.name}:{i}")
         for k in range(mutants):
             q = dst / f"{i:04d}-{k}-{p.name}"
             if not q.exists():
                 q.write_bytes(mutate(rng, data))
-            files.append(q)
+            files.append((f"inputs/{q.name}", q))
     return files
 
 
@@ -83,8 +86,7 @@ def write(out: Path, mutants: int) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     index = {}
-    for p in inputs(out, mutants):
-        key = str(p.relative_to(out)) if out in p.parents else str(p)
+    for key, p in inputs(out, mutants):
         entry: dict[str, object] = {}
         try:
             t = rstlab.read(p, errors="keep")
@@ -101,7 +103,7 @@ def write(out: Path, mutants: int) -> None:
                 entry[name] = h
         if isinstance(entry["error"], str):
             # The message names the file; snapshots of the same inputs live in different folders.
-            entry["error"] = entry["error"].replace(str(out), "<snapshot>")
+            entry["error"] = entry["error"].replace(str(p), f"<{key}>")
         index[key] = entry
     (out / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True))
     print(f"{len(index)} captures snapshotted into {out}")
