@@ -59,7 +59,7 @@ impl Index {
     /// Starts loading the line a probe for `hash` begins with (a hint: no effect on state).
     #[inline(always)]
     pub fn prefetch(&self, hash: u64) {
-        crate::flow::prefetch(&self.places[self.home(tag(hash))]);
+        super::prefetch::prefetch(&self.places[self.home(tag(hash))]);
     }
 
     /// The occupied places a probe for `tag` visits, in order, with their positions: the run
