@@ -15,8 +15,8 @@ const PROTO_UDP: u8 = 17;
 const PROTO_IPV6: u8 = 41;
 const PROTO_GRE: u8 = 47;
 
-// Always inlined into the frame path: left to LLVM, whether it was flipped with unrelated
-// changes elsewhere in the pass (+40 instructions per packet when it was not).
+// Always inlined into the frame path (it runs once per packet): left to LLVM, the choice
+// flips with unrelated changes elsewhere in the pass.
 #[inline(always)]
 pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match d.first().map(|b| b >> 4) {

@@ -72,7 +72,7 @@ impl PcapWalk {
     ///
     /// The 16-byte record header is read here rather than with pcap-parser's
     /// `parse_pcap_frame{,_be}`: the same four fields, without the streaming parser's
-    /// "bytes needed" arithmetic on every record (about a fifth of this loop's instructions).
+    /// "bytes needed" arithmetic on every record (this loop runs once per packet).
     #[inline(always)]
     fn walk_as<S: FrameSink + ?Sized, const BE: bool, const NANOS: bool>(&mut self, data: &[u8], sink: &mut S) -> (usize, Stop) {
         let field = |h: &[u8; PCAP_RECORD_HEADER], at: usize| {

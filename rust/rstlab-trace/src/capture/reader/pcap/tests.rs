@@ -343,7 +343,7 @@ fn a_file_and_a_dyn_sink() {
 }
 
 /// Reader cost with a sink that does nothing: run under cachegrind with
-/// `RSTLAB_READ_BENCH=FILE target/release/deps/rstlab_trace-* --ignored --exact capture::reader::pcap_tests::read_bench`.
+/// `RSTLAB_READ_BENCH=FILE target/release/deps/rstlab_trace-* --ignored --exact capture::reader::pcap::tests::read_bench`.
 #[test]
 #[ignore]
 fn read_bench() {
