@@ -9,7 +9,8 @@ use super::{EndpointState, ZeekConn, C_ACTIVE, C_TCP_INACTIVITY};
 use crate::seq::SeqNumber;
 use crate::wire::{Segment, TcpFlags};
 
-pub(super) const TOO_LARGE_SEQ_DELTA: i64 = 1_048_576;
+/// `TOO_LARGE_SEQ_DELTA` in `TCPSessionAdapter.cc`: a jump this far is not believed.
+const TOO_LARGE_SEQ_DELTA: i64 = 1_048_576;
 
 impl ZeekConn {
     /// zeek/zeek PR #2191: a connection whose first packet was a SYN-ACK from the originator is

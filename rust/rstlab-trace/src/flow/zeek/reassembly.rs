@@ -6,8 +6,9 @@ use super::endpoint::{relative_seq, Endpoint, F_FIN_SEEN, F_SKIP};
 use super::history::scaled_hit;
 use super::{EndpointState, ZeekConn};
 
-pub(super) const TCP_MAX_ABOVE_HOLE_WITHOUT_ANY_ACKS: u64 = 16_384;
-pub(super) const TCP_EXCESSIVE_DATA_WITHOUT_FURTHER_ACKS: u64 = 10 * 1024 * 1024;
+// `init-bare.zeek` defaults: past these the reassembler gives up on a direction.
+const TCP_MAX_ABOVE_HOLE_WITHOUT_ANY_ACKS: u64 = 16_384;
+const TCP_EXCESSIVE_DATA_WITHOUT_FURTHER_ACKS: u64 = 10 * 1024 * 1024;
 
 impl Endpoint {
     #[inline]

@@ -5,6 +5,7 @@
 use super::endpoint::F_DID_CLOSE;
 use super::{EndpointState, ZeekConn, C_ACTIVE, C_TCP_INACTIVITY};
 
+// `init-bare.zeek` defaults.
 pub(super) const SEC: i64 = 1_000_000_000;
 pub(super) const TCP_SYN_TIMEOUT: i64 = 5 * SEC;
 pub(super) const TCP_SESSION_TIMER: i64 = 6 * SEC;
