@@ -4,8 +4,7 @@ use crate::classify::{ConnMeta, ResetRows, ResetTracker};
 use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
-use crate::flow::tracker::LookedUp;
-use crate::flow::{Conn, ConnSink, Dir, Tracker};
+use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
 use crate::report::{ConnRow, ConnRows, SegmentRows, Tables, ZeekRow};
 use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
 use std::ops::ControlFlow;
@@ -164,28 +163,18 @@ impl ConnSink for Collector {
     }
 }
 
-/// How many decoded segments wait between decoding and tracking. Each connection's state is a
-/// few hundred bytes at a random place in memory, found through an index line at another: when
-/// a segment is decoded, its index line is asked into the cache ([`Tracker::look_up`]); half
-/// the wait later, that line names the slot whose state is asked in ([`Tracker::guess`]); at
-/// the end of the wait, the segment is tracked. Segments are still tracked one by one in
-/// capture order.
-const LOOKAHEAD: usize = 8;
-
+/// The pass: frames are decoded into the look-ahead [`Pipeline`], which tracks their
+/// connections (the [`Collector`] sees every segment of each); what it tracks is counted and,
+/// if asked for, kept as a segments table.
 struct Pass<'p> {
-    work: Work<'p>,
-    /// Decoded segments not yet tracked (a ring, oldest at `ahead_head`), and which places
-    /// hold one (all of them once `LOOKAHEAD` segments have been seen).
-    ahead: [(Segment, LookedUp); LOOKAHEAD],
-    ahead_head: usize,
-    ahead_full: u32,
+    pipeline: Pipeline<Collector>,
+    out: Output<'p>,
 }
 
-/// Everything of the pass but the look-ahead ring (so a segment in the ring can be tracked
-/// in place).
-struct Work<'p> {
+/// Everything of the pass but the pipeline (so it can take a tracked segment while the
+/// pipeline lends it).
+struct Output<'p> {
     decode: DecodeOptions,
-    tracker: Tracker<Collector>,
     counts: FrameCounts,
     segments: SegmentRows,
     want: SegmentFilter,
@@ -196,61 +185,48 @@ struct Work<'p> {
 impl FrameSink for Pass<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
-        let w = &mut self.work;
-        w.counts.frames += 1;
-        // The oldest waiting segment is tracked, then the new frame is decoded into its place.
-        let h = self.ahead_head;
-        let place = &mut self.ahead[h];
-        if self.ahead_full & (1 << h) != 0 {
-            w.track(&place.0, &place.1);
-            self.ahead_full &= !(1 << h);
-        }
-        match decode_into(meta, data, w.decode, &mut place.0) {
+        let out = &mut self.out;
+        out.counts.frames += 1;
+        let place = self.pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
+        match decode_into(meta, data, out.decode, place) {
             Outcome::Tcp => {
-                w.counts.tcp += 1;
-                if place.0.checksum == crate::wire::Checksum::Bad {
-                    w.counts.bad_checksum += 1;
+                out.counts.tcp += 1;
+                if place.checksum == crate::wire::Checksum::Bad {
+                    out.counts.bad_checksum += 1;
                 }
-                place.1 = w.tracker.look_up(&place.0);
-                self.ahead_full |= 1 << h;
-                self.ahead_head = (h + 1) % LOOKAHEAD;
-                // Halfway through its wait, a segment's index line is in: guess its slot.
-                let m = (h + LOOKAHEAD / 2) % LOOKAHEAD;
-                if self.ahead_full & (1 << m) != 0 {
-                    w.tracker.guess(&mut self.ahead[m].1);
-                }
+                self.pipeline.queue();
             }
             // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => w.counts.fragments += 1,
-            Outcome::NotTcp => w.counts.not_tcp += 1,
-            Outcome::Malformed(_) => w.counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => w.counts.unsupported_link += 1,
+            Outcome::Fragment => out.counts.fragments += 1,
+            Outcome::NotTcp => out.counts.not_tcp += 1,
+            Outcome::Malformed(_) => out.counts.malformed += 1,
+            Outcome::UnsupportedLink(_) => out.counts.unsupported_link += 1,
         }
         ControlFlow::Continue(())
     }
 
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
-        match self.work.progress.as_mut() {
+        match self.out.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),
         }
     }
 }
 
-impl Work<'_> {
+impl Output<'_> {
+    /// A segment the tracker took, as connection `id`, `dir` relative to its first sender.
     #[inline]
-    fn track(&mut self, seg: &Segment, l: &LookedUp) {
-        let (id, dir) = self.tracker.push_looked_up(seg, l);
+    fn tracked(&mut self, tracker: &Tracker<Collector>, seg: &Segment, id: u64, dir: Dir) {
         let keep = match self.want {
             SegmentFilter::None => false,
             SegmentFilter::All => true,
             SegmentFilter::Conn(c) => c == id,
         };
         if keep {
-            let rel = self.tracker.conn_of(seg).map(|c| c.relative(dir, seg)).unwrap_or((0, 0));
+            let rel = tracker.conn_of(seg).map(|c| c.relative(dir, seg)).unwrap_or((0, 0));
             self.segments.push(id, seg, rel);
         }
-        let alive = self.tracker.alive() as u64;
+        let alive = tracker.alive() as u64;
         if alive > self.counts.peak_alive {
             self.counts.peak_alive = alive;
         }
@@ -258,18 +234,6 @@ impl Work<'_> {
 }
 
 impl<'p> Pass<'p> {
-    /// Tracks the segments still waiting in the look-ahead ring, oldest first.
-    fn drain(&mut self) {
-        let head = self.ahead_head;
-        for i in (0..LOOKAHEAD).map(|k| (head + k) % LOOKAHEAD) {
-            if self.ahead_full & (1 << i) != 0 {
-                let (seg, l) = &self.ahead[i];
-                self.work.track(seg, l);
-            }
-        }
-        self.ahead_full = 0;
-    }
-
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
@@ -280,24 +244,22 @@ impl<'p> Pass<'p> {
             resets: ResetRows::new(),
         };
         Pass {
-            work: Work {
+            pipeline: Pipeline::new(Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs)),
+            out: Output {
                 decode: DecodeOptions { verify_checksums: opts.verify_checksums },
-                tracker: Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs),
                 counts: FrameCounts::default(),
                 segments: SegmentRows::default(),
                 want: opts.segments,
                 keep_rows: opts.keep_reset_rows,
                 progress,
             },
-            ahead: [(Segment::default(), LookedUp::default()); LOOKAHEAD],
-            ahead_head: 0,
-            ahead_full: 0,
         }
     }
 
-    fn finish(mut self, read: ReadStats, error: Option<TraceError>) -> Analysis {
-        self.drain();
-        let Work { tracker, counts, segments, keep_rows, .. } = self.work;
+    fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+        let Pass { pipeline, mut out } = self;
+        let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
+        let Output { counts, segments, keep_rows, .. } = out;
         let collector = tracker.finish();
         let conns = collector.conns;
         let mut zeek = collector.zeek_rows;
@@ -381,8 +343,8 @@ mod tests {
 
     #[test]
     fn a_live_connection_is_nine_cache_lines() {
-        // Every packet loads its connection's lines (Tracker::guess); a tenth line costs on
-        // every packet.
+        // Every packet loads all of its connection's lines (the pipeline's guess): a tenth line
+        // would cost on every packet.
         assert_eq!(crate::flow::tracker::slot_bytes::<ConnExtra>(), 9 * 64);
     }
 
@@ -397,8 +359,8 @@ mod tests {
         let mut push = |pass: &mut Pass, b: SegBuilder, ms: i64| {
             frame += 1;
             let s = b.frame(frame).ts_ms(ms).build();
-            let l = pass.work.tracker.look_up(&s);
-            pass.work.track(&s, &l);
+            let Pass { pipeline, out } = pass;
+            pipeline.push(&s, |t, seg, id, dir| out.tracked(t, seg, id, dir));
         };
         push(&mut pass, seg().from_client().syn().seq(100), 0);
         push(&mut pass, seg().from_server().syn().ack_flag().seq(500).ack(101), 100);
@@ -408,7 +370,7 @@ mod tests {
         for _ in 0..65_536 {
             push(&mut pass, seg().addrs(other, SERVER).ack_flag().seq(1).ack(1), 10_000);
         }
-        assert_eq!(pass.work.tracker.alive(), 1, "connection 0 was retired");
+        assert_eq!(pass.pipeline.tracker().alive(), 1, "connection 0 was retired");
         push(&mut pass, seg().from_client().ack_flag().seq(101).ack(501).payload(10), 11_000);
         let a = pass.finish(ReadStats::default(), None);
         assert_eq!(u64_col(&a, "conn_id"), [0, 1]);

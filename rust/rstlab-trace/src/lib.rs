@@ -12,6 +12,9 @@
 //! - No panics on any input. Damage in a file ends reading with a [`TraceError`] that names the
 //!   byte offset and what was wrong, after everything readable before it was analysed.
 //! - No OS calls beyond reading the file it is given, and nothing about Python.
+//! - No `unsafe` code but the cache prefetch hint (`flow::prefetch`, the one module allowed it).
+
+#![deny(unsafe_code)]
 
 pub mod error;
 pub mod seq;

@@ -6,8 +6,7 @@
 //! and the slot number. A probe starts at a place given by the tag alone, so it is one cache
 //! line in the usual case, and that line can be loaded ahead ([`Index::prefetch`]): a
 //! SwissTable (hashbrown) probe reads a control group and then its entry, two lines the
-//! caller cannot name in advance, and on the bench capture those two loads were a fifth of the
-//! per-packet path's time.
+//! caller cannot name in advance, so neither load could start before the packet is tracked.
 
 /// One place: `slot == EMPTY` when free.
 #[derive(Clone, Copy, Debug)]
@@ -59,7 +58,7 @@ impl Index {
     /// Starts loading the line a probe for `hash` begins with (a hint: no effect on state).
     #[inline(always)]
     pub fn prefetch(&self, hash: u64) {
-        crate::flow::prefetch(&self.places[self.home(tag(hash))]);
+        super::prefetch::prefetch(&self.places[self.home(tag(hash))]);
     }
 
     /// The occupied places a probe for `tag` visits, in order, with their positions: the run

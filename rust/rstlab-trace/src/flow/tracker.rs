@@ -11,7 +11,7 @@ use super::Dir;
 use crate::seq::SeqNumber;
 use crate::wire::Segment;
 use super::index::Index;
-use super::prefetch_lines;
+use super::prefetch::prefetch_lines;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -174,9 +174,9 @@ fn hash_key(k: &ConnKey) -> u64 {
 }
 
 /// A segment's key, computed ahead by [`Tracker::look_up`], and the slot [`Tracker::guess`]
-/// expects it in.
+/// expects it in (the look-ahead's working state: only [`super::Pipeline`] holds these).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LookedUp {
+pub(super) struct LookedUp {
     key: ConnKey,
     hash: u64,
     src_is_lo: bool,
@@ -253,7 +253,7 @@ impl<K: ConnSink> Tracker<K> {
     /// index line its probe begins with; [`Tracker::guess`] then reads that line and starts
     /// loading the connection's state. Segments are still pushed one by one in capture order.
     #[inline]
-    pub fn look_up(&self, s: &Segment) -> LookedUp {
+    pub(super) fn look_up(&self, s: &Segment) -> LookedUp {
         let l = LookedUp::key_of(s);
         self.index.prefetch(l.hash);
         l
@@ -263,7 +263,7 @@ impl<K: ConnSink> Tracker<K> {
     /// now (a guess: checked when the segment is pushed), its state asked into the cache.
     /// Touches only the index, never the connections.
     #[inline]
-    pub fn guess(&self, l: &mut LookedUp) {
+    pub(super) fn guess(&self, l: &mut LookedUp) {
         l.guess = NO_GUESS;
         if let Some(i) = self.index.find(l.hash, |_| true) {
             if let Some(slot) = self.slots.get(i as usize) {
@@ -281,7 +281,7 @@ impl<K: ConnSink> Tracker<K> {
 
     /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
     #[inline]
-    pub fn push_looked_up(&mut self, s: &Segment, l: &LookedUp) -> (u64, Dir) {
+    pub(super) fn push_looked_up(&mut self, s: &Segment, l: &LookedUp) -> (u64, Dir) {
         let src_is_lo = l.src_is_lo;
         // Keys are unique in the table: the guessed slot holding this key is its slot.
         let hit = self.slots.get(l.guess as usize).is_some_and(|sl| sl.conn.key == l.key);

@@ -133,6 +133,19 @@ pub struct FrameMeta {
     pub interface: u32,
 }
 
+/// Network-layer facts the TCP decoder needs: what `ip` hands to `tcp` (kept here, so neither
+/// decoder module depends on the other for it).
+pub(crate) struct IpFacts {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub version: u8,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub dont_fragment: bool,
+    /// Bytes of the transport segment the IP header declares.
+    pub declared_len: u32,
+}
+
 /// What one frame turned out to be, for [`decode_into`] (the segment itself is written in place).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -1,7 +1,6 @@
 //! TCP header (RFC 9293 §3.1) and options (RFC 9293 §3.2, RFC 7323, RFC 2018).
 
-use super::ip::IpFacts;
-use super::{DecodeOptions, FrameMeta, Outcome, Segment};
+use super::{DecodeOptions, FrameMeta, IpFacts, Outcome, Segment};
 use crate::seq::SeqNumber;
 use pnet_packet::tcp::TcpPacket;
 use pnet_packet::Packet;
