@@ -6,7 +6,7 @@
 //! common shape (`COMMON = true`), where the flags are compile-time constants and the SYN / FIN
 //! bookkeeping drops out. A test compares the two instantiations over random connections.
 
-use super::record::{odd_flags, ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, NO_FRAME, NO_RTT};
+use super::record::{ip_id_near, odd_flags, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, NO_FRAME, NO_RTT};
 use crate::flow::Dir;
 use crate::wire::{Segment, TcpFlags, TcpOptions};
 

@@ -1,7 +1,7 @@
 //! What the rules read: per-direction summaries of a connection, a compact copy of a segment,
 //! and per RST the RST itself, the connection just before it and what came after.
 //!
-//! Plain data and the predicates on it; [`super::observe`] keeps it up to date and the rules
+//! Plain data and the predicates on it; `observe.rs` keeps it up to date and the rules
 //! (`rules/`) judge it. Nothing here knows about either.
 
 use crate::flow::Dir;
@@ -299,7 +299,7 @@ impl RstSeg {
     }
 }
 
-/// What came after a RST (up to [`super::observe::AFTER_LIMIT`] segments).
+/// What came after a RST (up to `AFTER_LIMIT` segments, see `observe.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct After {
     pub seen: u32,
