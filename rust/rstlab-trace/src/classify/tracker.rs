@@ -290,7 +290,8 @@ mod tests {
         out
     }
 
-    /// The general path alone, as `on_segment` was before it had a fast path.
+    /// The general path alone: every segment through `Core::update`, none through the common
+    /// instantiation.
     fn on_segment_general(t: &mut ResetTracker, dir: Dir, seg: &Segment) {
         t.on_other_segment(dir, seg);
     }
