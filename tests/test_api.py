@@ -16,7 +16,7 @@ from rstlab import _rstlab
 
 
 def test_cause_enum_is_the_rust_taxonomy_in_order() -> None:
-    assert [c.value for c in rstlab.Cause] == [cid for cid, _, _ in _rstlab.causes()]
+    assert [c.value for c in rstlab.Cause] == [row[0] for row in _rstlab.causes()]
     assert "injected" in {c.value for c in rstlab.Cause}
 
 

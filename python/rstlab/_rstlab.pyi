@@ -48,8 +48,9 @@ def write_pcapng_with_comments(src: str | PathLike[str], dst: str | PathLike[str
                                comments: dict[int, str]) -> dict[str, Any] | None:
     """Copy ``src`` to pcapng with ``comments`` ({frame: text}) as packet comments."""
 
-def causes() -> list[tuple[str, str, str]]:
-    """The cause taxonomy: (id, family, description) in the Rust enum's order."""
+def causes() -> list[tuple[str, str, str, list[str], list[str]]]:
+    """The cause registry: (id, family, description, kernel reasons, lab scenarios) in the Rust
+    enum's order."""
 
 class LabRun:
     """One finished lab run (see ``rstlab.lab.Run`` for the curated object)."""

@@ -129,10 +129,15 @@ pub fn write_pcapng_with_comments(py: Python<'_>, src: PathBuf, dst: PathBuf, co
     }
 }
 
-/// The cause taxonomy: (id, family, description) for every cause, in the Rust enum's order.
+/// The cause registry: (id, family, description, kernel reasons, scenarios) for every cause, in
+/// the Rust enum's order.
 #[pyfunction]
-pub fn causes() -> Vec<(&'static str, &'static str, &'static str)> {
-    rstlab_trace::classify::Cause::ALL.iter().map(|c| (c.as_str(), c.family(), c.description())).collect()
+#[allow(clippy::type_complexity)]
+pub fn causes() -> Vec<(&'static str, &'static str, &'static str, Vec<&'static str>, Vec<&'static str>)> {
+    let row = |c: rstlab_trace::classify::Cause| {
+        (c.as_str(), c.family(), c.description(), c.kernel_reasons().to_vec(), c.scenarios().to_vec())
+    };
+    rstlab_trace::classify::Cause::ALL.into_iter().map(row).collect()
 }
 
 /// Hand the memory the analysis freed (rows already turned into Arrow columns) back to the OS,

@@ -5,6 +5,9 @@
 //! Several reasons need the wire to pick a cause (NO_SOCKET answering an initial SYN is
 //! `refused`, answering mid-connection data is `no_connection`); [`KernelRstContext`] carries
 //! those few facts, and [`super::Judgement::wire`] gives them for a classified RST.
+//!
+//! Each cause's registry row ([`Cause::kernel_reasons`]) lists the reasons that can give it;
+//! a test holds this mapping and the registry together.
 
 use super::Cause;
 
@@ -118,6 +121,7 @@ pub fn cause_for_kernel_reason(reason: &str, sk_state: &str, wire: &KernelRstCon
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn ctx(trigger: TriggerKind) -> KernelRstContext {
         KernelRstContext { trigger, ..Default::default() }
@@ -180,5 +184,91 @@ mod tests {
         let c = ctx(TriggerKind::None);
         assert_eq!(cause_for_kernel_reason("NOT_SPECIFIED", "TCP_ESTABLISHED", &c), Cause::Unknown);
         assert_eq!(cause_for_kernel_reason("SOMETHING_NEW", "", &c), Cause::Unknown);
+    }
+
+    /// `enum sk_rst_reason` of include/net/rstreason.h (Linux 6.18), without the prefix.
+    const SK_RST_REASONS: [&str; 25] = [
+        "NOT_SPECIFIED",
+        "NO_SOCKET",
+        "TCP_INVALID_ACK_SEQUENCE",
+        "TCP_RFC7323_PAWS",
+        "TCP_TOO_OLD_ACK",
+        "TCP_ACK_UNSENT_DATA",
+        "TCP_FLAGS",
+        "TCP_OLD_ACK",
+        "TCP_ABORT_ON_DATA",
+        "TCP_TIMEWAIT_SOCKET",
+        "INVALID_SYN",
+        "TCP_ABORT_ON_CLOSE",
+        "TCP_ABORT_ON_LINGER",
+        "TCP_ABORT_ON_MEMORY",
+        "TCP_STATE",
+        "TCP_KEEPALIVE_TIMEOUT",
+        "TCP_DISCONNECT_WITH_DATA",
+        "MPTCP_RST_EUNSPEC",
+        "MPTCP_RST_EMPTCP",
+        "MPTCP_RST_ERESOURCE",
+        "MPTCP_RST_EPROHIBIT",
+        "MPTCP_RST_EWQ2BIG",
+        "MPTCP_RST_EBADPERF",
+        "MPTCP_RST_EMIDDLEBOX",
+        "ERROR",
+    ];
+
+    /// The `state=` values the tracepoint prints (include/net/tcp_states.h), and no socket.
+    const STATES: [&str; 14] = [
+        "UNKNOWN",
+        "TCP_ESTABLISHED",
+        "TCP_SYN_SENT",
+        "TCP_SYN_RECV",
+        "TCP_FIN_WAIT1",
+        "TCP_FIN_WAIT2",
+        "TCP_TIME_WAIT",
+        "TCP_CLOSE",
+        "TCP_CLOSE_WAIT",
+        "TCP_LAST_ACK",
+        "TCP_LISTEN",
+        "TCP_CLOSING",
+        "TCP_NEW_SYN_RECV",
+        "TCP_BOUND_INACTIVE",
+    ];
+
+    /// Every combination of the wire facts.
+    fn contexts() -> impl Iterator<Item = KernelRstContext> {
+        use TriggerKind::*;
+        [None, InitialSyn, SynAck, HandshakeAck, Segment].into_iter().flat_map(|trigger| {
+            (0..8u8).map(move |b| KernelRstContext {
+                trigger,
+                sender_sent_fin: b & 1 != 0,
+                responder_handshake_only: b & 2 != 0,
+                trigger_ack_invalid: b & 4 != 0,
+            })
+        })
+    }
+
+    #[test]
+    fn each_cause_lists_exactly_the_kernel_reasons_that_can_give_it() {
+        let mut given: BTreeSet<(Cause, &str)> = BTreeSet::new();
+        for reason in SK_RST_REASONS {
+            for state in STATES {
+                for wire in contexts() {
+                    let cause = cause_for_kernel_reason(reason, state, &wire);
+                    if cause != Cause::Unknown {
+                        assert!(cause.kernel_reasons().contains(&reason), "{reason} in {state} with {wire:?} gives {cause}, whose row does not list it");
+                        given.insert((cause, reason));
+                    }
+                }
+            }
+        }
+        for cause in Cause::ALL {
+            for &reason in cause.kernel_reasons() {
+                assert!(SK_RST_REASONS.contains(&reason), "{cause} lists {reason}, not a kernel reason");
+                assert!(given.contains(&(cause, reason)), "{cause} lists {reason}, but no state or wire context gives it");
+            }
+        }
+        // Reasons that say nothing about why.
+        for reason in ["NOT_SPECIFIED", "ERROR"] {
+            assert!(Cause::ALL.iter().all(|c| !c.kernel_reasons().contains(&reason)), "{reason}");
+        }
     }
 }

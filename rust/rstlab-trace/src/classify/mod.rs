@@ -3,16 +3,19 @@
 //! evidence, as named predicates a person can check.
 //!
 //! # Pieces
-//! - [`ResetTracker`]: one per connection, fed every segment in order. It keeps a few compact
-//!   per-direction summaries (well under 200 bytes) until the first RST appears; from then on it
-//!   keeps a boxed log holding, per RST, a snapshot of the connection just before it and a
-//!   bounded record of what came after (the `effect` and several injection tests need it).
-//! - [`ResetTracker::finish`] turns the log into rows of [`ResetRows`] (an Arrow table).
-//! - One file per cause family, each a pure function from a connection's recent history
-//!   (`facts.rs`) to a verdict with evidence: `handshake.rs` (refused, handshake_abort,
-//!   connect_abandoned, syn_sent_bad_ack), `close.rs` (after_close), `no_connection.rs`,
-//!   `timeout.rs` (keepalive_timeout, retransmission_timeout), `violation.rs`
-//!   (protocol_violation), `abort.rs`, `injection.rs`, `unsolicited.rs` (unsolicited, unknown).
+//! - [`Cause`] and [`Family`] (`cause.rs`): the cause registry, each cause declared once with
+//!   its id, meaning, rule family, the kernel reasons that imply it and the lab scenarios that
+//!   produce it.
+//! - `record.rs`: what the rules read — per-direction summaries (`DirSummary`, flags
+//!   as `DirBits`), and per RST an `RstRecord`: the RST, a snapshot of the
+//!   connection just before it and a bounded record of what came after.
+//! - `observe.rs`: the one per-segment update of those summaries, and of the RST log.
+//! - `rules/`: one file per cause family, each a pure function from a RST's facts
+//!   (`rules/facts.rs`, derived from its record) to a verdict with evidence, asked in
+//!   [`Family::ALL`]'s order.
+//! - [`ResetTracker`] (`tracker.rs`): one per connection, fed every segment in order (well
+//!   under 200 bytes until the first RST); [`ResetTracker::finish`] turns its RSTs into rows of
+//!   [`ResetRows`] (an Arrow table).
 //! - [`cause_for_kernel_reason`]: what a Linux `tcp:tcp_send_reset` reason implies, to check the
 //!   classifier against the kernel's own labels.
 //!
@@ -30,143 +33,20 @@
 //! <CTL=RST,ACK>` (RFC 9293 §3.10.7.1). A live socket's own RST (`tcp_send_active_reset`) is
 //! RST+ACK at SND.NXT with the socket's usual options, window and IP ID counter.
 
-mod abort;
-mod close;
-mod facts;
-mod handshake;
-mod injection;
+mod cause;
 mod kernel;
-mod no_connection;
+mod observe;
+mod record;
 mod rows;
-mod timeout;
+mod rules;
 mod tracker;
-mod unsolicited;
-mod violation;
 
+pub use cause::{Cause, Family};
 pub use kernel::{cause_for_kernel_reason, KernelRstContext, TriggerKind};
 pub use rows::{ResetRow, ResetRows};
 pub use tracker::{ConnMeta, ResetTracker};
 
-use facts::Facts;
 use std::fmt;
-
-/// Why a RST was sent. Stable snake_case ids ([`Cause::as_str`]); `unknown` is an honest answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Cause {
-    Refused,
-    HandshakeAbort,
-    ConnectAbandoned,
-    SynSentBadAck,
-    Abort,
-    AfterClose,
-    NoConnection,
-    KeepaliveTimeout,
-    RetransmissionTimeout,
-    ProtocolViolation,
-    Injected,
-    Unsolicited,
-    Unknown,
-}
-
-impl Cause {
-    pub const ALL: [Cause; 13] = [
-        Cause::Refused,
-        Cause::HandshakeAbort,
-        Cause::ConnectAbandoned,
-        Cause::SynSentBadAck,
-        Cause::Abort,
-        Cause::AfterClose,
-        Cause::NoConnection,
-        Cause::KeepaliveTimeout,
-        Cause::RetransmissionTimeout,
-        Cause::ProtocolViolation,
-        Cause::Injected,
-        Cause::Unsolicited,
-        Cause::Unknown,
-    ];
-
-    /// The stable id used in tables, JSON and `end_reason`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::Refused => "refused",
-            Cause::HandshakeAbort => "handshake_abort",
-            Cause::ConnectAbandoned => "connect_abandoned",
-            Cause::SynSentBadAck => "syn_sent_bad_ack",
-            Cause::Abort => "abort",
-            Cause::AfterClose => "after_close",
-            Cause::NoConnection => "no_connection",
-            Cause::KeepaliveTimeout => "keepalive_timeout",
-            Cause::RetransmissionTimeout => "retransmission_timeout",
-            Cause::ProtocolViolation => "protocol_violation",
-            Cause::Injected => "injected",
-            Cause::Unsolicited => "unsolicited",
-            Cause::Unknown => "unknown",
-        }
-    }
-
-    /// Inverse of [`Cause::as_str`].
-    pub fn from_id(id: &str) -> Option<Cause> {
-        Cause::ALL.into_iter().find(|c| c.as_str() == id)
-    }
-
-    /// One-line meaning (DESIGN.md §3).
-    pub fn description(self) -> &'static str {
-        match self {
-            Cause::Refused => "answer to a connection's initial SYN: nothing accepts connections there (closed port, bound-not-listening, host firewall reject)",
-            Cause::HandshakeAbort => "the responder completed or half-completed the handshake, then reset before its application ever had the connection",
-            Cause::ConnectAbandoned => "the originator answers a SYN-ACK with a RST: it no longer wants (or has) that connection",
-            Cause::SynSentBadAck => "a connecting endpoint resets because the reply acknowledges something else (a stale connection on the same ports)",
-            Cause::Abort => "an endpoint with a live connection resets instead of closing with FIN",
-            Cause::AfterClose => "an endpoint that had already sent its FIN resets when the peer sends more",
-            Cause::NoConnection => "a reply RST to a mid-connection segment from a host that has no state for the connection and never closed it",
-            Cause::KeepaliveTimeout => "the prober resets after its keepalive probes went unanswered",
-            Cause::RetransmissionTimeout => "an endpoint resets after its retransmissions went unanswered",
-            Cause::ProtocolViolation => "a reply RST to a segment the stack found invalid",
-            Cause::Injected => "not sent by the endpoint it claims to come from",
-            Cause::Unsolicited => "a lone RST with no context to judge",
-            Cause::Unknown => "evidence insufficient",
-        }
-    }
-
-    /// The rule file that decides this cause (adding a cause without its rule does not compile).
-    pub fn family(self) -> &'static str {
-        match self {
-            Cause::Refused | Cause::HandshakeAbort | Cause::ConnectAbandoned | Cause::SynSentBadAck => "handshake",
-            Cause::Abort => "abort",
-            Cause::AfterClose => "close",
-            Cause::NoConnection => "no_connection",
-            Cause::KeepaliveTimeout | Cause::RetransmissionTimeout => "timeout",
-            Cause::ProtocolViolation => "violation",
-            Cause::Injected => "injection",
-            Cause::Unsolicited | Cause::Unknown => "unsolicited",
-        }
-    }
-
-    /// `"rst:<id>"`, as [`ResetTracker::end_reason`] reports it.
-    pub fn end_reason(self) -> &'static str {
-        match self {
-            Cause::Refused => "rst:refused",
-            Cause::HandshakeAbort => "rst:handshake_abort",
-            Cause::ConnectAbandoned => "rst:connect_abandoned",
-            Cause::SynSentBadAck => "rst:syn_sent_bad_ack",
-            Cause::Abort => "rst:abort",
-            Cause::AfterClose => "rst:after_close",
-            Cause::NoConnection => "rst:no_connection",
-            Cause::KeepaliveTimeout => "rst:keepalive_timeout",
-            Cause::RetransmissionTimeout => "rst:retransmission_timeout",
-            Cause::ProtocolViolation => "rst:protocol_violation",
-            Cause::Injected => "rst:injected",
-            Cause::Unsolicited => "rst:unsolicited",
-            Cause::Unknown => "rst:unknown",
-        }
-    }
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where in the connection's life the RST came.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -393,54 +273,6 @@ pub struct Judgement {
     pub verdict: Verdict,
     /// The wire facts [`cause_for_kernel_reason`] takes, for comparing with the kernel's label.
     pub wire: KernelRstContext,
-}
-
-/// The rules in the order they are asked; the first that answers wins. Injection comes first
-/// because forged evidence overrides any shape a forger copied; `unsolicited` before the
-/// context rules because they all need context; the fallback is `unknown`.
-const RULES: [fn(&Facts) -> Option<Verdict>; 8] = [
-    injection::judge,
-    unsolicited::judge,
-    handshake::judge,
-    close::judge,
-    timeout::judge,
-    violation::judge,
-    no_connection::judge,
-    abort::judge,
-];
-
-/// Classify one RST from its facts.
-pub(crate) fn judge(f: &Facts) -> Judgement {
-    let Verdict { cause, origin, confidence, evidence: found } = RULES
-        .iter()
-        .find_map(|rule| rule(f))
-        .unwrap_or_else(|| unsolicited::unknown(f));
-    let trigger = match origin {
-        Origin::EndpointActiveReset => None,
-        _ => f.trigger,
-    };
-    // The facts every verdict shows around the rule's own (rarely more than 400 bytes).
-    let mut evidence = Evidence::with_capacity(found.as_str().len() + 400, found.len() + 6);
-    evidence.push("shape", f.shape_text());
-    if let Some(t) = trigger {
-        // RFC 9293 §3.10.7.1's two reply forms.
-        match t.rule {
-            facts::ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format_args!("frame {}", t.frame)),
-            facts::ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format_args!("frame {}", t.frame)),
-        }
-    }
-    evidence.extend(found);
-    evidence.push("ttl_delta", f.ttl_text());
-    let acceptability = f.acceptability(&mut evidence);
-    let effect = f.effect(acceptability, &mut evidence);
-    Judgement {
-        trigger: trigger.map(|t| t.frame),
-        wire: f.kernel_context(),
-        phase: f.phase(),
-        acceptability,
-        effect,
-        verdict: Verdict { cause, origin, confidence, evidence },
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The RST table: one row per RST, appended connection by connection, turned into an Arrow
 //! `RecordBatch` at the end.
 
-use super::tracker::RstSeg;
+use super::record::RstSeg;
 use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
 use crate::wire::{TcpFlags, TcpOptions};
 use arrow_array::builder::StringBuilder;

@@ -627,7 +627,7 @@ fn cause_ids_are_the_documented_ones() {
 
 #[test]
 fn odd_flag_combinations_are_recognised() {
-    use crate::classify::tracker::odd_flags;
+    use crate::classify::record::odd_flags;
     assert!(odd_flags(TcpFlags(TcpFlags::SYN | TcpFlags::FIN)));
     assert!(odd_flags(TcpFlags(0)));
     assert!(odd_flags(TcpFlags(TcpFlags::FIN)));
@@ -702,7 +702,7 @@ fn evidence_is_one_text_with_named_values() {
 
 #[test]
 fn milliseconds_read_as_the_float_formatting_does() {
-    use super::facts::Ms;
+    use super::rules::facts::Ms;
     let check = |ns: i64| assert_eq!(Ms(ns).to_string(), format!("{:.1}", ns as f64 / 1e6), "{ns}");
     // Every nanosecond up to 1 ms, then every value within 20 ns of a multiple of 50 µs (the
     // rounding boundaries) up to 1 s.

@@ -7,8 +7,8 @@
 //! (TCP_ABORT_ON_CLOSE), orphans under memory pressure (TCP_ABORT_ON_MEMORY).
 
 use super::facts::Facts;
-use super::tracker::bit;
-use super::{Cause, Origin, Verdict};
+use crate::classify::record::DirBits;
+use crate::classify::{Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
@@ -19,7 +19,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let r = f.r();
     let at_nxt = f.seq_at_snd_nxt();
     // Some stacks reset at SND.UNA: anywhere between what the peer acknowledged and SND.NXT.
-    let in_flight = r.has(bit::ACK) && rst.seq >= r.high_ack && rst.seq <= s.snd_max;
+    let in_flight = r.has(DirBits::ACK) && rst.seq >= r.high_ack && rst.seq <= s.snd_max;
     if !at_nxt && !in_flight {
         return None;
     }
@@ -40,14 +40,14 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     if rst.flags.ack() {
         v = if acks_all { v.ev("ack", format_args!("ACK {} = all the peer sent", rst.ack)) } else { v.ev("ack", format_args!("ACK {}", rst.ack)) };
     }
-    v = match (f.usual_options(), s.has(bit::TS)) {
+    v = match (f.usual_options(), s.has(DirBits::TS)) {
         (true, true) => v.ev("options", "timestamps, like the sender's other segments"),
         (true, false) => v.ev("options", "none, like the sender's other segments"),
         (false, true) => v.ev("options", "no timestamps though the sender's other segments carry them"),
         (false, false) => v.ev("options", format_args!("{} though the sender's other segments have none", rst.options.display_names())),
     };
-    let peer_data_last = f.r_last().filter(|m| m.len > 0 && s.has(bit::ACK) && s.high_ack >= m.seq_end());
-    let no_data = !s.has(bit::DATA) && !r.has(bit::DATA);
+    let peer_data_last = f.r_last().filter(|m| m.len > 0 && s.has(DirBits::ACK) && s.high_ack >= m.seq_end());
+    let no_data = !s.has(DirBits::DATA) && !r.has(DirBits::DATA);
     v = if let Some(m) = peer_data_last {
         v.ev(
             "pattern",

@@ -14,8 +14,8 @@
 //! Each indicator adds points; three or more make the verdict.
 
 use super::facts::{ttl_range, Facts};
-use super::tracker::bit;
-use super::{text, Cause, Evidence, Origin, Verdict};
+use crate::classify::record::DirBits;
+use crate::classify::{text, Cause, Evidence, Origin, Verdict};
 
 const THRESHOLD: u32 = 3;
 /// Window for a burst of RSTs from one side.
@@ -60,13 +60,13 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         ev.push("reserved_bits", format_args!("{:#x} set (RFC 9293 §3.1: must be zero)", rst.reserved));
     }
     if rst.flags.ack() && r.seen() && f.trigger.is_none() {
-        if r.has(bit::SYN) && rst.ack == r.isn {
+        if r.has(DirBits::SYN) && rst.ack == r.isn {
             score += 1;
             ev.push("odd_ack", format_args!("ACK {} = the receiver's ISS, not ISS+1", rst.ack));
         } else if rst.ack > r.snd_max {
             score += 1;
             ev.push("odd_ack", format_args!("ACK {} beyond all the receiver sent ({})", rst.ack, r.snd_max));
-        } else if s.has(bit::ACK) && rst.ack < s.high_ack {
+        } else if s.has(DirBits::ACK) && rst.ack < s.high_ack {
             score += 1;
             ev.push("odd_ack", format_args!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack));
         }

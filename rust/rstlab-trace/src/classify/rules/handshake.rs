@@ -2,8 +2,8 @@
 //! `refused`, `handshake_abort`, `connect_abandoned`, `syn_sent_bad_ack`.
 
 use super::facts::{Facts, ReplyRule};
-use super::tracker::bit;
-use super::{Cause, Origin, Verdict};
+use crate::classify::record::DirBits;
+use crate::classify::{Cause, Origin, Verdict};
 
 const FIREWALL_NOTE: &str =
     "a host firewall's `reject with tcp reset` builds the same RST as a closed port: the wire cannot tell them apart";
@@ -24,7 +24,7 @@ fn from_responder(f: &Facts) -> Option<Verdict> {
 
     // RFC 9293 §3.10.7.1 / §3.10.7.2: a SYN reaching CLOSED (or a port whose listener turns it
     // away) is answered <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-    if !resp.has(bit::SYNACK) && o.has(bit::SYN) {
+    if !resp.has(DirBits::SYNACK) && o.has(DirBits::SYN) {
         if let Some(t) = f.trigger.filter(|t| t.rule == ReplyRule::AckIsEnd && t.seg.flags.syn() && t.seg.seq == o.isn) {
             let seq0 = rst.seq.0 == 0;
             let conf = if seq0 && f.stack_reply_shape() { 0.9 } else if seq0 || rst.window == 0 { 0.8 } else { 0.7 };
@@ -81,7 +81,7 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
     let rst = f.rst();
     let o = f.s();
     let resp = f.r();
-    if !o.has(bit::SYN) {
+    if !o.has(DirBits::SYN) {
         return None;
     }
     let syn_sent = f.in_syn_sent(f.sender);
@@ -113,7 +113,7 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
         return None;
     }
     // A RST of the opener's own while still in SYN-SENT.
-    if resp.has(bit::SYNACK) {
+    if resp.has(DirBits::SYNACK) {
         return Some(
             Verdict::new(Cause::ConnectAbandoned, Origin::EndpointActiveReset, 0.6)
                 .ev("after_syn_ack", format_args!("frame {}, not acknowledged", f.frame(resp.syn_frame_off).unwrap_or(0)))

@@ -2,9 +2,9 @@
 //! just before it, what came after, and the predicates several rules share (reply matching,
 //! TCP roles, TTL / IP ID baselines, acceptability, effect).
 
-use super::tracker::{bit, ip_id_near, After, Core, DirSummary, MiniSeg, RstRecord, RstSeg};
-use super::kernel::{KernelRstContext, TriggerKind};
-use super::{text, Acceptability, Effect, Evidence, Judgement, Phase};
+use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg};
+use crate::classify::kernel::{KernelRstContext, TriggerKind};
+use crate::classify::{text, Acceptability, Effect, Evidence, Judgement, Phase};
 use crate::flow::Dir;
 use crate::wire::TcpOptions;
 use std::fmt;
@@ -52,8 +52,8 @@ impl<'a> Facts<'a> {
         let b = &rec.before;
         let opener = [Dir::Fwd, Dir::Rev]
             .into_iter()
-            .find(|&d| b.d(d).has(bit::SYN))
-            .or_else(|| [Dir::Fwd, Dir::Rev].into_iter().find(|&d| b.d(d).has(bit::SYNACK)).map(Dir::flip));
+            .find(|&d| b.d(d).has(DirBits::SYN))
+            .or_else(|| [Dir::Fwd, Dir::Rev].into_iter().find(|&d| b.d(d).has(DirBits::SYNACK)).map(Dir::flip));
         let rst = &rec.rst;
         let trigger = b.last(receiver).and_then(|t| {
             let rule = if !rst.flags.ack() && t.flags.ack() && rst.seq == t.ack {
@@ -117,25 +117,25 @@ impl<'a> Facts<'a> {
     /// The opener has sent its SYN and nothing with ACK since: RFC 9293 SYN-SENT.
     pub fn in_syn_sent(&self, d: Dir) -> bool {
         let x = self.before().d(d);
-        x.has(bit::SYN) && !x.has(bit::ACK)
+        x.has(DirBits::SYN) && !x.has(DirBits::ACK)
     }
 
     /// `y` acknowledged `x`'s SYN (RFC 9293 §3.10.7.4: SND.UNA < SEG.ACK =< SND.NXT).
     pub fn syn_acked(&self, x: Dir) -> bool {
         let (xd, yd) = (self.before().d(x), self.before().d(x.flip()));
-        xd.has(bit::SYN | bit::SYNACK) && yd.has(bit::ACK) && yd.high_ack > xd.isn && yd.high_ack <= xd.snd_max
+        xd.has_any(DirBits::SYN | DirBits::SYNACK) && yd.has(DirBits::ACK) && yd.high_ack > xd.isn && yd.high_ack <= xd.snd_max
     }
 
     /// Both SYNs acknowledged (also after a simultaneous open), or data flowed both ways.
     pub fn handshake_complete(&self) -> bool {
         let Some(o) = self.opener else { return false };
         let (od, rd) = (self.before().d(o), self.before().d(o.flip()));
-        (self.syn_acked(o) && self.syn_acked(o.flip())) || (od.has(bit::DATA) && rd.has(bit::DATA))
+        (self.syn_acked(o) && self.syn_acked(o.flip())) || (od.has(DirBits::DATA) && rd.has(DirBits::DATA))
     }
 
     /// `d` sent a SYN-ACK the peer has not acknowledged: RFC 9293 SYN-RECEIVED.
     pub fn in_syn_received(&self, d: Dir) -> bool {
-        self.before().d(d).has(bit::SYNACK) && !self.syn_acked(d)
+        self.before().d(d).has(DirBits::SYNACK) && !self.syn_acked(d)
     }
 
     /// The responder had sent only its SYN-ACK and acknowledged nothing past the opener's SYN:
@@ -143,9 +143,9 @@ impl<'a> Facts<'a> {
     pub fn responder_handshake_only(&self) -> bool {
         let Some(o) = self.opener else { return false };
         let (od, rd) = (self.before().d(o), self.before().d(o.flip()));
-        rd.has(bit::SYNACK)
+        rd.has(DirBits::SYNACK)
             && rd.snd_max == rd.isn + 1
-            && (!od.has(bit::SYN) || rd.high_ack <= od.isn + 1)
+            && (!od.has(DirBits::SYN) || rd.high_ack <= od.isn + 1)
     }
 
     /// No options (MD5 / AO signatures aside), window 0, IP ID 0 (or IPv6): what Linux and
@@ -161,7 +161,7 @@ impl<'a> Facts<'a> {
     /// The RST carries timestamps exactly when the sender's other segments do.
     pub fn usual_options(&self) -> bool {
         let has_ts = self.rst().options.present & TcpOptions::TIMESTAMP != 0;
-        has_ts == self.s().has(bit::TS)
+        has_ts == self.s().has(DirBits::TS)
     }
     /// SEQ = the sender's SND.NXT as the capture shows it.
     pub fn seq_at_snd_nxt(&self) -> bool {
@@ -175,7 +175,7 @@ impl<'a> Facts<'a> {
         let s = self.s();
         // A SYN of its own (not a retransmission of its earlier SYN) starts a new attempt; a
         // SYN-ACK answers the receiver's SYN and belongs to this one.
-        let new_incarnation = m.flags.syn() && !m.flags.ack() && !(s.has(bit::SYN) && m.seq == s.isn);
+        let new_incarnation = m.flags.syn() && !m.flags.ack() && !(s.has(DirBits::SYN) && m.seq == s.isn);
         (!new_incarnation).then_some(m)
     }
     pub fn after_frame(&self, m: &MiniSeg) -> u64 {
@@ -217,14 +217,14 @@ impl<'a> Facts<'a> {
     /// The sender's IP ID before and after the RST (non-zero values only).
     pub fn ip_id_neighbours(&self) -> (Option<u16>, Option<u16>) {
         let s = self.s();
-        let prev = s.has(bit::IPID).then_some(s.ip_id_last);
+        let prev = s.has(DirBits::IPID).then_some(s.ip_id_last);
         let next = self.after().s_first.map(|m| m.ip_id).filter(|&i| i != 0);
         (prev, next)
     }
     /// The RST's IP ID is far from the sender's sequential counter on both sides.
     pub fn ip_id_out_of_line(&self) -> bool {
         let Some(id) = self.rst().ip_id.filter(|&i| i != 0) else { return false };
-        if self.s().has(bit::IPID_JUMPY) {
+        if self.s().has(DirBits::IPID_JUMPY) {
             return false;
         }
         let (prev, next) = self.ip_id_neighbours();
@@ -254,15 +254,15 @@ impl<'a> Facts<'a> {
     }
 
     pub fn phase(&self) -> Phase {
-        if self.prior_j.iter().any(|j| j.effect == super::Effect::Terminated) {
+        if self.prior_j.iter().any(|j| j.effect == Effect::Terminated) {
             return Phase::PostClose;
         }
         let (s, r) = (self.s(), self.r());
-        let s_fin_acked = s.has(bit::FIN) && r.has(bit::ACK) && r.high_ack > s.fin_seq;
-        let r_fin_acked = r.has(bit::FIN) && s.has(bit::ACK) && s.high_ack > r.fin_seq;
+        let s_fin_acked = s.has(DirBits::FIN) && r.has(DirBits::ACK) && r.high_ack > s.fin_seq;
+        let r_fin_acked = r.has(DirBits::FIN) && s.has(DirBits::ACK) && s.high_ack > r.fin_seq;
         if s_fin_acked && r_fin_acked {
             Phase::PostClose
-        } else if s.has(bit::FIN) || r.has(bit::FIN) {
+        } else if s.has(DirBits::FIN) || r.has(DirBits::FIN) {
             Phase::Closing
         } else if self.opener.is_some() {
             if self.handshake_complete() {
@@ -301,7 +301,7 @@ impl<'a> Facts<'a> {
                 )
             };
         }
-        let a = r.has(bit::ACK).then_some(r.high_ack);
+        let a = r.has(DirBits::ACK).then_some(r.high_ack);
         let b = s.seen().then_some(s.snd_max);
         let (lo, hi) = match (a, b) {
             (Some(a), Some(b)) if a < b => (a, b),
@@ -315,7 +315,7 @@ impl<'a> Facts<'a> {
             return noted(Acceptability::Exact, format_args!("SEQ {seq} = {range} (RFC 5961 §3.2: reset)"));
         }
         // Linux also accepts RCV.NXT-1 once the peer's FIN is in (tcp_reset_check).
-        if seq + 1 == lo && s.has(bit::FIN) && r.high_ack > s.fin_seq {
+        if seq + 1 == lo && s.has(DirBits::FIN) && r.high_ack > s.fin_seq {
             return noted(
                 Acceptability::Exact,
                 format_args!("SEQ {seq} = RCV.NXT-1 after the sender's FIN ({range}): Linux resets (tcp_reset_check); RFC 5961 would drop it"),
@@ -447,7 +447,7 @@ impl<'a> Facts<'a> {
         });
         KernelRstContext {
             trigger,
-            sender_sent_fin: s.has(bit::FIN),
+            sender_sent_fin: s.has(DirBits::FIN),
             responder_handshake_only: self.sender_is_opener() == Some(false) && self.responder_handshake_only(),
             trigger_ack_invalid,
         }

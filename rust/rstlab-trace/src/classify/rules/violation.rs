@@ -11,8 +11,8 @@
 //! often means the capture lost packets.
 
 use super::facts::{Facts, ReplyRule};
-use super::tracker::odd_flags;
-use super::{Cause, Origin, Verdict};
+use crate::classify::record::odd_flags;
+use crate::classify::{Cause, Origin, Verdict};
 use std::fmt;
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {

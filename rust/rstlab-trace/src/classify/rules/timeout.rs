@@ -6,7 +6,7 @@
 //! retransmissions give up it stays silent (`tcp_write_err`); other stacks reset.
 
 use super::facts::Facts;
-use super::{text, Cause, Origin, Verdict};
+use crate::classify::{text, Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();

@@ -4,13 +4,13 @@
 //! host timed out silently, lost NAT or load-balancer state.
 
 use super::facts::{carried, Facts};
-use super::tracker::bit;
-use super::{Cause, Origin, Verdict};
+use crate::classify::record::DirBits;
+use crate::classify::{Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger?;
     let s = f.s();
-    if s.has(bit::FIN) || t.seg.flags.syn() {
+    if s.has(DirBits::FIN) || t.seg.flags.syn() {
         return None;
     }
     let rst = f.rst();

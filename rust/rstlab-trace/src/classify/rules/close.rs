@@ -8,12 +8,12 @@
 //! expiring FIN-WAIT-2 orphan resets on its own (TCP_ABORT_ON_LINGER, TCP_STATE).
 
 use super::facts::{carried, Facts};
-use super::tracker::bit;
-use super::{text, Cause, Origin, Verdict};
+use crate::classify::record::DirBits;
+use crate::classify::{text, Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
-    if !s.has(bit::FIN) {
+    if !s.has(DirBits::FIN) {
         return None;
     }
     let rst = f.rst();
@@ -37,7 +37,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         });
     }
     if f.seq_at_snd_nxt() {
-        let peer_acked_fin = f.r().has(bit::ACK) && f.r().high_ack > s.fin_seq;
+        let peer_acked_fin = f.r().has(DirBits::ACK) && f.r().high_ack > s.fin_seq;
         return Some(
             Verdict::new(Cause::AfterClose, Origin::EndpointActiveReset, 0.7)
                 .ev("sender_fin", fin_ev)

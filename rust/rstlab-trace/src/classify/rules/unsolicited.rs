@@ -2,7 +2,7 @@
 //! `unknown` fallback (context, but no rule's predicates hold).
 
 use super::facts::Facts;
-use super::{text, Cause, Origin, Verdict};
+use crate::classify::{text, Cause, Origin, Verdict};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     if !f.no_history() {

@@ -1,0 +1,77 @@
+//! The rules: one file per [`Family`], each a pure function from a RST's [`Facts`] to a
+//! [`Verdict`] with evidence, or `None` when its predicates do not hold. [`judge`] asks them in
+//! [`Family::ALL`]'s order and adds the facts every verdict shows.
+
+mod abort;
+mod close;
+pub(crate) mod facts;
+mod handshake;
+mod injection;
+mod no_connection;
+mod timeout;
+mod unsolicited;
+mod violation;
+
+use super::{Evidence, Family, Judgement, Origin, Verdict};
+use facts::{Facts, ReplyRule};
+
+type Rule = fn(&Facts) -> Option<Verdict>;
+
+/// Each family's rule (a family without its rule file does not compile).
+const fn rule(family: Family) -> Rule {
+    match family {
+        Family::Injection => injection::judge,
+        Family::Unsolicited => unsolicited::judge,
+        Family::Handshake => handshake::judge,
+        Family::Close => close::judge,
+        Family::Timeout => timeout::judge,
+        Family::Violation => violation::judge,
+        Family::NoConnection => no_connection::judge,
+        Family::Abort => abort::judge,
+    }
+}
+
+/// The rules in the order they are asked; the first that answers wins.
+const RULES: [Rule; Family::ALL.len()] = {
+    let mut out: [Rule; Family::ALL.len()] = [injection::judge; Family::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = rule(Family::ALL[i]);
+        i += 1;
+    }
+    out
+};
+
+/// Classify one RST from its facts.
+pub(crate) fn judge(f: &Facts) -> Judgement {
+    let Verdict { cause, origin, confidence, evidence: found } = RULES
+        .iter()
+        .find_map(|rule| rule(f))
+        .unwrap_or_else(|| unsolicited::unknown(f));
+    let trigger = match origin {
+        Origin::EndpointActiveReset => None,
+        _ => f.trigger,
+    };
+    // The facts every verdict shows around the rule's own (rarely more than 400 bytes).
+    let mut evidence = Evidence::with_capacity(found.as_str().len() + 400, found.len() + 6);
+    evidence.push("shape", f.shape_text());
+    if let Some(t) = trigger {
+        // RFC 9293 §3.10.7.1's two reply forms.
+        match t.rule {
+            ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format_args!("frame {}", t.frame)),
+            ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format_args!("frame {}", t.frame)),
+        }
+    }
+    evidence.extend(found);
+    evidence.push("ttl_delta", f.ttl_text());
+    let acceptability = f.acceptability(&mut evidence);
+    let effect = f.effect(acceptability, &mut evidence);
+    Judgement {
+        trigger: trigger.map(|t| t.frame),
+        wire: f.kernel_context(),
+        phase: f.phase(),
+        acceptability,
+        effect,
+        verdict: Verdict { cause, origin, confidence, evidence },
+    }
+}
