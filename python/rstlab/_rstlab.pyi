@@ -51,6 +51,10 @@ def write_pcapng_with_comments(src: str | PathLike[str], dst: str | PathLike[str
 def causes() -> list[tuple[str, str, str]]:
     """The cause taxonomy: (id, family, description) in the Rust enum's order."""
 
+def columns() -> list[tuple[str, str, str, str]]:
+    """The column reference: (table, column, Arrow type as pyarrow names it, one-line doc) for
+    every column of every table, in the tables' column order."""
+
 class LabRun:
     """One finished lab run (see ``rstlab.lab.Run`` for the curated object)."""
 
@@ -70,6 +74,7 @@ class LabRun:
     connections: ArrowTable
     segments: ArrowTable
     reset_table: ArrowTable
+    zeek_conns: ArrowTable
     def write_pcapng(self, path: str | PathLike[str], comments: dict[int, str] | None = None,
                      all_interfaces: bool = True) -> None: ...
 

@@ -15,6 +15,7 @@ pub struct Analysis {
     connections: Py<ArrowTable>,
     #[pyo3(get)]
     segments: Py<ArrowTable>,
+    /// Connections as Zeek's conn.log has them (whole streams and the parts of split ones).
     #[pyo3(get)]
     zeek_conns: Py<ArrowTable>,
     #[pyo3(get)]
@@ -133,6 +134,13 @@ pub fn write_pcapng_with_comments(py: Python<'_>, src: PathBuf, dst: PathBuf, co
 #[pyfunction]
 pub fn causes() -> Vec<(&'static str, &'static str, &'static str)> {
     rstlab_trace::classify::Cause::ALL.iter().map(|c| (c.as_str(), c.family(), c.description())).collect()
+}
+
+/// The column reference: (table, column, Arrow type as pyarrow names it, one-line doc) for
+/// every column of every table, in the tables' column order.
+#[pyfunction]
+pub fn columns() -> Vec<(&'static str, &'static str, String, &'static str)> {
+    rstlab_trace::report::Tables::columns().map(|c| (c.table, c.name, c.type_name(), c.doc())).collect()
 }
 
 /// Hand the memory the analysis freed (rows already turned into Arrow columns) back to the OS,
