@@ -10,10 +10,9 @@
 //! This module knows Arrow and nothing of connections or RSTs: `report` and `classify` both
 //! declare their tables with it.
 
-use arrow_array::builder::{PrimitiveBuilder, StringBuilder, StringDictionaryBuilder};
-use arrow_array::cast::AsArray;
+use arrow_array::builder::{PrimitiveBuilder, StringBuilder};
 use arrow_array::types::{ArrowPrimitiveType, Int32Type};
-use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 use std::hash::Hash;
@@ -157,6 +156,14 @@ impl Put<IpAddr> for AddrBuilder {
     }
 }
 
+impl AddrBuilder {
+    /// The last row's text ("" before any): another column may copy it instead of rendering
+    /// the address again.
+    pub fn last(&self) -> &str {
+        &self.scratch
+    }
+}
+
 impl Finish for AddrBuilder {
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.text.finish())
@@ -191,56 +198,10 @@ pub(crate) fn addr_text(buf: &mut String, a: IpAddr) -> &str {
     buf
 }
 
-/// Low-cardinality text (states, end reasons) as a dictionary column: compact in Arrow and
+/// Low-cardinality text (states, causes, flags) as a dictionary column: compact in Arrow and
 /// categorical in pandas. The dictionary holds each distinct text once, in order of first
-/// appearance.
-pub struct Dict;
-pub struct DictBuilder(StringDictionaryBuilder<Int32Type>);
-
-impl Kind for Dict {
-    type Builder = DictBuilder;
-    const NULLABLE: bool = false;
-    fn data_type() -> DataType {
-        dictionary_type()
-    }
-    fn builder(rows: usize) -> Self::Builder {
-        DictBuilder(StringDictionaryBuilder::with_capacity(rows, 16, 128))
-    }
-}
-
-impl Put<&str> for DictBuilder {
-    #[inline]
-    fn put(&mut self, v: &str) {
-        self.0.append_value(v);
-    }
-}
-
-impl Finish for DictBuilder {
-    fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.0.finish())
-    }
-}
-
-impl DictBuilder {
-    /// Re-key the values so far onto a dictionary that starts with `lead`'s, followed by this
-    /// column's own texts that `lead` lacks (in order of first appearance): the dictionary
-    /// Arrow gives when it concatenates a slice of `lead`'s column with this one.
-    pub fn lead_with(&mut self, lead: &DictBuilder) {
-        let own = self.0.finish();
-        let lead = lead.0.finish_cloned();
-        // Both fail only past `i32::MAX` distinct texts.
-        let mut b = StringDictionaryBuilder::new_with_dictionary(own.len(), lead.values().as_string::<i32>()).unwrap_or_default();
-        if let Some(own) = own.downcast_dict::<StringArray>() {
-            let _ = b.extend_dictionary(&own);
-        }
-        self.0 = b;
-    }
-}
-
-/// A dictionary column (categorical in pandas) from a small per-row key — an enum, a flags
-/// word — whose text is rendered once per distinct key instead of hashed as a string per row.
-/// The dictionary is the one collecting the rows' texts gives: one value per distinct text, in
-/// order of first appearance. A row's value is `(key, || text)`.
+/// appearance. A row's value is `(key, || text)` for a small key — an enum, a flags word —
+/// whose text is rendered once per distinct key instead of hashed as a string per row.
 pub struct Keyed<K>(PhantomData<K>);
 pub struct KeyedBuilder<K> {
     by_key: FxHashMap<K, i32>,
@@ -274,6 +235,55 @@ impl<K: Copy + Eq + Hash, S: AsRef<str>, F: FnOnce() -> S> Put<(K, F)> for Keyed
             })
         });
         self.keys.push(k);
+    }
+}
+
+/// Text from a fixed set of `&'static str` (states, end reasons) as a dictionary column; a
+/// row's value is the text.
+pub type Label = Keyed<LabelKey>;
+
+/// A `&'static str` keyed by where it lives, so a row costs a hash of two words, not of its
+/// text. The same text at two addresses is still one dictionary value (texts are matched
+/// when a key is first seen).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LabelKey(usize, usize);
+
+impl Put<&'static str> for KeyedBuilder<LabelKey> {
+    #[inline]
+    fn put(&mut self, text: &'static str) {
+        self.put((LabelKey(text.as_ptr() as usize, text.len()), || text));
+    }
+}
+
+impl<K: Copy + Eq + Hash> KeyedBuilder<K> {
+    /// The texts so far, in dictionary order.
+    fn texts(&self) -> Vec<&str> {
+        let mut t: Vec<(&str, i32)> = self.by_text.iter().map(|(s, &i)| (s.as_str(), i)).collect();
+        t.sort_unstable_by_key(|&(_, i)| i);
+        t.into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Re-key the rows so far onto a dictionary that starts with `lead`'s texts, followed by
+    /// this column's own that `lead` lacks (in order of first appearance): the dictionary
+    /// Arrow gives when it concatenates a slice of `lead`'s column with this one.
+    pub fn lead_with(&mut self, lead: &Self) {
+        let mut by_text: FxHashMap<String, i32> = FxHashMap::default();
+        let mut values = StringBuilder::new();
+        let mut index = |t: &str| {
+            let next = by_text.len() as i32;
+            *by_text.entry(t.to_owned()).or_insert_with(|| {
+                values.append_value(t);
+                next
+            })
+        };
+        for t in lead.texts() {
+            index(t);
+        }
+        let to: Vec<i32> = self.texts().into_iter().map(&mut index).collect();
+        for k in self.keys.iter_mut().chain(self.by_key.values_mut()) {
+            *k = to[*k as usize];
+        }
+        (self.by_text, self.values) = (by_text, values);
     }
 }
 

@@ -30,7 +30,7 @@ columns! {
         /// A port that may be missing.
         port: OptNum<UInt16Type> = r.port,
         /// A state.
-        state: Dict = r.state,
+        state: Label = r.state,
         /// A flag shown by name.
         flag: Keyed<u8> = (r.flag, || if r.flag == 0 { "off" } else { "on" }),
     }
@@ -48,6 +48,8 @@ fn rows() -> Vec<Row> {
         Row { id: 7, port: Some(80), state: "SF", flag: 2 },
         Row { id: 8, port: Some(443), state: "S0", flag: 0 },
         Row { id: 9, port: Some(22), state: "SF", flag: 1 },
+        // The same text at another address is the same dictionary value.
+        Row { id: 10, port: Some(25), state: String::from("S0").leak(), flag: 0 },
     ]
 }
 
@@ -75,7 +77,7 @@ fn the_declaration_gives_names_types_and_docs_in_order() {
     let schema: Vec<_> = b.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
     let declared: Vec<_> = Seen::COLUMNS.iter().map(|c| (c.name.to_string(), c.data_type())).collect();
     assert_eq!(schema, declared);
-    assert_eq!(b.column(0).as_primitive::<UInt64Type>().values(), &[7, 8, 9]);
+    assert_eq!(b.column(0).as_primitive::<UInt64Type>().values(), &[7, 8, 9, 10]);
 }
 
 #[test]
@@ -98,6 +100,10 @@ fn nullable_when_declared_whatever_the_rows() {
     assert_eq!(Declared::schema(), Declared::with_capacity(0).finish().schema());
 }
 
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
 fn dict_text(b: &RecordBatch, col: usize) -> (Vec<String>, Vec<String>) {
     let d = b.column(col).as_dictionary::<Int32Type>();
     let values = d.values().as_string::<i32>();
@@ -112,8 +118,8 @@ fn dictionaries_hold_each_text_once_in_order_of_first_appearance() {
     // Two keys with one text: the dictionary still has it once.
     r.push(Row { id: 10, port: None, state: "REJ", flag: 3 });
     let b = build(&r);
-    assert_eq!(dict_text(&b, 2), (vec!["SF".into(), "S0".into(), "REJ".into()], vec!["SF".into(), "S0".into(), "SF".into(), "REJ".into()]));
-    assert_eq!(dict_text(&b, 3), (vec!["on".into(), "off".into()], vec!["on".into(), "off".into(), "on".into(), "on".into()]));
+    assert_eq!(dict_text(&b, 2), (strings(&["SF", "S0", "REJ"]), strings(&["SF", "S0", "SF", "S0", "REJ"])));
+    assert_eq!(dict_text(&b, 3), (strings(&["on", "off"]), strings(&["on", "off", "on", "off", "on"])));
 }
 
 #[test]
@@ -128,7 +134,16 @@ fn a_dictionary_led_by_another_starts_with_its_texts() {
     t.state.lead_with(&lead.state);
     let b = t.finish();
     // Arrow's concatenation of the two columns: the lead's dictionary, then the new texts.
-    assert_eq!(dict_text(&b, 2), (vec!["RSTO".into(), "SF".into(), "S0".into()], vec!["SF".into(), "S0".into(), "SF".into()]));
+    assert_eq!(dict_text(&b, 2), (strings(&["RSTO", "SF", "S0"]), strings(&["SF", "S0", "SF", "S0"])));
     // The lead is untouched.
     assert_eq!(dict_text(&lead.finish(), 2).0, ["RSTO", "SF"]);
+}
+
+#[test]
+fn last_is_the_text_of_the_last_row() {
+    let mut a = Addr::builder(2);
+    assert_eq!(a.last(), "");
+    a.put("10.0.0.1".parse::<IpAddr>().unwrap());
+    a.put("2001:db8::1".parse::<IpAddr>().unwrap());
+    assert_eq!(a.last(), "2001:db8::1");
 }

@@ -2,7 +2,7 @@
 //! table's columns are declared once, below (the RST table's in `classify::rows`), with
 //! [`crate::columns`]; [`Tables::columns`] is the column reference of all four.
 
-use crate::columns::{columns, Addr, Column, Dict, Num, OptNum, Text};
+use crate::columns::{addr_text, columns, Addr, Column, Label, Num, OptNum, Text};
 use crate::flow::{Conn, Dir};
 use crate::wire::{Checksum, Segment};
 use arrow_array::types::{Float64Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
@@ -221,23 +221,28 @@ fn connection_batches(rows: ConnRows, split: Vec<ZeekRow>) -> (RecordBatch, Reco
     let mut conns = ConnColumns::with_capacity(n);
     let mut zeek = ZeekColumns::with_capacity(n + split.len());
     let mut split = split.iter().peekable();
+    let mut text = AddrTexts::default();
     let mut whole = false;
     for r in rows.into_rows() {
         conns.append(&r);
         // A stable merge by conn_id (a stream is either whole or split, never both).
         while let Some(z) = split.next_if(|z| z.conn_id < r.conn_id) {
-            zeek.append(ZeekView::from(z));
+            zeek.append(text.view(z));
         }
         if r.zeek_conns == 1 {
-            zeek.append(ZeekView::from(&r));
+            // A whole stream's Zeek row is its connection row: the addresses just written
+            // there are copied, not rendered again.
+            let (orig_addr, resp_addr) = (conns.orig_addr.last(), conns.resp_addr.last());
+            let (orig_port, resp_port) = (r.orig.1, r.resp.1);
+            zeek.append(ZeekView { conn_id: r.conn_id, orig_addr, orig_port, resp_addr, resp_port, conn_state: r.conn_state, history: &r.history });
             whole = true;
         }
         while let Some(z) = split.next_if(|z| z.conn_id == r.conn_id) {
-            zeek.append(ZeekView::from(z));
+            zeek.append(text.view(z));
         }
     }
     for z in split {
-        zeek.append(ZeekView::from(z));
+        zeek.append(text.view(z));
     }
     // The Zeek table's states are categories like the connections table's: their dictionary
     // is the one Arrow gives when it concatenates the whole streams' rows (a slice of the
@@ -299,7 +304,7 @@ columns! {
         /// TCP payload bytes the responder sent, per IP header, retransmissions included (Zeek's `resp_bytes` counts sequence space instead).
         resp_bytes: Num<UInt64Type> = r.resp_bytes,
         /// Zeek's `conn_state` (`S0`, `SF`, `REJ`, `RSTO`, ...) of the stream's last Zeek connection (see `zeek_conns`).
-        conn_state: Dict = r.conn_state,
+        conn_state: Label = r.conn_state,
         /// Zeek's `history` of the stream's last Zeek connection (upper case: originator, lower case: responder).
         history: Text<8> = &*r.history,
         /// Frame number of the originator's first SYN; null if it sent none.
@@ -317,7 +322,7 @@ columns! {
         /// RST segments in the stream, both directions (each one is a row of the resets table).
         rst_count: Num<UInt32Type> = r.rsts,
         /// How the stream ended: `rst:<cause>` (the first RST that ended it), `fin` (both sides sent FIN), `half_closed` (one did) or `open`; empty when RSTs are not classified.
-        end_reason: Dict = r.end_reason,
+        end_reason: Label = r.end_reason,
         /// How many conn.log rows Zeek writes for this stream (its timers and tuple reuse can split one stream); the zeek_conns table has each.
         zeek_conns: Num<UInt32Type> = r.zeek_conns,
     }
@@ -388,21 +393,26 @@ columns! {
 #[derive(Clone, Copy)]
 struct ZeekView<'a> {
     conn_id: u64,
-    orig: (IpAddr, u16),
-    resp: (IpAddr, u16),
+    orig_addr: &'a str,
+    orig_port: u16,
+    resp_addr: &'a str,
+    resp_port: u16,
     conn_state: &'static str,
     history: &'a str,
 }
 
-impl<'a> From<&'a ConnRow> for ZeekView<'a> {
-    fn from(r: &'a ConnRow) -> Self {
-        ZeekView { conn_id: r.conn_id, orig: r.orig, resp: r.resp, conn_state: r.conn_state, history: &r.history }
-    }
+/// Addresses as text for the Zeek table's split parts.
+#[derive(Default)]
+struct AddrTexts {
+    orig: String,
+    resp: String,
 }
 
-impl<'a> From<&'a ZeekRow> for ZeekView<'a> {
-    fn from(r: &'a ZeekRow) -> Self {
-        ZeekView { conn_id: r.conn_id, orig: r.orig, resp: r.resp, conn_state: r.conn_state, history: &r.history }
+impl AddrTexts {
+    fn view<'a>(&'a mut self, z: &'a ZeekRow) -> ZeekView<'a> {
+        addr_text(&mut self.orig, z.orig.0);
+        addr_text(&mut self.resp, z.resp.0);
+        ZeekView { conn_id: z.conn_id, orig_addr: &self.orig, orig_port: z.orig.1, resp_addr: &self.resp, resp_port: z.resp.1, conn_state: z.conn_state, history: &z.history }
     }
 }
 
@@ -412,15 +422,15 @@ columns! {
         /// The stream this Zeek connection is part of (Wireshark's `tcp.stream`; the connections table's `conn_id`).
         conn_id: Num<UInt64Type> = z.conn_id,
         /// Originator's address as Zeek takes it for this connection (Zeek's `id.orig_h`).
-        orig_addr: Addr = z.orig.0,
+        orig_addr: Text<12> = z.orig_addr,
         /// Originator's TCP port (Zeek's `id.orig_p`).
-        orig_port: Num<UInt16Type> = z.orig.1,
+        orig_port: Num<UInt16Type> = z.orig_port,
         /// Responder's address (Zeek's `id.resp_h`).
-        resp_addr: Addr = z.resp.0,
+        resp_addr: Text<12> = z.resp_addr,
         /// Responder's TCP port (Zeek's `id.resp_p`).
-        resp_port: Num<UInt16Type> = z.resp.1,
+        resp_port: Num<UInt16Type> = z.resp_port,
         /// Zeek's `conn_state` for this connection (`S0`, `SF`, `REJ`, `RSTO`, ...).
-        conn_state: Dict = z.conn_state,
+        conn_state: Label = z.conn_state,
         /// Zeek's `history` for this connection (upper case: originator, lower case: responder).
         history: Text<8> = z.history,
     }
