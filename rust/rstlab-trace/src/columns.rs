@@ -303,9 +303,10 @@ fn dictionary_type() -> DataType {
 pub enum Nulls {
     /// Always: the schema is the same whatever the rows (an empty table has it too).
     Declared,
-    /// Only in a batch that holds a null, as `RecordBatch::try_from_iter` marks fields: the
-    /// connections, segments and Zeek tables have always been written so, and readers that
-    /// compare schemas byte for byte see the same ones.
+    /// Only in a batch that holds a null (as `RecordBatch::try_from_iter` marks fields): how
+    /// the connections, segments and Zeek tables are written. Their schema is part of the
+    /// output other tools read (Arrow IPC, Parquet), so this is the tables' contract, not a
+    /// builder detail.
     Seen,
 }
 
