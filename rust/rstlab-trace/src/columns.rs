@@ -378,7 +378,7 @@ pub fn empty_schema(columns: &[Column], nulls: Nulls) -> SchemaRef {
 /// `COLUMNS` (the column reference), `with_capacity(rows)`, `append(row)`, `finish()` (the
 /// record batch) and `schema()` (an empty table's).
 ///
-/// ```ignore
+/// ```text
 /// columns! {
 ///     /// The connections table.
 ///     pub(crate) struct ConnColumns: "connections", nulls Seen, |r: &ConnRow| {
