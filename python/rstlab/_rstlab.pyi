@@ -52,6 +52,10 @@ def causes() -> list[tuple[str, str, str, list[str], list[str]]]:
     """The cause registry: (id, family, description, kernel reasons, lab scenarios) in the Rust
     enum's order."""
 
+def columns() -> list[tuple[str, str, str, str]]:
+    """The column reference: (table, column, Arrow type as pyarrow names it, one-line doc) for
+    every column of every table, in the tables' column order."""
+
 class LabRun:
     """One finished lab run (see ``rstlab.lab.Run`` for the curated object)."""
 
@@ -71,6 +75,7 @@ class LabRun:
     connections: ArrowTable
     segments: ArrowTable
     reset_table: ArrowTable
+    zeek_conns: ArrowTable
     def write_pcapng(self, path: str | PathLike[str], comments: dict[int, str] | None = None,
                      all_interfaces: bool = True) -> None: ...
 

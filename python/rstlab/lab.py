@@ -131,7 +131,7 @@ class _LabTables:
     def __init__(self, native: Any) -> None:
         self.connections = native.connections
         self.resets = native.reset_table
-        self.zeek_conns = None
+        self.zeek_conns = native.zeek_conns
         self.counts = {"tcp": len(native.segments)}
 
 

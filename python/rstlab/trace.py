@@ -106,8 +106,7 @@ class Trace:
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
                           zeek_bare=zeek_bare)
         self.connections = Table(native.connections, "connections")
-        self._zeek_split = getattr(native, "zeek_conns", None)
-        self._zeek: Table | None = None
+        self._zeek = Table(native.zeek_conns, "zeek_conns")
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
         self.resets = Table(native.resets, "resets")
         self.counts: dict[str, int] = dict(getattr(native, "counts", {}))
@@ -118,19 +117,6 @@ class Trace:
     def zeek_conns(self) -> Table:
         """Connections as Zeek's conn.log would split them (its timers and tuple reuse can cut
         one Wireshark stream in several); ``conn_id`` names the stream each belongs to."""
-        if self._zeek is None:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            cols = ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "conn_state", "history"]
-            conns = self.connections.to_arrow()
-            if self._zeek_split is None or "zeek_conns" not in conns.column_names:
-                self._zeek = Table.from_arrow(conns.select([c for c in cols if c in conns.column_names]), "zeek_conns")
-            else:
-                whole = conns.filter(pc.equal(conns.column("zeek_conns"), 1)).select(cols)
-                split = pa.table(self._zeek_split).select(cols)
-                merged = pa.concat_tables([whole, split]).sort_by([("conn_id", "ascending")])
-                self._zeek = Table.from_arrow(merged, "zeek_conns")
         return self._zeek
 
     @property

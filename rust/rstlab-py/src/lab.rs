@@ -83,6 +83,8 @@ pub struct LabRun {
     segments: Py<ArrowTable>,
     #[pyo3(get)]
     reset_table: Py<ArrowTable>,
+    #[pyo3(get)]
+    zeek_conns: Py<ArrowTable>,
     frames: Vec<rstlab_lab::CapturedFrame>,
 }
 
@@ -178,6 +180,7 @@ pub(crate) fn convert(py: Python<'_>, r: RunResult) -> PyResult<LabRun> {
         connections: table(|t| &t.connections)?,
         segments: table(|t| &t.segments)?,
         reset_table: table(|t| &t.resets)?,
+        zeek_conns: table(|t| &t.zeek_conns)?,
         scenario: r.scenario,
         ip_version: r.ip_version,
         verdict,

@@ -62,6 +62,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace::analyze_file, m)?)?;
     m.add_function(wrap_pyfunction!(trace::write_pcapng_with_comments, m)?)?;
     m.add_function(wrap_pyfunction!(trace::causes, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::columns, m)?)?;
     m.add_class::<lab::LabRun>()?;
     m.add_function(wrap_pyfunction!(lab::scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(lab::run, m)?)?;

@@ -15,6 +15,7 @@ pub struct Analysis {
     connections: Py<ArrowTable>,
     #[pyo3(get)]
     segments: Py<ArrowTable>,
+    /// Connections as Zeek's conn.log has them (whole streams and the parts of split ones).
     #[pyo3(get)]
     zeek_conns: Py<ArrowTable>,
     #[pyo3(get)]
@@ -138,6 +139,13 @@ pub fn causes() -> Vec<(&'static str, &'static str, &'static str, Vec<&'static s
         (c.as_str(), c.family(), c.description(), c.kernel_reasons().to_vec(), c.scenarios().to_vec())
     };
     rstlab_trace::classify::Cause::ALL.into_iter().map(row).collect()
+}
+
+/// The column reference: (table, column, Arrow type as pyarrow names it, one-line doc) for
+/// every column of every table, in the tables' column order.
+#[pyfunction]
+pub fn columns() -> Vec<(&'static str, &'static str, String, &'static str)> {
+    rstlab_trace::report::Tables::columns().map(|c| (c.table, c.name, c.type_name(), c.doc())).collect()
 }
 
 /// Hand the memory the analysis freed (rows already turned into Arrow columns) back to the OS,

@@ -22,6 +22,7 @@ pub mod wire;
 pub mod flow;
 pub mod classify;
 pub mod capture;
+pub mod columns;
 pub mod report;
 pub mod analyze;
 

@@ -3,14 +3,11 @@
 
 use super::record::RstSeg;
 use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
+use crate::columns::{columns, Column, Keyed, Num, OptNum, Text, TextBuilder};
 use crate::wire::{TcpFlags, TcpOptions};
-use arrow_array::builder::StringBuilder;
-use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, UInt16Array, UInt32Array, UInt64Array, UInt8Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rustc_hash::FxHashMap;
-use std::hash::Hash;
-use std::sync::Arc;
+use arrow_array::types::{Float64Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 
 /// One classified RST.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,92 +107,65 @@ impl ResetRows {
         self.rows.sort_by_key(|r| r.frame);
     }
 
+    /// The table's columns (the column reference's part for it).
+    pub const COLUMNS: &'static [Column] = ResetColumns::COLUMNS;
+
     /// The table's schema (also for an empty table).
     pub fn schema() -> SchemaRef {
-        let s = |n: &str| Field::new(n, DataType::Utf8, false);
-        // Few distinct values: dictionary columns (categorical in pandas).
-        let d = |n: &str| Field::new(n, DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), false);
-        Arc::new(Schema::new(vec![
-            Field::new("frame", DataType::UInt64, false),
-            Field::new("ts", DataType::Float64, false),
-            Field::new("conn_id", DataType::UInt64, false),
-            d("sender"),
-            d("flags"),
-            Field::new("seq", DataType::UInt32, false),
-            Field::new("ack", DataType::UInt32, false),
-            Field::new("ttl", DataType::UInt8, false),
-            Field::new("ip_id", DataType::UInt16, true),
-            Field::new("window", DataType::UInt16, false),
-            d("options"),
-            Field::new("trigger", DataType::UInt64, true),
-            d("phase"),
-            d("acceptability"),
-            d("effect"),
-            d("origin"),
-            d("cause"),
-            Field::new("confidence", DataType::Float64, false),
-            s("evidence"),
-        ]))
+        ResetColumns::schema()
     }
 
     pub fn into_record_batch(self) -> RecordBatch {
-        let r = &self.rows;
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(UInt64Array::from_iter_values(r.iter().map(|x| x.frame))),
-            Arc::new(Float64Array::from_iter_values(r.iter().map(|x| x.ts_ns as f64 / 1e9))),
-            Arc::new(UInt64Array::from_iter_values(r.iter().map(|x| x.conn_id))),
-            dictionary(r, |x| x.sender_is_orig, |x| x.sender()),
-            dictionary(r, |x| x.flags, |x| x.flags.tcpdump()),
-            Arc::new(UInt32Array::from_iter_values(r.iter().map(|x| x.seq))),
-            Arc::new(UInt32Array::from_iter_values(r.iter().map(|x| x.ack))),
-            Arc::new(UInt8Array::from_iter_values(r.iter().map(|x| x.ttl))),
-            Arc::new(UInt16Array::from(r.iter().map(|x| x.ip_id).collect::<Vec<_>>())),
-            Arc::new(UInt16Array::from_iter_values(r.iter().map(|x| x.window))),
-            dictionary(r, |x| x.options.present, |x| x.options.names()),
-            Arc::new(UInt64Array::from(r.iter().map(|x| x.trigger).collect::<Vec<_>>())),
-            dictionary(r, |x| x.phase, |x| x.phase.as_str()),
-            dictionary(r, |x| x.acceptability, |x| x.acceptability.as_str()),
-            dictionary(r, |x| x.effect, |x| x.effect.as_str()),
-            dictionary(r, |x| x.origin, |x| x.origin.as_str()),
-            dictionary(r, |x| x.cause, |x| x.cause.as_str()),
-            Arc::new(Float64Array::from_iter_values(r.iter().map(|x| x.confidence))),
-            strings(r, |x| &x.evidence),
-        ];
-        // The columns are built from the schema's own list above; a mismatch is a bug here,
-        // not something any input can cause.
-        RecordBatch::try_new(Self::schema(), columns).expect("reset table columns match their schema")
+        let mut t = ResetColumns::with_capacity(self.rows.len());
+        // The evidence is several hundred bytes a row: its buffer is sized exactly up front.
+        t.evidence = TextBuilder::with_bytes(self.rows.len(), self.rows.iter().map(|x| x.evidence.len()).sum());
+        for r in &self.rows {
+            t.append(r);
+        }
+        t.finish()
     }
 }
 
-/// A string column, its buffer sized up front (the evidence column is several hundred bytes a
-/// row: grown by doubling it would be copied and re-faulted over and over).
-fn strings(rows: &[ResetRow], text: impl Fn(&ResetRow) -> &str) -> ArrayRef {
-    let bytes = rows.iter().map(|x| text(x).len()).sum();
-    let mut b = StringBuilder::with_capacity(rows.len(), bytes);
-    for x in rows {
-        b.append_value(text(x));
+columns! {
+    /// The RST table: one row per RST, with the columns of DESIGN.md §3.
+    struct ResetColumns: "resets", nulls Declared, |r: &ResetRow| {
+        /// Frame number of the RST, 1-based like Wireshark's `frame.number`.
+        frame: Num<UInt64Type> = r.frame,
+        /// Capture time, seconds since the Unix epoch (Wireshark's `frame.time_epoch`).
+        ts: Num<Float64Type> = r.ts_ns as f64 / 1e9,
+        /// The RST's stream (Wireshark's `tcp.stream`; the connections table's `conn_id`).
+        conn_id: Num<UInt64Type> = r.conn_id,
+        /// Which endpoint the RST comes from by its addresses: `orig` (the originator) or `resp`.
+        sender: Keyed<bool> = (r.sender_is_orig, || r.sender()),
+        /// TCP flags in tcpdump's notation (`R`, `R.`, ...; ACK shown as `.`).
+        flags: Keyed<TcpFlags> = (r.flags, || r.flags.tcpdump()),
+        /// Sequence number as sent (Wireshark's `tcp.seq_raw`).
+        seq: Num<UInt32Type> = r.seq,
+        /// Acknowledgement number as sent (Wireshark's `tcp.ack_raw`).
+        ack: Num<UInt32Type> = r.ack,
+        /// IPv4 TTL or IPv6 hop limit (Wireshark's `ip.ttl` / `ipv6.hlim`): an injected RST often differs from its endpoint's.
+        ttl: Num<UInt8Type> = r.ttl,
+        /// IPv4 identification (Wireshark's `ip.id`); null for IPv6.
+        ip_id: OptNum<UInt16Type> = r.ip_id,
+        /// Window field as sent, unscaled (Wireshark's `tcp.window_size_value`).
+        window: Num<UInt16Type> = r.window,
+        /// TCP options present, comma-separated Wireshark-like names (`mss,sack_perm,ts,nop,ws`); empty when none.
+        options: Keyed<u16> = (r.options.present, || r.options.names()),
+        /// Frame number of the segment the RST answers; null when it answers none.
+        trigger: OptNum<UInt64Type> = r.trigger,
+        /// Where in the connection's life it came: `handshake`, `established`, `closing`, `post_close` or `midstream` (the capture began mid-connection).
+        phase: Keyed<Phase> = (r.phase, || r.phase.as_str()),
+        /// Whether the receiver must accept it (RFC 9293 §3.10.7, RFC 5961 §3): `exact`, `in_window`, `out_of_window`, `syn_sent_ack_ok`, `syn_sent_ack_bad` or `unknown`.
+        acceptability: Keyed<Acceptability> = (r.acceptability, || r.acceptability.as_str()),
+        /// What the receiver did next, as the capture shows it: `terminated`, `challenged` (an RFC 5961 challenge ACK) or `ignored`.
+        effect: Keyed<Effect> = (r.effect, || r.effect.as_str()),
+        /// Who made it: `endpoint_stack_reply`, `endpoint_active_reset`, `middlebox_suspected` or `unknown`.
+        origin: Keyed<Origin> = (r.origin, || r.origin.as_str()),
+        /// Why it was sent: a cause id (`refused`, `abort`, `no_connection`, ...; `rstlab.causes()` lists them).
+        cause: Keyed<Cause> = (r.cause, || r.cause.as_str()),
+        /// Calibrated probability that `cause` is right, from 0 to 1.
+        confidence: Num<Float64Type> = r.confidence,
+        /// The named predicates behind the verdict, with their values: `name: value; name: value`.
+        evidence: Text<0> = r.evidence.as_str(),
     }
-    Arc::new(b.finish())
-}
-
-/// A dictionary column (categorical in pandas) from a small per-row key — an enum, a flags
-/// word — whose text is rendered once per distinct key instead of hashed as a string per row.
-/// The dictionary is the one collecting the rows' strings gives: one value per distinct text,
-/// in order of first appearance.
-fn dictionary<K: Copy + Eq + Hash, S: AsRef<str>>(rows: &[ResetRow], key: impl Fn(&ResetRow) -> K, text: impl Fn(&ResetRow) -> S) -> ArrayRef {
-    let mut by_key: FxHashMap<K, i32> = FxHashMap::default();
-    // Two keys may show the same text (flag or option bits without a name).
-    let mut by_text: FxHashMap<String, i32> = FxHashMap::default();
-    let mut values = StringBuilder::new();
-    let keys = Int32Array::from_iter_values(rows.iter().map(|x| {
-        *by_key.entry(key(x)).or_insert_with(|| {
-            let t = text(x);
-            let next = by_text.len() as i32;
-            *by_text.entry(t.as_ref().to_owned()).or_insert_with(|| {
-                values.append_value(t.as_ref());
-                next
-            })
-        })
-    }));
-    Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::new(values.finish())))
 }
