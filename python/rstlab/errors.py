@@ -31,7 +31,10 @@ class RstlabError(Exception):
 
 
 def _rebuild(cls: type[RstlabError], message: str, attrs: dict[str, Any]) -> RstlabError:
-    return cls(message, **attrs)
+    exc = cls(message)
+    for name, value in attrs.items():
+        setattr(exc, name, value)  # also OSError's errno / strerror / filename
+    return exc
 
 
 class TraceFormatError(RstlabError, ValueError):
