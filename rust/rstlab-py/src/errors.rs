@@ -1,9 +1,10 @@
 //! The one boundary between rstlab's errors and Python's exceptions: one mapping function per
 //! core error enum ([`trace_error`] for `rstlab_trace::TraceError`, [`lab_error`] for
 //! `rstlab_lab::LabError`), [`io_error`] for the plain system-call failures of lab sockets, and
-//! [`usage_error`] for arguments the binding itself refuses. Every exception the binding raises
-//! is made here, and each `match` is exhaustive: a new error variant does not compile until it
-//! has its Python class.
+//! [`usage_error`] for arguments the composition API refuses. Every exception a failure raises
+//! is made here (only malformed arguments to the private entry points — PyO3's conversions,
+//! `analyze_file(segments=)` — raise a plain `TypeError` / `ValueError`), and each `match` is
+//! exhaustive: a new error variant does not compile until it has its Python class.
 //!
 //! The classes live in `rstlab.errors` (Python): each subclasses both `RstlabError` and the
 //! stdlib class users already catch (`ValueError`, `PermissionError`, `TimeoutError`,
@@ -155,4 +156,18 @@ fn strerror(code: i32) -> String {
     }
     // SAFETY: NUL-terminated by the successful call above, within `buf`.
     unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strerror;
+
+    #[test]
+    fn strerror_is_the_text_rust_wraps_with_the_errno() {
+        // std's io::Error shows an OS error as "<strerror(3)> (os error N)": the text the
+        // messages use must be exactly that strerror, with the number left to `[Errno N]`.
+        for code in [libc::ENOENT, libc::EACCES, libc::ECONNRESET, libc::EISDIR] {
+            assert_eq!(format!("{} (os error {code})", strerror(code)), std::io::Error::from_raw_os_error(code).to_string());
+        }
+    }
 }
