@@ -53,6 +53,8 @@ def test_errors_are_the_stdlib_classes_users_catch(tmp_path: Path) -> None:
     assert issubclass(rstlab.TraceFormatError, ValueError)
     assert issubclass(rstlab.PrivilegeError, PermissionError)
     assert issubclass(rstlab.ScenarioTimeout, TimeoutError)
+    assert issubclass(rstlab.ScenarioError, ValueError)
+    assert issubclass(rstlab.LabError, OSError)
     with pytest.raises(FileNotFoundError) as e:
         rstlab.read(tmp_path / "missing.pcap")
     assert e.value.filename == str(tmp_path / "missing.pcap")

@@ -126,7 +126,7 @@ def test_damaged_file_raises_precisely(tmp_path: Path, case: Case) -> None:
     assert e.path == str(p)
     assert e.offset == case.offset
     msg = str(e)
-    assert msg.startswith(f"{p}: at byte offset {case.offset}: "), msg
+    assert msg == f"{p}: at byte offset {case.offset}: {e.what}", msg
     for frag in case.says:
         assert frag in msg.lower(), f"{frag!r} not in {msg!r}"
     assert e.trace is not None and e.trace.counts["frames"] == case.frames_kept
@@ -181,7 +181,7 @@ def test_unsupported_link_type_only(tmp_path: Path) -> None:
         rstlab.read(p)
     e = info.value
     assert isinstance(e, rstlab.TraceFormatError) and isinstance(e, ValueError)
-    assert e.linktype == 147 and e.path == str(p)
+    assert e.linktype == 147 and e.interface == 0 and e.path == str(p)
     assert "147" in str(e) and str(p) in str(e)
     t = rstlab.read(p, errors="keep")
     assert isinstance(t.error, rstlab.UnsupportedLinkTypeError)

@@ -10,6 +10,7 @@ from .errors import (
     LabError,
     PrivilegeError,
     RstlabError,
+    ScenarioError,
     ScenarioTimeout,
     TraceFormatError,
     UnsupportedLinkTypeError,
@@ -32,4 +33,5 @@ __all__ = [
     "PrivilegeError",
     "ScenarioTimeout",
     "LabError",
+    "ScenarioError",
 ]

@@ -30,7 +30,11 @@ class Analysis:
     @property
     def counts(self) -> dict[str, int]: ...
     @property
-    def error(self) -> dict[str, Any] | None: ...
+    def error(self) -> BaseException | None:
+        """Why the pass stopped early, if it did: a :class:`~rstlab.errors.TraceFormatError`
+        (the tables hold what was read before the damage), an :class:`OSError` by errno with the
+        filename, or :class:`KeyboardInterrupt`. Made, not raised: ``rstlab.read`` attaches the
+        partial trace and raises or keeps it."""
 
 def analyze_file(
     path: str | PathLike[str],
@@ -45,8 +49,9 @@ def analyze_file(
     """Analyse a capture file with the GIL released; ``progress(done, total)`` every few MB."""
 
 def write_pcapng_with_comments(src: str | PathLike[str], dst: str | PathLike[str],
-                               comments: dict[int, str]) -> dict[str, Any] | None:
-    """Copy ``src`` to pcapng with ``comments`` ({frame: text}) as packet comments."""
+                               comments: dict[int, str]) -> None:
+    """Copy ``src`` to pcapng with ``comments`` ({frame: text}) as packet comments; raises
+    :class:`OSError` (with the filename) or :class:`~rstlab.errors.TraceFormatError`."""
 
 def causes() -> list[tuple[str, str, str, list[str], list[str]]]:
     """The cause registry: (id, family, description, kernel reasons, lab scenarios) in the Rust
@@ -84,10 +89,17 @@ def scenarios() -> list[dict[str, Any]]:
 
 def run(name: str, ip_version: int = 4, params: dict[str, str] | None = None,
         keep_dir: str | PathLike[str] | None = None, oracle: bool = True) -> LabRun:
-    """Run one scenario in fresh network namespaces (GIL released)."""
+    """Run one scenario in fresh network namespaces (GIL released). Raises the
+    :mod:`rstlab.errors` class its failure maps to (``ScenarioError``, ``PrivilegeError``,
+    ``ScenarioTimeout``, ``LabError``)."""
+
+def check_privileges(scenario: str) -> None:
+    """Raise the :class:`~rstlab.errors.PrivilegeError` a run of ``scenario`` would raise
+    (``capability``, ``hint``), before anything is built; ``None`` when namespaces can be made."""
 
 class Sock:
-    """A TCP socket inside a lab host; errors raise OSError with the errno."""
+    """A TCP socket inside a lab host; a failed call raises :class:`OSError` by errno (e.g.
+    ``ConnectionResetError``), as a Python socket does."""
 
     def connect(self, address: tuple[str, int], timeout: float | None = None) -> None: ...
     def accept(self) -> Sock: ...

@@ -9,7 +9,8 @@ import math
 import sys
 from typing import Any, Sequence
 
-from .errors import RstlabError, TraceFormatError
+from .errors import RstlabError
+from .render import agreement_markdown, claims_markdown, print_table
 
 CONN_COLUMNS = ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "orig_pkts",
                 "resp_pkts", "orig_bytes", "resp_bytes", "conn_state", "history"]
@@ -23,15 +24,6 @@ def _clean(v: Any) -> Any:
 
 def _rows(table: Any) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in r.items()} for r in table.to_pylist()]
-
-
-def print_table(rows: list[dict[str, Any]], columns: list[str], out: Any = sys.stdout) -> None:
-    """Plain aligned text columns."""
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
-    for row in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -171,14 +163,6 @@ def cmd_claims(args: argparse.Namespace) -> int:
     return 0
 
 
-def claims_markdown(rows: list[dict[str, Any]]) -> str:
-    out = ["| claim | scenario | IP | the post says | on Linux | evidence |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| {r['claim']} | `{r['scenario']}` | v{r['ip_version']} | {r['statement']} | "
-                   f"**{r['verdict']}** | {r['evidence']} |")
-    return "\n".join(out) + "\n"
-
-
 def cmd_agreement(args: argparse.Namespace) -> int:
     from . import lab
 
@@ -190,26 +174,6 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(agreement_markdown(a))
     return 0 if a["share"] is not None and a["share"] >= 0.95 else 1
-
-
-def agreement_markdown(a: dict[str, Any]) -> str:
-    from collections import Counter
-
-    per: Counter = Counter()
-    for r in a["rows"]:
-        per[(r["scenario"], r["host"], r["kernel_reason"] or "(no TCP-stack event)",
-             r["kernel_cause"] or "-", r["cause"])] += 1
-    out = ["| scenario | RST from | kernel reason | cause the kernel implies | classifier | RSTs |",
-           "|---|---|---|---|---|---|"]
-    for (sc, host, kr, kc, c), n in sorted(per.items()):
-        mark = "" if kc in ("-", c) else " ✗"
-        out.append(f"| `{sc}` | {host} | {kr} | {kc} | {c}{mark} | {n} |")
-    share = "n/a" if a["share"] is None else f"{a['share']:.1%}"
-    out.append("")
-    out.append(f"Agreement on RSTs the TCP stack sent: **{a['agree']}/{a['stack_rsts']} ({share})**. "
-               f"RSTs no TCP stack sent (netfilter, router, forger) called `injected`: "
-               f"{a['non_stack_injected']}/{a['non_stack_rsts']}.")
-    return "\n".join(out) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,9 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except TraceFormatError as e:
-        print(f"rstlab: {e}", file=sys.stderr)
-        return 1
     except RstlabError as e:
         print(f"rstlab: {e}", file=sys.stderr)
         return 1

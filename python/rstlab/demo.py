@@ -17,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .render import agreement_markdown, claims_markdown, print_table
+
 
 def _shared_traces() -> list[Path]:
     env = os.environ.get("RSTLAB_SHARED")
@@ -31,7 +33,6 @@ def _shared_traces() -> list[Path]:
 
 def demo(out: str | os.PathLike[str], files: list[str] | None = None) -> int:
     from . import lab, read
-    from .cli import agreement_markdown, claims_markdown, print_table
 
     outdir = Path(out)
     (outdir / "captures").mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ kernel itself.
 - :func:`run_all` — the whole catalogue (IPv4 and IPv6), in parallel, with a progress bar.
 
 Runs need root (namespaces, nftables, AF_PACKET, tracefs); without it they raise
-:class:`~rstlab.errors.PrivilegeError` saying what to run.
+:class:`~rstlab.errors.PrivilegeError` naming the missing capability and what to run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Iterable
 
 from . import _rstlab
-from .errors import PrivilegeError, RstlabError
+from .errors import RstlabError
 from .table import Table
 from .trace import Connection, Trace
 
@@ -139,11 +139,11 @@ def run(name: str, ip_version: int = 4, *, keep_dir: str | os.PathLike[str] | No
         oracle: bool = True, **params: Any) -> Run:
     """Run one scenario in fresh namespaces and return what happened.
 
-    ``params`` are the scenario's own knobs (see ``scenarios()[i]["params"]``).
+    ``params`` are the scenario's own knobs (see ``scenarios()[i]["params"]``). Raises
+    :class:`~rstlab.errors.ScenarioError` for an unknown scenario or parameter and
+    :class:`~rstlab.errors.PrivilegeError` (with the missing ``capability``) before building
+    anything when this process cannot make namespaces.
     """
-    why = privileges()
-    if why is not None:
-        raise PrivilegeError(why)
     native = _rstlab.run(name, ip_version, {k: str(v) for k, v in params.items()},
                          None if keep_dir is None else os.fspath(keep_dir), oracle)
     return Run(native)
@@ -157,12 +157,12 @@ def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None 
     Each scenario has its own namespaces, so runs cannot collide. Returns runs in catalogue
     order; a run that failed is returned as its exception. Ctrl-C stops starting new runs.
     """
-    why = privileges()
-    if why is not None:
-        raise PrivilegeError(why)
     wanted = set(names) if names is not None else None
     jobs = [(s["name"], v) for s in scenarios() for v in s["ip_versions"]
             if v in tuple(ip_versions) and (wanted is None or s["name"] in wanted)]
+    if jobs:
+        # Every run needs the same namespaces: without them, raise once before starting any.
+        _rstlab.check_privileges(jobs[0][0])
     results: dict[int, Run | RstlabError] = {}
     done = 0
 
@@ -255,9 +255,6 @@ class Lab:
 
     def __init__(self, name: str = "custom", ip_version: int = 4, *, routed: bool = False,
                  oracle: bool = True, sysctls: Iterable[tuple[str, str, str]] = ()) -> None:
-        why = privileges()
-        if why is not None:
-            raise PrivilegeError(why)
         self._native = _rstlab.Lab(name, ip_version, routed, oracle, list(sysctls))
         self.run: Run | None = None
 

@@ -8,12 +8,19 @@ matplotlib is imported only here, and only when a plot is asked for; nothing nee
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .trace import Connection
+
+class ConnectionLike(Protocol):
+    """What the plots read of a :class:`~rstlab.Connection`: typed by shape, because
+    ``rstlab.trace`` imports this module (for ``Connection._repr_html_``) and the two must not
+    import each other."""
+
+    row: Mapping[str, Any]
+    segments: Any
 
 __all__ = ["ladder", "time_sequence", "tcpdump_label", "event_label"]
 
@@ -63,7 +70,7 @@ def _endpoint(row: Mapping[str, Any], role: str) -> str:
     return f"[{addr}]:{port}" if ":" in str(addr) else f"{addr}:{port}"
 
 
-def _reset_rows(conn: "Connection") -> dict[int, dict[str, Any]]:
+def _reset_rows(conn: "ConnectionLike") -> dict[int, dict[str, Any]]:
     resets = getattr(conn, "resets", None)
     if resets is None or len(resets) == 0 or "cause" not in resets.columns:
         return {}
@@ -106,7 +113,7 @@ def _elide(rows: list[dict[str, Any]], keep: set[int], max_rows: int) -> list[di
     return out
 
 
-def ladder(conn: "Connection", ax: "Axes | None" = None, *,
+def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
            events: Iterable[Mapping[str, Any]] | None = None, max_segments: int = 60,
            title: str | None = None) -> "Axes":
     """A flow diagram like Wireshark's flow graph (Statistics → Flow Graph → TCP flows).
@@ -204,7 +211,7 @@ def ladder(conn: "Connection", ax: "Axes | None" = None, *,
     return ax
 
 
-def time_sequence(conn: "Connection", ax: "Axes | None" = None, *,
+def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
                   directions: Sequence[str] = ("orig", "resp"), title: str | None = None) -> "Axes":
     """A time–sequence graph in the style of tcptrace / Stevens.
 
@@ -269,7 +276,7 @@ def time_sequence(conn: "Connection", ax: "Axes | None" = None, *,
     return ax
 
 
-def render(draw: Any, conn: "Connection", fmt: str = "svg", **kwargs: Any) -> bytes:
+def render(draw: Any, conn: "ConnectionLike", fmt: str = "svg", **kwargs: Any) -> bytes:
     """Draw ``conn`` with ``draw`` (:func:`ladder` or :func:`time_sequence`) on a figure that is
     not registered with pyplot, and return it as SVG (text kept as text) or PNG bytes."""
     _import_mpl()
@@ -295,7 +302,7 @@ def render(draw: Any, conn: "Connection", fmt: str = "svg", **kwargs: Any) -> by
     return buf.getvalue()
 
 
-def svg_inline(draw: Any, conn: "Connection", **kwargs: Any) -> str:
+def svg_inline(draw: Any, conn: "ConnectionLike", **kwargs: Any) -> str:
     """The SVG of :func:`render` without its XML prolog, ready to inline in HTML."""
     svg = render(draw, conn, "svg", **kwargs).decode("utf-8")
     return svg[svg.index("<svg"):]

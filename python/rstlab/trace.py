@@ -8,7 +8,7 @@ import sys
 from typing import Any, Callable
 
 from . import _rstlab
-from .errors import TraceFormatError, raise_for
+from .errors import TraceFormatError
 from .table import Table
 
 __all__ = ["read", "Trace", "Connection"]
@@ -85,13 +85,12 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     t = Trace(p, res, **opts)
     err = res.error
     if err is not None:
-        if err.get("kind") in ("format", "unsupported_link") and errors == "keep":
-            try:
-                raise_for(err, t)
-            except TraceFormatError as e:
-                t.error = e
-            return t
-        raise_for(err, t)
+        if isinstance(err, TraceFormatError):
+            err.trace = t
+            if errors == "keep":
+                t.error = err
+                return t
+        raise err
     return t
 
 
@@ -147,8 +146,7 @@ class Trace:
             comments[int(r["frame"])] = (f"rstlab: {r['cause']} ({r['confidence']:.2f}), {r['sender']} "
                                          f"{r['origin']}, {r['phase']}, {r['acceptability']}, "
                                          f"{r['effect']}: {r['evidence']}")
-        err = _rstlab.write_pcapng_with_comments(self.path, os.fspath(path), comments)
-        raise_for(err)
+        _rstlab.write_pcapng_with_comments(self.path, os.fspath(path), comments)
 
     def __len__(self) -> int:
         return len(self.connections)

@@ -5,7 +5,7 @@
 //! frames a fault drops still show. Kernel timestamps come from `SO_TIMESTAMPNS`
 //! (CLOCK_REALTIME, the same clock as the application events).
 
-use crate::error::{os_err, LabError, Result};
+use crate::error::{os_err, os_err_at, LabError, Result};
 use crate::netns::{owned, Netns};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -208,12 +208,12 @@ pub fn write_pcapng_with(
     let ctx = || format!("writing {}", path.display());
     let seen = 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0);
     let count = if all_interfaces { interfaces.len().max(seen) } else { 1 };
-    let file = std::fs::File::create(path).map_err(os_err(format!("creating {}", path.display())))?;
-    let mut w = PcapNgWriter::new(std::io::BufWriter::new(file), "rstlab-lab").map_err(os_err(ctx()))?;
+    let file = std::fs::File::create(path).map_err(os_err_at(format!("creating {}", path.display()), path))?;
+    let mut w = PcapNgWriter::new(std::io::BufWriter::new(file), "rstlab-lab").map_err(os_err_at(ctx(), path))?;
     for i in 0..count {
         let linktype = frames.iter().find(|f| f.interface as usize == i).map_or(LINKTYPE_ETHERNET, |f| f.linktype);
         let name = interfaces.get(i).cloned().unwrap_or_else(|| format!("if{i}"));
-        w.interface(linktype, SNAPLEN as u32, Some(&name)).map_err(os_err(ctx()))?;
+        w.interface(linktype, SNAPLEN as u32, Some(&name)).map_err(os_err_at(ctx(), path))?;
     }
     let mut n0 = 0u64;
     for f in frames.iter().filter(|f| (f.interface as usize) < count) {
@@ -223,9 +223,9 @@ pub fn write_pcapng_with(
         } else {
             None
         };
-        w.packet(f.interface, f.ts_ns, f.orig_len, &f.data, c).map_err(os_err(ctx()))?;
+        w.packet(f.interface, f.ts_ns, f.orig_len, &f.data, c).map_err(os_err_at(ctx(), path))?;
     }
-    w.finish().map_err(os_err(ctx()))?;
+    w.finish().map_err(os_err_at(ctx(), path))?;
     Ok(())
 }
 

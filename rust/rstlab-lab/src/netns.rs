@@ -9,7 +9,7 @@
 //! and socket creation all follow the calling *thread*'s namespace). External commands get the
 //! namespace in `pre_exec` plus `PR_SET_PDEATHSIG`, so they die with the thread that made them.
 
-use crate::error::{os_err, LabError, Result};
+use crate::error::{os_err, os_err_at, LabError, Result};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -139,7 +139,7 @@ impl Netns {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         let label = self.label.clone();
         self.run(|| std::fs::write(&path, value))?
-            .map_err(os_err(format!("setting sysctl {key}={value} in host {label}")))
+            .map_err(os_err_at(format!("setting sysctl {key}={value} in host {label}"), &path))
     }
 
     /// Reads a net sysctl of this namespace.
@@ -148,7 +148,7 @@ impl Netns {
         let label = self.label.clone();
         self.run(|| std::fs::read_to_string(&path))?
             .map(|s| s.trim().to_string())
-            .map_err(os_err(format!("reading sysctl {key} in host {label}")))
+            .map_err(os_err_at(format!("reading sysctl {key} in host {label}"), &path))
     }
 
     /// Reads a file under `/proc/thread-self/` as seen from inside the namespace (e.g. `net/tcp`).

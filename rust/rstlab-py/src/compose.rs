@@ -1,22 +1,20 @@
 //! Composing new scenarios from Python: a topology of fresh namespaces, sockets in its hosts,
 //! faults, the user's own programs, and a finished run classified like the catalogue's.
 
-use crate::lab::{convert, to_py_err, LabRun};
-use pyo3::exceptions::{PyOSError, PyValueError};
+use crate::errors::{io_error, lab_error, os_error, usage_error};
+use crate::lab::{convert, LabRun};
 use pyo3::prelude::*;
 use rstlab_lab::{Action, Fault, Hook, Lab, RunResult, Sock};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// A socket call's failure, as a Python socket raises it (`OSError` by errno).
 fn os_err(e: std::io::Error) -> PyErr {
-    match e.raw_os_error() {
-        Some(code) => PyOSError::new_err((code, e.to_string())),
-        None => PyOSError::new_err(e.to_string()),
-    }
+    Python::attach(|py| io_error(py, &e, None))
 }
 
 fn taken() -> PyErr {
-    PyValueError::new_err("this lab has finished; build a new Lab")
+    Python::attach(|py| usage_error(py, None, "this lab has finished; build a new Lab"))
 }
 
 /// A live topology (client and server, optionally a router between them) in fresh network
@@ -50,13 +48,13 @@ impl PyLab {
         }
         match b.build() {
             Ok(lab) => Ok(PyLab { inner: Some(lab), faults: Vec::new() }),
-            Err(e) => Err(to_py_err(py, &e)),
+            Err(e) => Err(lab_error(py, &e)),
         }
     }
 
     /// The address of host `role` ("client", "server", "router").
     fn addr(&self, py: Python<'_>, role: &str) -> PyResult<String> {
-        self.lab()?.addr(role).map(|a| a.to_string()).map_err(|e| to_py_err(py, &e))
+        self.lab()?.addr(role).map(|a| a.to_string()).map_err(|e| lab_error(py, &e))
     }
 
     /// The server's (address, port) that scenarios listen on.
@@ -67,36 +65,36 @@ impl PyLab {
 
     /// A TCP socket in host `role`; every call on it is recorded as an app event.
     fn socket(&self, py: Python<'_>, role: &str) -> PyResult<PySock> {
-        self.lab()?.socket(role).map(PySock::new).map_err(|e| to_py_err(py, &e))
+        self.lab()?.socket(role).map(PySock::new).map_err(|e| lab_error(py, &e))
     }
 
     /// A socket in `role` bound to the server address and listening.
     #[pyo3(signature = (role="server", backlog=16))]
     fn listener(&self, py: Python<'_>, role: &str, backlog: i32) -> PyResult<PySock> {
-        self.lab()?.listener(role, backlog).map(PySock::new).map_err(|e| to_py_err(py, &e))
+        self.lab()?.listener(role, backlog).map(PySock::new).map_err(|e| lab_error(py, &e))
     }
 
     /// Start `argv` (e.g. the user's own server) inside host `role`; returns its pid. It is
     /// killed and reaped when the lab finishes, and dies with this process.
     fn spawn(&mut self, py: Python<'_>, role: &str, argv: Vec<String>) -> PyResult<u32> {
-        let (prog, args) = argv.split_first().ok_or_else(|| PyValueError::new_err("argv is empty"))?;
+        let (prog, args) = argv.split_first().ok_or_else(|| usage_error(py, self.inner.as_ref().map(Lab::scenario), "argv is empty"))?;
         let lab = self.lab_mut()?;
-        let mut cmd = lab.command(role, prog).map_err(|e| to_py_err(py, &e))?;
+        let mut cmd = lab.command(role, prog).map_err(|e| lab_error(py, &e))?;
         cmd.args(args);
-        lab.spawn(cmd).map_err(|e| to_py_err(py, &e))
+        lab.spawn(cmd).map_err(|e| lab_error(py, &e))
     }
 
     /// Send `signal` (default SIGKILL) to a spawned process and reap it.
     #[pyo3(signature = (pid, signal=9))]
     fn kill(&mut self, py: Python<'_>, pid: u32, signal: i32) -> PyResult<()> {
-        self.lab_mut()?.kill(pid, signal).map_err(|e| to_py_err(py, &e))
+        self.lab_mut()?.kill(pid, signal).map_err(|e| lab_error(py, &e))
     }
 
     /// Silence traffic arriving at `role` (an nft drop on its input hook; `expr` narrows it,
     /// e.g. "tcp flags syn"). Returns a fault id for `heal`.
     #[pyo3(signature = (role, expr=""))]
     fn drop_input(&mut self, py: Python<'_>, role: &str, expr: &str) -> PyResult<usize> {
-        let f = self.lab_mut()?.drop_input(role, expr).map_err(|e| to_py_err(py, &e))?;
+        let f = self.lab_mut()?.drop_input(role, expr).map_err(|e| lab_error(py, &e))?;
         self.faults.push(Some(f));
         Ok(self.faults.len() - 1)
     }
@@ -106,31 +104,31 @@ impl PyLab {
     #[pyo3(signature = (role, expr="meta l4proto tcp"))]
     fn reject(&mut self, py: Python<'_>, role: &str, expr: &str) -> PyResult<usize> {
         let hook = if role == "router" { Hook::Forward } else { Hook::Input };
-        let f = self.lab_mut()?.rule(role, hook, expr, Action::RejectTcpReset).map_err(|e| to_py_err(py, &e))?;
+        let f = self.lab_mut()?.rule(role, hook, expr, Action::RejectTcpReset).map_err(|e| lab_error(py, &e))?;
         self.faults.push(Some(f));
         Ok(self.faults.len() - 1)
     }
 
     /// Remove a fault made by `drop_input` or `reject`.
     fn heal(&mut self, py: Python<'_>, fault: usize) -> PyResult<()> {
-        let f = self.faults.get_mut(fault).and_then(Option::take).ok_or_else(|| PyValueError::new_err("no such fault"))?;
-        self.lab_mut()?.heal(&f).map_err(|e| to_py_err(py, &e))
+        let f = self.faults.get_mut(fault).and_then(Option::take).ok_or_else(|| usage_error(py, self.inner.as_ref().map(Lab::scenario), "no such fault"))?;
+        self.lab_mut()?.heal(&f).map_err(|e| lab_error(py, &e))
     }
 
     /// Crash and reboot `role`: its interface moves to a fresh namespace with the same address;
     /// the old sockets stay behind, unreachable.
     fn reboot(&mut self, py: Python<'_>, role: &str) -> PyResult<()> {
-        self.lab_mut()?.reboot(role).map_err(|e| to_py_err(py, &e))
+        self.lab_mut()?.reboot(role).map_err(|e| lab_error(py, &e))
     }
 
     /// Make `role` vanish from the network (no answer at all).
     fn vanish(&mut self, py: Python<'_>, role: &str) -> PyResult<()> {
-        self.lab_mut()?.vanish(role).map_err(|e| to_py_err(py, &e))
+        self.lab_mut()?.vanish(role).map_err(|e| lab_error(py, &e))
     }
 
     /// Set a sysctl inside host `role`'s namespace only.
     fn sysctl(&self, py: Python<'_>, role: &str, key: &str, value: &str) -> PyResult<()> {
-        self.lab()?.sysctl(role, key, value).map_err(|e| to_py_err(py, &e))
+        self.lab()?.sysctl(role, key, value).map_err(|e| lab_error(py, &e))
     }
 
     /// Wait up to `timeout` seconds for a RST on the wire; False if none came.
@@ -144,7 +142,7 @@ impl PyLab {
         let lab = self.inner.take().ok_or_else(taken)?;
         let name = lab.scenario().to_string();
         let ip_version = lab.ip_version();
-        let o = lab.finish().map_err(|e| to_py_err(py, &e))?;
+        let o = lab.finish().map_err(|e| lab_error(py, &e))?;
         let r = RunResult::from_observed(&name, ip_version, o, None);
         convert(py, r)
     }
@@ -162,12 +160,12 @@ impl PySock {
         PySock { inner: Some(s) }
     }
     fn s(&self) -> PyResult<&Sock> {
-        self.inner.as_ref().ok_or_else(|| PyOSError::new_err((9, "socket is closed")))
+        self.inner.as_ref().ok_or_else(|| Python::attach(|py| os_error(py, libc::EBADF, "socket is closed", None)))
     }
 }
 
 fn addr_of(host: &str, port: u16) -> PyResult<SocketAddr> {
-    let ip = host.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {host}")))?;
+    let ip = host.parse().map_err(|_| Python::attach(|py| usage_error(py, None, &format!("not an IP address: {host}"))))?;
     Ok(SocketAddr::new(ip, port))
 }
 

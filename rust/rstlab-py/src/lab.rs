@@ -1,29 +1,12 @@
 //! The lab: scenarios and runs. Conversions only; every decision is in `rstlab-lab`.
 
 use crate::arrow::ArrowTable;
+use crate::errors::lab_error;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use rstlab_lab::{LabError, RunOptions, RunResult};
+use rstlab_lab::{RunOptions, RunResult};
 use std::collections::HashMap;
 use std::path::PathBuf;
-
-/// The one mapping from lab errors to Python exceptions (classes from `rstlab.errors`).
-pub(crate) fn to_py_err(py: Python<'_>, e: &LabError) -> PyErr {
-    let class = match e {
-        LabError::Privilege { .. } => "PrivilegeError",
-        LabError::Timeout { .. } => "ScenarioTimeout",
-        LabError::UnknownScenario(_) | LabError::Unsupported { .. } | LabError::Param { .. } => "ScenarioError",
-        LabError::Os { .. } | LabError::Command { .. } | LabError::Scenario { .. } => "LabError",
-    };
-    let made = py
-        .import("rstlab.errors")
-        .and_then(|m| m.getattr(class))
-        .and_then(|c| c.call1((e.to_string(),)));
-    match made {
-        Ok(exc) => PyErr::from_value(exc),
-        Err(err) => err,
-    }
-}
 
 /// The catalogue as a list of dicts.
 #[pyfunction]
@@ -96,7 +79,7 @@ impl LabRun {
     fn write_pcapng(&self, py: Python<'_>, path: PathBuf, comments: Option<HashMap<u64, String>>, all_interfaces: bool) -> PyResult<()> {
         let comments = comments.unwrap_or_default();
         let (frames, ifaces) = (&self.frames, &self.interfaces);
-        py.detach(|| rstlab_lab::write_pcapng_with(&path, frames, ifaces, &comments, all_interfaces)).map_err(|e| to_py_err(py, &e))
+        py.detach(|| rstlab_lab::write_pcapng_with(&path, frames, ifaces, &comments, all_interfaces)).map_err(|e| lab_error(py, &e))
     }
 }
 
@@ -206,6 +189,13 @@ pub fn run(py: Python<'_>, name: String, ip_version: u8, params: Option<HashMap<
     let r = py.detach(|| rstlab_lab::run(&name, &opts));
     match r {
         Ok(r) => convert(py, r),
-        Err(e) => Err(to_py_err(py, &e)),
+        Err(e) => Err(lab_error(py, &e)),
     }
+}
+
+/// Raise the `PrivilegeError` a run of `scenario` would raise, before anything is built (for
+/// `run_all`, which would otherwise start every run only to see each fail the same way).
+#[pyfunction]
+pub fn check_privileges(py: Python<'_>, scenario: &str) -> PyResult<()> {
+    rstlab_lab::netns::check_privileges(scenario).map_err(|e| lab_error(py, &e))
 }

@@ -3,6 +3,7 @@
 use crate::arrow::ArrowTable;
 use crate::errors;
 use pyo3::prelude::*;
+use pyo3::exceptions::PyBaseException;
 use pyo3::types::PyDict;
 use rstlab_trace::{analyze_file as core_analyze, AnalyzeOptions, SegmentFilter};
 use std::ops::ControlFlow;
@@ -22,8 +23,9 @@ pub struct Analysis {
     resets: Py<ArrowTable>,
     #[pyo3(get)]
     counts: Py<PyDict>,
+    /// Why the pass stopped early (the exception `rstlab.read` raises or keeps), if it did.
     #[pyo3(get)]
-    error: Option<Py<PyDict>>,
+    error: Option<Py<PyBaseException>>,
 }
 
 fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
@@ -105,10 +107,7 @@ pub fn analyze_file(
     ] {
         counts.set_item(k, v)?;
     }
-    let error = match &analysis.error {
-        Some(e) => Some(errors::describe(py, e)?.unbind()),
-        None => None,
-    };
+    let error = analysis.error.as_ref().map(|e| errors::trace_error(py, e).into_value(py));
     let t = analysis.tables;
     Ok(Analysis {
         connections: Py::new(py, ArrowTable::new(t.connections))?,
@@ -122,12 +121,9 @@ pub fn analyze_file(
 
 /// Copy `src` to pcapng at `dst` with `comments` ({frame: text}) as packet comments.
 #[pyfunction]
-pub fn write_pcapng_with_comments(py: Python<'_>, src: PathBuf, dst: PathBuf, comments: std::collections::HashMap<u64, String>) -> PyResult<Option<Py<PyDict>>> {
+pub fn write_pcapng_with_comments(py: Python<'_>, src: PathBuf, dst: PathBuf, comments: std::collections::HashMap<u64, String>) -> PyResult<()> {
     let r = py.detach(|| rstlab_trace::capture::pcapng_write::rewrite_with_comments(&src, &dst, &comments));
-    match r {
-        Ok(_) => Ok(None),
-        Err(e) => Ok(Some(errors::describe(py, &e)?.unbind())),
-    }
+    r.map(|_| ()).map_err(|e| errors::trace_error(py, &e))
 }
 
 /// The cause registry: (id, family, description, kernel reasons, scenarios) for every cause, in

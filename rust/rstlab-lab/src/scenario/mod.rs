@@ -18,7 +18,7 @@ mod timewait;
 
 use crate::capture::{write_pcapng, CapturedFrame};
 use crate::endpoint::AppEvent;
-use crate::error::{LabError, Result};
+use crate::error::{os_err_at, LabError, Result};
 use crate::lab::{decode_frames, Lab, Topology, WireReset};
 use crate::oracle::{KernelEvent, KernelEventKind};
 use rstlab_trace::wire::{Segment, TcpFlags};
@@ -288,7 +288,7 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     let mut r = RunResult::from_observed(name, opts.ip_version, o, non_stack);
     r.verdict = Some((sc.judge)(&r));
     if let Some(dir) = &opts.keep_dir {
-        std::fs::create_dir_all(dir).map_err(|e| LabError::os(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(os_err_at(format!("creating {}", dir.display()), dir))?;
         let path = dir.join(format!("{name}-v{}.pcapng", opts.ip_version));
         write_pcapng(&path, &r.frames, &r.interfaces)?;
         r.pcapng = Some(path);
