@@ -9,10 +9,33 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn instances(pid: u32) -> Vec<String> {
-    std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&format!("rstlab-{pid}-"))).collect())
-        .unwrap_or_default()
+/// A view of tracefs for the checks: the mounted one, or (where tracefs is not mounted, and
+/// runs use private mounts) a private mount of our own, unmounted on drop. Trace instances are
+/// global to the kernel, so every mount shows the same ones.
+struct Tracefs(std::path::PathBuf, bool);
+
+impl Tracefs {
+    fn open() -> Tracefs {
+        let (root, private) = rstlab_lab::oracle::tracefs_root().expect("tracefs");
+        Tracefs(root, private)
+    }
+
+    fn instances(&self, pid: u32) -> Vec<String> {
+        std::fs::read_dir(self.0.join("instances"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&format!("rstlab-{pid}-"))).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.1 {
+            let dir = std::ffi::CString::new(self.0.to_string_lossy().into_owned()).expect("path");
+            // SAFETY: a NUL-terminated path we mounted ourselves.
+            unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
 }
 
 fn root_state() -> (String, String, String) {
@@ -25,6 +48,8 @@ fn sigkilled_run_leaves_nothing_after_the_next_run() {
         return;
     }
     let before = root_state();
+    let tracefs = Tracefs::open();
+    let instances = |pid| tracefs.instances(pid);
     let mut child = Command::new(env!("CARGO_BIN_EXE_rstlab-lab")).args(["hold", "30"]).stdout(Stdio::piped()).spawn().expect("spawn hold");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -59,6 +84,8 @@ fn panic_inside_a_run_cleans_up() {
         return;
     }
     let before = root_state();
+    let tracefs = Tracefs::open();
+    let instances = |pid| tracefs.instances(pid);
     let me = std::process::id();
     let r = std::panic::catch_unwind(|| {
         let lab = rstlab_lab::Lab::builder("panics").ip_version(6).build().unwrap();
