@@ -17,7 +17,7 @@ use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 type Tuple = (IpAddr, u16, IpAddr, u16);
 

@@ -63,12 +63,12 @@ pub fn ladder(r: &RunResult) -> String {
 }
 
 /// The RSTs on the client's link that `role`'s address sent.
-pub fn rsts_from<'a>(r: &'a RunResult, role: Role) -> Vec<&'a WireReset> {
+pub fn rsts_from(r: &RunResult, role: Role) -> Vec<&WireReset> {
     r.observed.rsts_from(role)
 }
 
 /// Exactly one RST from `role` on the client's link.
-pub fn one_rst_from<'a>(r: &'a RunResult, role: Role) -> &'a WireReset {
+pub fn one_rst_from(r: &RunResult, role: Role) -> &WireReset {
     let v = r.observed.rsts_from(role);
     assert_eq!(v.len(), 1, "expected one RST from {role}\n{}", ladder(r));
     v[0]
