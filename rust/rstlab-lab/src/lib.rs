@@ -14,8 +14,10 @@
 //! - Without CAP_NET_ADMIN / CAP_SYS_ADMIN a run fails early with [`LabError::Privilege`];
 //!   without tracefs access it still runs and reports `oracle_available: false`.
 //!
-//! Entry points: [`scenarios`], [`scenario`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
-//! cases from the same primitives.
+//! Entry points: [`scenarios`], [`scenario()`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
+//! cases from the same primitives. Hosts are named by [`Role`] (its strings — "client",
+//! "server", … — exist only at the Python edge and in outputs); a run's result is one
+//! [`RunResult`], which embeds the [`Observed`] capture, events and RSTs.
 
 pub mod capture;
 pub mod endpoint;
