@@ -23,7 +23,9 @@ def shared_dir() -> Path | None:
 def shared() -> Path:
     d = shared_dir()
     if d is None:
-        pytest.skip("public traces not found: set RSTLAB_SHARED or put shared/ beside the repo")
+        where = os.environ.get("RSTLAB_SHARED") or str(REPO.parent / "shared")
+        pytest.skip(f"needs ../shared/traces: no traces/MANIFEST.md under {where} "
+                    "(set RSTLAB_SHARED or put shared/ beside the repo)")
     return d
 
 

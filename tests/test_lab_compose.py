@@ -108,3 +108,27 @@ def test_silent_network_ends_without_a_reset(lab) -> None:
         assert e.value.errno == errno.ETIMEDOUT
         run = l.finish()
     assert after_startup(run) == []
+
+
+def test_unknown_role_names_the_valid_ones(lab) -> None:
+    with lab.Lab("my_typo", 4) as l:
+        with pytest.raises(rstlab.errors.ScenarioError, match="`cleint` is not a role") as e:
+            l.socket("cleint")
+        assert isinstance(e.value, ValueError)
+        assert "client, server, router, forger" in str(e.value)
+        # A valid role that this topology has no host for is a different error.
+        with pytest.raises(rstlab.errors.LabError, match="no host `router`"):
+            l.addr("router")
+    with pytest.raises(rstlab.errors.ScenarioError, match="`serve` is not a role"):
+        lab.Lab("my_typo", 4, sysctls=[("serve", "net.ipv4.tcp_fin_timeout", "5")])
+
+
+def test_scenarios_declare_what_they_expect() -> None:
+    causes = {c for c, *_ in rstlab._rstlab.causes()}
+    for s in rstlab.lab.scenarios():
+        assert set(s["expect_causes"]) <= causes, s["name"]
+        assert all(k.isupper() for k in s["expect_kernel_reasons"]), s["name"]
+    by_name = {s["name"]: s for s in rstlab.lab.scenarios()}
+    # RFC 9293 §3.10.7.1: a SYN to a port with no socket is answered by the stack (NO_SOCKET).
+    assert by_name["s1_closed_port"]["expect_causes"] == ["refused"]
+    assert by_name["s1_closed_port"]["expect_kernel_reasons"] == ["NO_SOCKET"]

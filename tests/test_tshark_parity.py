@@ -91,7 +91,7 @@ def test_packet_counts_per_connection_match_tshark_conversations(traces: Path, t
     # An independent view: tshark's own per-stream frame counts on a trace with port reuse.
     f = traces / "chrissanders-packets" / "nowebaccess2.pcapng"
     if not f.exists():
-        pytest.skip(f"{f} missing")
+        pytest.skip(f"needs ../shared/traces: {f} missing")
     theirs = Counter(r["tcp.stream"] for r in tshark_frames(tshark, f).values() if r["tcp.stream"])
     t = rstlab.read(f)
     mine = {str(r["conn_id"]): r["orig_pkts"] + r["resp_pkts"] for r in t.connections}

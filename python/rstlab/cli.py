@@ -101,7 +101,9 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     from .lab import scenarios
 
     rows = [{"name": s["name"], "family": s["family"], "claim": s["claim"], "intent": s["intent"],
-             "needs": s["needs"], "ip_versions": s["ip_versions"]} for s in scenarios()]
+             "needs": s["needs"], "ip_versions": s["ip_versions"],
+             "expect_causes": s["expect_causes"], "expect_kernel_reasons": s["expect_kernel_reasons"]}
+            for s in scenarios()]
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")

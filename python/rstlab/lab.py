@@ -15,6 +15,7 @@ import html
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from . import _rstlab
@@ -27,7 +28,10 @@ __all__ = ["scenarios", "run", "run_all", "Run", "Lab", "claims", "agreement", "
 
 def scenarios() -> list[dict[str, Any]]:
     """The catalogue: one dict per scenario (``name``, ``family``, ``claim``, ``statement``,
-    ``intent``, ``source``, ``needs``, ``ip_versions``, ``topology``, ``sysctls``, ``params``)."""
+    ``intent``, ``source``, ``needs``, ``ip_versions``, ``topology``, ``capture_at``, ``sysctls``,
+    ``params``, and what a run with default parameters produces: ``expect_causes``, the causes of
+    its RSTs, and ``expect_kernel_reasons``, the kernel's ``tcp_send_reset`` reasons — each once,
+    in order of first appearance, empty when there is no RST)."""
     return list(_rstlab.scenarios())
 
 
@@ -46,29 +50,81 @@ def _table(rows: list[dict[str, Any]], name: str) -> Table:
 
 
 class Run:
-    """One scenario run: capture, applications' results, kernel reasons, classifier verdicts."""
+    """One scenario run: capture, applications' results, kernel reasons, classifier verdicts.
+
+    A view over the native run (``rstlab._rstlab.LabRun``, the Rust ``RunResult``): plain fields
+    are read from it; the tables are built once, on first use.
+    """
 
     def __init__(self, native: Any) -> None:
         self._native = native
-        self.scenario: str = native.scenario
-        self.ip_version: int = native.ip_version
-        v = native.verdict
-        #: ``"holds"`` / ``"differs"`` for the source text's claim (None if the scenario has none).
-        self.verdict: str | None = None if v is None else ("holds" if v["holds"] else "differs")
-        self.evidence: str = "" if v is None else v["evidence"]
-        self.resets = _table(list(native.resets), "resets")
-        self.app_events = _table(list(native.app_events), "app_events")
-        self.kernel_events = _table(list(native.kernel_events), "kernel_events")
-        self.hosts: dict[str, str] = dict(native.hosts)
-        self.duration: float = native.duration
-        self.metrics: dict[str, float] = dict(native.metrics)
-        self.oracle_available: bool = native.oracle_available
-        self.oracle_note: str | None = native.oracle_note
-        self.pcapng: str | None = None if native.pcapng is None else os.fspath(native.pcapng)
-        #: The capture as the trace engine reads it (client-side interface).
-        self.trace = Trace(f"<lab run {self.scenario} v{self.ip_version}>", _LabTables(native),
-                           segments=Table(native.segments, "segments"))
-        self.info = next((s for s in scenarios() if s["name"] == self.scenario), {})
+
+    @property
+    def scenario(self) -> str:
+        return self._native.scenario
+
+    @property
+    def ip_version(self) -> int:
+        return self._native.ip_version
+
+    @property
+    def duration(self) -> float:
+        return self._native.duration
+
+    @property
+    def oracle_available(self) -> bool:
+        return self._native.oracle_available
+
+    @property
+    def oracle_note(self) -> str | None:
+        return self._native.oracle_note
+
+    @cached_property
+    def verdict(self) -> str | None:
+        """``"holds"`` / ``"differs"`` for the source text's claim (None if the scenario has none)."""
+        v = self._native.verdict
+        return None if v is None else ("holds" if v["holds"] else "differs")
+
+    @cached_property
+    def evidence(self) -> str:
+        v = self._native.verdict
+        return "" if v is None else v["evidence"]
+
+    @cached_property
+    def resets(self) -> Table:
+        return _table(list(self._native.resets), "resets")
+
+    @cached_property
+    def app_events(self) -> Table:
+        return _table(list(self._native.app_events), "app_events")
+
+    @cached_property
+    def kernel_events(self) -> Table:
+        return _table(list(self._native.kernel_events), "kernel_events")
+
+    @cached_property
+    def hosts(self) -> dict[str, str]:
+        return dict(self._native.hosts)
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        return dict(self._native.metrics)
+
+    @cached_property
+    def pcapng(self) -> str | None:
+        p = self._native.pcapng
+        return None if p is None else os.fspath(p)
+
+    @cached_property
+    def trace(self) -> Trace:
+        """The capture as the trace engine reads it (client-side interface)."""
+        return Trace(f"<lab run {self.scenario} v{self.ip_version}>", _LabTables(self._native),
+                     segments=Table(self._native.segments, "segments"))
+
+    @cached_property
+    def info(self) -> dict[str, Any]:
+        """The scenario's catalogue entry (see :func:`scenarios`)."""
+        return next((s for s in scenarios() if s["name"] == self.scenario), {})
 
     @property
     def claim(self) -> str | None:

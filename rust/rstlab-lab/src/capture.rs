@@ -3,31 +3,19 @@
 //! An `AF_PACKET` socket opened inside the host's namespace and bound to one veth end sees every
 //! frame on that link once (outgoing and incoming), before the receiver's nft input hook — so
 //! frames a fault drops still show. Kernel timestamps come from `SO_TIMESTAMPNS`
-//! (CLOCK_REALTIME, the same clock as the application events).
+//! (CLOCK_REALTIME, the same clock as the application events). Frames are the trace crate's
+//! [`CapturedFrame`], so the classifier reads a run's capture as it is.
 
 use crate::error::{os_err, os_err_at, LabError, Result};
 use crate::netns::{owned, Netns};
+pub use rstlab_trace::capture::CapturedFrame;
+use rstlab_trace::wire::LinkType;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-
-/// LINKTYPE_ETHERNET.
-pub const LINKTYPE_ETHERNET: u32 = 1;
-
-/// One captured frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CapturedFrame {
-    /// Kernel receive timestamp, ns since the Unix epoch.
-    pub ts_ns: i64,
-    pub linktype: u32,
-    /// Index into the run's interface list.
-    pub interface: u32,
-    pub data: Vec<u8>,
-    pub orig_len: u32,
-}
 
 const SNAPLEN: usize = 65_535;
 
@@ -179,7 +167,7 @@ fn read_loop(sock: OwnedFd, interface: u32, stop: Arc<AtomicBool>, frames: Arc<M
         let caplen = n.min(buf.len());
         let frame = CapturedFrame {
             ts_ns: ts.unwrap_or_else(crate::endpoint::now_ns),
-            linktype: LINKTYPE_ETHERNET,
+            linktype: LinkType::ETHERNET,
             interface,
             data: buf[..caplen].to_vec(),
             orig_len: n as u32,
@@ -211,9 +199,9 @@ pub fn write_pcapng_with(
     let file = std::fs::File::create(path).map_err(os_err_at(format!("creating {}", path.display()), path))?;
     let mut w = PcapNgWriter::new(std::io::BufWriter::new(file), "rstlab-lab").map_err(os_err_at(ctx(), path))?;
     for i in 0..count {
-        let linktype = frames.iter().find(|f| f.interface as usize == i).map_or(LINKTYPE_ETHERNET, |f| f.linktype);
+        let linktype = frames.iter().find(|f| f.interface as usize == i).map_or(LinkType::ETHERNET, |f| f.linktype);
         let name = interfaces.get(i).cloned().unwrap_or_else(|| format!("if{i}"));
-        w.interface(linktype, SNAPLEN as u32, Some(&name)).map_err(os_err_at(ctx(), path))?;
+        w.interface(linktype.0, SNAPLEN as u32, Some(&name)).map_err(os_err_at(ctx(), path))?;
     }
     let mut n0 = 0u64;
     for f in frames.iter().filter(|f| (f.interface as usize) < count) {
@@ -235,7 +223,7 @@ mod tests {
 
     #[test]
     fn pcapng_blocks_are_well_formed() {
-        let frames = vec![CapturedFrame { ts_ns: 1_700_000_000_123_456_789, linktype: 1, interface: 0, data: vec![0xaa; 61], orig_len: 61 }];
+        let frames = vec![CapturedFrame { ts_ns: 1_700_000_000_123_456_789, linktype: LinkType::ETHERNET, interface: 0, data: vec![0xaa; 61], orig_len: 61 }];
         let dir = std::env::temp_dir().join(format!("rstlab-pcapng-{}", std::process::id()));
         write_pcapng(&dir, &frames, &["client:c0".into()]).unwrap();
         let bytes = std::fs::read(&dir).unwrap();

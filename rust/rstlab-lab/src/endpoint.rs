@@ -6,6 +6,7 @@
 
 use crate::error::{LabError, Result};
 use crate::netns::Netns;
+use crate::role::Role;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -16,8 +17,7 @@ use std::time::Duration;
 /// One socket call as the application saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppEvent {
-    /// "client", "server", ...
-    pub host: String,
+    pub host: Role,
     /// "connect", "accept", "send", "recv", "shutdown", "close", "setsockopt(...)".
     pub call: String,
     /// "ok", "eof", "sent 5", "recv 5", "timeout", "error".
@@ -36,14 +36,14 @@ pub struct AppEvent {
 pub struct EventLog(Arc<Mutex<Vec<AppEvent>>>);
 
 impl EventLog {
-    pub fn push(&self, host: &str, call: &str, result: &str, err: Option<&io::Error>) {
+    pub fn push(&self, host: Role, call: &str, result: &str, err: Option<&io::Error>) {
         self.push_started(host, call, result, err, now_ns())
     }
 
-    pub fn push_started(&self, host: &str, call: &str, result: &str, err: Option<&io::Error>, start_ns: i64) {
+    pub fn push_started(&self, host: Role, call: &str, result: &str, err: Option<&io::Error>, start_ns: i64) {
         let errno = err.and_then(|e| e.raw_os_error());
         let ev = AppEvent {
-            host: host.to_string(),
+            host,
             call: call.to_string(),
             result: result.to_string(),
             errno,
@@ -102,7 +102,7 @@ pub type Outcome<T> = io::Result<T>;
 #[derive(Debug)]
 pub struct Sock {
     sock: Option<Socket>,
-    host: String,
+    host: Role,
     log: EventLog,
     started: std::cell::Cell<i64>,
 }
@@ -112,24 +112,24 @@ pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(8);
 
 impl Sock {
     /// A new TCP socket inside `ns`, for IPv4 or IPv6.
-    pub fn new(ns: &Netns, host: &str, ip_version: u8, log: EventLog) -> Result<Sock> {
+    pub fn new(ns: &Netns, host: Role, ip_version: u8, log: EventLog) -> Result<Sock> {
         let domain = if ip_version == 6 { Domain::IPV6 } else { Domain::IPV4 };
         let sock = ns
             .run(|| Socket::new(domain, Type::STREAM, Some(Protocol::TCP)))?
             .map_err(|e| LabError::os(format!("creating a TCP socket in host {host}"), e))?;
         let _ = sock.set_read_timeout(Some(DEFAULT_IO_TIMEOUT));
         let _ = sock.set_write_timeout(Some(DEFAULT_IO_TIMEOUT));
-        Ok(Sock { sock: Some(sock), host: host.to_string(), log, started: Default::default() })
+        Ok(Sock { sock: Some(sock), host, log, started: Default::default() })
     }
 
-    fn from_accepted(sock: Socket, host: &str, log: EventLog) -> Sock {
+    fn from_accepted(sock: Socket, host: Role, log: EventLog) -> Sock {
         let _ = sock.set_read_timeout(Some(DEFAULT_IO_TIMEOUT));
         let _ = sock.set_write_timeout(Some(DEFAULT_IO_TIMEOUT));
-        Sock { sock: Some(sock), host: host.to_string(), log, started: Default::default() }
+        Sock { sock: Some(sock), host, log, started: Default::default() }
     }
 
-    pub fn host(&self) -> &str {
-        &self.host
+    pub fn host(&self) -> Role {
+        self.host
     }
 
     /// The underlying socket (for options this wrapper does not name).
@@ -144,7 +144,7 @@ impl Sock {
     fn record<T>(&self, call: &str, r: Outcome<T>, ok: impl FnOnce(&T) -> String) -> Outcome<T> {
         let start = self.started.replace(0);
         let start = if start == 0 { now_ns() } else { start };
-        let (h, l) = (&self.host, &self.log);
+        let (h, l) = (self.host, &self.log);
         match &r {
             Ok(v) => l.push_started(h, call, &ok(v), None, start),
             Err(e) if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() => l.push_started(h, call, "timeout", None, start),
@@ -200,7 +200,7 @@ impl Sock {
 
     pub fn accept(&self) -> Outcome<Sock> {
         self.begin();
-        let r = self.socket().accept().map(|(s, _)| Sock::from_accepted(s, &self.host, self.log.clone()));
+        let r = self.socket().accept().map(|(s, _)| Sock::from_accepted(s, self.host, self.log.clone()));
         self.record("accept", r, |_| "ok".into())
     }
 

@@ -5,6 +5,7 @@
 
 use crate::error::{LabError, Result};
 use crate::netns::{owned, Netns};
+use crate::role::Role;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -39,7 +40,7 @@ pub enum Action {
 /// A rule installed in a host; pass it back to heal it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    pub host: String,
+    pub host: Role,
     pub chain: String,
     pub rule: String,
 }
@@ -56,10 +57,10 @@ pub fn rule_script(chain: &str, hook: Hook, expr: &str, action: Action) -> Strin
     )
 }
 
-pub fn install(ns: &Netns, host: &str, chain: &str, hook: Hook, expr: &str, action: Action) -> Result<Fault> {
+pub fn install(ns: &Netns, host: Role, chain: &str, hook: Hook, expr: &str, action: Action) -> Result<Fault> {
     let script = rule_script(chain, hook, expr, action);
     ns.exec("nft", &["-f", "-"], Some(&script))?;
-    Ok(Fault { host: host.to_string(), chain: chain.to_string(), rule: format!("{} {expr} {action:?}", hook.as_str()) })
+    Ok(Fault { host, chain: chain.to_string(), rule: format!("{} {expr} {action:?}", hook.as_str()) })
 }
 
 pub fn heal(ns: &Netns, fault: &Fault) -> Result<()> {

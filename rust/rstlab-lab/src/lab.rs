@@ -3,7 +3,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), rstlab_lab::LabError> {
 //! let mut lab = rstlab_lab::Lab::builder("my_case").ip_version(6).build()?;
-//! let client = lab.socket("client")?;
+//! let client = lab.socket(rstlab_lab::Role::Client)?;
 //! let _ = client.connect(lab.server_addr());     // nobody listens: ECONNREFUSED
 //! let observed = lab.finish()?;                  // frames, app events, kernel events
 //! # Ok(()) }
@@ -13,13 +13,15 @@
 //! dropping the `Lab` (or the process dying) removes all of it.
 
 use crate::capture::{Capture, CapturedFrame};
-use crate::endpoint::{AppEvent, EventLog, Sock};
+use crate::role::Role;
+use crate::endpoint::{EventLog, Sock};
 use crate::error::{LabError, Result};
 use crate::fault::{self, Action, Fault, Forged, Hook};
 use crate::link::{self, LinkEnd};
 use crate::netns::{self, Netns};
-use crate::oracle::{KernelEvent, KernelEventKind, Oracle};
-use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, LinkType, Segment, TcpFlags};
+use crate::observed::{decode_frames, match_resets, Observed};
+use crate::oracle::Oracle;
+use rstlab_trace::wire::{Segment, TcpFlags};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Child, Command};
@@ -44,8 +46,8 @@ pub struct LabBuilder {
     oracle: bool,
     capture: bool,
     port: Option<u16>,
-    capture_at: String,
-    sysctls: Vec<(String, String, String)>,
+    capture_at: Role,
+    sysctls: Vec<(Role, String, String)>,
 }
 
 impl LabBuilder {
@@ -74,16 +76,16 @@ impl LabBuilder {
         self.port = Some(port);
         self
     }
-    /// Which host's link end the (first) capture sits on: "client" (default) or "server" — e.g.
-    /// "server" when the client is the one that reboots (a capture socket stops when its device
-    /// leaves the namespace).
-    pub fn capture_at(mut self, role: &str) -> Self {
-        self.capture_at = role.into();
+    /// Which host's link end the (first) capture sits on: the client (default) or the server —
+    /// e.g. the server when the client is the one that reboots (a capture socket stops when its
+    /// device leaves the namespace).
+    pub fn capture_at(mut self, role: Role) -> Self {
+        self.capture_at = role;
         self
     }
     /// Pins a net sysctl inside one host's namespace.
-    pub fn sysctl(mut self, host: &str, key: &str, value: &str) -> Self {
-        self.sysctls.push((host.into(), key.into(), value.into()));
+    pub fn sysctl(mut self, host: Role, key: &str, value: &str) -> Self {
+        self.sysctls.push((host, key.into(), value.into()));
         self
     }
 
@@ -95,7 +97,7 @@ impl LabBuilder {
 /// One host of the run.
 #[derive(Debug)]
 pub struct Host {
-    pub role: String,
+    pub role: Role,
     pub ns: Arc<Netns>,
     /// The host's address (a router has one per side; this is its client-side one).
     pub addr: IpAddr,
@@ -103,45 +105,6 @@ pub struct Host {
     pub dev: String,
     pub(crate) end: Option<LinkEnd>,
     pub(crate) peer: Option<LinkEnd>,
-}
-
-/// What a finished run observed (the scenario adds its verdict to make a `RunResult`).
-#[derive(Clone, Debug)]
-pub struct Observed {
-    pub frames: Vec<CapturedFrame>,
-    pub interfaces: Vec<String>,
-    pub hosts: Vec<(String, IpAddr)>,
-    pub app_events: Vec<AppEvent>,
-    pub kernel_events: Vec<KernelEvent>,
-    pub oracle_available: bool,
-    /// Why the oracle was unavailable, when it was.
-    pub oracle_note: Option<String>,
-    pub resets: Vec<WireReset>,
-    pub metrics: BTreeMap<String, f64>,
-    pub duration: Duration,
-}
-
-/// One RST on the wire, with the kernel event that made it (if any).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WireReset {
-    /// Index into `frames`.
-    pub frame_index: usize,
-    pub interface: u32,
-    pub ts_ns: i64,
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
-    /// Role owning the source address ("client", "server", "router", or "unknown").
-    pub from: String,
-    pub seq: u32,
-    /// The acknowledgement number when the ACK bit is set.
-    pub ack: Option<u32>,
-    pub ttl: u8,
-    /// `tcp_send_reset` reason when the TCP stack sent it.
-    pub kernel_reason: Option<String>,
-    pub kernel_state: Option<String>,
-    /// Some(true): a `tcp_send_reset` event matches; Some(false): none does (netfilter, forged);
-    /// None: the oracle was unavailable.
-    pub stack_sent: Option<bool>,
 }
 
 static SLOT_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -164,7 +127,7 @@ pub struct Lab {
     slot: u32,
     port: u16,
     hosts: Vec<Host>,
-    extra_addrs: Vec<(String, IpAddr)>,
+    extra_addrs: Vec<(Role, IpAddr)>,
     /// Namespaces replaced by a reboot or vanish: kept so their sockets stay, unreachable.
     graveyard: Vec<Arc<Netns>>,
     log: EventLog,
@@ -180,7 +143,7 @@ pub struct Lab {
 
 impl Lab {
     pub fn builder(scenario: &str) -> LabBuilder {
-        LabBuilder { scenario: scenario.into(), ip_version: 4, topology: Topology::Pair, oracle: true, capture: true, port: None, capture_at: "client".into(), sysctls: vec![] }
+        LabBuilder { scenario: scenario.into(), ip_version: 4, topology: Topology::Pair, oracle: true, capture: true, port: None, capture_at: Role::Client, sysctls: vec![] }
     }
 
     fn build(b: LabBuilder) -> Result<Lab> {
@@ -222,15 +185,15 @@ impl Lab {
         };
         lab.build_topology()?;
         for (host, key, value) in &b.sysctls {
-            lab.sysctl(host, key, value)?;
+            lab.sysctl(*host, key, value)?;
         }
         if b.capture {
-            let first = if lab.topology == Topology::Pair { b.capture_at.as_str() } else { "client" };
+            let first = if lab.topology == Topology::Pair { b.capture_at } else { Role::Client };
             let c = lab.host(first)?;
             let (ns, dev) = (c.ns.clone(), c.dev.clone());
             lab.capture.start(&ns, &dev, &format!("{first}:{dev}"))?;
             if lab.topology == Topology::Routed {
-                let s = lab.host("server")?;
+                let s = lab.host(Role::Server)?;
                 let (ns, dev) = (s.ns.clone(), s.dev.clone());
                 lab.capture.start(&ns, &dev, &format!("server:{dev}"))?;
             }
@@ -247,38 +210,38 @@ impl Lab {
         }
     }
 
-    fn end(&self, host: &str, dev: &str, net: u8, i: u8) -> LinkEnd {
+    fn end(&self, host: Role, dev: &str, net: u8, i: u8) -> LinkEnd {
         let (addr, prefix) = self.address(net, i);
         let s = self.slot.to_be_bytes();
-        LinkEnd { host: host.into(), dev: dev.into(), addr, prefix, mac: [0x02, 0x77, s[2], s[3], net, i] }
+        LinkEnd { host, dev: dev.into(), addr, prefix, mac: [0x02, 0x77, s[2], s[3], net, i] }
     }
 
     fn build_topology(&mut self) -> Result<()> {
-        let client = Arc::new(Netns::new("client")?);
-        let server = Arc::new(Netns::new("server")?);
+        let client = Arc::new(Netns::new(Role::Client.as_str())?);
+        let server = Arc::new(Netns::new(Role::Server.as_str())?);
         link::init_host(&client)?;
         link::init_host(&server)?;
         match self.topology {
             Topology::Pair => {
-                let (c, s) = (self.end("client", "c0", 0, 1), self.end("server", "s0", 0, 2));
+                let (c, s) = (self.end(Role::Client, "c0", 0, 1), self.end(Role::Server, "s0", 0, 2));
                 link::veth(&client, &c, &server, &s)?;
-                self.hosts.push(Host { role: "client".into(), ns: client, addr: c.addr, dev: "c0".into(), end: Some(c.clone()), peer: Some(s.clone()) });
-                self.hosts.push(Host { role: "server".into(), ns: server, addr: s.addr, dev: "s0".into(), end: Some(s), peer: Some(c) });
+                self.hosts.push(Host { role: Role::Client, ns: client, addr: c.addr, dev: "c0".into(), end: Some(c.clone()), peer: Some(s.clone()) });
+                self.hosts.push(Host { role: Role::Server, ns: server, addr: s.addr, dev: "s0".into(), end: Some(s), peer: Some(c) });
             }
             Topology::Routed => {
-                let router = Arc::new(Netns::new("router")?);
+                let router = Arc::new(Netns::new(Role::Router.as_str())?);
                 link::init_host(&router)?;
                 link::enable_forwarding(&router)?;
-                let (c, rc) = (self.end("client", "c0", 0, 1), self.end("router", "rc", 0, 2));
-                let (rs, s) = (self.end("router", "rs", 1, 1), self.end("server", "s0", 1, 2));
+                let (c, rc) = (self.end(Role::Client, "c0", 0, 1), self.end(Role::Router, "rc", 0, 2));
+                let (rs, s) = (self.end(Role::Router, "rs", 1, 1), self.end(Role::Server, "s0", 1, 2));
                 link::veth(&client, &c, &router, &rc)?;
                 link::veth(&router, &rs, &server, &s)?;
                 link::default_route(&client, rc.addr)?;
                 link::default_route(&server, rs.addr)?;
-                self.extra_addrs.push(("router".into(), rs.addr));
-                self.hosts.push(Host { role: "client".into(), ns: client, addr: c.addr, dev: "c0".into(), end: Some(c.clone()), peer: Some(rc.clone()) });
-                self.hosts.push(Host { role: "server".into(), ns: server, addr: s.addr, dev: "s0".into(), end: Some(s), peer: Some(rs) });
-                self.hosts.push(Host { role: "router".into(), ns: router, addr: rc.addr, dev: "rc".into(), end: Some(rc), peer: Some(c) });
+                self.extra_addrs.push((Role::Router, rs.addr));
+                self.hosts.push(Host { role: Role::Client, ns: client, addr: c.addr, dev: "c0".into(), end: Some(c.clone()), peer: Some(rc.clone()) });
+                self.hosts.push(Host { role: Role::Server, ns: server, addr: s.addr, dev: "s0".into(), end: Some(s), peer: Some(rs) });
+                self.hosts.push(Host { role: Role::Router, ns: router, addr: rc.addr, dev: "rc".into(), end: Some(rc), peer: Some(c) });
             }
         }
         Ok(())
@@ -294,27 +257,27 @@ impl Lab {
         self.port
     }
 
-    pub fn host(&self, role: &str) -> Result<&Host> {
+    pub fn host(&self, role: Role) -> Result<&Host> {
         self.hosts.iter().find(|h| h.role == role).ok_or_else(|| LabError::Scenario { scenario: self.scenario.clone(), what: format!("no host `{role}` in this topology") })
     }
 
-    pub fn ns(&self, role: &str) -> Result<Arc<Netns>> {
+    pub fn ns(&self, role: Role) -> Result<Arc<Netns>> {
         Ok(self.host(role)?.ns.clone())
     }
 
-    pub fn addr(&self, role: &str) -> Result<IpAddr> {
+    pub fn addr(&self, role: Role) -> Result<IpAddr> {
         Ok(self.host(role)?.addr)
     }
 
     /// The server's address and the run's server port.
     pub fn server_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.host("server").map(|h| h.addr).expect("every topology has a server"), self.port)
+        SocketAddr::new(self.host(Role::Server).map(|h| h.addr).expect("every topology has a server"), self.port)
     }
 
     /// Every (role, address) of the run.
-    pub fn hosts(&self) -> Vec<(String, IpAddr)> {
-        let mut v: Vec<(String, IpAddr)> = self.hosts.iter().map(|h| (h.role.clone(), h.addr)).collect();
-        v.extend(self.extra_addrs.iter().cloned());
+    pub fn hosts(&self) -> Vec<(Role, IpAddr)> {
+        let mut v: Vec<(Role, IpAddr)> = self.hosts.iter().map(|h| (h.role, h.addr)).collect();
+        v.extend(self.extra_addrs.iter().copied());
         v
     }
 
@@ -323,13 +286,13 @@ impl Lab {
     }
 
     /// A new TCP socket inside host `role`.
-    pub fn socket(&self, role: &str) -> Result<Sock> {
+    pub fn socket(&self, role: Role) -> Result<Sock> {
         let h = self.host(role)?;
         Sock::new(&h.ns, role, self.ip_version, self.log.clone())
     }
 
     /// A listening socket on the server address and run port (SO_REUSEADDR, given backlog).
-    pub fn listener(&self, role: &str, backlog: i32) -> Result<Sock> {
+    pub fn listener(&self, role: Role, backlog: i32) -> Result<Sock> {
         let s = self.socket(role)?;
         let addr = SocketAddr::new(self.addr(role)?, self.port);
         s.reuseaddr().map_err(|e| self.broke(format!("SO_REUSEADDR in {role}: {e}")))?;
@@ -340,15 +303,15 @@ impl Lab {
 
     /// An established connection: (client socket, server's accepted socket, listener).
     pub fn connected(&self) -> Result<(Sock, Sock, Sock)> {
-        let l = self.listener("server", 16)?;
-        let c = self.socket("client")?;
+        let l = self.listener(Role::Server, 16)?;
+        let c = self.socket(Role::Client)?;
         c.connect(self.server_addr()).map_err(|e| self.broke(format!("connect: {e}")))?;
         let a = l.accept().map_err(|e| self.broke(format!("accept: {e}")))?;
         Ok((c, a, l))
     }
 
     /// A client socket bound to a fixed local port (SO_REUSEADDR), connected to the server.
-    pub fn connect_from_port(&self, role: &str, port: u16) -> Result<Sock> {
+    pub fn connect_from_port(&self, role: Role, port: u16) -> Result<Sock> {
         let c = self.socket(role)?;
         let local = SocketAddr::new(self.addr(role)?, port);
         c.reuseaddr().map_err(|e| self.broke(format!("SO_REUSEADDR: {e}")))?;
@@ -359,7 +322,7 @@ impl Lab {
 
     /// Number of TCP sockets in `state` (Linux numbering, 6 = TIME_WAIT) inside host `role`,
     /// optionally only those with a local port in `ports`.
-    pub fn count_tcp_state(&self, role: &str, state: u8, ports: Option<(u16, u16)>) -> Result<usize> {
+    pub fn count_tcp_state(&self, role: Role, state: u8, ports: Option<(u16, u16)>) -> Result<usize> {
         let ns = self.ns(role)?;
         let file = if self.ip_version == 6 { "net/tcp6" } else { "net/tcp" };
         Ok(crate::endpoint::count_states(&ns.read_proc(file)?, state, ports))
@@ -376,12 +339,12 @@ impl Lab {
     }
 
     /// Pins a net sysctl inside host `role` only.
-    pub fn sysctl(&self, role: &str, key: &str, value: &str) -> Result<()> {
+    pub fn sysctl(&self, role: Role, key: &str, value: &str) -> Result<()> {
         self.host(role)?.ns.sysctl(key, value)
     }
 
     /// Installs `expr <action>` on `hook` in host `role`.
-    pub fn rule(&mut self, role: &str, hook: Hook, expr: &str, action: Action) -> Result<Fault> {
+    pub fn rule(&mut self, role: Role, hook: Hook, expr: &str, action: Action) -> Result<Fault> {
         self.faults += 1;
         let chain = format!("f{}", self.faults);
         let ns = self.ns(role)?;
@@ -389,29 +352,29 @@ impl Lab {
     }
 
     /// Silences packets matching `expr` at host `role`'s input (a silent peer / broken path).
-    pub fn drop_input(&mut self, role: &str, expr: &str) -> Result<Fault> {
+    pub fn drop_input(&mut self, role: Role, expr: &str) -> Result<Fault> {
         self.rule(role, Hook::Input, expr, Action::Drop)
     }
 
     pub fn heal(&mut self, f: &Fault) -> Result<()> {
-        let ns = self.ns(&f.host)?;
+        let ns = self.ns(f.host)?;
         fault::heal(&ns, f)
     }
 
     /// Crash and reboot: the host's device moves into a brand-new namespace with the same
     /// address; the old namespace — with every socket it held — stays behind, unreachable.
-    pub fn reboot(&mut self, role: &str) -> Result<()> {
+    pub fn reboot(&mut self, role: Role) -> Result<()> {
         self.replace_host(role, true)
     }
 
     /// The host vanishes: its device moves into a new namespace with no address at all.
-    pub fn vanish(&mut self, role: &str) -> Result<()> {
+    pub fn vanish(&mut self, role: Role) -> Result<()> {
         self.replace_host(role, false)
     }
 
-    fn replace_host(&mut self, role: &str, with_address: bool) -> Result<()> {
+    fn replace_host(&mut self, role: Role, with_address: bool) -> Result<()> {
         let idx = self.hosts.iter().position(|h| h.role == role).ok_or_else(|| self.broke(format!("no host {role}")))?;
-        let fresh = Arc::new(Netns::new(role)?);
+        let fresh = Arc::new(Netns::new(role.as_str())?);
         link::init_host(&fresh)?;
         if !with_address {
             // A vanished host answers nothing — not even ICMPv6 "no route" from a link-local address.
@@ -425,7 +388,7 @@ impl Lab {
             (Some(end), Some(peer), true) => {
                 link::configure_end(&fresh, end)?;
                 link::neighbour(&fresh, end, peer)?;
-                if self.topology == Topology::Routed && role != "router" {
+                if self.topology == Topology::Routed && role != Role::Router {
                     link::default_route(&fresh, peer.addr)?;
                 }
             }
@@ -437,20 +400,20 @@ impl Lab {
     }
 
     /// Puts a forged segment on the wire from inside host `from_role`.
-    pub fn forge(&self, from_role: &str, seg: &Forged) -> Result<()> {
+    pub fn forge(&self, from_role: Role, seg: &Forged) -> Result<()> {
         fault::send_forged(&self.host(from_role)?.ns, seg)
     }
 
     /// A command that runs inside host `role` (e.g. the user's own server); start it with
     /// [`Lab::spawn`] so the run kills and reaps it at the end.
-    pub fn command(&self, role: &str, program: &str) -> Result<Command> {
+    pub fn command(&self, role: Role, program: &str) -> Result<Command> {
         Ok(self.host(role)?.ns.command(program))
     }
 
     /// Runs `program args` in host `role` holding socket `sock` as its file descriptor 3 (our
     /// copy is closed, so the process owns the connection: killing it closes the socket the way
     /// a dying process does). Returns the pid.
-    pub fn spawn_holding(&mut self, role: &str, program: &str, args: &[&str], sock: Sock) -> Result<u32> {
+    pub fn spawn_holding(&mut self, role: Role, program: &str, args: &[&str], sock: Sock) -> Result<u32> {
         use std::os::unix::process::CommandExt;
         let mut cmd = self.command(role, program)?;
         cmd.args(args);
@@ -576,72 +539,4 @@ impl Drop for Lab {
         self.capture.stop();
         // Oracle's Drop removes the trace instance; namespaces go with their last descriptor.
     }
-}
-
-/// Decodes every frame down to TCP; returns (frame index, segment).
-pub fn decode_frames(frames: &[CapturedFrame]) -> Vec<(usize, Segment)> {
-    frames
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            let meta = FrameMeta { frame: i as u64 + 1, ts_ns: f.ts_ns, linktype: LinkType(f.linktype), orig_len: f.orig_len, interface: f.interface };
-            match decode(&meta, &f.data, DecodeOptions { verify_checksums: true }) {
-                Decoded::Tcp(s) => Some((i, s)),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-fn role_of(hosts: &[(String, IpAddr)], ip: IpAddr) -> String {
-    hosts.iter().find(|(_, a)| *a == ip).map_or_else(|| "unknown".into(), |(r, _)| r.clone())
-}
-
-/// Pairs each RST on the wire with the `tcp_send_reset` event that made it: same 4-tuple, event
-/// not after the frame (by more than clock skew) and not long before it, earliest first.
-pub fn match_resets(frames: &[CapturedFrame], hosts: &[(String, IpAddr)], events: &[KernelEvent], oracle: bool) -> Vec<WireReset> {
-    const SKEW_NS: i64 = 2_000_000;
-    const WINDOW_NS: i64 = 500_000_000;
-    let mut used = vec![vec![false; events.len()]; 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0)];
-    let mut out = vec![];
-    for (idx, s) in decode_frames(frames) {
-        if !s.flags.has(TcpFlags::RST) {
-            continue;
-        }
-        let (src, dst) = (SocketAddr::new(s.src, s.sport), SocketAddr::new(s.dst, s.dport));
-        let used_here = &mut used[s.interface as usize];
-        let hit = events.iter().enumerate().find(|(i, e)| {
-            !used_here[*i]
-                && e.kind == KernelEventKind::SendReset
-                && e.saddr == s.src
-                && e.sport == s.sport
-                // A reset sent on behalf of a listener names only the listener's own address
-                // (the tracepoint reads the full socket, whose peer is unset).
-                && ((e.daddr == s.dst && e.dport == s.dport) || (e.daddr.is_unspecified() && e.dport == 0))
-                && e.ts_ns <= s.ts_ns + SKEW_NS
-                && e.ts_ns >= s.ts_ns - WINDOW_NS
-        });
-        let (reason, state) = match hit {
-            Some((i, e)) => {
-                used_here[i] = true;
-                (e.reason.clone(), e.state.clone())
-            }
-            None => (None, None),
-        };
-        out.push(WireReset {
-            frame_index: idx,
-            interface: s.interface,
-            ts_ns: s.ts_ns,
-            src,
-            dst,
-            from: role_of(hosts, s.src),
-            seq: s.seq.0,
-            ack: s.flags.has(TcpFlags::ACK).then_some(s.ack.0),
-            ttl: s.ttl,
-            stack_sent: oracle.then_some(hit.is_some()),
-            kernel_reason: reason,
-            kernel_state: state,
-        });
-    }
-    out
 }

@@ -14,8 +14,10 @@
 //! - Without CAP_NET_ADMIN / CAP_SYS_ADMIN a run fails early with [`LabError::Privilege`];
 //!   without tracefs access it still runs and reports `oracle_available: false`.
 //!
-//! Entry points: [`scenarios`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
-//! cases from the same primitives.
+//! Entry points: [`scenarios`], [`scenario()`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
+//! cases from the same primitives. Hosts are named by [`Role`] (its strings — "client",
+//! "server", … — exist only at the Python edge and in outputs); a run's result is one
+//! [`RunResult`], which embeds the [`Observed`] capture, events and RSTs.
 
 pub mod capture;
 pub mod endpoint;
@@ -24,7 +26,9 @@ pub mod fault;
 pub mod lab;
 pub mod link;
 pub mod netns;
+pub mod observed;
 pub mod oracle;
+pub mod role;
 pub mod scenario;
 pub mod verdicts;
 
@@ -32,7 +36,9 @@ pub use capture::{write_pcapng, write_pcapng_with, CapturedFrame};
 pub use endpoint::{AppEvent, Sock};
 pub use error::LabError;
 pub use fault::{Action, Fault, Forged, Hook};
-pub use lab::{Lab, LabBuilder, Observed, Topology, WireReset};
+pub use lab::{Lab, LabBuilder, Topology};
+pub use observed::{Observed, WireReset};
 pub use oracle::{KernelEvent, KernelEventKind};
+pub use role::{Role, UnknownRole};
 pub use verdicts::{classify_run, ClassifiedReset};
-pub use scenario::{run, run_all, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};
+pub use scenario::{run, run_all, scenario, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};

@@ -6,12 +6,13 @@
 
 use crate::error::Result;
 use crate::netns::Netns;
+use crate::role::Role;
 use std::net::IpAddr;
 
 /// One end of a link: which host, which device, which address.
 #[derive(Clone, Debug)]
 pub struct LinkEnd {
-    pub host: String,
+    pub host: Role,
     pub dev: String,
     pub addr: IpAddr,
     pub prefix: u8,

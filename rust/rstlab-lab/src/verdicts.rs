@@ -7,21 +7,21 @@
 //! should call `injected` when it claims to come from an endpoint it does not come from, or
 //! describe as a stack-shaped reply when it is indistinguishable from one.
 
-use crate::capture::CapturedFrame as LabFrame;
-use crate::lab::WireReset;
-use rstlab_trace::capture::CapturedFrame;
+use crate::capture::CapturedFrame;
+use crate::observed::{role_of, WireReset};
+use crate::role::Role;
 use rstlab_trace::classify::{cause_for_kernel_reason, Cause, ResetRow};
-use rstlab_trace::wire::LinkType;
 use rstlab_trace::{analyze_frames, Analysis, AnalyzeOptions, SegmentFilter};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// One RST as the classifier saw it, with who sent it and what the kernel said.
 #[derive(Clone, Debug)]
 pub struct ClassifiedReset {
     pub row: ResetRow,
-    /// Who sent it: client, server, router or forger. A RST no TCP stack made is the router's
-    /// or the forger's in those scenarios; otherwise the owner of its source address.
-    pub host: String,
+    /// Who sent it. A RST no TCP stack made is the router's or the forger's in those scenarios;
+    /// otherwise the owner of its source address (None: no host of the run owns it).
+    pub host: Option<Role>,
     pub kernel_reason: Option<String>,
     pub kernel_state: Option<String>,
     /// Some(true) the TCP stack sent it; Some(false) no tcp_send_reset event matched; None no oracle.
@@ -42,19 +42,18 @@ pub struct RunAnalysis {
 /// `non_stack_host` names who sends the RSTs no TCP stack made, when the scenario knows it
 /// (the router in middlebox scenarios, the forger in forged ones); otherwise such a RST is
 /// attributed to the owner of its source address (a host firewall).
-pub fn classify_run(frames: &[LabFrame], wire_resets: &[WireReset], hosts: &[(String, IpAddr)], non_stack_host: Option<&str>) -> RunAnalysis {
+pub fn classify_run(frames: &[CapturedFrame], wire_resets: &[WireReset], hosts: &[(Role, IpAddr)], non_stack_host: Option<Role>) -> RunAnalysis {
     // The classifier numbers frames 1.. over what it is given; remember where each came from.
     let index: Vec<usize> = frames.iter().enumerate().filter(|(_, f)| f.interface == 0).map(|(i, _)| i).collect();
-    let frames: Vec<CapturedFrame> = index
-        .iter()
-        .map(|&i| {
-            let f = &frames[i];
-            CapturedFrame { ts_ns: f.ts_ns, linktype: LinkType(f.linktype), interface: 0, orig_len: f.orig_len, data: f.data.clone() }
-        })
-        .collect();
+    // A one-link run is read as it is; a routed run's server-side copies are left out (the
+    // classifier must see each packet once), which takes a copy of the client link's frames.
+    let frames: Cow<'_, [CapturedFrame]> = if index.len() == frames.len() {
+        Cow::Borrowed(frames)
+    } else {
+        Cow::Owned(index.iter().map(|&i| frames[i].clone()).collect())
+    };
     let opts = AnalyzeOptions { segments: SegmentFilter::All, keep_reset_rows: true, verify_checksums: true, ..AnalyzeOptions::default() };
     let analysis = analyze_frames(&frames, &opts);
-    let role = |ip: IpAddr| hosts.iter().find(|(_, a)| *a == ip).map_or("unknown".to_string(), |(r, _)| r.clone());
     let resets = analysis
         .tables
         .reset_rows
@@ -64,11 +63,9 @@ pub fn classify_run(frames: &[LabFrame], wire_resets: &[WireReset], hosts: &[(St
             let wire = wire_resets.iter().find(|w| Some(w.frame_index) == lab_index);
             let src = wire.map(|w| w.src.ip());
             let stack_sent = wire.and_then(|w| w.stack_sent);
-            let mut host = src.map(role).unwrap_or_else(|| "unknown".into());
-            if stack_sent == Some(false) {
-                if let Some(h) = non_stack_host {
-                    host = h.into();
-                }
+            let mut host = src.and_then(|ip| role_of(hosts, ip));
+            if stack_sent == Some(false) && non_stack_host.is_some() {
+                host = non_stack_host;
             }
             let kernel_reason = wire.and_then(|w| w.kernel_reason.clone());
             let kernel_state = wire.and_then(|w| w.kernel_state.clone());

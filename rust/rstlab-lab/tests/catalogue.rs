@@ -1,5 +1,6 @@
 //! The catalogue as a whole: metadata, parallel runs, and the verdict each claim gets on Linux.
 mod common;
+use common::privileged;
 use rstlab_lab::{run_all, scenarios, RunOptions};
 use std::collections::BTreeMap;
 
@@ -13,6 +14,17 @@ fn catalogue_has_thirty_variants_and_complete_metadata() {
         assert!(names.insert(s.name), "duplicate {}", s.name);
         assert!(!s.intent.is_empty() && !s.statement.is_empty() && !s.source.is_empty(), "{}", s.name);
         assert!(s.claim.is_none_or(|c| c.starts_with('S')));
+        // Declared expectations list each cause and kernel reason once, reasons as the
+        // tracepoint prints `enum sk_rst_reason` (upper-case, without the SK_RST_REASON_ prefix).
+        for (i, c) in s.expect_causes.iter().enumerate() {
+            assert!(!s.expect_causes[..i].contains(c), "{}: {} declared twice", s.name, c.as_str());
+        }
+        for (i, k) in s.expect_kernel_reasons.iter().enumerate() {
+            assert!(!s.expect_kernel_reasons[..i].contains(k), "{}: {k} declared twice", s.name);
+            assert!(!k.is_empty() && !k.starts_with("SK_RST_REASON_") && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{}: {k}", s.name);
+        }
+        // The stack's RSTs have causes: a scenario with kernel reasons declares causes too.
+        assert!(s.expect_kernel_reasons.is_empty() || !s.expect_causes.is_empty(), "{}", s.name);
     }
     // Every claim of the post has a scenario.
     for i in 1..=12 {
@@ -30,6 +42,9 @@ fn expected() -> BTreeMap<&'static str, bool> {
 
 #[test]
 fn whole_catalogue_runs_eight_at_a_time() {
+    if !privileged() {
+        return;
+    }
     let t = std::time::Instant::now();
     let results = run_all(&RunOptions::default(), 8);
     let wall = t.elapsed();
@@ -41,6 +56,16 @@ fn whole_catalogue_runs_eight_at_a_time() {
                 let got = r.verdict.as_ref().map(|v| v.holds);
                 if got != Some(want[name.as_str()]) {
                     failures.push(format!("{name} v{v}: verdict {:?}\n{}", r.verdict, common::ladder(r)));
+                }
+                let info = rstlab_lab::scenario(name).expect("catalogue scenario");
+                let (causes, reasons) = (r.causes(), r.kernel_reasons());
+                if causes != info.expect_causes || reasons != info.expect_kernel_reasons {
+                    failures.push(format!(
+                        "{name} v{v}: causes {causes:?}, kernel reasons {reasons:?}; declared {:?}, {:?}\n{}",
+                        info.expect_causes,
+                        info.expect_kernel_reasons,
+                        common::ladder(r)
+                    ));
                 }
             }
             Err(e) => failures.push(format!("{name} v{v}: {e}")),

@@ -1,4 +1,6 @@
 //! Nothing a run creates outlives it: not after a panic, not after SIGKILL.
+mod common;
+use common::{privileged, Role};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -7,10 +9,33 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn instances(pid: u32) -> Vec<String> {
-    std::fs::read_dir("/sys/kernel/tracing/instances")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&format!("rstlab-{pid}-"))).collect())
-        .unwrap_or_default()
+/// A view of tracefs for the checks: the mounted one, or (where tracefs is not mounted, and
+/// runs use private mounts) a private mount of our own, unmounted on drop. Trace instances are
+/// global to the kernel, so every mount shows the same ones.
+struct Tracefs(std::path::PathBuf, bool);
+
+impl Tracefs {
+    fn open() -> Tracefs {
+        let (root, private) = rstlab_lab::oracle::tracefs_root().expect("tracefs");
+        Tracefs(root, private)
+    }
+
+    fn instances(&self, pid: u32) -> Vec<String> {
+        std::fs::read_dir(self.0.join("instances"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&format!("rstlab-{pid}-"))).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.1 {
+            let dir = std::ffi::CString::new(self.0.to_string_lossy().into_owned()).expect("path");
+            // SAFETY: a NUL-terminated path we mounted ourselves.
+            unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
 }
 
 fn root_state() -> (String, String, String) {
@@ -19,7 +44,12 @@ fn root_state() -> (String, String, String) {
 
 #[test]
 fn sigkilled_run_leaves_nothing_after_the_next_run() {
+    if !privileged() {
+        return;
+    }
     let before = root_state();
+    let tracefs = Tracefs::open();
+    let instances = |pid| tracefs.instances(pid);
     let mut child = Command::new(env!("CARGO_BIN_EXE_rstlab-lab")).args(["hold", "30"]).stdout(Stdio::piped()).spawn().expect("spawn hold");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -42,7 +72,7 @@ fn sigkilled_run_leaves_nothing_after_the_next_run() {
     }
     // The next run reaps the dead run's trace instance.
     let r = rstlab_lab::run("s1_closed_port", &rstlab_lab::RunOptions::default()).unwrap();
-    assert!(r.oracle_available);
+    assert!(r.observed.oracle_available);
     assert!(instances(pid).is_empty(), "stale instance left: {:?}", instances(pid));
     assert_eq!(root_state(), before);
     assert_eq!(sh("ip netns list"), "");
@@ -50,11 +80,16 @@ fn sigkilled_run_leaves_nothing_after_the_next_run() {
 
 #[test]
 fn panic_inside_a_run_cleans_up() {
+    if !privileged() {
+        return;
+    }
     let before = root_state();
+    let tracefs = Tracefs::open();
+    let instances = |pid| tracefs.instances(pid);
     let me = std::process::id();
     let r = std::panic::catch_unwind(|| {
         let lab = rstlab_lab::Lab::builder("panics").ip_version(6).build().unwrap();
-        let _l = lab.listener("server", 1).unwrap();
+        let _l = lab.listener(Role::Server, 1).unwrap();
         assert!(!instances(std::process::id()).is_empty());
         panic!("scenario bug");
     });
@@ -70,6 +105,9 @@ fn panic_inside_a_run_cleans_up() {
 
 #[test]
 fn missing_privilege_is_a_clear_error() {
+    if !privileged() {
+        return;
+    }
     if Command::new("setpriv").arg("--help").output().is_err() {
         eprintln!("skipped: setpriv not installed");
         return;

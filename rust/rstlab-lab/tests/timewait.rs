@@ -5,13 +5,16 @@ use rstlab_trace::wire::TcpFlags;
 
 #[test]
 fn timewait_syn_with_newer_seq_reopens_the_connection() {
+    if !privileged() {
+        return;
+    }
     both(|v| {
         let r = run_v("s3_timewait_port", v);
-        assert_eq!(r.metrics["server_time_wait_before"], 1.0, "{}", ladder(&r));
+        assert_eq!(r.observed.metrics["server_time_wait_before"], 1.0, "{}", ladder(&r));
         // RFC 6191: a SYN newer than the TIME-WAIT incarnation may reopen it: SYN-ACK, no RST.
-        assert!(r.rsts().is_empty(), "{}", ladder(&r));
-        assert_eq!(r.results("client", "connect"), ["ok", "ok"]);
-        let synacks = r.segments_from("server").into_iter().filter(|s| s.flags.syn() && s.flags.ack()).count();
+        assert!(r.observed.rsts().is_empty(), "{}", ladder(&r));
+        assert_eq!(r.observed.results(Role::Client, "connect"), ["ok", "ok"]);
+        let synacks = r.observed.segments_from(Role::Server).into_iter().filter(|s| s.flags.syn() && s.flags.ack()).count();
         assert_eq!(synacks, 2);
         assert!(!verdict(&r), "S3 differs on Linux");
     });
@@ -19,9 +22,12 @@ fn timewait_syn_with_newer_seq_reopens_the_connection() {
 
 #[test]
 fn rebooted_client_same_port_gets_challenge_ack_then_resets() {
+    if !privileged() {
+        return;
+    }
     both(|v| {
         let r = run_v("client_reboot_reconnect", v);
-        let rst = one_rst_from(&r, "client");
+        let rst = one_rst_from(&r, Role::Client);
         let challenge = trigger(&r, rst);
         // RFC 5961 §4: SYN on an established connection → ACK <SEQ=SND.NXT><ACK=RCV.NXT>.
         assert!(challenge.flags.ack() && !challenge.flags.syn(), "{}", ladder(&r));
@@ -29,11 +35,11 @@ fn rebooted_client_same_port_gets_challenge_ack_then_resets() {
         assert_reply_to_ack(&r, rst, &challenge);
         assert_reason(&r, rst, "TCP_INVALID_ACK_SEQUENCE");
         // The RST carries exactly the server's RCV.NXT, so it resets the stale connection.
-        let recv = r.kernel(rstlab_lab::KernelEventKind::ReceiveReset);
-        assert!(recv.iter().any(|e| r.role(e.saddr) == "server"), "{}", ladder(&r));
-        assert_errnos(&r, "server", "recv", &["ECONNRESET"]);
-        assert_eq!(r.results("client", "connect").last().map(String::as_str), Some("ok"));
-        assert!(r.segments_from("server").iter().filter(|s| s.flags.syn() && s.flags.ack() && !s.flags.has(TcpFlags::RST)).count() == 2);
+        let recv = r.observed.kernel(rstlab_lab::KernelEventKind::ReceiveReset);
+        assert!(recv.iter().any(|e| r.observed.role(e.saddr) == Some(Role::Server)), "{}", ladder(&r));
+        assert_errnos(&r, Role::Server, "recv", &["ECONNRESET"]);
+        assert_eq!(r.observed.results(Role::Client, "connect").last().map(String::as_str), Some("ok"));
+        assert!(r.observed.segments_from(Role::Server).iter().filter(|s| s.flags.syn() && s.flags.ack() && !s.flags.has(TcpFlags::RST)).count() == 2);
         assert!(verdict(&r));
     });
 }

@@ -2,15 +2,21 @@
 //! faults, the user's own programs, and a finished run classified like the catalogue's.
 
 use crate::errors::{io_error, lab_error, os_error, usage_error};
-use crate::lab::{convert, LabRun};
+use crate::lab::LabRun;
 use pyo3::prelude::*;
-use rstlab_lab::{Action, Fault, Hook, Lab, RunResult, Sock};
+use rstlab_lab::{Action, Fault, Hook, Lab, LabError, Role, RunResult, Sock, UnknownRole};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A socket call's failure, as a Python socket raises it (`OSError` by errno).
 fn os_err(e: std::io::Error) -> PyErr {
     Python::attach(|py| io_error(py, &e, None))
+}
+
+/// A role name from Python ("client", "server", "router", "forger"); an unknown one is a
+/// parameter error (`ScenarioError`) naming the valid ones.
+fn role(py: Python<'_>, scenario: &str, name: &str) -> PyResult<Role> {
+    name.parse().map_err(|e: UnknownRole| lab_error(py, &LabError::Param { scenario: scenario.into(), name: "role".into(), why: e.to_string() }))
 }
 
 fn taken() -> PyErr {
@@ -32,6 +38,9 @@ impl PyLab {
     fn lab_mut(&mut self) -> PyResult<&mut Lab> {
         self.inner.as_mut().ok_or_else(taken)
     }
+    fn role(&self, py: Python<'_>, name: &str) -> PyResult<Role> {
+        role(py, self.lab()?.scenario(), name)
+    }
 }
 
 #[pymethods]
@@ -44,7 +53,7 @@ impl PyLab {
             b = b.routed();
         }
         for (h, k, v) in &sysctls {
-            b = b.sysctl(h, k, v);
+            b = b.sysctl(role(py, name, h)?, k, v);
         }
         match b.build() {
             Ok(lab) => Ok(PyLab { inner: Some(lab), faults: Vec::new() }),
@@ -54,6 +63,7 @@ impl PyLab {
 
     /// The address of host `role` ("client", "server", "router").
     fn addr(&self, py: Python<'_>, role: &str) -> PyResult<String> {
+        let role = self.role(py, role)?;
         self.lab()?.addr(role).map(|a| a.to_string()).map_err(|e| lab_error(py, &e))
     }
 
@@ -65,12 +75,14 @@ impl PyLab {
 
     /// A TCP socket in host `role`; every call on it is recorded as an app event.
     fn socket(&self, py: Python<'_>, role: &str) -> PyResult<PySock> {
+        let role = self.role(py, role)?;
         self.lab()?.socket(role).map(PySock::new).map_err(|e| lab_error(py, &e))
     }
 
     /// A socket in `role` bound to the server address and listening.
     #[pyo3(signature = (role="server", backlog=16))]
     fn listener(&self, py: Python<'_>, role: &str, backlog: i32) -> PyResult<PySock> {
+        let role = self.role(py, role)?;
         self.lab()?.listener(role, backlog).map(PySock::new).map_err(|e| lab_error(py, &e))
     }
 
@@ -78,6 +90,7 @@ impl PyLab {
     /// killed and reaped when the lab finishes, and dies with this process.
     fn spawn(&mut self, py: Python<'_>, role: &str, argv: Vec<String>) -> PyResult<u32> {
         let (prog, args) = argv.split_first().ok_or_else(|| usage_error(py, self.inner.as_ref().map(Lab::scenario), "argv is empty"))?;
+        let role = self.role(py, role)?;
         let lab = self.lab_mut()?;
         let mut cmd = lab.command(role, prog).map_err(|e| lab_error(py, &e))?;
         cmd.args(args);
@@ -94,6 +107,7 @@ impl PyLab {
     /// e.g. "tcp flags syn"). Returns a fault id for `heal`.
     #[pyo3(signature = (role, expr=""))]
     fn drop_input(&mut self, py: Python<'_>, role: &str, expr: &str) -> PyResult<usize> {
+        let role = self.role(py, role)?;
         let f = self.lab_mut()?.drop_input(role, expr).map_err(|e| lab_error(py, &e))?;
         self.faults.push(Some(f));
         Ok(self.faults.len() - 1)
@@ -103,7 +117,8 @@ impl PyLab {
     /// forward hook when `role` is "router" (a middlebox). Returns a fault id.
     #[pyo3(signature = (role, expr="meta l4proto tcp"))]
     fn reject(&mut self, py: Python<'_>, role: &str, expr: &str) -> PyResult<usize> {
-        let hook = if role == "router" { Hook::Forward } else { Hook::Input };
+        let role = self.role(py, role)?;
+        let hook = if role == Role::Router { Hook::Forward } else { Hook::Input };
         let f = self.lab_mut()?.rule(role, hook, expr, Action::RejectTcpReset).map_err(|e| lab_error(py, &e))?;
         self.faults.push(Some(f));
         Ok(self.faults.len() - 1)
@@ -118,16 +133,19 @@ impl PyLab {
     /// Crash and reboot `role`: its interface moves to a fresh namespace with the same address;
     /// the old sockets stay behind, unreachable.
     fn reboot(&mut self, py: Python<'_>, role: &str) -> PyResult<()> {
+        let role = self.role(py, role)?;
         self.lab_mut()?.reboot(role).map_err(|e| lab_error(py, &e))
     }
 
     /// Make `role` vanish from the network (no answer at all).
     fn vanish(&mut self, py: Python<'_>, role: &str) -> PyResult<()> {
+        let role = self.role(py, role)?;
         self.lab_mut()?.vanish(role).map_err(|e| lab_error(py, &e))
     }
 
     /// Set a sysctl inside host `role`'s namespace only.
     fn sysctl(&self, py: Python<'_>, role: &str, key: &str, value: &str) -> PyResult<()> {
+        let role = self.role(py, role)?;
         self.lab()?.sysctl(role, key, value).map_err(|e| lab_error(py, &e))
     }
 
@@ -143,8 +161,7 @@ impl PyLab {
         let name = lab.scenario().to_string();
         let ip_version = lab.ip_version();
         let o = lab.finish().map_err(|e| lab_error(py, &e))?;
-        let r = RunResult::from_observed(&name, ip_version, o, None);
-        convert(py, r)
+        Ok(LabRun::from(RunResult::from_observed(&name, ip_version, o, None)))
     }
 }
 

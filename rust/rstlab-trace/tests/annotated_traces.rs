@@ -2,10 +2,12 @@
 //! cases"), plus every RST in the shared traces checked field by field against tshark's view
 //! (`REFERENCE_tshark_rst.tsv`) and counted by cause.
 //!
-//! The shared folder is found through `RSTLAB_SHARED` or at `<repo>/../shared`; without it the
-//! tests pass with a note (the traces are reference inputs, not shipped with the project).
+//! The shared folder is found through `RSTLAB_SHARED` or at `<repo>/../shared`; without it each
+//! test prints why it skips (the traces are reference inputs, not shipped with the project).
 //! Expected verdicts come from the manifest's annotations and the RFC 9293 reply / abort shapes
 //! the traces show, not from this code's output.
+
+mod common;
 
 use rstlab_trace::capture::{read_frames, FrameSink};
 use rstlab_trace::classify::{Acceptability, Cause, ConnMeta, Effect, Origin, Phase, ResetRow, ResetRows, ResetTracker};
@@ -17,16 +19,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 fn traces_dir() -> Option<PathBuf> {
-    let shared = std::env::var_os("RSTLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let t = shared.join("traces");
-    if t.is_dir() {
-        Some(t)
-    } else {
-        eprintln!("skipped: no shared traces at {} (set RSTLAB_SHARED)", t.display());
-        None
-    }
+    common::shared_traces()
 }
 
 struct Resets {

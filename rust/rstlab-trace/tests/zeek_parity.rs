@@ -8,6 +8,8 @@
 //! connections. Checksums are verified and bad segments dropped unless the baseline ran with
 //! `-C`; baselines run with `-b` (no protocol scripts) have no `likely_server_ports`.
 
+mod common;
+
 use rstlab_trace::capture::{read_frames, FrameSink};
 use rstlab_trace::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use rstlab_trace::flow::Dir;
@@ -15,7 +17,7 @@ use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 type Tuple = (IpAddr, u16, IpAddr, u16);
 
@@ -144,22 +146,9 @@ fn zeek_rows(path: &Path, flags: &str) -> Vec<Row> {
     rows
 }
 
-fn shared_dir() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RSTLAB_SHARED") {
-        return Some(PathBuf::from(p));
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let p = repo.join("../shared");
-    p.is_dir().then_some(p)
-}
-
 #[test]
 fn zeek_conn_state_and_history_parity() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("skipped: no shared folder (set RSTLAB_SHARED or create <repo>/../shared)");
-        return;
-    };
-    let traces = shared.join("traces");
+    let Some(traces) = common::shared_traces() else { return };
     let tsv = traces.join("REFERENCE_zeek_conn.tsv");
     let Ok(text) = std::fs::read_to_string(&tsv) else {
         eprintln!("skipped: {} not readable", tsv.display());
@@ -264,11 +253,8 @@ fn zeek_conn_state_and_history_parity() {
 /// arithmetic overflow) and every connection gets a state.
 #[test]
 fn zeek_runs_over_every_shared_trace() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("skipped: no shared folder (set RSTLAB_SHARED or create <repo>/../shared)");
-        return;
-    };
-    let mut stack = vec![shared.join("traces")];
+    let Some(traces) = common::shared_traces() else { return };
+    let mut stack = vec![traces];
     let (mut files, mut conns) = (0usize, 0usize);
     while let Some(dir) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else {

@@ -6,28 +6,35 @@
 //! rstlab-lab all [PARALLEL]
 //! rstlab-lab hold SECONDS      # builds a routed lab with a child process, prints "ready", sleeps
 
-use rstlab_lab::{run, run_all, scenarios, Lab, RunOptions, RunResult};
+use rstlab_lab::{run, run_all, scenario, scenarios, Lab, Role, RunOptions, RunResult};
 use std::time::Instant;
 
 fn show(r: &RunResult) {
-    println!("== {} v{} ({} ms, {} frames, oracle {})", r.scenario, r.ip_version, r.duration.as_millis(), r.frames.len(), if r.oracle_available { "on" } else { "off" });
-    for (i, s) in r.segments() {
+    let o = &r.observed;
+    println!("== {} v{} ({} ms, {} frames, oracle {})", r.scenario, r.ip_version, o.duration.as_millis(), o.frames.len(), if o.oracle_available { "on" } else { "off" });
+    for (i, s) in o.segments() {
         println!("  #{i:<3} {}:{} > {}:{} {:?} seq={} ack={} len={} ttl={}", s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack, s.payload_len, s.ttl);
     }
-    for x in &r.resets {
-        println!("  RST if{} #{} from {} seq={} ack={:?} reason={:?} stack={:?}", x.interface, x.frame_index, x.from, x.seq, x.ack, x.kernel_reason, x.stack_sent);
+    for x in &o.resets {
+        println!("  RST if{} #{} from {} seq={} ack={:?} reason={:?} stack={:?}", x.interface, x.frame_index, Role::name_or_unknown(x.from), x.seq, x.ack, x.kernel_reason, x.stack_sent);
     }
-    for e in &r.app_events {
+    for e in &o.app_events {
         println!("  app {:<7} {:<40} {:<10} {}", e.host, e.call, e.result, e.errno_name.unwrap_or(""));
     }
-    for e in &r.kernel_events {
+    for e in &o.kernel_events {
         println!("  k {:<13} {}:{} -> {}:{} {} {} ", e.kind.as_str(), e.saddr, e.sport, e.daddr, e.dport, e.state.as_deref().or(e.oldstate.as_deref()).unwrap_or(""), e.reason.as_deref().or(e.newstate.as_deref()).unwrap_or(""));
     }
-    for (k, v) in &r.metrics {
+    for (k, v) in &o.metrics {
         println!("  metric {k} = {v}");
     }
     if let Some(v) = &r.verdict {
         println!("  verdict: {} — {}", if v.holds { "HOLDS" } else { "DIFFERS" }, v.evidence);
+    }
+    let causes: Vec<&str> = r.causes().iter().map(|c| c.as_str()).collect();
+    println!("  causes {causes:?}, kernel reasons {:?}", r.kernel_reasons());
+    if let Some(info) = scenario(&r.scenario) {
+        let declared: Vec<&str> = info.expect_causes.iter().map(|c| c.as_str()).collect();
+        println!("  declared (default parameters): causes {declared:?}, kernel reasons {:?}", info.expect_kernel_reasons);
     }
 }
 
@@ -82,7 +89,7 @@ fn main() {
                     }
                     println!(
                         "{name:<28} v{v} frame {:>3} {:<7} kernel {:<26} -> {:<18} classifier {:<18} {mark}",
-                        c.row.frame, c.host, c.kernel_reason.as_deref().unwrap_or("(no stack event)"), k, c.row.cause.as_str()
+                        c.row.frame, Role::name_or_unknown(c.host), c.kernel_reason.as_deref().unwrap_or("(no stack event)"), k, c.row.cause.as_str()
                     );
                     if c.stack_sent == Some(false) {
                         forged += 1;
@@ -101,7 +108,7 @@ fn main() {
                 match r {
                     Ok(r) => {
                         let v2 = r.verdict.as_ref().unwrap();
-                        println!("{n:<30} v{v} {:>5} ms {:<7} {}", r.duration.as_millis(), if v2.holds { "holds" } else { "differs" }, v2.evidence);
+                        println!("{n:<30} v{v} {:>5} ms {:<7} {}", r.observed.duration.as_millis(), if v2.holds { "holds" } else { "differs" }, v2.evidence);
                     }
                     Err(e) => {
                         failed += 1;
@@ -114,10 +121,10 @@ fn main() {
         Some("hold") => {
             let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
             let mut lab = Lab::builder("hold").routed().build().expect("lab");
-            let mut cmd = lab.command("server", "sleep").expect("command");
+            let mut cmd = lab.command(Role::Server, "sleep").expect("command");
             cmd.arg(secs.to_string());
             let sleeper = lab.spawn(cmd).expect("spawn");
-            let _l = lab.listener("server", 4).expect("listener");
+            let _l = lab.listener(Role::Server, 4).expect("listener");
             println!("ready {} {sleeper}", std::process::id());
             std::thread::sleep(std::time::Duration::from_secs(secs));
         }

@@ -22,10 +22,12 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 // A small receive buffer at the server keeps the client's later writes queued.
-                sysctls: &[("server", "net.ipv4.tcp_rmem", "4096 4096 4096")],
+                sysctls: &[(Role::Server, "net.ipv4.tcp_rmem", "4096 4096 4096")],
                 params: &[],
+                expect_causes: &[Cause::Abort],
+                expect_kernel_reasons: &["TCP_STATE"],
             },
             run: linger_zero,
             judge: judge_linger_zero,
@@ -41,9 +43,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Abort],
+                expect_kernel_reasons: &["TCP_ABORT_ON_CLOSE"],
             },
             run: close_unread,
             judge: judge_close_unread,
@@ -59,9 +63,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::HandshakeAbort],
+                expect_kernel_reasons: &["TCP_STATE"],
             },
             run: write_after_reset,
             judge: judge_write_after_reset,
@@ -77,10 +83,12 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 // tcp_fin_time() <= TCP_TIMEWAIT_LEN makes an orphaned FIN_WAIT2 a timewait socket.
-                sysctls: &[("server", "net.ipv4.tcp_fin_timeout", "60")],
+                sysctls: &[(Role::Server, "net.ipv4.tcp_fin_timeout", "60")],
                 params: &[],
+                expect_causes: &[Cause::AfterClose],
+                expect_kernel_reasons: &["TCP_TIMEWAIT_SOCKET"],
             },
             run: data_after_close,
             judge: judge_data_after_close,
@@ -89,12 +97,12 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 }
 
 fn linger_zero(lab: &mut Lab, _p: &Params) -> Result<()> {
-    let l = lab.socket("server")?;
+    let l = lab.socket(Role::Server)?;
     let _ = l.reuseaddr();
     let _ = l.rcvbuf(4096);
     l.bind(lab.server_addr()).map_err(|e| lab.broke(format!("bind: {e}")))?;
     l.listen(4).map_err(|e| lab.broke(format!("listen: {e}")))?;
-    let c = lab.socket("client")?;
+    let c = lab.socket(Role::Client)?;
     let _ = c.sndbuf(65536);
     c.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect: {e}")))?;
     let a = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
@@ -113,12 +121,12 @@ fn linger_zero(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_linger_zero(r: &RunResult) -> Verdict {
+fn judge_linger_zero(r: &Observed) -> Verdict {
     let written = r.metrics.get("client_written").copied().unwrap_or(0.0) as u64;
-    let on_wire = r.payload_bytes_from("client");
-    let fin = r.segments_from("client").iter().any(|s| s.flags.fin());
-    let last = r.app("server").last().map(|e| e.errno_name.unwrap_or(e.result.as_str()).to_string()).unwrap_or_default();
-    match r.rsts_from("client").first() {
+    let on_wire = r.payload_bytes_from(Role::Client);
+    let fin = r.segments_from(Role::Client).iter().any(|s| s.flags.fin());
+    let last = r.app(Role::Server).last().map(|e| e.errno_name.unwrap_or(e.result.as_str()).to_string()).unwrap_or_default();
+    match r.rsts_from(Role::Client).first() {
         Some(x) => Verdict {
             holds: !fin && on_wire < written && last == "ECONNRESET",
             evidence: format!(
@@ -144,11 +152,11 @@ fn close_unread(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_close_unread(r: &RunResult) -> Verdict {
-    let errs = r.errnos("client", "recv");
-    match r.rsts_from("server").first() {
+fn judge_close_unread(r: &Observed) -> Verdict {
+    let errs = r.errnos(Role::Client, "recv");
+    match r.rsts_from(Role::Server).first() {
         Some(x) => Verdict {
-            holds: errs.first() == Some(&"ECONNRESET") && !r.segments_from("server").iter().any(|s| s.flags.fin()),
+            holds: errs.first() == Some(&"ECONNRESET") && !r.segments_from(Role::Server).iter().any(|s| s.flags.fin()),
             evidence: format!("close() with an unread request sent {} and no FIN ({}); the client's recv() got {}", rst_kind(x), origin(x), errs.first().copied().unwrap_or("no error")),
         },
         None => Verdict { holds: false, evidence: "close() with unread data sent no RST".into() },
@@ -166,8 +174,8 @@ fn write_after_reset(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_write_after_reset(r: &RunResult) -> Verdict {
-    let errs = r.errnos("client", "send");
+fn judge_write_after_reset(r: &Observed) -> Verdict {
+    let errs = r.errnos(Role::Client, "send");
     Verdict { holds: errs == ["ECONNRESET", "EPIPE"], evidence: format!("after the server's RST the client's two writes failed with {errs:?}") }
 }
 
@@ -183,9 +191,9 @@ fn data_after_close(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_data_after_close(r: &RunResult) -> Verdict {
-    let errs = r.errnos("client", "send");
-    match r.rsts_from("server").first() {
+fn judge_data_after_close(r: &Observed) -> Verdict {
+    let errs = r.errnos(Role::Client, "send");
+    match r.rsts_from(Role::Server).first() {
         Some(x) => Verdict {
             holds: r.trigger_of(x).is_some_and(|t| t.payload_len > 0),
             evidence: format!("the client's data after the server's close was answered by {} ({}); its next write failed with {:?}", rst_kind(x), origin(x), errs),

@@ -21,9 +21,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[],
+                expect_kernel_reasons: &[],
             },
             run: halfopen_writer,
             judge: judge_halfopen,
@@ -39,9 +41,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[],
+                expect_kernel_reasons: &[],
             },
             run: |lab, _| shutdown(lab, false),
             judge: judge_shutdown,
@@ -57,9 +61,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Abort],
+                expect_kernel_reasons: &["TCP_ABORT_ON_CLOSE"],
             },
             run: |lab, _| shutdown(lab, true),
             judge: judge_shutdown,
@@ -75,9 +81,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &["relisten=false: the rebooted server listens on the port again"],
+                expect_causes: &[Cause::NoConnection],
+                expect_kernel_reasons: &["NO_SOCKET"],
             },
             run: crash_reboot,
             judge: judge_crash_reboot,
@@ -88,7 +96,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 fn halfopen_writer(lab: &mut Lab, _p: &Params) -> Result<()> {
     let (c, a, l) = lab.connected()?;
     let _ = c.user_timeout_ms(1000);
-    lab.vanish("server")?;
+    lab.vanish(Role::Server)?;
     let _ = c.send(b"anyone?");
     let _ = c.recv_timeout(64, ms(4000));
     sleep_ms(300);
@@ -96,10 +104,10 @@ fn halfopen_writer(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_halfopen(r: &RunResult) -> Verdict {
-    let tx = r.segments_from("client").into_iter().filter(|s| s.payload_len > 0).count();
-    let errs = r.errnos("client", "recv");
-    let rsts = r.rsts_from("client");
+fn judge_halfopen(r: &Observed) -> Verdict {
+    let tx = r.segments_from(Role::Client).into_iter().filter(|s| s.payload_len > 0).count();
+    let errs = r.errnos(Role::Client, "recv");
+    let rsts = r.rsts_from(Role::Client);
     Verdict {
         holds: !rsts.is_empty(),
         evidence: if rsts.is_empty() {
@@ -119,7 +127,7 @@ fn shutdown(lab: &mut Lab, unread: bool) -> Result<()> {
         sleep_ms(20);
     }
     // The server process owns the connection; the shutdown kills it.
-    let pid = lab.spawn_holding("server", "sleep", &["30"], a)?;
+    let pid = lab.spawn_holding(Role::Server, "sleep", &["30"], a)?;
     sleep_ms(50);
     lab.kill(pid, libc::SIGKILL)?;
     let _ = c.recv_timeout(64, ms(2000));
@@ -127,11 +135,11 @@ fn shutdown(lab: &mut Lab, unread: bool) -> Result<()> {
     Ok(())
 }
 
-fn judge_shutdown(r: &RunResult) -> Verdict {
-    let fin = r.segments_from("server").into_iter().any(|s| s.flags.fin());
-    let rst = r.rsts_from("server").into_iter().next();
-    let client = r.results("client", "recv");
-    let errs = r.errnos("client", "recv");
+fn judge_shutdown(r: &Observed) -> Verdict {
+    let fin = r.segments_from(Role::Server).into_iter().any(|s| s.flags.fin());
+    let rst = r.rsts_from(Role::Server).into_iter().next();
+    let client = r.results(Role::Client, "recv");
+    let errs = r.errnos(Role::Client, "recv");
     match rst {
         None if fin => Verdict { holds: true, evidence: format!("killing the server process closed its socket with a FIN and no RST; the client's recv() saw {}", client.first().map_or("nothing", |s| s.as_str())) },
         Some(x) => Verdict {
@@ -147,8 +155,8 @@ fn crash_reboot(lab: &mut Lab, p: &Params) -> Result<()> {
     let (c, a, l) = lab.connected()?;
     let _ = c.send(b"before");
     let _ = a.recv(64);
-    lab.reboot("server")?;
-    let l2 = if relisten { Some(lab.listener("server", 16)?) } else { None };
+    lab.reboot(Role::Server)?;
+    let l2 = if relisten { Some(lab.listener(Role::Server, 16)?) } else { None };
     let _ = c.send(b"after the reboot");
     let _ = c.recv_timeout(64, ms(2000));
     let _ = c.send(b"again");
@@ -157,12 +165,12 @@ fn crash_reboot(lab: &mut Lab, p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_crash_reboot(r: &RunResult) -> Verdict {
-    let Some(x) = r.rsts_from("server").into_iter().next() else {
+fn judge_crash_reboot(r: &Observed) -> Verdict {
+    let Some(x) = r.rsts_from(Role::Server).into_iter().next() else {
         return Verdict { holds: false, evidence: "the rebooted server did not answer the client's data with a RST".into() };
     };
     let trig = r.trigger_of(x);
-    let errs = r.errnos("client", "");
+    let errs = r.errnos(Role::Client, "");
     Verdict {
         holds: trig.is_some_and(|t| t.payload_len > 0) && errs.first() == Some(&"ECONNRESET"),
         evidence: format!(

@@ -22,9 +22,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &["timeout_ms=500: the application's connect timeout", "close_after_timeout=true: close the socket when the timeout fires"],
+                expect_causes: &[Cause::ConnectAbandoned],
+                expect_kernel_reasons: &["NO_SOCKET"],
             },
             run: late_synack,
             judge: judge_late_synack,
@@ -40,9 +42,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
-                sysctls: &[("server", "net.ipv4.tcp_abort_on_overflow", "1"), ("server", "net.ipv4.tcp_syncookies", "0")],
+                capture_at: Role::Client,
+                sysctls: &[(Role::Server, "net.ipv4.tcp_abort_on_overflow", "1"), (Role::Server, "net.ipv4.tcp_syncookies", "0")],
                 params: &[],
+                expect_causes: &[Cause::HandshakeAbort],
+                expect_kernel_reasons: &["INVALID_SYN"],
             },
             run: accept_overflow,
             judge: judge_accept_overflow,
@@ -58,9 +62,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Abort],
+                expect_kernel_reasons: &["TCP_STATE"],
             },
             run: listener_closed,
             judge: judge_listener_closed,
@@ -71,10 +77,10 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 fn late_synack(lab: &mut Lab, p: &Params) -> Result<()> {
     let timeout = p.u64("timeout_ms", 500)?;
     let close = p.bool("close_after_timeout", true)?;
-    let l = lab.listener("server", 16)?;
+    let l = lab.listener(Role::Server, 16)?;
     let port = lab.port();
-    let f = lab.rule("client", Hook::Input, &format!("tcp sport {port} tcp flags & (syn | ack) == syn | ack"), Action::Drop)?;
-    let c = lab.socket("client")?;
+    let f = lab.rule(Role::Client, Hook::Input, &format!("tcp sport {port} tcp flags & (syn | ack) == syn | ack"), Action::Drop)?;
+    let c = lab.socket(Role::Client)?;
     let r = c.connect_timeout(lab.server_addr(), ms(timeout));
     if r.is_ok() {
         return Err(lab.broke("connect succeeded although SYN-ACKs were dropped".into()));
@@ -90,7 +96,7 @@ fn late_synack(lab: &mut Lab, p: &Params) -> Result<()> {
     if close {
         lab.wait_rst(ms(4000))?;
     } else {
-        let client = lab.addr("client")?;
+        let client = lab.addr(Role::Client)?;
         lab.wait_for("the late handshake to complete", ms(4000), |segs| {
             segs.iter().any(|s| s.src == client && s.flags.ack() && !s.flags.syn() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST))
         })?;
@@ -100,14 +106,14 @@ fn late_synack(lab: &mut Lab, p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_late_synack(r: &RunResult) -> Verdict {
-    let timeout_at = r.app_events.iter().find(|e| e.host == "client" && e.call == "connect").map(|e| (e.ts_ns, e.result.clone()));
+fn judge_late_synack(r: &Observed) -> Verdict {
+    let timeout_at = r.app_events.iter().find(|e| e.host == Role::Client && e.call == "connect").map(|e| (e.ts_ns, e.result.clone()));
     let synacks_after: Vec<Segment> = r
-        .segments_from("server")
+        .segments_from(Role::Server)
         .into_iter()
         .filter(|s| s.flags.syn() && s.flags.ack() && timeout_at.as_ref().is_some_and(|(t, _)| s.ts_ns > *t))
         .collect();
-    let rst = r.rsts_from("client").into_iter().find(|x| r.trigger_of(x).is_some_and(|t| t.flags.syn() && t.flags.ack()));
+    let rst = r.rsts_from(Role::Client).into_iter().find(|x| r.trigger_of(x).is_some_and(|t| t.flags.syn() && t.flags.ack()));
     match (rst, synacks_after.first()) {
         (Some(x), Some(_)) => Verdict {
             holds: true,
@@ -130,16 +136,16 @@ fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
     // Linux admits a SYN while the accept queue holds <= backlog children and the SYN queue
     // <= backlog requests; an overflow needs the queue to fill between a connection's SYN and
     // its final ACK. Backlog 1: `z` takes one place, `a` and `b` wait as requests.
-    let l = lab.listener("server", 1)?;
+    let l = lab.listener(Role::Server, 1)?;
     let port = lab.port();
-    let z = lab.socket("client")?;
+    let z = lab.socket(Role::Client)?;
     z.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect z: {e}")))?;
     sleep_ms(20);
     // Hold back the handshakes' final bare ACKs so both connections wait as requests, then let
     // their first data segments complete them one after the other.
-    lab.rule("server", Hook::Input, &format!("tcp dport {port} tcp flags == ack"), Action::Drop)?;
-    let a = lab.socket("client")?;
-    let b = lab.socket("client")?;
+    lab.rule(Role::Server, Hook::Input, &format!("tcp dport {port} tcp flags == ack"), Action::Drop)?;
+    let a = lab.socket(Role::Client)?;
+    let b = lab.socket(Role::Client)?;
     a.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect a: {e}")))?;
     b.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect b: {e}")))?;
     let _ = a.send(b"first");
@@ -153,14 +159,14 @@ fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_accept_overflow(r: &RunResult) -> Verdict {
-    let Some(x) = r.rsts_from("server").into_iter().next() else {
+fn judge_accept_overflow(r: &Observed) -> Verdict {
+    let Some(x) = r.rsts_from(Role::Server).into_iter().next() else {
         return Verdict { holds: false, evidence: "the server sent no RST; the overflowing connection was left waiting".into() };
     };
     let trig = r.trigger_of(x);
     let data = trig.is_some_and(|t| t.payload_len > 0);
-    let errs = r.errnos("client", "recv");
-    let accepted = r.results("server", "accept").first().is_some_and(|s| s == "ok");
+    let errs = r.errnos(Role::Client, "recv");
+    let accepted = r.results(Role::Server, "accept").first().is_some_and(|s| s == "ok");
     Verdict {
         holds: data && errs.contains(&"ECONNRESET") && accepted,
         evidence: format!(
@@ -174,8 +180,8 @@ fn judge_accept_overflow(r: &RunResult) -> Verdict {
 }
 
 fn listener_closed(lab: &mut Lab, _p: &Params) -> Result<()> {
-    let l = lab.listener("server", 16)?;
-    let c = lab.socket("client")?;
+    let l = lab.listener(Role::Server, 16)?;
+    let c = lab.socket(Role::Client)?;
     c.connect(lab.server_addr()).map_err(|e| lab.broke(format!("connect: {e}")))?;
     let _ = c.send(b"request");
     sleep_ms(20);
@@ -185,11 +191,11 @@ fn listener_closed(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_listener_closed(r: &RunResult) -> Verdict {
-    let Some(x) = r.rsts_from("server").into_iter().next() else {
+fn judge_listener_closed(r: &Observed) -> Verdict {
+    let Some(x) = r.rsts_from(Role::Server).into_iter().next() else {
         return Verdict { holds: false, evidence: "closing the listener sent no RST to the queued connection".into() };
     };
-    let errs = r.errnos("client", "recv");
+    let errs = r.errnos(Role::Client, "recv");
     Verdict {
         holds: x.ack.is_some() && errs.first() == Some(&"ECONNRESET"),
         evidence: format!("closing the listener sent {} to the never-accepted connection ({}); the client's recv() got {}", rst_kind(x), origin(x), errs.first().copied().unwrap_or("no error")),

@@ -21,9 +21,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Routed,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Refused],
+                expect_kernel_reasons: &[],
             },
             run: reject_syn,
             judge: judge_reject_syn,
@@ -39,9 +41,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Routed,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Injected, Cause::NoConnection],
+                expect_kernel_reasons: &["NO_SOCKET"],
             },
             run: reject_midstream,
             judge: judge_reject_midstream,
@@ -50,22 +54,22 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 }
 
 fn reject_syn(lab: &mut Lab, _p: &Params) -> Result<()> {
-    let l = lab.listener("server", 16)?;
+    let l = lab.listener(Role::Server, 16)?;
     let port = lab.port();
-    lab.rule("router", Hook::Forward, &format!("tcp dport {port}"), Action::RejectTcpReset)?;
-    let c = lab.socket("client")?;
+    lab.rule(Role::Router, Hook::Forward, &format!("tcp dport {port}"), Action::RejectTcpReset)?;
+    let c = lab.socket(Role::Client)?;
     let _ = c.connect(lab.server_addr());
     lab.keep([c, l]);
     Ok(())
 }
 
-fn judge_reject_syn(r: &RunResult) -> Verdict {
-    let errs = r.errnos("client", "connect");
-    let Some(x) = r.rsts_from("server").into_iter().next() else {
+fn judge_reject_syn(r: &Observed) -> Verdict {
+    let errs = r.errnos(Role::Client, "connect");
+    let Some(x) = r.rsts_from(Role::Server).into_iter().next() else {
         return Verdict { holds: false, evidence: format!("no RST in the server's name; connect() {:?}", errs) };
     };
     // Did the SYN ever reach the server's link (interface 1)?
-    let reached = decode_frames(&r.frames).iter().any(|(_, s)| s.interface == 1);
+    let reached = crate::observed::decode_frames(&r.frames).iter().any(|(_, s)| s.interface == 1);
     Verdict {
         holds: x.stack_sent != Some(true) && errs.first() == Some(&"ECONNREFUSED") && !reached,
         evidence: format!(
@@ -83,7 +87,7 @@ fn reject_midstream(lab: &mut Lab, _p: &Params) -> Result<()> {
     let _ = c.send(b"before");
     let _ = a.recv(64);
     let port = lab.port();
-    lab.rule("router", Hook::Forward, &format!("tcp dport {port} tcp flags & psh == psh"), Action::RejectTcpReset)?;
+    lab.rule(Role::Router, Hook::Forward, &format!("tcp dport {port} tcp flags & psh == psh"), Action::RejectTcpReset)?;
     let _ = c.send(b"through the router");
     let _ = c.recv_timeout(64, ms(1000));
     let _ = a.send(b"server still thinks it is connected");
@@ -92,12 +96,12 @@ fn reject_midstream(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_reject_midstream(r: &RunResult) -> Verdict {
-    let first = r.rsts_from("server").into_iter().next();
-    let later = r.rsts_from("client").into_iter().next();
-    let c_err = r.errnos("client", "recv");
-    let s_err = r.errnos("server", "recv");
-    let server_ttl = r.segments_from("server").iter().filter(|s| !s.flags.has(rstlab_trace::wire::TcpFlags::RST)).map(|s| s.ttl).next();
+fn judge_reject_midstream(r: &Observed) -> Verdict {
+    let first = r.rsts_from(Role::Server).into_iter().next();
+    let later = r.rsts_from(Role::Client).into_iter().next();
+    let c_err = r.errnos(Role::Client, "recv");
+    let s_err = r.errnos(Role::Server, "recv");
+    let server_ttl = r.segments_from(Role::Server).iter().filter(|s| !s.flags.has(rstlab_trace::wire::TcpFlags::RST)).map(|s| s.ttl).next();
     match (first, later) {
         (Some(x), Some(y)) => Verdict {
             holds: x.stack_sent != Some(true) && c_err.first() == Some(&"ECONNRESET") && s_err.first() == Some(&"ECONNRESET"),

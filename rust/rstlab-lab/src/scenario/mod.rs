@@ -16,15 +16,19 @@ mod release;
 mod timers;
 mod timewait;
 
-use crate::capture::{write_pcapng, CapturedFrame};
-use crate::endpoint::AppEvent;
+use crate::capture::write_pcapng;
 use crate::error::{os_err_at, LabError, Result};
-use crate::lab::{decode_frames, Lab, Topology, WireReset};
-use crate::oracle::{KernelEvent, KernelEventKind};
+use crate::lab::{Lab, Topology};
+use crate::observed::{Observed, WireReset};
+use crate::role::Role;
+use crate::verdicts::{classify_run, ClassifiedReset};
+use rstlab_trace::classify::Cause;
+use rstlab_trace::report::Tables;
 use rstlab_trace::wire::{Segment, TcpFlags};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a scenario is, without running it.
@@ -45,12 +49,21 @@ pub struct ScenarioInfo {
     pub needs: &'static [&'static str],
     pub ip_versions: &'static [u8],
     pub topology: Topology,
-    /// Host whose link end carries the first capture ("client" unless the client reboots).
-    pub capture_at: &'static str,
+    /// Host whose link end carries the first capture (the client unless the client reboots).
+    pub capture_at: Role,
     /// (host, sysctl, value) pinned inside the run's namespaces.
-    pub sysctls: &'static [(&'static str, &'static str, &'static str)],
+    pub sysctls: &'static [(Role, &'static str, &'static str)],
     /// Parameters `run` understands, with their defaults ("name=default: meaning").
     pub params: &'static [&'static str],
+    /// The causes of the RSTs a run with default parameters puts on the client's link, each
+    /// once, in order of first appearance (empty: no RST). The source of truth is the kernel:
+    /// for a RST the TCP stack sent, the cause its `tcp_send_reset` reason implies
+    /// (`tests/fixtures/lab/kernel.tsv`); for one it did not send (netfilter, forged), the
+    /// cause the taxonomy gives that origin (`tests/fixtures/lab/classification.tsv`).
+    pub expect_causes: &'static [Cause],
+    /// The `sk_rst_reason` names of the `tcp:tcp_send_reset` events such a run makes, each once,
+    /// in order of first appearance, as the tracepoint prints them (empty: the stack sends none).
+    pub expect_kernel_reasons: &'static [&'static str],
 }
 
 /// Options for one run.
@@ -91,122 +104,59 @@ pub struct Verdict {
     pub evidence: String,
 }
 
-/// Everything one run produced.
+/// Everything one run produced: what was observed, the verdict on the scenario's claim, the
+/// kept capture, and the classifier's reading of the capture.
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub scenario: String,
     pub ip_version: u8,
-    pub frames: Vec<CapturedFrame>,
-    pub interfaces: Vec<String>,
-    pub hosts: Vec<(String, IpAddr)>,
-    pub app_events: Vec<AppEvent>,
-    pub kernel_events: Vec<KernelEvent>,
-    pub oracle_available: bool,
-    pub oracle_note: Option<String>,
-    /// Every RST on the wire with the kernel reason that made it.
-    pub resets: Vec<WireReset>,
-    /// Scenario-specific numbers (e.g. `time_wait_fin`).
-    pub metrics: BTreeMap<String, f64>,
+    /// Capture, hosts, application and kernel events, the RSTs on the wire, metrics, duration.
+    pub observed: Observed,
     pub verdict: Option<Verdict>,
-    pub duration: Duration,
     pub pcapng: Option<PathBuf>,
     /// The classifier's verdict on every RST of the capture, joined with the kernel's reason.
-    pub classified: Vec<crate::verdicts::ClassifiedReset>,
+    pub classified: Vec<ClassifiedReset>,
     /// The trace engine's tables for the capture (connections, segments, resets).
-    pub tables: Option<std::sync::Arc<rstlab_trace::report::Tables>>,
+    pub tables: Option<Arc<Tables>>,
 }
 
 impl RunResult {
+    /// The classifier's causes of the run's RSTs (client's link), each once, in order of first
+    /// appearance — what [`ScenarioInfo::expect_causes`] declares.
+    pub fn causes(&self) -> Vec<Cause> {
+        first_appearances(self.classified.iter().map(|c| c.row.cause))
+    }
+
+    /// The kernel's `tcp_send_reset` reasons, each once, in order of first appearance — what
+    /// [`ScenarioInfo::expect_kernel_reasons`] declares.
+    pub fn kernel_reasons(&self) -> Vec<String> {
+        first_appearances(self.observed.send_reset_reasons())
+    }
+
     /// A finished lab's observations as a run, its capture classified by the trace engine
     /// (`non_stack_host`: who sends the RSTs no TCP stack made, when the caller knows).
-    pub fn from_observed(scenario: &str, ip_version: u8, o: crate::lab::Observed, non_stack_host: Option<&str>) -> RunResult {
-        let ra = crate::verdicts::classify_run(&o.frames, &o.resets, &o.hosts, non_stack_host);
+    pub fn from_observed(scenario: &str, ip_version: u8, observed: Observed, non_stack_host: Option<Role>) -> RunResult {
+        let ra = classify_run(&observed.frames, &observed.resets, &observed.hosts, non_stack_host);
         RunResult {
             scenario: scenario.into(),
             ip_version,
-            frames: o.frames,
-            interfaces: o.interfaces,
-            hosts: o.hosts,
-            app_events: o.app_events,
-            kernel_events: o.kernel_events,
-            oracle_available: o.oracle_available,
-            oracle_note: o.oracle_note,
-            resets: o.resets,
-            metrics: o.metrics,
+            observed,
             verdict: None,
-            duration: o.duration,
             pcapng: None,
             classified: ra.resets,
-            tables: Some(std::sync::Arc::new(ra.analysis.tables)),
+            tables: Some(Arc::new(ra.analysis.tables)),
         }
     }
+}
 
-    /// TCP segments on the first interface (the client's link), with frame indices.
-    pub fn segments(&self) -> Vec<(usize, Segment)> {
-        decode_frames(&self.frames).into_iter().filter(|(_, s)| s.interface == 0).collect()
+fn first_appearances<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
     }
-
-    /// Role owning an address.
-    pub fn role(&self, ip: IpAddr) -> &str {
-        self.hosts.iter().find(|(_, a)| *a == ip).map_or("unknown", |(r, _)| r.as_str())
-    }
-
-    /// RSTs seen on the first interface.
-    pub fn rsts(&self) -> Vec<&WireReset> {
-        self.resets.iter().filter(|r| r.interface == 0).collect()
-    }
-
-    /// RSTs on the first interface whose source address belongs to `role`.
-    pub fn rsts_from(&self, role: &str) -> Vec<&WireReset> {
-        self.rsts().into_iter().filter(|r| r.from == role).collect()
-    }
-
-    /// The segment a RST answers: the last one before it travelling the other way on the same
-    /// 4-tuple (RFC 9293 §3.10.7 computes the RST's fields from it).
-    pub fn trigger_of(&self, rst: &WireReset) -> Option<Segment> {
-        self.segments()
-            .into_iter()
-            .filter(|(i, s)| *i < rst.frame_index && SocketAddr::new(s.src, s.sport) == rst.dst && SocketAddr::new(s.dst, s.dport) == rst.src)
-            .map(|(_, s)| s)
-            .next_back()
-    }
-
-    /// Segments sent from `role`'s address (first interface).
-    pub fn segments_from(&self, role: &str) -> Vec<Segment> {
-        self.segments().into_iter().map(|(_, s)| s).filter(|s| self.role(s.src) == role).collect()
-    }
-
-    pub fn app(&self, host: &str) -> Vec<&AppEvent> {
-        self.app_events.iter().filter(|e| e.host == host).collect()
-    }
-
-    /// The errno names `host`'s calls of kind `call` ("" for any) failed with, in order.
-    pub fn errnos(&self, host: &str, call: &str) -> Vec<&'static str> {
-        self.app(host).into_iter().filter(|e| call.is_empty() || e.call == call).filter_map(|e| e.errno_name).collect()
-    }
-
-    /// Results ("ok", "eof", "recv 5", "timeout", "error") of `host`'s `call`s, in order.
-    pub fn results(&self, host: &str, call: &str) -> Vec<String> {
-        self.app(host).into_iter().filter(|e| e.call == call).map(|e| e.result.clone()).collect()
-    }
-
-    pub fn kernel(&self, kind: KernelEventKind) -> Vec<&KernelEvent> {
-        self.kernel_events.iter().filter(|e| e.kind == kind).collect()
-    }
-
-    /// Kernel `send_reset` reasons, in order.
-    pub fn send_reset_reasons(&self) -> Vec<String> {
-        self.kernel(KernelEventKind::SendReset).into_iter().filter_map(|e| e.reason.clone()).collect()
-    }
-
-    /// Bytes of TCP payload `role` put on the wire (first interface; retransmissions counted once
-    /// per sequence range's end).
-    pub fn payload_bytes_from(&self, role: &str) -> u64 {
-        let segs = self.segments_from(role);
-        let Some(first) = segs.iter().find(|s| s.flags.syn()) else { return 0 };
-        let isn = first.seq;
-        segs.iter().filter(|s| s.payload_len > 0).map(|s| (s.seq_end() - isn - 1).max(0) as u64).max().unwrap_or(0)
-    }
+    out
 }
 
 /// Parameters given to a scenario.
@@ -237,7 +187,7 @@ impl Params {
 pub(crate) struct Scenario {
     pub info: ScenarioInfo,
     pub run: fn(&mut Lab, &Params) -> Result<()>,
-    pub judge: fn(&RunResult) -> Verdict,
+    pub judge: fn(&Observed) -> Verdict,
 }
 
 fn catalogue() -> Vec<Scenario> {
@@ -259,6 +209,11 @@ pub fn scenarios() -> Vec<ScenarioInfo> {
     catalogue().into_iter().map(|s| s.info).collect()
 }
 
+/// One scenario's description, by name.
+pub fn scenario(name: &str) -> Option<ScenarioInfo> {
+    catalogue().into_iter().map(|s| s.info).find(|s| s.name == name)
+}
+
 /// Runs one scenario.
 pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     let sc = catalogue().into_iter().find(|s| s.info.name == name).ok_or_else(|| LabError::UnknownScenario(name.into()))?;
@@ -267,7 +222,7 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     }
     let mut b = Lab::builder(sc.info.name).ip_version(opts.ip_version).topology(sc.info.topology).oracle(opts.oracle).capture_at(sc.info.capture_at);
     for (host, key, value) in sc.info.sysctls {
-        b = b.sysctl(host, key, value);
+        b = b.sysctl(*host, key, value);
     }
     let mut lab = b.build()?;
     let params = Params { scenario: sc.info.name, map: opts.params.clone() };
@@ -281,16 +236,17 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     }
     let o = lab.finish()?;
     let non_stack = match sc.info.family {
-        "forged" => Some("forger"),
-        "middlebox" => Some("router"),
+        "forged" => Some(Role::Forger),
+        "middlebox" => Some(Role::Router),
         _ => None,
     };
+    let verdict = (sc.judge)(&o);
     let mut r = RunResult::from_observed(name, opts.ip_version, o, non_stack);
-    r.verdict = Some((sc.judge)(&r));
+    r.verdict = Some(verdict);
     if let Some(dir) = &opts.keep_dir {
         std::fs::create_dir_all(dir).map_err(os_err_at(format!("creating {}", dir.display()), dir))?;
         let path = dir.join(format!("{name}-v{}.pcapng", opts.ip_version));
-        write_pcapng(&path, &r.frames, &r.interfaces)?;
+        write_pcapng(&path, &r.observed.frames, &r.observed.interfaces)?;
         r.pcapng = Some(path);
     }
     Ok(r)

@@ -21,12 +21,14 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Refused],
+                expect_kernel_reasons: &["NO_SOCKET"],
             },
             run: |lab, _| {
-                let c = lab.socket("client")?;
+                let c = lab.socket(Role::Client)?;
                 let _ = c.connect(lab.server_addr());
                 Ok(())
             },
@@ -43,14 +45,16 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Refused],
+                expect_kernel_reasons: &["NO_SOCKET"],
             },
             run: |lab, _| {
-                let s = lab.socket("server")?;
+                let s = lab.socket(Role::Server)?;
                 s.bind(lab.server_addr()).map_err(|e| lab.broke(format!("bind: {e}")))?;
-                let c = lab.socket("client")?;
+                let c = lab.socket(Role::Client)?;
                 let _ = c.connect(lab.server_addr());
                 drop(s);
                 Ok(())
@@ -68,15 +72,17 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::Refused],
+                expect_kernel_reasons: &[],
             },
             run: |lab, _| {
-                let _l = lab.listener("server", 16)?;
+                let _l = lab.listener(Role::Server, 16)?;
                 let port = lab.port();
-                lab.rule("server", Hook::Input, &format!("tcp dport {port}"), Action::RejectTcpReset)?;
-                let c = lab.socket("client")?;
+                lab.rule(Role::Server, Hook::Input, &format!("tcp dport {port}"), Action::RejectTcpReset)?;
+                let c = lab.socket(Role::Client)?;
                 let _ = c.connect(lab.server_addr());
                 Ok(())
             },
@@ -87,9 +93,9 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 
 /// Holds when the server's side answered the client's SYN with RST|ACK (seq 0, ack SYN+1)
 /// and the client's connect() failed with ECONNREFUSED.
-pub(crate) fn judge_refused(r: &RunResult) -> Verdict {
-    let errno = r.errnos("client", "connect").first().copied();
-    let Some(rst) = r.rsts_from("server").into_iter().next() else {
+pub(crate) fn judge_refused(r: &Observed) -> Verdict {
+    let errno = r.errnos(Role::Client, "connect").first().copied();
+    let Some(rst) = r.rsts_from(Role::Server).into_iter().next() else {
         return Verdict { holds: false, evidence: format!("no RST came from the server's address; connect() ended with {}", errno.unwrap_or("success")) };
     };
     let trig = r.trigger_of(rst);
@@ -109,9 +115,9 @@ pub(crate) fn judge_refused(r: &RunResult) -> Verdict {
     }
 }
 
-fn judge_firewall(r: &RunResult) -> Verdict {
+fn judge_firewall(r: &Observed) -> Verdict {
     let base = judge_refused(r);
-    let rst = r.rsts_from("server").into_iter().next();
+    let rst = r.rsts_from(Role::Server).into_iter().next();
     let not_stack = rst.is_some_and(|x| x.stack_sent != Some(true));
     Verdict { holds: base.holds && not_stack, evidence: base.evidence }
 }

@@ -24,9 +24,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
             needs: NEEDS,
             ip_versions: BOTH,
             topology: Topology::Pair,
-            capture_at: "client",
-            sysctls: &[("client", "net.ipv4.tcp_tw_reuse", "0")],
+            capture_at: Role::Client,
+            sysctls: &[(Role::Client, "net.ipv4.tcp_tw_reuse", "0")],
             params: &["n=100: connections per mode"],
+            expect_causes: &[Cause::Abort],
+            expect_kernel_reasons: &["TCP_STATE"],
         },
         run: release,
         judge: judge_release,
@@ -34,11 +36,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 }
 
 fn one_mode(lab: &mut Lab, listener: &Sock, n: u64, rst: bool, range: (u16, u16)) -> Result<(u64, f64)> {
-    lab.sysctl("client", "net.ipv4.ip_local_port_range", &format!("{} {}", range.0, range.1))?;
+    lab.sysctl(Role::Client, "net.ipv4.ip_local_port_range", &format!("{} {}", range.0, range.1))?;
     let started = std::time::Instant::now();
     let mut done = 0;
     for _ in 0..n {
-        let c = lab.socket("client")?;
+        let c = lab.socket(Role::Client)?;
         if c.connect(lab.server_addr()).is_err() {
             break;
         }
@@ -61,7 +63,7 @@ fn one_mode(lab: &mut Lab, listener: &Sock, n: u64, rst: bool, range: (u16, u16)
 
 fn release(lab: &mut Lab, p: &Params) -> Result<()> {
     let n = p.u64("n", 100)?;
-    let l = lab.listener("server", 128)?;
+    let l = lab.listener(Role::Server, 128)?;
     let (fin_done, fin_rate) = one_mode(lab, &l, n, false, FIN_RANGE)?;
     let (rst_done, rst_rate) = one_mode(lab, &l, n, true, RST_RANGE)?;
     lab.metric("n", n as f64);
@@ -69,15 +71,15 @@ fn release(lab: &mut Lab, p: &Params) -> Result<()> {
     lab.metric("completed_rst", rst_done as f64);
     lab.metric("conn_per_s_fin", fin_rate);
     lab.metric("conn_per_s_rst", rst_rate);
-    lab.metric("time_wait_fin", lab.count_tcp_state("client", 6, Some(FIN_RANGE))? as f64);
-    lab.metric("time_wait_rst", lab.count_tcp_state("client", 6, Some(RST_RANGE))? as f64);
+    lab.metric("time_wait_fin", lab.count_tcp_state(Role::Client, 6, Some(FIN_RANGE))? as f64);
+    lab.metric("time_wait_rst", lab.count_tcp_state(Role::Client, 6, Some(RST_RANGE))? as f64);
     lab.keep([l]);
     Ok(())
 }
 
-fn judge_release(r: &RunResult) -> Verdict {
+fn judge_release(r: &Observed) -> Verdict {
     let m = |k: &str| r.metrics.get(k).copied().unwrap_or(0.0);
-    let first_fail = r.app_events.iter().find(|e| e.host == "client" && e.call == "connect" && e.errno_name.is_some()).and_then(|e| e.errno_name);
+    let first_fail = r.app_events.iter().find(|e| e.host == Role::Client && e.call == "connect" && e.errno_name.is_some()).and_then(|e| e.errno_name);
     let holds = m("time_wait_rst") == 0.0 && m("time_wait_fin") > 0.0 && m("completed_rst") > m("completed_fin");
     Verdict {
         holds,

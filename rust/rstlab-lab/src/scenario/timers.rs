@@ -23,9 +23,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &["user_timeout_ms=1000: the client's TCP_USER_TIMEOUT"],
+                expect_causes: &[],
+                expect_kernel_reasons: &[],
             },
             run: retransmission_timeout,
             judge: judge_retransmission,
@@ -41,9 +43,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::KeepaliveTimeout],
+                expect_kernel_reasons: &["TCP_KEEPALIVE_TIMEOUT"],
             },
             run: keepalive_timeout,
             judge: judge_keepalive,
@@ -59,9 +63,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::AfterClose],
+                expect_kernel_reasons: &["NO_SOCKET"],
             },
             run: finwait2_timeout,
             judge: judge_finwait2,
@@ -77,9 +83,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::AfterClose],
+                expect_kernel_reasons: &["TCP_ABORT_ON_DATA"],
             },
             run: linger2_negative,
             judge: judge_linger2_negative,
@@ -89,7 +97,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 
 fn silence_server(lab: &mut Lab) -> Result<crate::fault::Fault> {
     let port = lab.port();
-    lab.rule("server", Hook::Input, &format!("tcp dport {port}"), Action::Drop)
+    lab.rule(Role::Server, Hook::Input, &format!("tcp dport {port}"), Action::Drop)
 }
 
 fn retransmission_timeout(lab: &mut Lab, p: &Params) -> Result<()> {
@@ -105,10 +113,10 @@ fn retransmission_timeout(lab: &mut Lab, p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_retransmission(r: &RunResult) -> Verdict {
-    let data: Vec<Segment> = r.segments_from("client").into_iter().filter(|s| s.payload_len > 0).collect();
-    let errs = r.errnos("client", "recv");
-    let rsts = r.rsts_from("client");
+fn judge_retransmission(r: &Observed) -> Verdict {
+    let data: Vec<Segment> = r.segments_from(Role::Client).into_iter().filter(|s| s.payload_len > 0).collect();
+    let errs = r.errnos(Role::Client, "recv");
+    let rsts = r.rsts_from(Role::Client);
     if rsts.is_empty() && errs.first() == Some(&"ETIMEDOUT") {
         return Verdict {
             holds: false,
@@ -128,10 +136,10 @@ fn keepalive_timeout(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_keepalive(r: &RunResult) -> Verdict {
-    let probes = r.segments_from("client").into_iter().filter(|s| s.payload_len == 0 && !s.flags.syn() && !s.flags.fin() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST)).count();
-    let errs = r.errnos("client", "recv");
-    match r.rsts_from("client").first() {
+fn judge_keepalive(r: &Observed) -> Verdict {
+    let probes = r.segments_from(Role::Client).into_iter().filter(|s| s.payload_len == 0 && !s.flags.syn() && !s.flags.fin() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST)).count();
+    let errs = r.errnos(Role::Client, "recv");
+    match r.rsts_from(Role::Client).first() {
         Some(x) => Verdict {
             holds: true,
             evidence: format!("after its keepalive probe went unanswered the client sent {} ({}), and recv() failed with {}", rst_kind(x), origin(x), errs.first().copied().unwrap_or("no error")),
@@ -155,12 +163,12 @@ fn finwait2_timeout(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_finwait2(r: &RunResult) -> Verdict {
-    let close_at = r.app_events.iter().find(|e| e.host == "client" && e.call == "close").map_or(0, |e| e.ts_ns);
-    let late_send_at = r.app_events.iter().find(|e| e.host == "server" && e.call == "send").map_or(i64::MAX, |e| e.start_ns);
-    let during_wait: Vec<&WireReset> = r.rsts_from("client").into_iter().filter(|x| x.ts_ns > close_at && x.ts_ns < late_send_at).collect();
-    let after = r.rsts_from("client").into_iter().find(|x| x.ts_ns >= late_send_at);
-    let quiet = r.segments_from("client").iter().filter(|s| s.ts_ns > close_at + 900_000_000 && s.ts_ns < late_send_at).count();
+fn judge_finwait2(r: &Observed) -> Verdict {
+    let close_at = r.app_events.iter().find(|e| e.host == Role::Client && e.call == "close").map_or(0, |e| e.ts_ns);
+    let late_send_at = r.app_events.iter().find(|e| e.host == Role::Server && e.call == "send").map_or(i64::MAX, |e| e.start_ns);
+    let during_wait: Vec<&WireReset> = r.rsts_from(Role::Client).into_iter().filter(|x| x.ts_ns > close_at && x.ts_ns < late_send_at).collect();
+    let after = r.rsts_from(Role::Client).into_iter().find(|x| x.ts_ns >= late_send_at);
+    let quiet = r.segments_from(Role::Client).iter().filter(|s| s.ts_ns > close_at + 900_000_000 && s.ts_ns < late_send_at).count();
     if during_wait.is_empty() {
         return Verdict {
             holds: false,
@@ -185,13 +193,13 @@ fn linger2_negative(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_linger2_negative(r: &RunResult) -> Verdict {
-    let Some(x) = r.rsts_from("client").into_iter().next() else {
+fn judge_linger2_negative(r: &Observed) -> Verdict {
+    let Some(x) = r.rsts_from(Role::Client).into_iter().next() else {
         return Verdict { holds: false, evidence: "the client sent no RST; it went to FIN_WAIT2".into() };
     };
     let trig = r.trigger_of(x);
     let answers_ack_of_fin = trig.is_some_and(|t| t.flags.ack() && t.payload_len == 0 && !t.flags.fin());
-    let errs = r.errnos("server", "send");
+    let errs = r.errnos(Role::Server, "send");
     Verdict {
         holds: answers_ack_of_fin,
         evidence: format!("the server's {} acknowledging the client's FIN was answered by {} ({}); the server's later send() got {:?}", trig.map(|t| seg_kind(&t)).unwrap_or_default(), rst_kind(x), origin(x), errs),

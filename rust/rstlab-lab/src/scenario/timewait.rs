@@ -20,9 +20,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "client",
+                capture_at: Role::Client,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[],
+                expect_kernel_reasons: &[],
             },
             run: timewait_port,
             judge: judge_timewait,
@@ -38,9 +40,11 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,
-                capture_at: "server",
+                capture_at: Role::Server,
                 sysctls: &[],
                 params: &[],
+                expect_causes: &[Cause::SynSentBadAck],
+                expect_kernel_reasons: &["TCP_INVALID_ACK_SEQUENCE"],
             },
             run: client_reboot,
             judge: judge_client_reboot,
@@ -49,9 +53,9 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
 }
 
 fn timewait_port(lab: &mut Lab, _p: &Params) -> Result<()> {
-    let l = lab.listener("server", 16)?;
+    let l = lab.listener(Role::Server, 16)?;
     let cport = lab.random_client_port();
-    let c = lab.connect_from_port("client", cport)?;
+    let c = lab.connect_from_port(Role::Client, cport)?;
     let a = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
     let _ = c.send(b"hello");
     let _ = a.recv(64);
@@ -61,11 +65,11 @@ fn timewait_port(lab: &mut Lab, _p: &Params) -> Result<()> {
     let _ = c.close();
     lab.wait_for("the final ACK", ms(1000), |segs| segs.iter().filter(|s| s.flags.fin()).count() >= 2)?;
     sleep_ms(20);
-    let tw = lab.count_tcp_state("server", 6, Some((lab.port(), lab.port())))?;
+    let tw = lab.count_tcp_state(Role::Server, 6, Some((lab.port(), lab.port())))?;
     lab.metric("server_time_wait_before", tw as f64);
-    let c2 = lab.socket("client")?;
+    let c2 = lab.socket(Role::Client)?;
     let _ = c2.reuseaddr();
-    let _ = c2.bind(SocketAddr::new(lab.addr("client")?, cport));
+    let _ = c2.bind(SocketAddr::new(lab.addr(Role::Client)?, cport));
     if c2.connect(lab.server_addr()).is_ok() {
         if let Ok(a2) = l.accept() {
             lab.keep([a2]);
@@ -75,11 +79,11 @@ fn timewait_port(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_timewait(r: &RunResult) -> Verdict {
+fn judge_timewait(r: &Observed) -> Verdict {
     let tw = r.metrics.get("server_time_wait_before").copied().unwrap_or(0.0);
-    let connects = r.results("client", "connect");
+    let connects = r.results(Role::Client, "connect");
     let second_ok = connects.get(1).is_some_and(|s| s == "ok");
-    let rsts = r.rsts_from("server");
+    let rsts = r.rsts_from(Role::Server);
     if tw >= 1.0 && second_ok && rsts.is_empty() {
         return Verdict {
             holds: false,
@@ -93,17 +97,17 @@ fn judge_timewait(r: &RunResult) -> Verdict {
 }
 
 fn client_reboot(lab: &mut Lab, _p: &Params) -> Result<()> {
-    let l = lab.listener("server", 16)?;
+    let l = lab.listener(Role::Server, 16)?;
     let cport = lab.random_client_port();
-    let c = lab.connect_from_port("client", cport)?;
+    let c = lab.connect_from_port(Role::Client, cport)?;
     let a = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
     let _ = c.send(b"before the crash");
     let _ = a.recv(64);
-    lab.reboot("client")?;
+    lab.reboot(Role::Client)?;
     // The new incarnation reuses the port (a fixed-port client, or the same ephemeral choice).
-    let c2 = lab.socket("client")?;
+    let c2 = lab.socket(Role::Client)?;
     let _ = c2.reuseaddr();
-    let _ = c2.bind(SocketAddr::new(lab.addr("client")?, cport));
+    let _ = c2.bind(SocketAddr::new(lab.addr(Role::Client)?, cport));
     let _ = c2.connect(lab.server_addr());
     let _ = a.recv_timeout(64, ms(500));
     if let Ok(a2) = l.accept() {
@@ -113,17 +117,17 @@ fn client_reboot(lab: &mut Lab, _p: &Params) -> Result<()> {
     Ok(())
 }
 
-fn judge_client_reboot(r: &RunResult) -> Verdict {
+fn judge_client_reboot(r: &Observed) -> Verdict {
     let segs = r.segments();
     // The new SYN: the last SYN without ACK from the client that is not the first connection's.
-    let syns: Vec<&(usize, Segment)> = segs.iter().filter(|(_, s)| r.role(s.src) == "client" && s.flags.syn() && !s.flags.ack()).collect();
+    let syns: Vec<&(usize, Segment)> = segs.iter().filter(|(_, s)| r.role(s.src) == Some(Role::Client) && s.flags.syn() && !s.flags.ack()).collect();
     let Some(&&(syn_idx, syn)) = syns.get(1) else {
         return Verdict { holds: false, evidence: "the rebooted client sent no new SYN".into() };
     };
-    let challenge = segs.iter().find(|(i, s)| *i > syn_idx && r.role(s.src) == "server" && s.flags.ack() && !s.flags.syn() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST));
-    let rst = r.rsts_from("client").into_iter().find(|x| x.frame_index > syn_idx);
-    let connect_ok = r.results("client", "connect").last().is_some_and(|s| s == "ok");
-    let server_err = r.errnos("server", "recv");
+    let challenge = segs.iter().find(|(i, s)| *i > syn_idx && r.role(s.src) == Some(Role::Server) && s.flags.ack() && !s.flags.syn() && !s.flags.has(rstlab_trace::wire::TcpFlags::RST));
+    let rst = r.rsts_from(Role::Client).into_iter().find(|x| x.frame_index > syn_idx);
+    let connect_ok = r.results(Role::Client, "connect").last().is_some_and(|s| s == "ok");
+    let server_err = r.errnos(Role::Server, "recv");
     let holds = challenge.is_some() && rst.is_some() && connect_ok && server_err.contains(&"ECONNRESET");
     Verdict {
         holds,

@@ -14,12 +14,14 @@ pub use reader::{read_frames, read_frames_from, FrameSink, Interface, ReadStats}
 
 use crate::wire::LinkType;
 
-/// One captured frame held in memory (what the lab captures and what tests build).
+/// One captured frame held in memory: what the lab's packet sockets capture (and write back out
+/// as pcapng), what tests build, and what [`analyze_frames`](crate::analyze_frames) reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CapturedFrame {
     /// Nanoseconds since the Unix epoch.
     pub ts_ns: i64,
     pub linktype: LinkType,
+    /// Index into the capture's interface list (pcapng interface order; a lab run's links).
     pub interface: u32,
     /// Length on the wire; `data` may be shorter (snap length).
     pub orig_len: u32,
