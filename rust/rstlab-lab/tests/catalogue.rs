@@ -33,6 +33,35 @@ fn catalogue_has_thirty_variants_and_complete_metadata() {
     }
 }
 
+/// The cause registry (`rstlab_trace::classify::Cause::scenarios`) and the scenarios' own
+/// declarations (`ScenarioInfo::expect_causes`) state one relation from its two ends: each must
+/// hold exactly the pairs the other does.
+#[test]
+fn cause_registry_and_scenario_declarations_agree() {
+    use rstlab_trace::classify::Cause;
+    let all = scenarios();
+    let mut problems = vec![];
+    for s in &all {
+        for c in s.expect_causes {
+            if !c.scenarios().contains(&s.name) {
+                problems.push(format!("{} declares {} but the registry row of {} does not list it", s.name, c.as_str(), c.as_str()));
+            }
+        }
+    }
+    for c in Cause::ALL {
+        for name in c.scenarios() {
+            match all.iter().find(|s| s.name == *name) {
+                None => problems.push(format!("registry row {} names {name}, which is not a scenario", c.as_str())),
+                Some(s) if !s.expect_causes.contains(&c) => {
+                    problems.push(format!("registry row {} names {name}, which does not declare it", c.as_str()))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// What each claim of the post turns out to be on Linux (from the RFCs and the kernel source,
 /// see each family's tests): S3, S5, S7, S8 differ; S9 differs only with unread data.
 fn expected() -> BTreeMap<&'static str, bool> {

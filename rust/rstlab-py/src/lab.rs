@@ -183,6 +183,10 @@ impl LabRun {
     fn reset_table(&self, py: Python<'_>) -> PyResult<Py<ArrowTable>> {
         self.table(py, |t| &t.resets)
     }
+    #[getter]
+    fn zeek_conns(&self, py: Python<'_>) -> PyResult<Py<ArrowTable>> {
+        self.table(py, |t| &t.zeek_conns)
+    }
 
     /// Write the run's capture as pcapng, with `comments` ({frame: text}, frames 1-based over
     /// the client-side interface's frames) as packet comments.

@@ -136,7 +136,7 @@ causes! {
             "TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_MEMORY", "TCP_DISCONNECT_WITH_DATA", "TCP_STATE",
             "MPTCP_RST_EUNSPEC", "MPTCP_RST_ERESOURCE", "MPTCP_RST_EPROHIBIT", "MPTCP_RST_EWQ2BIG", "MPTCP_RST_EBADPERF",
         ],
-        scenarios: ["s11_linger_zero", "close_with_unread_data", "s9_shutdown_unread_data", "listener_closed_with_queue"],
+        scenarios: ["s11_linger_zero", "close_with_unread_data", "s9_shutdown_unread_data", "listener_closed_with_queue", "s12_release"],
     },
     AfterClose {
         id: "after_close",

@@ -75,7 +75,11 @@ fn scenarios_are_those_whose_fixtures_show_the_cause() {
         assert_eq!(listed.len(), c.scenarios().len(), "{c}: a scenario listed twice");
         let seen: BTreeSet<&str> =
             fixtures.iter().filter(|(_, causes)| causes.contains(c.as_str())).map(|(s, _)| s.as_str()).collect();
-        assert_eq!(listed, seen, "{c}");
+        // Every fixture that shows the cause is listed. A row may name more: scenarios kept out
+        // of the fixtures (s12_release, hundreds of connections) are held to their rows by the
+        // lab's catalogue test, which checks each listed scenario declares the cause and its
+        // root runs show it.
+        assert!(seen.is_subset(&listed), "{c}: fixtures show it for {:?}", seen.difference(&listed).collect::<Vec<_>>());
     }
     for causes in fixtures.values() {
         assert!(causes.iter().all(|id| Cause::from_id(id).is_some()), "{causes:?}");
