@@ -4,7 +4,6 @@ compiled module has, errors subclass the stdlib classes users catch."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,19 +25,6 @@ def test_stub_lists_exactly_the_compiled_module() -> None:
     names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     public = {n for n in dir(_rstlab) if not n.startswith("_")}
     assert names == public
-
-
-ALLOCATOR_OPTIONS = "from rstlab import _rstlab; print(*_rstlab._allocator_options())"
-
-
-def test_allocator_options_are_tuned_and_the_environment_still_wins() -> None:
-    # mimalloc reads MIMALLOC_<NAME> into the option of that name: if the module's indices
-    # pointed at other options, the values set here would not come back through them.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMALLOC_")}
-    run = lambda extra: subprocess.run([sys.executable, "-c", ALLOCATOR_OPTIONS], env={**env, **extra},
-                                       capture_output=True, text=True, check=True).stdout.split()
-    assert run({}) == ["0", "0"], "eager arena commit off, freed memory purged at once"
-    assert run({"MIMALLOC_ARENA_EAGER_COMMIT": "2", "MIMALLOC_PURGE_DELAY": "37"}) == ["2", "37"]
 
 
 def test_import_leaves_pyarrow_and_numpy_for_first_use() -> None:

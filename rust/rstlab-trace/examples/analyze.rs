@@ -1,11 +1,6 @@
 //! Analyse a capture from the command line and print counts and timing (profiling aid).
 use std::time::Instant;
 
-// mimalloc, as the Python extension uses for all but large blocks (rust/rstlab-py/src/alloc.rs
-// maps those on their own), so profiles are close to it.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let path = std::env::args().nth(1).expect("usage: analyze FILE");
     let t0 = Instant::now();
