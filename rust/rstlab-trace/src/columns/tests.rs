@@ -131,7 +131,7 @@ fn a_dictionary_led_by_another_starts_with_its_texts() {
     for r in &rows() {
         t.append(r);
     }
-    t.state.lead_with(&lead.state);
+    t.state.lead_with(lead.state.texts());
     let b = t.finish();
     // Arrow's concatenation of the two columns: the lead's dictionary, then the new texts.
     assert_eq!(dict_text(&b, 2), (strings(&["RSTO", "SF", "S0"]), strings(&["SF", "S0", "SF", "S0"])));
