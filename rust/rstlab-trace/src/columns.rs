@@ -156,14 +156,6 @@ impl Put<IpAddr> for AddrBuilder {
     }
 }
 
-impl AddrBuilder {
-    /// The last row's text ("" before any): another column may copy it instead of rendering
-    /// the address again.
-    pub fn last(&self) -> &str {
-        &self.scratch
-    }
-}
-
 impl Finish for AddrBuilder {
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.text.finish())

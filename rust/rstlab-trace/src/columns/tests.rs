@@ -138,12 +138,3 @@ fn a_dictionary_led_by_another_starts_with_its_texts() {
     // The lead is untouched.
     assert_eq!(dict_text(&lead.finish(), 2).0, ["RSTO", "SF"]);
 }
-
-#[test]
-fn last_is_the_text_of_the_last_row() {
-    let mut a = Addr::builder(2);
-    assert_eq!(a.last(), "");
-    a.put("10.0.0.1".parse::<IpAddr>().unwrap());
-    a.put("2001:db8::1".parse::<IpAddr>().unwrap());
-    assert_eq!(a.last(), "2001:db8::1");
-}
