@@ -185,10 +185,14 @@ class _LabTables:
     """Adapts a native lab run to what :class:`Trace` reads."""
 
     def __init__(self, native: Any) -> None:
+        self._native = native
         self.connections = native.connections
         self.resets = native.reset_table
-        self.zeek_conns = native.zeek_conns
         self.counts = {"tcp": len(native.segments)}
+
+    @property
+    def zeek_conns(self) -> Any:
+        return self._native.zeek_conns
 
 
 def run(name: str, ip_version: int = 4, *, keep_dir: str | os.PathLike[str] | None = None,

@@ -105,7 +105,7 @@ class Trace:
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
                           zeek_bare=zeek_bare)
         self.connections = Table(native.connections, "connections")
-        self._zeek = Table(native.zeek_conns, "zeek_conns")
+        self._zeek: Table | None = None
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
         self.resets = Table(native.resets, "resets")
         self.counts: dict[str, int] = dict(getattr(native, "counts", {}))
@@ -115,7 +115,10 @@ class Trace:
     @property
     def zeek_conns(self) -> Table:
         """Connections as Zeek's conn.log would split them (its timers and tuple reuse can cut
-        one Wireshark stream in several); ``conn_id`` names the stream each belongs to."""
+        one Wireshark stream in several); ``conn_id`` names the stream each belongs to. Built
+        on first use: most analyses never read it."""
+        if self._zeek is None:
+            self._zeek = Table(self._native.zeek_conns, "zeek_conns")
         return self._zeek
 
     @property

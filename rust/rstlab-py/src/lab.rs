@@ -185,7 +185,7 @@ impl LabRun {
     }
     #[getter]
     fn zeek_conns(&self, py: Python<'_>) -> PyResult<Py<ArrowTable>> {
-        self.table(py, |t| &t.zeek_conns)
+        self.table(py, |t| t.zeek_conns.batch())
     }
 
     /// Write the run's capture as pcapng, with `comments` ({frame: text}, frames 1-based over

@@ -5,6 +5,7 @@ use crate::errors;
 use pyo3::prelude::*;
 use pyo3::exceptions::PyBaseException;
 use pyo3::types::PyDict;
+use rstlab_trace::report::ZeekTable;
 use rstlab_trace::{analyze_file as core_analyze, AnalyzeOptions, SegmentFilter};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -16,9 +17,8 @@ pub struct Analysis {
     connections: Py<ArrowTable>,
     #[pyo3(get)]
     segments: Py<ArrowTable>,
-    /// Connections as Zeek's conn.log has them (whole streams and the parts of split ones).
-    #[pyo3(get)]
-    zeek_conns: Py<ArrowTable>,
+    /// Connections as Zeek's conn.log has them, built on first read (see `zeek_conns`).
+    zeek: ZeekTable,
     #[pyo3(get)]
     resets: Py<ArrowTable>,
     #[pyo3(get)]
@@ -43,6 +43,17 @@ fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
             }
             Err(pyo3::exceptions::PyValueError::new_err("segments must be None, 'all' or a conn_id"))
         }
+    }
+}
+
+#[pymethods]
+impl Analysis {
+    /// Connections as Zeek's conn.log has them (whole streams and the parts of split ones),
+    /// built by the first read with the GIL released.
+    #[getter]
+    fn zeek_conns(&self, py: Python<'_>) -> PyResult<Py<ArrowTable>> {
+        let b = py.detach(|| self.zeek.batch().clone());
+        Py::new(py, ArrowTable::new(b))
     }
 }
 
@@ -112,7 +123,7 @@ pub fn analyze_file(
     Ok(Analysis {
         connections: Py::new(py, ArrowTable::new(t.connections))?,
         segments: Py::new(py, ArrowTable::new(t.segments))?,
-        zeek_conns: Py::new(py, ArrowTable::new(t.zeek_conns))?,
+        zeek: t.zeek_conns,
         resets: Py::new(py, ArrowTable::new(t.resets))?,
         counts: counts.unbind(),
         error,

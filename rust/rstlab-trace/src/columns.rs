@@ -156,14 +156,6 @@ impl Put<IpAddr> for AddrBuilder {
     }
 }
 
-impl AddrBuilder {
-    /// The last row's text ("" before any): another column may copy it instead of rendering
-    /// the address again.
-    pub fn last(&self) -> &str {
-        &self.scratch
-    }
-}
-
 impl Finish for AddrBuilder {
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.text.finish())
@@ -248,10 +240,17 @@ pub type Label = Keyed<LabelKey>;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LabelKey(usize, usize);
 
+impl LabelKey {
+    #[inline]
+    pub fn of(text: &'static str) -> LabelKey {
+        LabelKey(text.as_ptr() as usize, text.len())
+    }
+}
+
 impl Put<&'static str> for KeyedBuilder<LabelKey> {
     #[inline]
     fn put(&mut self, text: &'static str) {
-        self.put((LabelKey(text.as_ptr() as usize, text.len()), || text));
+        self.put((LabelKey::of(text), || text));
     }
 }
 
@@ -263,10 +262,11 @@ impl<K: Copy + Eq + Hash> KeyedBuilder<K> {
         t.into_iter().map(|(s, _)| s).collect()
     }
 
-    /// Re-key the rows so far onto a dictionary that starts with `lead`'s texts, followed by
-    /// this column's own that `lead` lacks (in order of first appearance): the dictionary
-    /// Arrow gives when it concatenates a slice of `lead`'s column with this one.
-    pub fn lead_with(&mut self, lead: &Self) {
+    /// Re-key the rows so far onto a dictionary that starts with `lead` (another column's
+    /// dictionary texts, in its order), followed by this column's own texts that `lead` lacks
+    /// (in order of first appearance): the dictionary Arrow gives when it concatenates a slice
+    /// of that column with this one.
+    pub fn lead_with<'a>(&mut self, lead: impl IntoIterator<Item = &'a str>) {
         let mut by_text: FxHashMap<String, i32> = FxHashMap::default();
         let mut values = StringBuilder::new();
         let mut index = |t: &str| {
@@ -276,7 +276,7 @@ impl<K: Copy + Eq + Hash> KeyedBuilder<K> {
                 next
             })
         };
-        for t in lead.texts() {
+        for t in lead {
             index(t);
         }
         let to: Vec<i32> = self.texts().into_iter().map(&mut index).collect();

@@ -131,19 +131,10 @@ fn a_dictionary_led_by_another_starts_with_its_texts() {
     for r in &rows() {
         t.append(r);
     }
-    t.state.lead_with(&lead.state);
+    t.state.lead_with(lead.state.texts());
     let b = t.finish();
     // Arrow's concatenation of the two columns: the lead's dictionary, then the new texts.
     assert_eq!(dict_text(&b, 2), (strings(&["RSTO", "SF", "S0"]), strings(&["SF", "S0", "SF", "S0"])));
     // The lead is untouched.
     assert_eq!(dict_text(&lead.finish(), 2).0, ["RSTO", "SF"]);
-}
-
-#[test]
-fn last_is_the_text_of_the_last_row() {
-    let mut a = Addr::builder(2);
-    assert_eq!(a.last(), "");
-    a.put("10.0.0.1".parse::<IpAddr>().unwrap());
-    a.put("2001:db8::1".parse::<IpAddr>().unwrap());
-    assert_eq!(a.last(), "2001:db8::1");
 }

@@ -2,13 +2,15 @@
 //! table's columns are declared once, below (the RST table's in `classify::rows`), with
 //! [`crate::columns`]; [`Tables::columns`] is the column reference of all four.
 
-use crate::columns::{addr_text, columns, Addr, Column, Label, Num, OptNum, Text};
+use crate::columns::{addr_text, columns, Addr, Column, Keyed, Label, LabelKey, Num, OptNum, Text};
 use crate::flow::{Conn, Dir};
 use crate::wire::{Checksum, Segment};
-use arrow_array::types::{Float64Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::RecordBatch;
 use std::net::IpAddr;
 use std::num::NonZeroU64;
+use std::sync::OnceLock;
 
 /// One finished connection, before it becomes a table row.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,10 +188,8 @@ impl ConnRows {
 pub struct Tables {
     pub connections: RecordBatch,
     pub segments: RecordBatch,
-    /// Connections as Zeek's conn.log has them: the streams Zeek keeps whole (the connections
-    /// table's rows with `zeek_conns == 1`) and the parts of those it splits, in `conn_id`
-    /// order, a split stream's parts in time order.
-    pub zeek_conns: RecordBatch,
+    /// Connections as Zeek's conn.log has them, built on first use ([`ZeekTable::batch`]).
+    pub zeek_conns: ZeekTable,
     pub resets: RecordBatch,
     /// RST rows with their typed fields, kept only when asked for (the lab compares them with
     /// the kernel's reasons); empty otherwise, to keep memory to the tables.
@@ -202,7 +202,8 @@ impl Tables {
     pub fn build(conns: ConnRows, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows, keep_rows: bool) -> Tables {
         let segments = segments_batch(&conns, &segs);
         drop(segs);
-        let (connections, zeek_conns) = connection_batches(conns, zeek);
+        let connections = connections_batch(conns);
+        let zeek_conns = ZeekTable { connections: connections.clone(), split: zeek, batch: OnceLock::new() };
         let reset_rows = if keep_rows { resets.rows().to_vec() } else { Vec::new() };
         let resets = resets.into_record_batch();
         Tables { connections, segments, zeek_conns, resets, reset_rows }
@@ -214,30 +215,73 @@ impl Tables {
     }
 }
 
-/// The connections table and Zeek's, in one pass over the connections (each chunk of rows is
-/// freed once taken).
-fn connection_batches(rows: ConnRows, split: Vec<ZeekRow>) -> (RecordBatch, RecordBatch) {
-    let n = rows.count();
-    let mut conns = ConnColumns::with_capacity(n);
-    let mut zeek = ZeekColumns::with_capacity(n + split.len());
+/// The connections table, each chunk of rows freed once taken.
+fn connections_batch(rows: ConnRows) -> RecordBatch {
+    let mut conns = ConnColumns::with_capacity(rows.count());
+    for r in rows.into_rows() {
+        conns.append(&r);
+    }
+    conns.finish()
+}
+
+/// Connections as Zeek's conn.log has them: the streams Zeek keeps whole (the connections
+/// table's rows with `zeek_conns == 1`) and the parts of those it splits, in `conn_id` order, a
+/// split stream's parts in time order. Built on first use, from the connections table (shared,
+/// not copied) and the split parts: most readers never ask for it, and built with the others it
+/// would hold a second row per connection for nothing.
+#[derive(Clone, Debug)]
+pub struct ZeekTable {
+    connections: RecordBatch,
+    split: Vec<ZeekRow>,
+    batch: OnceLock<RecordBatch>,
+}
+
+impl ZeekTable {
+    /// The table, built by the first call.
+    pub fn batch(&self) -> &RecordBatch {
+        self.batch.get_or_init(|| zeek_batch(&self.connections, &self.split))
+    }
+}
+
+/// The Zeek table from the connections table's rows and the split streams' parts (sorted by
+/// `conn_id`).
+fn zeek_batch(conns: &RecordBatch, split: &[ZeekRow]) -> RecordBatch {
+    // The connections table is built by `ConnColumns` above: these columns and their kinds
+    // are its declaration's, so a mismatch is a bug here, not something any input can cause.
+    let col = |name: &str| conns.column_by_name(name).expect("the connections table has its declared columns");
+    let conn_id = col("conn_id").as_primitive::<UInt64Type>();
+    let (orig_addr, orig_port) = (col("orig_addr").as_string::<i32>(), col("orig_port").as_primitive::<UInt16Type>());
+    let (resp_addr, resp_port) = (col("resp_addr").as_string::<i32>(), col("resp_port").as_primitive::<UInt16Type>());
+    let state = col("conn_state").as_dictionary::<Int32Type>();
+    let state_text = state.values().as_string::<i32>();
+    let history = col("history").as_string::<i32>();
+    let parts = col("zeek_conns").as_primitive::<UInt32Type>();
+
+    let mut zeek = ZeekColumns::with_capacity(conns.num_rows() + split.len());
     let mut split = split.iter().peekable();
     let mut text = AddrTexts::default();
     let mut whole = false;
-    for r in rows.into_rows() {
-        conns.append(&r);
+    for i in 0..conns.num_rows() {
+        let id = conn_id.value(i);
         // A stable merge by conn_id (a stream is either whole or split, never both).
-        while let Some(z) = split.next_if(|z| z.conn_id < r.conn_id) {
+        while let Some(z) = split.next_if(|z| z.conn_id < id) {
             zeek.append(text.view(z));
         }
-        if r.zeek_conns == 1 {
-            // A whole stream's Zeek row is its connection row: the addresses just written
-            // there are copied, not rendered again.
-            let (orig_addr, resp_addr) = (conns.orig_addr.last(), conns.resp_addr.last());
-            let (orig_port, resp_port) = (r.orig.1, r.resp.1);
-            zeek.append(ZeekView { conn_id: r.conn_id, orig_addr, orig_port, resp_addr, resp_port, conn_state: r.conn_state, history: &r.history });
+        if parts.value(i) == 1 {
+            // A whole stream's Zeek row is its connection row.
+            let k = state.keys().value(i);
+            zeek.append(ZeekView {
+                conn_id: id,
+                orig_addr: orig_addr.value(i),
+                orig_port: orig_port.value(i),
+                resp_addr: resp_addr.value(i),
+                resp_port: resp_port.value(i),
+                conn_state: (ZeekState::Whole(k), state_text.value(k as usize)),
+                history: history.value(i),
+            });
             whole = true;
         }
-        while let Some(z) = split.next_if(|z| z.conn_id == r.conn_id) {
+        while let Some(z) = split.next_if(|z| z.conn_id == id) {
             zeek.append(text.view(z));
         }
     }
@@ -249,9 +293,9 @@ fn connection_batches(rows: ConnRows, split: Vec<ZeekRow>) -> (RecordBatch, Reco
     // connections table, which keeps that table's dictionary) with the split parts' — the
     // connections' states first. With no whole stream, the parts' own.
     if whole {
-        zeek.conn_state.lead_with(&conns.conn_state);
+        zeek.conn_state.lead_with(state_text.iter().flatten());
     }
-    (conns.finish(), zeek.finish())
+    zeek.finish()
 }
 
 fn segments_batch(conns: &ConnRows, segs: &SegmentRows) -> RecordBatch {
@@ -397,8 +441,17 @@ struct ZeekView<'a> {
     orig_port: u16,
     resp_addr: &'a str,
     resp_port: u16,
-    conn_state: &'static str,
+    conn_state: (ZeekState, &'a str),
     history: &'a str,
+}
+
+/// Where a Zeek row's state comes from: a whole stream's is a key of the connections table's
+/// state dictionary, a split part's a label of its own (the same text either way is one
+/// dictionary value).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ZeekState {
+    Whole(i32),
+    Split(LabelKey),
 }
 
 /// Addresses as text for the Zeek table's split parts.
@@ -412,7 +465,7 @@ impl AddrTexts {
     fn view<'a>(&'a mut self, z: &'a ZeekRow) -> ZeekView<'a> {
         addr_text(&mut self.orig, z.orig.0);
         addr_text(&mut self.resp, z.resp.0);
-        ZeekView { conn_id: z.conn_id, orig_addr: &self.orig, orig_port: z.orig.1, resp_addr: &self.resp, resp_port: z.resp.1, conn_state: z.conn_state, history: &z.history }
+        ZeekView { conn_id: z.conn_id, orig_addr: &self.orig, orig_port: z.orig.1, resp_addr: &self.resp, resp_port: z.resp.1, conn_state: (ZeekState::Split(LabelKey::of(z.conn_state)), z.conn_state), history: &z.history }
     }
 }
 
@@ -430,7 +483,7 @@ columns! {
         /// Responder's TCP port (Zeek's `id.resp_p`).
         resp_port: Num<UInt16Type> = z.resp_port,
         /// Zeek's `conn_state` for this connection (`S0`, `SF`, `REJ`, `RSTO`, ...).
-        conn_state: Label = z.conn_state,
+        conn_state: Keyed<ZeekState> = (z.conn_state.0, || z.conn_state.1),
         /// Zeek's `history` for this connection (upper case: originator, lower case: responder).
         history: Text<8> = z.history,
     }

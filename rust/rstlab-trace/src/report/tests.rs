@@ -1,6 +1,4 @@
 use super::*;
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int32Type;
 
 fn conn(id: u64, zeek_conns: u32, conn_state: &'static str, history: &str) -> ConnRow {
     let a: IpAddr = "10.0.0.1".parse().unwrap();
@@ -48,7 +46,7 @@ fn tables(conns: Vec<ConnRow>, parts: Vec<ZeekRow>) -> Tables {
 
 /// (conn_id, conn_state, history) per row, and the conn_state dictionary.
 fn zeek_rows(t: &Tables) -> (Vec<(u64, String, String)>, Vec<String>) {
-    let b = &t.zeek_conns;
+    let b = t.zeek_conns.batch();
     let ids = b.column(0).as_primitive::<UInt64Type>();
     let states = b.column(5).as_dictionary::<Int32Type>();
     let values = states.values().as_string::<i32>();
@@ -70,10 +68,29 @@ fn zeek_table_merges_whole_streams_and_split_parts_by_conn_id() {
     assert_eq!(rows, want.map(|(i, s, h)| (i, s.to_string(), h.to_string())));
     // The connections table's states first (as Arrow concatenates the two), then the parts' new ones.
     assert_eq!(dictionary, ["SF", "RSTO", "S0", "S1", "OTH"]);
-    let names: Vec<_> = t.zeek_conns.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<_> = t.zeek_conns.batch().schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "conn_state", "history"]);
-    assert!(t.zeek_conns.schema().fields().iter().all(|f| !f.is_nullable()));
+    assert!(t.zeek_conns.batch().schema().fields().iter().all(|f| !f.is_nullable()));
     assert_eq!(t.connections.num_rows(), 4);
+}
+
+#[test]
+fn zeek_table_is_built_on_first_use_with_whole_streams_addresses() {
+    let mut c = conn(0, 1, "SF", "ShADadFf");
+    c.orig = ("2001:db8::1".parse().unwrap(), 40000);
+    c.resp = ("2001:db8::2".parse().unwrap(), 443);
+    let t = tables(vec![c, conn(1, 2, "SF", "D")], vec![part(1, "S1", "Sh"), part(1, "SF", "D")]);
+    assert!(t.zeek_conns.batch.get().is_none(), "nothing asked for the Zeek table yet");
+    let b = t.zeek_conns.batch();
+    let text = |col: usize| b.column(col).as_string::<i32>().iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>();
+    let port = |col: usize| b.column(col).as_primitive::<UInt16Type>().values().to_vec();
+    // The whole stream's row has its connection's endpoints; the parts have their own.
+    assert_eq!(text(1), ["2001:db8::1", "10.0.0.1", "10.0.0.1"]);
+    assert_eq!(port(2), [40000, 40001, 40001]);
+    assert_eq!(text(3), ["2001:db8::2", "10.0.0.2", "10.0.0.2"]);
+    assert_eq!(port(4), [443, 80, 80]);
+    // Built once: later calls return the same table.
+    assert!(std::ptr::eq(b, t.zeek_conns.batch()));
 }
 
 #[test]
@@ -89,7 +106,7 @@ fn every_table_is_described_by_its_columns() {
     let mut conns = conn(0, 1, "SF", "S");
     conns.orig_syn_frame = NonZeroU64::new(1);
     let t = tables(vec![conns], vec![]);
-    for (table, batch) in [("connections", &t.connections), ("segments", &t.segments), ("zeek_conns", &t.zeek_conns), ("resets", &t.resets)] {
+    for (table, batch) in [("connections", &t.connections), ("segments", &t.segments), ("zeek_conns", t.zeek_conns.batch()), ("resets", &t.resets)] {
         let declared: Vec<_> = Tables::columns().filter(|c| c.table == table).map(|c| (c.name.to_string(), c.data_type())).collect();
         let schema: Vec<_> = batch.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
         assert_eq!(declared, schema, "{table}");
