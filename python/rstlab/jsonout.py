@@ -95,7 +95,8 @@ def _type(p: dict[str, Any]) -> str:
     out = []
     for x in ts:
         if x == "array" and isinstance(p.get("items"), dict):
-            out.append(f"array of {_type(p['items'])}")
+            item = _type(p["items"])
+            out.append(f"array of ({item})" if "\\|" in item else f"array of {item}")
         elif x == "object" and isinstance(p.get("additionalProperties"), dict):
             out.append(f"object of {_type(p['additionalProperties'])}")
         else:
@@ -115,6 +116,10 @@ def _object(name: str, s: dict[str, Any]) -> list[str]:
         desc = p.get("description", "").replace("|", "\\|")
         lines.append(f"| `{k}` | {_type(p)} | {'yes' if k in required else 'no'} | {desc} |")
     lines.append("")
+    for k, p in props.items():
+        nested = p.get("items", p) if p.get("type") == "array" else p
+        if isinstance(nested, dict) and "properties" in nested:
+            lines += _object(f"{name}.{k}", {**nested, "description": ""})
     return lines
 
 
