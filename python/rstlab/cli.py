@@ -112,9 +112,12 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _run_line(r: Any) -> str:
-    causes = "; ".join(f"{x['host']} {x['flags']} {x['cause']}"
-                       + (f" [kernel {x['kernel_reason']}]" if x["kernel_reason"] else "")
-                       for x in r.resets) or "no RST"
+    # Identical RSTs (s12_release resets a hundred connections alike) are counted, not repeated.
+    seen: dict[str, int] = {}
+    for x in r.resets:
+        k = f"{x['host']} {x['flags']} {x['cause']}" + (f" [kernel {x['kernel_reason']}]" if x["kernel_reason"] else "")
+        seen[k] = seen.get(k, 0) + 1
+    causes = "; ".join(k if n == 1 else f"{k} ×{n}" for k, n in seen.items()) or "no RST"
     v = f" {r.claim}: {r.verdict}" if r.verdict else ""
     return f"{r.scenario} v{r.ip_version}{v} — {causes}"
 
