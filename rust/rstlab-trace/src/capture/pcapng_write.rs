@@ -195,3 +195,38 @@ pub fn rewrite_with_comments(
         None => Ok(sink.written),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The section header's options as capinfos (Wireshark's reader, an independent one) shows
+    /// them; skipped where capinfos is not installed.
+    #[test]
+    fn section_header_options_read_back_with_capinfos() {
+        let path = std::env::temp_dir().join(format!("rstlab-shb-{}.pcapng", std::process::id()));
+        let section = SectionHeader {
+            comment: Some("run s1 IPv4\nsysctl server net.ipv4.tcp_syncookies=0".into()),
+            hardware: Some("x86_64".into()),
+            os: Some("Linux 6.18.0-test".into()),
+            userappl: "rstlab 9.9.9".into(),
+        };
+        let mut w = PcapNgWriter::with_section(std::fs::File::create(&path).unwrap(), &section).unwrap();
+        w.interface(1, 65_535, Some("client:c0")).unwrap();
+        w.packet(0, 1_700_000_000_000_000_000, 60, &[0u8; 60], None).unwrap();
+        w.finish().unwrap();
+        let out = std::process::Command::new("capinfos").arg(&path).output();
+        std::fs::remove_file(&path).unwrap();
+        let Ok(out) = out else {
+            eprintln!("capinfos not installed: skipped");
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().to_string()));
+        assert_eq!(field("Capture hardware").as_deref(), Some("x86_64"), "{text}");
+        assert_eq!(field("Capture oper-sys").as_deref(), Some("Linux 6.18.0-test"), "{text}");
+        assert_eq!(field("Capture application").as_deref(), Some("rstlab 9.9.9"), "{text}");
+        assert!(field("Capture comment").is_some_and(|c| c.starts_with("run s1 IPv4") && c.ends_with("tcp_syncookies=0")), "{text}");
+        assert_eq!(field("Number of packets").as_deref(), Some("1"), "{text}");
+    }
+}
