@@ -76,6 +76,9 @@ class LabRun:
     metrics: dict[str, float]
     oracle_available: bool
     oracle_note: str | None
+    meta: dict[str, Any]
+    """``kernel`` (``uname -r``), ``machine``, ``rstlab_version`` and ``sysctls`` (a list of
+    ``{"host", "key", "value"}`` the run pinned inside its namespaces)."""
     pcapng: str | None
     connections: ArrowTable
     segments: ArrowTable

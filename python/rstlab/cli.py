@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import math
 import sys
+import time
 from typing import Any, Sequence
 
 from .errors import RstlabError
+from .jsonout import dumps, to_jsonable
 from .render import agreement_markdown, claims_markdown, print_table
 
 CONN_COLUMNS = ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "orig_pkts",
                 "resp_pkts", "orig_bytes", "resp_bytes", "conn_state", "history"]
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
 def _rows(table: Any) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in r.items()} for r in table.to_pylist()]
+    return to_jsonable(table.to_pylist())
+
+
+def _emit(doc: Any, compact: bool = False) -> None:
+    """Write one JSON document (built whole first: a failure leaves stdout empty)."""
+    sys.stdout.write(dumps(doc, compact=compact))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from . import read
 
     status = 0
+    docs: list[dict[str, Any]] = []
     for path in args.files:
         try:
             t = read(path, errors="keep", progress=args.progress, verify_checksums=args.verify_checksums)
@@ -42,13 +42,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if resets is not None:
             tables["resets"] = resets
         if args.format == "json":
-            doc: dict[str, Any] = {name: _rows(tbl) for name, tbl in tables.items()}
-            doc["file"] = path
-            doc["counts"] = t.counts
+            doc: dict[str, Any] = {"file": path, "connections": _rows(t.connections),
+                                   "resets": _rows(resets) if resets is not None else [], "counts": t.counts}
             if t.error is not None:
-                doc["error"] = {"message": str(t.error), "offset": t.error.offset}
-            json.dump(doc, sys.stdout, indent=None if args.compact else 1)
-            sys.stdout.write("\n")
+                doc["error"] = {"message": str(t.error), "offset": getattr(t.error, "offset", None)}
+            docs.append(doc)
         elif args.format == "csv":
             name = "resets" if args.table == "resets" else "connections"
             tbl = tables.get(name)
@@ -70,6 +68,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if t.error is not None:
             print(f"rstlab: {t.error}", file=sys.stderr)
             status = 1
+    if args.format == "json" and (docs or len(args.files) > 1):
+        # One capture: its object; several: an array (schemas/classify.json).
+        _emit(docs[0] if len(args.files) == 1 else docs, args.compact)
     return status
 
 
@@ -100,13 +101,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from .lab import scenarios
 
-    rows = [{"name": s["name"], "family": s["family"], "claim": s["claim"], "intent": s["intent"],
-             "needs": s["needs"], "ip_versions": s["ip_versions"],
-             "expect_causes": s["expect_causes"], "expect_kernel_reasons": s["expect_kernel_reasons"]}
+    rows = [{**s, "sysctls": [{"host": h, "key": k, "value": v} for h, k, v in s["sysctls"]]}
             for s in scenarios()]
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _emit(rows)
     else:
         print_table([{**r, "needs": ",".join(r["needs"]), "ip_versions": ",".join(map(str, r["ip_versions"]))}
                      for r in rows], ["name", "family", "claim", "ip_versions", "needs", "intent"])
@@ -114,22 +112,37 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _run_line(r: Any) -> str:
-    causes = "; ".join(f"{x['host']} {x['flags']} {x['cause']}"
-                       + (f" [kernel {x['kernel_reason']}]" if x["kernel_reason"] else "")
-                       for x in r.resets) or "no RST"
+    # Identical RSTs (s12_release resets a hundred connections alike) are counted, not repeated.
+    seen: dict[str, int] = {}
+    for x in r.resets:
+        k = f"{x['host']} {x['flags']} {x['cause']}" + (f" [kernel {x['kernel_reason']}]" if x["kernel_reason"] else "")
+        seen[k] = seen.get(k, 0) + 1
+    causes = "; ".join(k if n == 1 else f"{k} ×{n}" for k, n in seen.items()) or "no RST"
     v = f" {r.claim}: {r.verdict}" if r.verdict else ""
     return f"{r.scenario} v{r.ip_version}{v} — {causes}"
+
+
+def _failed(runs: list[Any]) -> int:
+    """Report the runs that failed on stderr; 1 if any did."""
+    status = 0
+    for r in runs:
+        if isinstance(r, Exception):
+            print(f"rstlab: {r}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import lab
 
+    started = time.monotonic()
     if args.all or not args.name:
         runs = lab.run_all(ip_versions=args.ip or (4, 6), progress=not args.quiet and args.format != "json",
-                           keep_dir=args.keep)
+                           keep_dir=args.keep, parallel=args.parallel)
     else:
         kw = dict(p.split("=", 1) for p in args.param)
         runs = [lab.run(args.name, v, keep_dir=args.keep, **kw) for v in (args.ip or (4,))]
+    wall = time.monotonic() - started
     status = 0
     docs = []
     for r in runs:
@@ -147,35 +160,39 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  evidence: {r.evidence}")
                 print(r.connection(0).ladder() if len(r.trace.connections) else "  (no TCP)")
     if args.format == "json":
-        json.dump(docs if (args.all or len(docs) != 1) else docs[0], sys.stdout, indent=1, default=str)
-        sys.stdout.write("\n")
+        # One run: its object; --all or several IP versions: an array (schemas/run.json).
+        _emit(docs if (args.all or not args.name or len(runs) != 1) else docs[0])
+    else:
+        ok = sum(not isinstance(r, Exception) for r in runs)
+        par = f", {args.parallel} at a time" if len(runs) > 1 else ""
+        print(f"# {ok} of {len(runs)} runs in {wall:.1f} s wall time{par}")
     return status
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
     from . import lab
 
-    runs = lab.run_all(progress=not args.quiet)
+    runs = lab.run_all(names=args.scenario or None, progress=not args.quiet)
+    status = _failed(runs)
     rows = lab.claims(runs)
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _emit(rows)
     else:
         sys.stdout.write(claims_markdown(rows))
-    return 0
+    return status
 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     from . import lab
 
-    runs = lab.run_all(progress=not args.quiet)
+    runs = lab.run_all(names=args.scenario or None, progress=not args.quiet)
+    status = _failed(runs)
     a = lab.agreement(runs)
     if args.format == "json":
-        json.dump(a, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _emit(a)
     else:
         sys.stdout.write(agreement_markdown(a))
-    return 0 if a["share"] is not None and a["share"] >= 0.95 else 1
+    return status or (0 if a["share"] is not None and a["share"] >= 0.95 else 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,16 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--keep", help="keep every run's pcapng in this directory")
     r.add_argument("-v", "--verbose", action="store_true", help="evidence and a ladder per run")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.add_argument("-j", "--parallel", type=int, default=8, metavar="N",
+                   help="runs at a time (default 8: runs mostly wait on TCP timers, not the CPU)")
     r.set_defaults(func=cmd_run)
 
     cl = sub.add_parser("claims", help="check the source text's claims S1-S12 on this kernel (root)")
     cl.add_argument("--format", choices=["markdown", "json"], default="markdown")
     cl.add_argument("-q", "--quiet", action="store_true")
+    cl.add_argument("-s", "--scenario", action="append", metavar="NAME", help="only this scenario (repeatable)")
     cl.set_defaults(func=cmd_claims)
 
     ag = sub.add_parser("agreement", help="classifier vs the kernel's reasons over the catalogue (root)")
     ag.add_argument("--format", choices=["markdown", "json"], default="markdown")
     ag.add_argument("-q", "--quiet", action="store_true")
+    ag.add_argument("-s", "--scenario", action="append", metavar="NAME", help="only this scenario (repeatable)")
     ag.set_defaults(func=cmd_agreement)
 
     cf = sub.add_parser("conform", help="the conformance suite: claims S1-S12 and the RFC rules on this kernel (root)")
@@ -262,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except RstlabError as e:
+    except (RstlabError, OSError) as e:
         print(f"rstlab: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

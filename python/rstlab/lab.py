@@ -80,6 +80,15 @@ class Run:
         return self._native.oracle_note
 
     @cached_property
+    def meta(self) -> dict[str, Any]:
+        """What the run was made on: ``kernel`` (``uname -r``), ``machine`` (``uname -m``),
+        ``rstlab_version``, and ``sysctls`` — every ``{"host", "key", "value"}`` the run pinned
+        inside its own namespaces (the scenario's declared ones, then any its steps set). The
+        run's pcapng carries the same in its section header (comment, ``shb_os``,
+        ``shb_userappl``)."""
+        return dict(self._native.meta)
+
+    @cached_property
     def verdict(self) -> str | None:
         """``"holds"`` / ``"differs"`` for the source text's claim (None if the scenario has none)."""
         v = self._native.verdict
@@ -147,19 +156,22 @@ class Run:
         return os.fspath(path)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of a run."""
+        """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md)."""
         return {
             "scenario": self.scenario,
             "ip_version": self.ip_version,
             "claim": self.claim,
             "verdict": self.verdict,
             "evidence": self.evidence,
-            "resets": self.resets.to_pylist(),
-            "app_events": self.app_events.to_pylist(),
-            "kernel_events": self.kernel_events.to_pylist(),
+            "resets": list(self._native.resets),
+            "app_events": list(self._native.app_events),
+            "kernel_events": list(self._native.kernel_events),
             "oracle_available": self.oracle_available,
+            "oracle_note": self.oracle_note,
             "duration": self.duration,
             "metrics": self.metrics,
+            "meta": self.meta,
+            "pcapng": self.pcapng,
         }
 
     def __repr__(self) -> str:

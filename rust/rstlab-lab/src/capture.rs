@@ -8,6 +8,7 @@
 
 use crate::error::{os_err, os_err_at, LabError, Result};
 use crate::netns::{owned, Netns};
+pub use rstlab_trace::capture::pcapng_write::SectionHeader;
 pub use rstlab_trace::capture::CapturedFrame;
 use rstlab_trace::wire::LinkType;
 use std::io;
@@ -176,10 +177,11 @@ fn read_loop(sock: OwnedFd, interface: u32, stop: Arc<AtomicBool>, frames: Arc<M
     }
 }
 
-/// Writes frames as pcapng (one section, one interface block per interface, nanosecond
-/// timestamps, enhanced packet blocks) — Wireshark, tshark and pcap-parser read it.
-pub fn write_pcapng(path: &Path, frames: &[CapturedFrame], interfaces: &[String]) -> Result<()> {
-    write_pcapng_with(path, frames, interfaces, &std::collections::HashMap::new(), true)
+/// Writes frames as pcapng (one section whose header carries `section` — for a run, its
+/// [`RunMeta::section`](crate::meta::RunMeta::section) —, one interface block per interface,
+/// nanosecond timestamps, enhanced packet blocks) — Wireshark, tshark and pcap-parser read it.
+pub fn write_pcapng(path: &Path, frames: &[CapturedFrame], interfaces: &[String], section: &SectionHeader) -> Result<()> {
+    write_pcapng_with(path, frames, interfaces, section, &std::collections::HashMap::new(), true)
 }
 
 /// Writes a run's frames as pcapng with the trace crate's writer: `comments` are keyed by the
@@ -189,6 +191,7 @@ pub fn write_pcapng_with(
     path: &Path,
     frames: &[CapturedFrame],
     interfaces: &[String],
+    section: &SectionHeader,
     comments: &std::collections::HashMap<u64, String>,
     all_interfaces: bool,
 ) -> Result<()> {
@@ -197,7 +200,7 @@ pub fn write_pcapng_with(
     let seen = 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0);
     let count = if all_interfaces { interfaces.len().max(seen) } else { 1 };
     let file = std::fs::File::create(path).map_err(os_err_at(format!("creating {}", path.display()), path))?;
-    let mut w = PcapNgWriter::new(std::io::BufWriter::new(file), "rstlab-lab").map_err(os_err_at(ctx(), path))?;
+    let mut w = PcapNgWriter::with_section(std::io::BufWriter::new(file), section).map_err(os_err_at(ctx(), path))?;
     for i in 0..count {
         let linktype = frames.iter().find(|f| f.interface as usize == i).map_or(LinkType::ETHERNET, |f| f.linktype);
         let name = interfaces.get(i).cloned().unwrap_or_else(|| format!("if{i}"));
@@ -225,7 +228,7 @@ mod tests {
     fn pcapng_blocks_are_well_formed() {
         let frames = vec![CapturedFrame { ts_ns: 1_700_000_000_123_456_789, linktype: LinkType::ETHERNET, interface: 0, data: vec![0xaa; 61], orig_len: 61 }];
         let dir = std::env::temp_dir().join(format!("rstlab-pcapng-{}", std::process::id()));
-        write_pcapng(&dir, &frames, &["client:c0".into()]).unwrap();
+        write_pcapng(&dir, &frames, &["client:c0".into()], &SectionHeader::default()).unwrap();
         let bytes = std::fs::read(&dir).unwrap();
         std::fs::remove_file(&dir).unwrap();
         // Walk the blocks: each one's leading and trailing lengths agree and are 4-aligned.

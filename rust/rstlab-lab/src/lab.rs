@@ -19,7 +19,9 @@ use crate::error::{LabError, Result};
 use crate::fault::{self, Action, Fault, Forged, Hook};
 use crate::link::{self, LinkEnd};
 use crate::netns::{self, Netns};
+use crate::meta::{PinnedSysctl, RunMeta};
 use crate::observed::{decode_frames, match_resets, Observed};
+use crate::slot::SlotClaim;
 use crate::oracle::Oracle;
 use rstlab_trace::wire::{Segment, TcpFlags};
 use std::collections::BTreeMap;
@@ -138,6 +140,10 @@ pub struct Lab {
     kept: Vec<Sock>,
     faults: u32,
     metrics: BTreeMap<String, f64>,
+    /// Every sysctl pinned so far, for the run's [`RunMeta`] (`sysctl` takes `&self`).
+    pinned: std::sync::Mutex<Vec<PinnedSysctl>>,
+    /// Holds this run's address slot until the lab is dropped.
+    _slot: SlotClaim,
     started: Instant,
 }
 
@@ -161,8 +167,10 @@ impl Lab {
             crate::oracle::reap_stale();
             (None, Some("oracle turned off for this run".into()))
         };
-        // A per-run address slot keeps parallel runs' oracle events apart (tracepoints are global).
-        let slot = random_u32() % 8192;
+        // A per-run address slot keeps parallel runs' oracle events apart (tracepoints are global):
+        // claimed, so no two live runs on this host share one.
+        let claim = SlotClaim::claim(|| random_u32() % 8192)?;
+        let slot = claim.slot();
         let port = b.port.unwrap_or(20000 + (random_u32() % 10000) as u16);
         let mut lab = Lab {
             scenario: b.scenario.clone(),
@@ -181,6 +189,8 @@ impl Lab {
             kept: vec![],
             faults: 0,
             metrics: BTreeMap::new(),
+            pinned: Default::default(),
+            _slot: claim,
             started,
         };
         lab.build_topology()?;
@@ -340,7 +350,10 @@ impl Lab {
 
     /// Pins a net sysctl inside host `role` only.
     pub fn sysctl(&self, role: Role, key: &str, value: &str) -> Result<()> {
-        self.host(role)?.ns.sysctl(key, value)
+        self.host(role)?.ns.sysctl(key, value)?;
+        let p = PinnedSysctl { host: role, key: key.into(), value: value.into() };
+        self.pinned.lock().unwrap_or_else(|e| e.into_inner()).push(p);
+        Ok(())
     }
 
     /// Installs `expr <action>` on `hook` in host `role`.
@@ -522,6 +535,7 @@ impl Lab {
             resets,
             metrics: std::mem::take(&mut self.metrics),
             duration: self.started.elapsed(),
+            meta: RunMeta::here(std::mem::take(&mut *self.pinned.lock().unwrap_or_else(|e| e.into_inner()))),
         })
     }
 

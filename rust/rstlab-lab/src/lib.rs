@@ -17,7 +17,8 @@
 //! Entry points: [`scenarios`], [`scenario()`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
 //! cases from the same primitives. Hosts are named by [`Role`] (its strings — "client",
 //! "server", … — exist only at the Python edge and in outputs); a run's result is one
-//! [`RunResult`], which embeds the [`Observed`] capture, events and RSTs.
+//! [`RunResult`], which embeds the [`Observed`] capture, events and RSTs, and the run's
+//! [`RunMeta`] (kernel release, pinned sysctls, rstlab's version).
 
 pub mod capture;
 pub mod endpoint;
@@ -25,18 +26,21 @@ pub mod error;
 pub mod fault;
 pub mod lab;
 pub mod link;
+pub mod meta;
 pub mod netns;
 pub mod observed;
 pub mod oracle;
 pub mod role;
 pub mod scenario;
+mod slot;
 pub mod verdicts;
 
-pub use capture::{write_pcapng, write_pcapng_with, CapturedFrame};
+pub use capture::{write_pcapng, write_pcapng_with, CapturedFrame, SectionHeader};
 pub use endpoint::{AppEvent, Sock};
 pub use error::LabError;
 pub use fault::{Action, Fault, Forged, Hook};
 pub use lab::{Lab, LabBuilder, Topology};
+pub use meta::{PinnedSysctl, RunMeta};
 pub use observed::{Observed, WireReset};
 pub use oracle::{KernelEvent, KernelEventKind};
 pub use role::{Role, UnknownRole};

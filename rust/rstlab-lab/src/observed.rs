@@ -4,6 +4,7 @@
 
 use crate::capture::CapturedFrame;
 use crate::endpoint::AppEvent;
+use crate::meta::RunMeta;
 use crate::oracle::{KernelEvent, KernelEventKind};
 use crate::role::Role;
 use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment, TcpFlags};
@@ -26,6 +27,8 @@ pub struct Observed {
     pub resets: Vec<WireReset>,
     pub metrics: BTreeMap<String, f64>,
     pub duration: Duration,
+    /// Kernel, pinned sysctls and rstlab's version.
+    pub meta: RunMeta,
 }
 
 impl Observed {

@@ -21,7 +21,8 @@ pub fn scenarios(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("intent", s.intent)?;
         d.set_item("source", s.source)?;
         d.set_item("needs", s.needs.to_vec())?;
-        d.set_item("ip_versions", s.ip_versions.to_vec())?;
+        // A list of ints: PyO3 turns a `Vec<u8>` into `bytes`, which JSON cannot hold.
+        d.set_item("ip_versions", s.ip_versions.iter().map(|v| u32::from(*v)).collect::<Vec<_>>())?;
         d.set_item("topology", format!("{:?}", s.topology).to_lowercase())?;
         d.set_item("capture_at", s.capture_at.as_str())?;
         d.set_item("sysctls", s.sysctls.iter().map(|(h, k, v)| (h.as_str(), *k, *v)).collect::<Vec<_>>())?;
@@ -167,6 +168,25 @@ impl LabRun {
     fn oracle_note(&self) -> Option<&str> {
         self.run.observed.oracle_note.as_deref()
     }
+    /// The run's provenance: kernel release, machine, pinned sysctls, rstlab's version.
+    #[getter]
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let m = &self.run.observed.meta;
+        let d = PyDict::new(py);
+        d.set_item("kernel", &m.kernel)?;
+        d.set_item("machine", &m.machine)?;
+        d.set_item("rstlab_version", m.rstlab_version)?;
+        let sysctls = PyList::empty(py);
+        for p in &m.sysctls {
+            let x = PyDict::new(py);
+            x.set_item("host", p.host.as_str())?;
+            x.set_item("key", &p.key)?;
+            x.set_item("value", &p.value)?;
+            sysctls.append(x)?;
+        }
+        d.set_item("sysctls", sysctls)?;
+        Ok(d)
+    }
     #[getter]
     fn pcapng(&self) -> Option<PathBuf> {
         self.run.pcapng.clone()
@@ -194,7 +214,8 @@ impl LabRun {
     fn write_pcapng(&self, py: Python<'_>, path: PathBuf, comments: Option<HashMap<u64, String>>, all_interfaces: bool) -> PyResult<()> {
         let comments = comments.unwrap_or_default();
         let o = &self.run.observed;
-        py.detach(|| rstlab_lab::write_pcapng_with(&path, &o.frames, &o.interfaces, &comments, all_interfaces)).map_err(|e| lab_error(py, &e))
+        let section = self.run.section();
+        py.detach(|| rstlab_lab::write_pcapng_with(&path, &o.frames, &o.interfaces, &section, &comments, all_interfaces)).map_err(|e| lab_error(py, &e))
     }
 }
 

@@ -133,6 +133,11 @@ impl RunResult {
         first_appearances(self.observed.send_reset_reasons())
     }
 
+    /// The pcapng section header of the run's capture: what made it (see [`RunMeta`](crate::RunMeta)).
+    pub fn section(&self) -> crate::capture::SectionHeader {
+        self.observed.meta.section(&self.scenario, self.ip_version)
+    }
+
     /// A finished lab's observations as a run, its capture classified by the trace engine
     /// (`non_stack_host`: who sends the RSTs no TCP stack made, when the caller knows).
     pub fn from_observed(scenario: &str, ip_version: u8, observed: Observed, non_stack_host: Option<Role>) -> RunResult {
@@ -230,7 +235,7 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
         // Keep the capture of a broken run too: it is what explains the failure.
         if let (Some(dir), Ok(o)) = (&opts.keep_dir, lab.finish()) {
             let _ = std::fs::create_dir_all(dir);
-            let _ = write_pcapng(&dir.join(format!("{name}-v{}-failed.pcapng", opts.ip_version)), &o.frames, &o.interfaces);
+            let _ = write_pcapng(&dir.join(format!("{name}-v{}-failed.pcapng", opts.ip_version)), &o.frames, &o.interfaces, &o.meta.section(name, opts.ip_version));
         }
         return Err(e);
     }
@@ -246,7 +251,7 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     if let Some(dir) = &opts.keep_dir {
         std::fs::create_dir_all(dir).map_err(os_err_at(format!("creating {}", dir.display()), dir))?;
         let path = dir.join(format!("{name}-v{}.pcapng", opts.ip_version));
-        write_pcapng(&path, &r.observed.frames, &r.observed.interfaces)?;
+        write_pcapng(&path, &r.observed.frames, &r.observed.interfaces, &r.section())?;
         r.pcapng = Some(path);
     }
     Ok(r)

@@ -1,6 +1,6 @@
-//! A small pcapng writer (draft-ietf-opsawg-pcapng): one section, one IDB per interface with
-//! nanosecond timestamps, one EPB per frame with an optional `opt_comment` (which Wireshark
-//! shows as `frame.comment`).
+//! A small pcapng writer (draft-ietf-opsawg-pcapng): one section whose header can say what made
+//! the capture, one IDB per interface with nanosecond timestamps, one EPB per frame with an
+//! optional `opt_comment` (which Wireshark shows as `frame.comment`).
 
 use std::io::{self, Write};
 
@@ -9,6 +9,10 @@ const IDB: u32 = 0x0000_0001;
 const EPB: u32 = 0x0000_0006;
 const OPT_END: u16 = 0;
 const OPT_COMMENT: u16 = 1;
+// Section Header Block options (draft-ietf-opsawg-pcapng §4.1).
+const SHB_HARDWARE: u16 = 2;
+const SHB_OS: u16 = 3;
+const SHB_USERAPPL: u16 = 4;
 const IF_NAME: u16 = 2;
 const IF_TSRESOL: u16 = 9;
 
@@ -21,6 +25,27 @@ fn option(buf: &mut Vec<u8>, code: u16, value: &[u8]) {
     buf.extend_from_slice(&(value.len() as u16).to_le_bytes());
     buf.extend_from_slice(value);
     buf.extend(std::iter::repeat_n(0u8, pad4(value.len())));
+}
+
+/// An option value is at most 65535 bytes (its length is a u16): cut on a char boundary.
+fn cut(s: &str) -> &[u8] {
+    let mut end = s.len().min(65_000);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s.as_bytes()[..end]
+}
+
+/// What the section header says about the capture: `comment` (`opt_comment`), the machine
+/// (`shb_hardware`), the operating system (`shb_os`) and the writing application
+/// (`shb_userappl`) — capinfos prints them as "Capture comment", "Capture hardware", "Capture
+/// oper-sys" and "Capture application".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionHeader {
+    pub comment: Option<String>,
+    pub hardware: Option<String>,
+    pub os: Option<String>,
+    pub userappl: String,
 }
 
 fn block<W: Write>(w: &mut W, kind: u32, body: &[u8]) -> io::Result<()> {
@@ -39,13 +64,28 @@ pub struct PcapNgWriter<W: Write> {
 
 impl<W: Write> PcapNgWriter<W> {
     /// Writes the section header; `app` names the writer (`shb_userappl`).
-    pub fn new(mut out: W, app: &str) -> io::Result<Self> {
-        let mut body = Vec::with_capacity(64);
+    pub fn new(out: W, app: &str) -> io::Result<Self> {
+        PcapNgWriter::with_section(out, &SectionHeader { userappl: app.into(), ..SectionHeader::default() })
+    }
+
+    /// Writes a section header carrying `section`'s options.
+    pub fn with_section(mut out: W, section: &SectionHeader) -> io::Result<Self> {
+        let mut body = Vec::with_capacity(256);
         body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
         body.extend_from_slice(&1u16.to_le_bytes());
         body.extend_from_slice(&0u16.to_le_bytes());
+        // Section length unknown (-1): readers walk the blocks (§4.1).
         body.extend_from_slice(&(-1i64).to_le_bytes());
-        option(&mut body, 4, app.as_bytes());
+        if let Some(c) = &section.comment {
+            option(&mut body, OPT_COMMENT, cut(c));
+        }
+        if let Some(h) = &section.hardware {
+            option(&mut body, SHB_HARDWARE, cut(h));
+        }
+        if let Some(os) = &section.os {
+            option(&mut body, SHB_OS, cut(os));
+        }
+        option(&mut body, SHB_USERAPPL, cut(&section.userappl));
         option(&mut body, OPT_END, &[]);
         block(&mut out, SHB, &body)?;
         Ok(PcapNgWriter { out, scratch: Vec::with_capacity(2048) })
@@ -79,12 +119,7 @@ impl<W: Write> PcapNgWriter<W> {
         b.extend_from_slice(data);
         b.extend(std::iter::repeat_n(0u8, pad4(data.len())));
         if let Some(c) = comment {
-            // Option values are at most 65535 bytes; cut long comments on a char boundary.
-            let mut end = c.len().min(65_000);
-            while !c.is_char_boundary(end) {
-                end -= 1;
-            }
-            option(b, OPT_COMMENT, &c.as_bytes()[..end]);
+            option(b, OPT_COMMENT, cut(c));
             option(b, OPT_END, &[]);
         }
         block(&mut self.out, EPB, &self.scratch)
@@ -158,5 +193,40 @@ pub fn rewrite_with_comments(
     match read_err {
         Some(e) => Err(e),
         None => Ok(sink.written),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The section header's options as capinfos (Wireshark's reader, an independent one) shows
+    /// them; skipped where capinfos is not installed.
+    #[test]
+    fn section_header_options_read_back_with_capinfos() {
+        let path = std::env::temp_dir().join(format!("rstlab-shb-{}.pcapng", std::process::id()));
+        let section = SectionHeader {
+            comment: Some("run s1 IPv4\nsysctl server net.ipv4.tcp_syncookies=0".into()),
+            hardware: Some("x86_64".into()),
+            os: Some("Linux 6.18.0-test".into()),
+            userappl: "rstlab 9.9.9".into(),
+        };
+        let mut w = PcapNgWriter::with_section(std::fs::File::create(&path).unwrap(), &section).unwrap();
+        w.interface(1, 65_535, Some("client:c0")).unwrap();
+        w.packet(0, 1_700_000_000_000_000_000, 60, &[0u8; 60], None).unwrap();
+        w.finish().unwrap();
+        let out = std::process::Command::new("capinfos").arg(&path).output();
+        std::fs::remove_file(&path).unwrap();
+        let Ok(out) = out else {
+            eprintln!("capinfos not installed: skipped");
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().to_string()));
+        assert_eq!(field("Capture hardware").as_deref(), Some("x86_64"), "{text}");
+        assert_eq!(field("Capture oper-sys").as_deref(), Some("Linux 6.18.0-test"), "{text}");
+        assert_eq!(field("Capture application").as_deref(), Some("rstlab 9.9.9"), "{text}");
+        assert!(field("Capture comment").is_some_and(|c| c.starts_with("run s1 IPv4") && c.ends_with("tcp_syncookies=0")), "{text}");
+        assert_eq!(field("Number of packets").as_deref(), Some("1"), "{text}");
     }
 }

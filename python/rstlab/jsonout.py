@@ -1,0 +1,150 @@
+"""The JSON contract of ``rstlab COMMAND --format json``.
+
+Each command prints exactly one JSON document, described by a JSON Schema (draft 2020-12) that
+ships with the package as data: ``rstlab/schemas/<command>.json``. ``docs/json.md`` is generated
+from those files (:func:`markdown`; ``tests/test_cli_json.py`` checks both, and validates every
+command's real output against its schema).
+
+A document is built completely before anything is written (:func:`dumps`), so a failure midway
+leaves stdout empty and the error on stderr — never half a document. Values that JSON has no
+type for are converted here, in one place: bytes to lists of ints (PyO3 hands a Rust ``Vec<u8>``
+over as ``bytes``), NumPy and Arrow scalars and arrays to plain values, NaN and infinities to
+``null`` (JSON has neither, RFC 8259 §6), paths to strings. Anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+import math
+import os
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["COMMANDS", "schema", "to_jsonable", "dumps", "validate", "markdown"]
+
+#: Commands with ``--format json`` (``connections`` is ``classify`` under its engine name).
+COMMANDS = ("classify", "scenarios", "run", "claims", "agreement")
+
+
+@lru_cache(maxsize=None)
+def _schema_text(command: str) -> str:
+    if command not in COMMANDS:
+        raise ValueError(f"no JSON schema for `{command}`: commands with --format json are {', '.join(COMMANDS)}")
+    return (resources.files("rstlab") / "schemas" / f"{command}.json").read_text(encoding="utf-8")
+
+
+def schema(command: str) -> dict[str, Any]:
+    """The JSON Schema of ``rstlab <command> --format json``'s output."""
+    return json.loads(_schema_text(command))
+
+
+def to_jsonable(v: Any) -> Any:
+    """``v`` with every value JSON can hold, converted as the module docstring says."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): to_jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [to_jsonable(x) for x in v]
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return list(bytes(v))
+    if isinstance(v, (set, frozenset)):
+        return [to_jsonable(x) for x in sorted(v, key=repr)]
+    if isinstance(v, enum.Enum):
+        return to_jsonable(v.value)
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
+        return v.isoformat()
+    if hasattr(v, "as_py"):  # pyarrow scalars
+        return to_jsonable(v.as_py())
+    if hasattr(v, "to_pylist"):  # pyarrow arrays, tables, record batches
+        return to_jsonable(v.to_pylist())
+    if hasattr(v, "tolist"):  # numpy scalars and arrays
+        return to_jsonable(v.tolist())
+    raise TypeError(f"no JSON form for a {type(v).__module__}.{type(v).__qualname__}: convert it in rstlab.jsonout")
+
+
+def dumps(doc: Any, *, compact: bool = False) -> str:
+    """The whole document as one string (with a final newline), ready to write at once."""
+    return json.dumps(to_jsonable(doc), indent=None if compact else 1, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def validate(doc: Any, command: str) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` satisfies ``command``'s schema (needs
+    the ``jsonschema`` package: ``pip install rstlab[test]``)."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(schema(command)).validate(doc)
+
+
+# ---- docs/json.md ------------------------------------------------------------------------------
+
+def _type(p: dict[str, Any]) -> str:
+    if "$ref" in p:
+        return f"`{p['$ref'].rsplit('/', 1)[-1]}`"
+    if "enum" in p:
+        return " \\| ".join("null" if e is None else f"`{json.dumps(e)}`" for e in p["enum"])
+    t = p.get("type", "any")
+    ts = t if isinstance(t, list) else [t]
+    out = []
+    for x in ts:
+        if x == "array" and isinstance(p.get("items"), dict):
+            item = _type(p["items"])
+            out.append(f"array of ({item})" if "\\|" in item else f"array of {item}")
+        elif x == "object" and isinstance(p.get("additionalProperties"), dict):
+            out.append(f"object of {_type(p['additionalProperties'])}")
+        else:
+            out.append(x)
+    return " \\| ".join(out)
+
+
+def _object(name: str, s: dict[str, Any]) -> list[str]:
+    lines = [f"**`{name}`**" + (f": {s['description']}" if s.get("description") else ""), ""]
+    props = s.get("properties")
+    if not props:
+        lines += [f"Type: {_type(s)}.", ""]
+        return lines
+    required = set(s.get("required", ()))
+    lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
+    for k, p in props.items():
+        desc = p.get("description", "").replace("|", "\\|")
+        lines.append(f"| `{k}` | {_type(p)} | {'yes' if k in required else 'no'} | {desc} |")
+    lines.append("")
+    for k, p in props.items():
+        nested = p.get("items", p) if p.get("type") == "array" else p
+        if isinstance(nested, dict) and "properties" in nested:
+            lines += _object(f"{name}.{k}", {**nested, "description": ""})
+    return lines
+
+
+def markdown() -> str:
+    """``docs/json.md``: every command's document, generated from the schema files."""
+    lines = [
+        "# JSON output",
+        "",
+        "Every `rstlab COMMAND --format json` prints exactly one JSON document on stdout; errors go",
+        "to stderr with a non-zero exit status, and a document is either printed whole or not at all.",
+        "The schemas (JSON Schema draft 2020-12) ship with the package, `rstlab/schemas/<command>.json`;",
+        "read one with `rstlab.jsonout.schema(command)`, check a document with",
+        "`rstlab.jsonout.validate(doc, command)`. This page is generated from them:",
+        "`python -c \"import rstlab.jsonout as j; print(j.markdown(), end='')\" > docs/json.md`.",
+        "",
+    ]
+    for command in COMMANDS:
+        s = schema(command)
+        lines += [f"## `rstlab {command} --format json`", "", s["description"], ""]
+        if s.get("type") == "array" and "properties" in s.get("items", {}):
+            lines += _object("item", s["items"])
+        elif "properties" in s:
+            lines += _object("document", s)
+        elif "oneOf" in s:
+            lines += ["Shape: " + " or ".join(_type(x) for x in s["oneOf"]) + ".", ""]
+        for name, d in s.get("$defs", {}).items():
+            lines += _object(name, d)
+    return "\n".join(lines)
