@@ -361,6 +361,22 @@ impl Lab {
         fault::heal(&ns, f)
     }
 
+    /// Applies an nft script inside host `role` (e.g. [`fault::masquerade_script`]).
+    pub fn nft(&self, role: Role, script: &str) -> Result<()> {
+        self.ns(role)?.exec("nft", &["-f", "-"], Some(script)).map(|_| ())
+    }
+
+    /// Host `role` forgets every connection its conntrack (and NAT) knew.
+    pub fn flush_conntrack(&self, role: Role) -> Result<()> {
+        fault::flush_conntrack(&self.host(role)?.ns)
+    }
+
+    /// The router's address on the server's side (what a masquerading router's traffic
+    /// carries as its source).
+    pub fn router_server_side_addr(&self) -> Option<IpAddr> {
+        self.extra_addrs.iter().find(|(r, _)| *r == Role::Router).map(|(_, a)| *a)
+    }
+
     /// Crash and reboot: the host's device moves into a brand-new namespace with the same
     /// address; the old namespace — with every socket it held — stays behind, unreachable.
     pub fn reboot(&mut self, role: Role) -> Result<()> {
