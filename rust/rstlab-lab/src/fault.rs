@@ -282,6 +282,14 @@ mod tests {
     }
 
     #[test]
+    fn masquerade_script_is_its_own_nat_table() {
+        let s = masquerade_script("rs");
+        assert!(s.starts_with("table inet rstlab_nat {"));
+        assert!(s.contains("type nat hook postrouting priority srcnat;"));
+        assert!(s.contains("oifname \"rs\" masquerade;"));
+    }
+
+    #[test]
     fn rule_script_names_its_chain() {
         let s = rule_script("f1", Hook::Input, "tcp dport 80", Action::RejectTcpReset);
         assert!(s.contains("add chain inet rstlab f1 { type filter hook input"));

@@ -41,8 +41,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct ScenarioInfo {
     pub name: &'static str,
-    /// File it lives in: "refused", "handshake", "timewait", "timers", "halfopen", "abort",
-    /// "forged", "middlebox", "release".
+    /// The file under `scenario/` it lives in ("refused", "middlebox", "nat", …).
     pub family: &'static str,
     /// The source post's claim id ("S1".."S12"), or None for cases beyond the post.
     pub claim: Option<&'static str>,
