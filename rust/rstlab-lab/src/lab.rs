@@ -371,12 +371,6 @@ impl Lab {
         fault::flush_conntrack(&self.host(role)?.ns)
     }
 
-    /// The router's address on the server's side (what a masquerading router's traffic
-    /// carries as its source).
-    pub fn router_server_side_addr(&self) -> Option<IpAddr> {
-        self.extra_addrs.iter().find(|(r, _)| *r == Role::Router).map(|(_, a)| *a)
-    }
-
     /// Crash and reboot: the host's device moves into a brand-new namespace with the same
     /// address; the old namespace — with every socket it held — stays behind, unreachable.
     pub fn reboot(&mut self, role: Role) -> Result<()> {
