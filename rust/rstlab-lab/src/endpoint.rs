@@ -198,6 +198,45 @@ impl Sock {
         self.record("connect", r, |_| "ok".into())
     }
 
+    /// Non-blocking connect: sends the SYN and returns at once (EINPROGRESS is recorded as
+    /// "in progress"); the socket stays non-blocking until [`Sock::wait_connected`].
+    pub fn connect_nonblocking(&self, addr: SocketAddr) -> Outcome<()> {
+        self.begin();
+        let _ = self.socket().set_nonblocking(true);
+        let r = match self.socket().connect(&SockAddr::from(addr)) {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+            r => r,
+        };
+        self.record("connect(nonblocking)", r, |_| "in progress".into())
+    }
+
+    /// Waits up to `timeout` for a non-blocking connect to finish; records its outcome
+    /// (SO_ERROR) as "connect" and restores blocking mode.
+    pub fn wait_connected(&self, timeout: Duration) -> Outcome<()> {
+        self.begin();
+        let mut pfd = libc::pollfd { fd: self.raw_fd(), events: libc::POLLOUT, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+        let r = if n == 0 {
+            Err(io::Error::from_raw_os_error(libc::ETIMEDOUT))
+        } else {
+            match self.socket().take_error() {
+                Ok(None) => Ok(()),
+                Ok(Some(e)) | Err(e) => Err(e),
+            }
+        };
+        let _ = self.socket().set_nonblocking(false);
+        self.record("connect", r, |_| "ok".into())
+    }
+
+    /// TCP Fast Open: `sendto(MSG_FASTOPEN)` connects and, when the client's `tcp_fastopen`
+    /// allows it, puts `data` in the SYN (RFC 7413 §3); blocks until the handshake ends.
+    pub fn send_fastopen(&self, data: &[u8], addr: SocketAddr) -> Outcome<usize> {
+        self.begin();
+        let r = self.socket().send_to_with_flags(data, &SockAddr::from(addr), libc::MSG_FASTOPEN | libc::MSG_NOSIGNAL);
+        self.record("sendto(MSG_FASTOPEN)", r, |n| format!("sent {n}"))
+    }
+
     pub fn accept(&self) -> Outcome<Sock> {
         self.begin();
         let r = self.socket().accept().map(|(s, _)| Sock::from_accepted(s, self.host, self.log.clone()));
@@ -270,6 +309,11 @@ impl Sock {
 
     pub fn shutdown_write(&self) -> Outcome<()> {
         self.record("shutdown(SHUT_WR)", self.socket().shutdown(std::net::Shutdown::Write), |_| "ok".into())
+    }
+
+    /// `shutdown(SHUT_RDWR)`: the application gives up reading as well as writing.
+    pub fn shutdown_both(&self) -> Outcome<()> {
+        self.record("shutdown(SHUT_RDWR)", self.socket().shutdown(std::net::Shutdown::Both), |_| "ok".into())
     }
 
     /// `close()`.

@@ -68,6 +68,55 @@ pub fn heal(ns: &Netns, fault: &Fault) -> Result<()> {
     ns.exec("nft", &["-f", "-"], Some(&script)).map(|_| ())
 }
 
+/// The nft script making `dev` masquerade everything forwarded out of it (source NAT to the
+/// device's own address), in its own table so it can be deleted apart from the fault rules.
+pub fn masquerade_script(dev: &str) -> String {
+    format!("table inet rstlab_nat {{\n chain post {{ type nat hook postrouting priority srcnat; policy accept; oifname \"{dev}\" masquerade; }}\n}}\n")
+}
+
+/// Forgets every conntrack entry (and with them every NAT binding) of `ns` — what a router
+/// reboot, a conntrack table overflow or `conntrack -F` does — through ctnetlink:
+/// IPCTNL_MSG_CT_DELETE with no tuple attribute flushes the namespace's whole table
+/// (net/netfilter/nf_conntrack_netlink.c `ctnetlink_del_conntrack` → `ctnetlink_flush_conntrack`).
+pub fn flush_conntrack(ns: &Netns) -> Result<()> {
+    const NETLINK_NETFILTER: i32 = 12;
+    const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+    const IPCTNL_MSG_CT_DELETE: u16 = 2;
+    let ctx = format!("flushing conntrack in host {}", ns.label());
+    let r = ns.run(|| -> io::Result<()> {
+        // nlmsghdr (16) + nfgenmsg {family AF_UNSPEC: every family, version 0, res_id 0} (4).
+        let mut msg = Vec::with_capacity(20);
+        msg.extend_from_slice(&20u32.to_ne_bytes());
+        msg.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE).to_ne_bytes());
+        msg.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+        msg.extend_from_slice(&1u32.to_ne_bytes()); // seq
+        msg.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel fills it
+        msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+        // SAFETY: plain socket syscalls on buffers of the stated sizes.
+        unsafe {
+            let fd = owned(libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, NETLINK_NETFILTER))?;
+            let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+            sa.nl_family = libc::AF_NETLINK as u16;
+            if libc::sendto(fd.as_raw_fd(), msg.as_ptr() as *const _, msg.len(), 0, &sa as *const _ as *const libc::sockaddr, std::mem::size_of_val(&sa) as u32) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The ACK is an NLMSG_ERROR whose error field (after the 16-byte header) is 0 or -errno.
+            let mut buf = [0u8; 256];
+            let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr() as *mut _, buf.len(), 0);
+            if n < 20 {
+                return Err(io::Error::last_os_error());
+            }
+            let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
+            // ENOENT: the table was already empty.
+            if err < 0 && -err != libc::ENOENT {
+                return Err(io::Error::from_raw_os_error(-err));
+            }
+            Ok(())
+        }
+    })?;
+    r.map_err(|e| LabError::os(ctx, e))
+}
+
 /// TCP flag bits.
 pub mod flags {
     pub const FIN: u8 = 0x01;
@@ -230,6 +279,14 @@ mod tests {
     #[test]
     fn forged_v6_segment_decodes_with_good_checksum() {
         roundtrip("[fd77::2]:80", "[fd77::1]:40000");
+    }
+
+    #[test]
+    fn masquerade_script_is_its_own_nat_table() {
+        let s = masquerade_script("rs");
+        assert!(s.starts_with("table inet rstlab_nat {"));
+        assert!(s.contains("type nat hook postrouting priority srcnat;"));
+        assert!(s.contains("oifname \"rs\" masquerade;"));
     }
 
     #[test]

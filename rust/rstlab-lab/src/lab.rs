@@ -374,6 +374,16 @@ impl Lab {
         fault::heal(&ns, f)
     }
 
+    /// Applies an nft script inside host `role` (e.g. [`fault::masquerade_script`]).
+    pub fn nft(&self, role: Role, script: &str) -> Result<()> {
+        self.ns(role)?.exec("nft", &["-f", "-"], Some(script)).map(|_| ())
+    }
+
+    /// Host `role` forgets every connection its conntrack (and NAT) knew.
+    pub fn flush_conntrack(&self, role: Role) -> Result<()> {
+        fault::flush_conntrack(&self.host(role)?.ns)
+    }
+
     /// Crash and reboot: the host's device moves into a brand-new namespace with the same
     /// address; the old namespace — with every socket it held — stays behind, unreachable.
     pub fn reboot(&mut self, role: Role) -> Result<()> {

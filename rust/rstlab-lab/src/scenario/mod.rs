@@ -7,12 +7,18 @@
 //! what was observed (wire, kernel, application) — never a constant.
 
 mod abort;
+mod fastopen;
 mod forged;
+mod halfduplex;
 mod halfopen;
 mod handshake;
 mod middlebox;
+mod nat;
+mod proxy;
 mod refused;
 mod release;
+mod rstdata;
+mod simultaneous;
 mod timers;
 mod timewait;
 
@@ -35,8 +41,7 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct ScenarioInfo {
     pub name: &'static str,
-    /// File it lives in: "refused", "handshake", "timewait", "timers", "halfopen", "abort",
-    /// "forged", "middlebox", "release".
+    /// The file under `scenario/` it lives in ("refused", "middlebox", "nat", …).
     pub family: &'static str,
     /// The source post's claim id ("S1".."S12"), or None for cases beyond the post.
     pub claim: Option<&'static str>,
@@ -206,6 +211,12 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(forged::scenarios());
     v.extend(middlebox::scenarios());
     v.extend(release::scenarios());
+    v.extend(nat::scenarios());
+    v.extend(proxy::scenarios());
+    v.extend(halfduplex::scenarios());
+    v.extend(simultaneous::scenarios());
+    v.extend(rstdata::scenarios());
+    v.extend(fastopen::scenarios());
     v
 }
 
@@ -241,7 +252,7 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     }
     let o = lab.finish()?;
     let non_stack = match sc.info.family {
-        "forged" => Some(Role::Forger),
+        "forged" | "rstdata" => Some(Role::Forger),
         "middlebox" => Some(Role::Router),
         _ => None,
     };

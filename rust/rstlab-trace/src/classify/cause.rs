@@ -105,7 +105,7 @@ causes! {
         family: Handshake,
         meaning: "answer to a connection's initial SYN: nothing accepts connections there (closed port, bound-not-listening, host firewall reject)",
         kernel: ["NO_SOCKET"],
-        scenarios: ["s1_closed_port", "s2_bound_not_listening", "firewall_reject", "router_reject_syn"],
+        scenarios: ["s1_closed_port", "s2_bound_not_listening", "firewall_reject", "router_reject_syn", "tfo_cookie_request_refused", "tfo_syn_data_refused"],
     },
     HandshakeAbort {
         id: "handshake_abort",
@@ -136,7 +136,7 @@ causes! {
             "TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_MEMORY", "TCP_DISCONNECT_WITH_DATA", "TCP_STATE",
             "MPTCP_RST_EUNSPEC", "MPTCP_RST_ERESOURCE", "MPTCP_RST_EPROHIBIT", "MPTCP_RST_EWQ2BIG", "MPTCP_RST_EBADPERF",
         ],
-        scenarios: ["s11_linger_zero", "close_with_unread_data", "s9_shutdown_unread_data", "listener_closed_with_queue", "s12_release"],
+        scenarios: ["s11_linger_zero", "close_with_unread_data", "s9_shutdown_unread_data", "listener_closed_with_queue", "s12_release", "proxy_resets_client"],
     },
     AfterClose {
         id: "after_close",
@@ -147,14 +147,14 @@ causes! {
             "TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_MEMORY", "TCP_DISCONNECT_WITH_DATA",
             "MPTCP_RST_EUNSPEC", "MPTCP_RST_ERESOURCE", "MPTCP_RST_EPROHIBIT", "MPTCP_RST_EWQ2BIG", "MPTCP_RST_EBADPERF",
         ],
-        scenarios: ["data_after_close", "s7_finwait2_timeout", "finwait2_linger2_negative"],
+        scenarios: ["data_after_close", "s7_finwait2_timeout", "finwait2_linger2_negative", "half_duplex_close_then_data", "data_then_half_duplex_close"],
     },
     NoConnection {
         id: "no_connection",
         family: NoConnection,
         meaning: "a reply RST to a mid-connection segment from a host that has no state for the connection and never closed it",
         kernel: ["NO_SOCKET", "TCP_FLAGS"],
-        scenarios: ["s10_crash_reboot", "router_reject_midstream"],
+        scenarios: ["s10_crash_reboot", "router_reject_midstream", "nat_state_lost"],
     },
     KeepaliveTimeout {
         id: "keepalive_timeout",
@@ -186,7 +186,7 @@ causes! {
         family: Injection,
         meaning: "not sent by the endpoint it claims to come from",
         kernel: [],
-        scenarios: ["forged_rst_exact", "forged_rst_in_window", "forged_rst_out_of_window", "router_reject_midstream"],
+        scenarios: ["forged_rst_exact", "forged_rst_in_window", "forged_rst_out_of_window", "router_reject_midstream", "rst_with_data"],
     },
     Unsolicited {
         id: "unsolicited",
