@@ -30,6 +30,7 @@ pub mod observed;
 pub mod oracle;
 pub mod role;
 pub mod scenario;
+pub mod userns;
 pub mod verdicts;
 
 pub use capture::{write_pcapng, write_pcapng_with, CapturedFrame};

@@ -176,6 +176,12 @@ pub fn parse_reason_table(format: &str) -> BTreeMap<u32, String> {
 impl Oracle {
     /// Starts a private instance, or says why the oracle is unavailable.
     pub fn start() -> std::result::Result<Oracle, String> {
+        // tracefs belongs to the initial user namespace: root of any other one can neither
+        // mount it (no FS_USERNS_MOUNT) nor write the instances of a mounted one (owned by
+        // the initial namespace's root, which is unmapped there).
+        if !crate::userns::in_initial_userns() {
+            return Err(crate::userns::ORACLE_NOTE.into());
+        }
         if !crate::netns::has_cap(crate::netns::CAP_SYS_ADMIN) {
             return Err("the kernel oracle needs CAP_SYS_ADMIN in the initial namespace (real root)".into());
         }

@@ -214,8 +214,17 @@ pub fn scenario(name: &str) -> Option<ScenarioInfo> {
     catalogue().into_iter().map(|s| s.info).find(|s| s.name == name)
 }
 
-/// Runs one scenario.
+/// Runs one scenario: in this process when it may build namespaces, else — for an ordinary
+/// user — in a child inside a user namespace ([`crate::userns`]), without the kernel oracle.
 pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
+    match crate::userns::mode()? {
+        crate::userns::Mode::Direct { .. } => run_here(name, opts),
+        crate::userns::Mode::UserNs => crate::userns::run(name, opts),
+    }
+}
+
+/// Runs one scenario in this process (the one code path of every run; see [`run`]).
+pub(crate) fn run_here(name: &str, opts: &RunOptions) -> Result<RunResult> {
     let sc = catalogue().into_iter().find(|s| s.info.name == name).ok_or_else(|| LabError::UnknownScenario(name.into()))?;
     if !sc.info.ip_versions.contains(&opts.ip_version) {
         return Err(LabError::Unsupported { scenario: name.into(), ip_version: opts.ip_version });
@@ -235,13 +244,8 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
         return Err(e);
     }
     let o = lab.finish()?;
-    let non_stack = match sc.info.family {
-        "forged" => Some(Role::Forger),
-        "middlebox" => Some(Role::Router),
-        _ => None,
-    };
     let verdict = (sc.judge)(&o);
-    let mut r = RunResult::from_observed(name, opts.ip_version, o, non_stack);
+    let mut r = result_of(name, opts.ip_version, o);
     r.verdict = Some(verdict);
     if let Some(dir) = &opts.keep_dir {
         std::fs::create_dir_all(dir).map_err(os_err_at(format!("creating {}", dir.display()), dir))?;
@@ -250,6 +254,17 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
         r.pcapng = Some(path);
     }
     Ok(r)
+}
+
+/// A scenario's observations as a run, classified (without its verdict).
+pub(crate) fn result_of(name: &str, ip_version: u8, observed: Observed) -> RunResult {
+    let family = catalogue().into_iter().find(|s| s.info.name == name).map_or("", |s| s.info.family);
+    let non_stack = match family {
+        "forged" => Some(Role::Forger),
+        "middlebox" => Some(Role::Router),
+        _ => None,
+    };
+    RunResult::from_observed(name, ip_version, observed, non_stack)
 }
 
 /// Runs every scenario in every IP version it has, `parallel` at a time (0: 8).
