@@ -95,7 +95,20 @@ def run(name: str, ip_version: int = 4, params: dict[str, str] | None = None,
 
 def check_privileges(scenario: str) -> None:
     """Raise the :class:`~rstlab.errors.PrivilegeError` a run of ``scenario`` would raise
-    (``capability``, ``hint``), before anything is built; ``None`` when namespaces can be made."""
+    (``capability``, ``hint``), before anything is built; ``None`` when runs can happen here
+    (as root, or as an ordinary user inside a user namespace)."""
+
+def lab_mode() -> str:
+    """How catalogue runs happen here: ``"root"`` (with the kernel oracle), ``"netns"`` (in this
+    process, already in a user namespace) or ``"userns"`` (each run in a child that enters one);
+    raises :class:`~rstlab.errors.PrivilegeError` when none can."""
+
+def _set_userns_helper(argv: list[str]) -> None:
+    """The program an ordinary user's runs start inside a user namespace (it calls
+    :func:`_userns_child`)."""
+
+def _userns_child() -> int:
+    """The user-namespace child's side of a run (request on stdin, outcome on stdout)."""
 
 class Sock:
     """A TCP socket inside a lab host; a failed call raises :class:`OSError` by errno (e.g.

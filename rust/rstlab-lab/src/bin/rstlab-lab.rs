@@ -135,7 +135,10 @@ fn main() {
         }
         Some("hold") => {
             let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
-            let mut lab = Lab::builder("hold").routed().build().expect("lab");
+            let mut lab = Lab::builder("hold").routed().build().unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            });
             let mut cmd = lab.command(Role::Server, "sleep").expect("command");
             cmd.arg(secs.to_string());
             let sleeper = lab.spawn(cmd).expect("spawn");

@@ -160,11 +160,12 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
     cmd.args(&argv[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     enter_userns(&mut cmd);
     let shown = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
-    let mut child = cmd.spawn().map_err(|e| match e.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES | libc::ENOSPC | libc::EINVAL) => {
-            LabError::Privilege { what: format!("scenario {name} without root needs a user namespace ({e}), and so do network namespaces"), capability: "CAP_SYS_ADMIN" }
-        }
-        _ => LabError::os(format!("starting the user-namespace child `{shown}` for scenario {name}"), e),
+    // `mode()` has already made a user namespace in a probe, so a failure here is the helper
+    // program's (not executable by this user, gone): name it.
+    let mut child = cmd.spawn().map_err(|e| LabError::Os {
+        context: format!("starting the user-namespace child `{shown}` for scenario {name} (it must be executable by this user)"),
+        path: Some(argv[0].clone().into()),
+        source: e,
     })?;
     let request = codec::encode_request(name, opts);
     if let Some(mut stdin) = child.stdin.take() {
