@@ -103,6 +103,10 @@ def lab_mode() -> str:
     process, already in a user namespace) or ``"userns"`` (each run in a child that enters one);
     raises :class:`~rstlab.errors.PrivilegeError` when none can."""
 
+def oracle_check() -> str | None:
+    """Why a run here would have no kernel oracle (``None``: it would), found as a run finds it
+    (tracefs mounted, or a private mount made and removed)."""
+
 def _set_userns_helper(argv: list[str]) -> None:
     """The program an ordinary user's runs start inside a user namespace (it calls
     :func:`_userns_child`)."""

@@ -4,7 +4,7 @@
 //! labels (`tcp:tcp_send_reset` reasons → the causes they imply), not from the classifier.
 mod common;
 use common::{privileged, run_v};
-use rstlab_lab::userns::ORACLE_NOTE;
+use rstlab_lab::oracle::ORACLE_NOTE;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;

@@ -226,6 +226,12 @@ pub fn lab_mode(py: Python<'_>) -> PyResult<&'static str> {
     py.detach(rstlab_lab::userns::mode).map(|m| m.as_str()).map_err(|e| lab_error(py, &e))
 }
 
+/// Why a run here would have no kernel oracle (None: it would), found the way a run finds it.
+#[pyfunction]
+pub fn oracle_check(py: Python<'_>) -> Option<String> {
+    py.detach(rstlab_lab::oracle::check).err()
+}
+
 /// The program (argv) an ordinary user's runs start inside a user namespace; it must call
 /// `_userns_child()`.
 #[pyfunction]

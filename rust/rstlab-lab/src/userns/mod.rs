@@ -12,8 +12,8 @@
 //! namespace, maps the caller's uid and gid to 0 (writing its own `uid_map` is allowed for one
 //! line mapping its own id, after `setgroups` is denied), then execs the helper — this crate's
 //! [`serve`] behind a program registered with [`set_helper`]. The child runs
-//! [`crate::scenario::run_here`], the one code path a root run takes, and sends back what it
-//! observed; the parent classifies the capture as a direct run would.
+//! `scenario::run_here`, the one code path a root run takes, and sends back what it observed;
+//! the parent classifies the capture as a direct run would.
 
 mod codec;
 
@@ -28,9 +28,6 @@ use std::sync::{Mutex, OnceLock};
 
 /// The argument that makes a program built on this crate act as the child (see [`serve`]).
 pub const CHILD_ARG: &str = "__rstlab-userns-child";
-
-/// The note a run in a user namespace carries instead of kernel reasons.
-pub const ORACLE_NOTE: &str = "the kernel oracle needs real root: tracepoints are not readable from a user namespace (kernel_reason is null; causes and verdicts come from the wire and the applications)";
 
 /// How lab runs happen in this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,15 +49,10 @@ impl Mode {
     }
 }
 
-/// Whether this process is in the initial user namespace (its `uid_map` is the identity).
-pub fn in_initial_userns() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
-}
-
 /// How a run would happen here, or why none can (what works, what needs root, what to run).
 pub fn mode() -> Result<Mode> {
     if netns::has_cap(CAP_SYS_ADMIN) && netns::has_cap(CAP_NET_ADMIN) {
-        return Ok(Mode::Direct { oracle: in_initial_userns() });
+        return Ok(Mode::Direct { oracle: netns::in_initial_userns() });
     }
     match userns_available() {
         Ok(()) => Ok(Mode::UserNs),
