@@ -14,6 +14,12 @@
 //! [`serve`] behind a program registered with [`set_helper`]. The child runs
 //! `scenario::run_here`, the one code path a root run takes, and sends back what it observed;
 //! the parent classifies the capture as a direct run would.
+//!
+//! What differs from a root run: `kernel_reason` / `stack_sent` are null, `oracle_note` says
+//! why, and a RST no stack made (forged, a router's reject) is attributed to the owner of its
+//! source address, as nothing shows it was not that host's stack. Causes (the classifier reads
+//! only the capture) and verdicts (every judge decides from the wire and the applications; the
+//! kernel's reasons only enrich the evidence) are the same, so no catalogue scenario needs root.
 
 mod codec;
 
