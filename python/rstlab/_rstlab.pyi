@@ -107,13 +107,6 @@ def oracle_check() -> str | None:
     """Why a run here would have no kernel oracle (``None``: it would), found as a run finds it
     (tracefs mounted, or a private mount made and removed)."""
 
-def _set_userns_helper(argv: list[str]) -> None:
-    """The program an ordinary user's runs start inside a user namespace (it calls
-    :func:`_userns_child`)."""
-
-def _userns_child() -> int:
-    """The user-namespace child's side of a run (request on stdin, outcome on stdout)."""
-
 class Sock:
     """A TCP socket inside a lab host; a failed call raises :class:`OSError` by errno (e.g.
     ``ConnectionResetError``), as a Python socket does."""
