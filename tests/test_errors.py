@@ -180,6 +180,7 @@ def test_missing_ip_version_is_a_scenario_error_naming_the_scenario() -> None:
     assert info.value.scenario == name
 
 
+@pytest.mark.rstlab_netns  # a composed Lab needs namespaces in this very process
 def test_composed_lab_errors_map_to_their_classes(lab, tmp_path: Path) -> None:
     with lab.Lab("errors_compose", 4) as l:
         # A role name that is none of the lab's roles is a bad argument (a ValueError).
