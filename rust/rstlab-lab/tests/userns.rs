@@ -102,6 +102,18 @@ fn ordinary_user_gets_roots_verdicts_and_causes() {
             let rsts: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("RST ")).collect();
             assert!(!rsts.is_empty() && rsts.iter().all(|l| l.contains("reason=None") && l.contains("stack=None")), "{name} v{v}: no kernel reason without the oracle\n{text}");
             assert_eq!(causes_line(&text), kernel, "{name} v{v}: causes as uid {NOBODY} vs the root run's kernel labels\n{text}");
+            // What the applications saw (errnos, by host) is the same story.
+            let root_errnos: Vec<String> = root.observed.app_events.iter().filter_map(|e| e.errno_name.map(|n| format!("{} {n}", e.host))).collect();
+            let user_errnos: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("app "))
+                .filter_map(|l| {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    w.last().filter(|x| x.starts_with('E')).map(|x| format!("{} {x}", w[0]))
+                })
+                .collect();
+            assert!(!root_errnos.is_empty(), "{name} v{v}: the applications saw no error as root");
+            assert_eq!(user_errnos, root_errnos, "{name} v{v}: errnos as uid {NOBODY} vs root\n{text}");
             let holds = if text.contains("verdict: HOLDS") { true } else if text.contains("verdict: DIFFERS") { false } else { panic!("no verdict\n{text}") };
             assert_eq!(holds, root_holds, "{name} v{v}: verdict as uid {NOBODY} vs root\n{text}");
         }
