@@ -19,6 +19,10 @@ import pytest
 import rstlab
 from rstlab.pytest_plugin import assert_reset
 
+# A composed Lab builds its namespaces in this process (catalogue runs alone can enter a user
+# namespace by themselves): it needs CAP_NET_ADMIN / CAP_SYS_ADMIN here.
+pytestmark = pytest.mark.rstlab_netns
+
 # The user's program: a tiny echo server, started inside the server namespace.
 SERVER = textwrap.dedent("""
     import socket, sys

@@ -98,7 +98,17 @@ def run(name: str, ip_version: int = 4, params: dict[str, str] | None = None,
 
 def check_privileges(scenario: str) -> None:
     """Raise the :class:`~rstlab.errors.PrivilegeError` a run of ``scenario`` would raise
-    (``capability``, ``hint``), before anything is built; ``None`` when namespaces can be made."""
+    (``capability``, ``hint``), before anything is built; ``None`` when runs can happen here
+    (as root, or as an ordinary user inside a user namespace)."""
+
+def lab_mode() -> str:
+    """How catalogue runs happen here: ``"root"`` (with the kernel oracle), ``"netns"`` (in this
+    process, already in a user namespace) or ``"userns"`` (each run in a child that enters one);
+    raises :class:`~rstlab.errors.PrivilegeError` when none can."""
+
+def oracle_check() -> str | None:
+    """Why a run here would have no kernel oracle (``None``: it would), found as a run finds it
+    (tracefs mounted, or a private mount made and removed)."""
 
 class Sock:
     """A TCP socket inside a lab host; a failed call raises :class:`OSError` by errno (e.g.

@@ -185,6 +185,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
 def cmd_agreement(args: argparse.Namespace) -> int:
     from . import lab
 
+    if lab.mode() not in ("root", None):
+        # Without the kernel oracle there is nothing to agree with (a None mode raises below).
+        print('rstlab: the agreement compares the classifier with the kernel\'s reasons, which need '
+              'real root: sudo "$(which python)" -m rstlab agreement', file=sys.stderr)
+        return 1
     runs = lab.run_all(names=args.scenario or None, progress=not args.quiet)
     status = _failed(runs)
     a = lab.agreement(runs)
@@ -218,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["table", "json"], default="table")
     s.set_defaults(func=cmd_scenarios)
 
-    r = sub.add_parser("run", help="run lab scenarios (needs root)")
+    r = sub.add_parser("run", help="run lab scenarios (as root with the kernel's reasons; as a user in a user namespace, without them)")
     r.add_argument("name", nargs="?", help="scenario name (omit with --all)")
     r.add_argument("--all", action="store_true", help="the whole catalogue, IPv4 and IPv6")
     r.add_argument("--ip", type=int, action="append", choices=[4, 6], help="IP version (repeatable)")
@@ -232,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs at a time (default 8: runs mostly wait on TCP timers, not the CPU)")
     r.set_defaults(func=cmd_run)
 
-    cl = sub.add_parser("claims", help="check the source text's claims S1-S12 on this kernel (root)")
+    cl = sub.add_parser("claims", help="check the source text's claims S1-S12 on this kernel")
     cl.add_argument("--format", choices=["markdown", "json"], default="markdown")
     cl.add_argument("-q", "--quiet", action="store_true")
     cl.add_argument("-s", "--scenario", action="append", metavar="NAME", help="only this scenario (repeatable)")
@@ -244,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("-s", "--scenario", action="append", metavar="NAME", help="only this scenario (repeatable)")
     ag.set_defaults(func=cmd_agreement)
 
-    cf = sub.add_parser("conform", help="the conformance suite: claims S1-S12 and the RFC rules on this kernel (root)")
+    cf = sub.add_parser("conform", help="the conformance suite: claims S1-S12 and the RFC rules on this kernel (real root: it checks the kernel's reasons)")
     cf.add_argument("pytest_args", nargs="*", help="extra pytest arguments")
     cf.set_defaults(func=cmd_conform)
 

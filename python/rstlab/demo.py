@@ -56,8 +56,12 @@ def demo(out: str | os.PathLike[str], files: list[str] | None = None) -> int:
                      for c in claims if c["ip_version"] == 4], ["claim", "scenario", "verdict", "evidence"])
         a = lab.agreement(runs)
         (outdir / "agreement.md").write_text(agreement_markdown(a))
-        print(f"\nclassifier vs kernel: {a['agree']}/{a['stack_rsts']} RSTs the TCP stack sent agree; "
-              f"{a['non_stack_injected']}/{a['non_stack_rsts']} RSTs no stack sent called injected")
+        note = next((r.oracle_note for r in ok if r.oracle_note), None)
+        if note:
+            print(f"\nclassifier vs kernel: not checked ({note}); as root: sudo \"$(which python)\" -m rstlab demo")
+        else:
+            print(f"\nclassifier vs kernel: {a['agree']}/{a['stack_rsts']} RSTs the TCP stack sent agree; "
+                  f"{a['non_stack_injected']}/{a['non_stack_rsts']} RSTs no stack sent called injected")
     else:
         print(f"skipped: {why}")
 

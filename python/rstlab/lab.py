@@ -5,8 +5,12 @@ kernel itself.
 - :func:`run` — run one scenario in fresh network namespaces → :class:`Run`.
 - :func:`run_all` — the whole catalogue (IPv4 and IPv6), in parallel, with a progress bar.
 
-Runs need root (namespaces, nftables, AF_PACKET, tracefs); without it they raise
-:class:`~rstlab.errors.PrivilegeError` naming the missing capability and what to run.
+As root, runs read the kernel's own reason for every RST (the kernel oracle, tracepoints). As
+an ordinary user, each run happens in a child process that enters a user namespace first (the
+lab's namespaces, nftables and packet capture all work there): every scenario runs, with the
+same causes and verdicts, but ``kernel_reason`` is ``None`` and ``oracle_note`` says why.
+:func:`mode` tells which applies; where neither can, runs raise
+:class:`~rstlab.errors.PrivilegeError` naming what is missing and what to run.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from .errors import RstlabError
 from .table import Table
 from .trace import Connection, Trace
 
-__all__ = ["scenarios", "run", "run_all", "Run", "Lab", "claims", "agreement", "privileges"]
+__all__ = ["scenarios", "run", "run_all", "Run", "Lab", "claims", "agreement", "privileges", "mode"]
+
+# An ordinary user's run happens in a child inside a user namespace (rstlab-lab's `userns`):
+# this interpreter, loading this very extension by its path — not the package, so nothing else
+# is imported; -I -S keep the user's environment and site hooks out of it.
+_USERNS_CHILD = ("import importlib.util as u, sys; s = u.spec_from_file_location('rstlab._rstlab', sys.argv[1]); "
+                 "m = u.module_from_spec(s); s.loader.exec_module(m); sys.exit(m._userns_child())")
+if sys.executable and getattr(_rstlab, "__file__", None):
+    _rstlab._set_userns_helper([sys.executable, "-I", "-S", "-c", _USERNS_CHILD, _rstlab.__file__])
 
 
 def scenarios() -> list[dict[str, Any]]:
@@ -35,11 +47,25 @@ def scenarios() -> list[dict[str, Any]]:
     return list(_rstlab.scenarios())
 
 
+def mode() -> str | None:
+    """How runs happen here: ``"root"`` (in this process, with the kernel's reasons),
+    ``"netns"`` (in this process, already inside a user namespace: no kernel reasons),
+    ``"userns"`` (each run in a child that enters a user namespace: no kernel reasons), or
+    ``None`` when runs cannot happen here (:func:`privileges` says why)."""
+    try:
+        return _rstlab.lab_mode()
+    except RstlabError:
+        return None
+
+
 def privileges() -> str | None:
-    """``None`` when lab runs can work here, else the reason they cannot (what to run)."""
-    if os.geteuid() != 0:
-        return ("lab runs need root (network namespaces, nftables, packet capture, the kernel's "
-                "tracepoints): run as root, e.g. `sudo make demo`")
+    """``None`` when lab runs can work here (as root, or as an ordinary user inside a user
+    namespace), else the reason they cannot: what works without root, what needs root, and
+    the commands to run."""
+    try:
+        _rstlab.lab_mode()
+    except RstlabError as e:
+        return str(e)
     return None
 
 

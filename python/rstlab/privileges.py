@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["missing", "missing_root", "missing_netns", "NEEDS"]
+__all__ = ["missing", "missing_root", "missing_netns", "missing_userns", "NEEDS"]
 
 CAP_NET_ADMIN = 12
 CAP_SYS_ADMIN = 21
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
-#: The needs a test or a lab run can state, by name.
-NEEDS = ("root", "netns")
+#: The needs a test or a lab run can state, by name: ``root`` (the kernel oracle), ``netns``
+#: (namespaces in this very process: a composed ``rstlab.lab.Lab``), ``userns`` (catalogue runs:
+#: as root, or as an ordinary user inside a user namespace the lab enters by itself).
+NEEDS = ("root", "netns", "userns")
+
+#: How someone who installed with pip runs a test suite as root (no Makefile, no checkout).
+AS_ROOT = 'sudo "$(which python)" -m pytest'
+
 
 
 def _status(pid: str = "self") -> str:
@@ -61,9 +67,19 @@ def missing_root() -> str | None:
     """Real root (euid 0 in the initial user namespace) on a kernel with tracefs, as the lab's
     kernel oracle reads the kernel's reset reasons from tracepoints."""
     if os.geteuid() != 0:
-        return f"needs real root (running as uid {os.geteuid()}): run the tests as root"
+        return (f"needs real root for the kernel oracle (running as uid {os.geteuid()}; lab runs "
+                f"without kernel reasons work as this user): run `{AS_ROOT}`")
     if not initial_user_namespace(_read("/proc/self/uid_map")):
-        return "needs real root, not root inside a user namespace: run the tests as root on the host"
+        return (f"needs real root for the kernel oracle, not root inside a user namespace: run "
+                f"`{AS_ROOT}` on the host")
+    try:
+        from . import _rstlab
+    except ImportError:
+        _rstlab = None  # type: ignore[assignment]
+    if _rstlab is not None:
+        # The lab's own answer: it finds tracefs, or mounts a private one, exactly as a run does.
+        why = _rstlab.oracle_check()
+        return None if why is None else f"needs the kernel oracle: {why}"
     if not tracefs_available():
         return "needs a kernel with tracefs (CONFIG_TRACING) for the kernel oracle: this one has none"
     return None
@@ -75,9 +91,20 @@ def missing_netns() -> str | None:
     lacking = [name for bit, name in ((CAP_NET_ADMIN, "CAP_NET_ADMIN"), (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"))
                if not caps >> bit & 1]
     if lacking:
-        return (f"needs {' and '.join(lacking)} to create network namespaces: run as root or "
-                f"inside a user namespace (unshare -rn)")
+        return (f"needs {' and '.join(lacking)} to create network namespaces in this process: run as "
+                f"root or inside a user namespace (unshare -rn)")
     return None
+
+
+def missing_userns() -> str | None:
+    """Catalogue lab runs: as root, in this process; as an ordinary user, each in a child that
+    enters a user namespace (the lab probes that once, by doing it in a child that changes
+    nothing). Without the compiled lab, the reason says so."""
+    try:
+        from . import lab
+    except ImportError as e:
+        return f"needs the compiled lab (rstlab.lab): {e}"
+    return lab.privileges()
 
 
 def missing(need: str) -> str | None:
@@ -86,4 +113,6 @@ def missing(need: str) -> str | None:
         return missing_root()
     if need == "netns":
         return missing_netns()
+    if need == "userns":
+        return missing_userns()
     raise ValueError(f"unknown need {need!r}: one of {', '.join(NEEDS)}")

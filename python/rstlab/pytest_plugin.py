@@ -2,7 +2,10 @@
 
 Markers
     ``rstlab_root``: the test needs real root and tracefs (the lab's kernel oracle);
-    ``rstlab_netns``: the test needs CAP_NET_ADMIN / CAP_SYS_ADMIN (network namespaces).
+    ``rstlab_netns``: the test needs CAP_NET_ADMIN / CAP_SYS_ADMIN in this process (a composed
+    ``rstlab.lab.Lab``);
+    ``rstlab_userns``: the test runs catalogue scenarios, which work as root and, without kernel
+    reasons, as an ordinary user (the lab enters a user namespace by itself).
     A test whose need is not met is skipped with the reason; ``--rstlab-require-privileges``
     makes that an error instead (for CI machines that must run them).
 
@@ -45,6 +48,7 @@ __all__ = ["assert_reset", "keep_capture"]
 MARKERS = {
     "rstlab_root": ("root", "needs real root (euid 0 in the initial user namespace) and tracefs"),
     "rstlab_netns": ("netns", "needs CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces"),
+    "rstlab_userns": ("userns", "needs lab runs: root, or an ordinary user allowed user namespaces"),
 }
 _SENDER = {"client": "orig", "server": "resp", "orig": "orig", "resp": "resp"}
 _ROLE_NAME = {"orig": "client", "resp": "server"}
@@ -61,7 +65,7 @@ _outer_keep_key = pytest.StashKey["Path | None"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rstlab")
     group.addoption("--rstlab-require-privileges", action="store_true", default=False,
-                    help="fail (instead of skip) tests marked rstlab_root / rstlab_netns whose "
+                    help="fail (instead of skip) tests marked rstlab_root / rstlab_netns / rstlab_userns whose "
                          "privileges are missing")
     group.addoption("--rstlab-keep-captures", metavar="DIR", default=None,
                     help="keep the captures of failing tests in DIR (pcapng with RST causes)")

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 /// What to run when a capability is missing: the lab builds namespaces, which need
 /// CAP_SYS_ADMIN and CAP_NET_ADMIN in the user namespace that owns them (unshare(2),
 /// user_namespaces(7)); only the kernel oracle's tracefs needs the initial namespace's root.
-pub const PRIVILEGE_HINT: &str =
-    "run as root, or under `unshare -rn` for the namespace scenarios without the kernel oracle";
+/// Catalogue runs enter a user namespace by themselves ([`crate::userns`]); a hand-composed
+/// `Lab` lives in the calling process, so that process must be in one. Commands are the ones
+/// a `pip install` provides (no Makefile).
+pub const PRIVILEGE_HINT: &str = "as an ordinary user, catalogue runs (`rstlab run NAME`, `rstlab.lab.run()`) enter a user namespace by themselves where the kernel allows one, with every scenario but no kernel reasons; a composed Lab needs its process in one (`unshare -r python ...`); the kernel oracle (kernel_reason) needs real root: `sudo \"$(which python)\" -m rstlab run NAME`";
 
 /// Everything that can stop a lab run. Messages are lowercase and carry their context
 /// (scenario, host, command, errno) so they read well when surfaced in Python.
@@ -71,7 +73,7 @@ mod tests {
         let e = LabError::Privilege { what: "creating a network namespace for host client".into(), capability: "CAP_SYS_ADMIN" };
         assert_eq!(
             e.to_string(),
-            "creating a network namespace for host client needs CAP_SYS_ADMIN: run as root, or under `unshare -rn` for the namespace scenarios without the kernel oracle"
+            format!("creating a network namespace for host client needs CAP_SYS_ADMIN: {PRIVILEGE_HINT}")
         );
     }
 

@@ -11,8 +11,11 @@
 //! - Everything a run creates is gone when it ends — on success, error, panic, and after
 //!   SIGKILL (namespaces are anonymous; child processes carry `PR_SET_PDEATHSIG`; trace
 //!   instances, the one named resource, are reaped by the next run).
-//! - Without CAP_NET_ADMIN / CAP_SYS_ADMIN a run fails early with [`LabError::Privilege`];
-//!   without tracefs access it still runs and reports `oracle_available: false`.
+//! - Without CAP_NET_ADMIN / CAP_SYS_ADMIN, [`run`] happens in a child that enters a user
+//!   namespace first ([`userns`]): same causes and verdicts, no kernel reasons. A composed
+//!   [`Lab`] lives in the calling process and fails early with [`LabError::Privilege`] there.
+//!   Without tracefs access (or outside the initial user namespace) a run still works and
+//!   reports `oracle_available: false` with an `oracle_note` saying why.
 //!
 //! Entry points: [`scenarios`], [`scenario()`], [`run`], [`run_all`] for the catalogue; [`Lab`] to compose new
 //! cases from the same primitives. Hosts are named by [`Role`] (its strings — "client",
@@ -31,8 +34,10 @@ pub mod netns;
 pub mod observed;
 pub mod oracle;
 pub mod role;
+pub mod runner;
 pub mod scenario;
 mod slot;
+pub mod userns;
 pub mod verdicts;
 
 pub use capture::{write_pcapng, write_pcapng_with, CapturedFrame, SectionHeader};
@@ -45,4 +50,5 @@ pub use observed::{Observed, WireReset};
 pub use oracle::{KernelEvent, KernelEventKind};
 pub use role::{Role, UnknownRole};
 pub use verdicts::{classify_run, ClassifiedReset};
-pub use scenario::{run, run_all, scenario, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};
+pub use runner::{run, run_all};
+pub use scenario::{scenario, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};

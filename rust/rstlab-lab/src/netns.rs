@@ -192,6 +192,11 @@ pub fn has_cap(cap: u32) -> bool {
     effective_caps() & (1u64 << cap) != 0
 }
 
+/// Whether this process is in the initial user namespace (its `uid_map` is the identity).
+pub fn in_initial_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
 /// Checks, before anything is built, that namespaces can be made and configured.
 pub fn check_privileges(scenario: &str) -> Result<()> {
     for (cap, name) in [(CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_NET_ADMIN, "CAP_NET_ADMIN")] {

@@ -173,11 +173,44 @@ pub fn parse_reason_table(format: &str) -> BTreeMap<u32, String> {
     table
 }
 
+/// The note a run in a user namespace carries instead of kernel reasons.
+pub const ORACLE_NOTE: &str = "the kernel oracle needs real root: tracepoints are not readable from a user namespace (kernel_reason is null; causes and verdicts come from the wire and the applications)";
+
+/// Why a run in this process would have no oracle (None: it would have one).
+fn refusal() -> Option<String> {
+    // tracefs belongs to the initial user namespace: root of any other one can neither mount it
+    // (no FS_USERNS_MOUNT) nor write the instances of a mounted one (owned by the initial
+    // namespace's root, which is unmapped there).
+    if !crate::netns::in_initial_userns() {
+        return Some(ORACLE_NOTE.into());
+    }
+    if !crate::netns::has_cap(crate::netns::CAP_SYS_ADMIN) {
+        return Some("the kernel oracle needs CAP_SYS_ADMIN in the initial namespace (real root)".into());
+    }
+    None
+}
+
+/// Whether a run started here would have the oracle, found exactly as [`Oracle::start`] finds it:
+/// tracefs where it is mounted, else a private mount (made and removed here; a freshly booted
+/// machine has none at /sys/kernel/tracing), and the `tcp:tcp_send_reset` tracepoint in it.
+pub fn check() -> std::result::Result<(), String> {
+    if let Some(why) = refusal() {
+        return Err(why);
+    }
+    let (root, private) = tracefs_root()?;
+    let format = root.join("events/tcp/tcp_send_reset/format");
+    let found = std::fs::metadata(&format).map(|_| ()).map_err(|e| format!("this kernel has no tcp:tcp_send_reset tracepoint ({}: {e})", format.display()));
+    if private {
+        unmount(&root);
+    }
+    found
+}
+
 impl Oracle {
     /// Starts a private instance, or says why the oracle is unavailable.
     pub fn start() -> std::result::Result<Oracle, String> {
-        if !crate::netns::has_cap(crate::netns::CAP_SYS_ADMIN) {
-            return Err("the kernel oracle needs CAP_SYS_ADMIN in the initial namespace (real root)".into());
+        if let Some(why) = refusal() {
+            return Err(why);
         }
         reap_stale();
         let (root, private) = tracefs_root()?;

@@ -112,11 +112,13 @@ fn missing_privilege_is_a_clear_error() {
         eprintln!("skipped: setpriv not installed");
         return;
     }
+    // A composed Lab (`hold`) lives in the calling process; catalogue runs would enter a user
+    // namespace instead (tests/userns.rs).
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_rstlab-lab"), "run", "s1_closed_port"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_rstlab-lab"), "hold", "1"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("needs CAP_") && err.contains("run as root"), "{err}");
+    assert!(err.contains("needs CAP_") && err.contains("real root"), "{err}");
 }

@@ -235,5 +235,34 @@ pub fn run(py: Python<'_>, name: String, ip_version: u8, params: Option<HashMap<
 /// `run_all`, which would otherwise start every run only to see each fail the same way).
 #[pyfunction]
 pub fn check_privileges(py: Python<'_>, scenario: &str) -> PyResult<()> {
-    rstlab_lab::netns::check_privileges(scenario).map_err(|e| lab_error(py, &e))
+    let _ = scenario;
+    rstlab_lab::userns::mode().map(|_| ()).map_err(|e| lab_error(py, &e))
+}
+
+/// How catalogue runs happen in this process: "root" (in process, with the kernel oracle),
+/// "netns" (in process, already inside a user namespace: no oracle) or "userns" (each run in a
+/// child that enters a user namespace: no oracle); `PrivilegeError` when none can.
+#[pyfunction]
+pub fn lab_mode(py: Python<'_>) -> PyResult<&'static str> {
+    py.detach(rstlab_lab::userns::mode).map(|m| m.as_str()).map_err(|e| lab_error(py, &e))
+}
+
+/// Why a run here would have no kernel oracle (None: it would), found the way a run finds it.
+#[pyfunction]
+pub fn oracle_check(py: Python<'_>) -> Option<String> {
+    py.detach(rstlab_lab::oracle::check).err()
+}
+
+/// The program (argv) an ordinary user's runs start inside a user namespace; it must call
+/// `_userns_child()`.
+#[pyfunction]
+pub fn _set_userns_helper(argv: Vec<std::ffi::OsString>) {
+    rstlab_lab::userns::set_helper(argv);
+}
+
+/// The user-namespace child's side of a run: request on stdin, outcome on stdout; returns the
+/// exit status.
+#[pyfunction]
+pub fn _userns_child(py: Python<'_>) -> i32 {
+    py.detach(rstlab_lab::userns::serve)
 }

@@ -22,6 +22,10 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lab::scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(lab::run, m)?)?;
     m.add_function(wrap_pyfunction!(lab::check_privileges, m)?)?;
+    m.add_function(wrap_pyfunction!(lab::lab_mode, m)?)?;
+    m.add_function(wrap_pyfunction!(lab::oracle_check, m)?)?;
+    m.add_function(wrap_pyfunction!(lab::_set_userns_helper, m)?)?;
+    m.add_function(wrap_pyfunction!(lab::_userns_child, m)?)?;
     m.add_class::<compose::PyLab>()?;
     m.add_class::<compose::PySock>()?;
     Ok(())

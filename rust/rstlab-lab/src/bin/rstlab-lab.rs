@@ -5,6 +5,10 @@
 //! rstlab-lab run NAME [4|6] [key=value ...] [--keep DIR]
 //! rstlab-lab all [PARALLEL]
 //! rstlab-lab hold SECONDS      # builds a routed lab with a child process, prints "ready", sleeps
+//! rstlab-lab mode              # how runs happen here: root, netns (no oracle) or userns
+//!
+//! As an ordinary user, `run`, `all` and `agree` start this same binary again inside a user
+//! namespace (argument `rstlab_lab::userns::CHILD_ARG`) for each run.
 
 use rstlab_lab::{run, run_all, scenario, scenarios, Lab, Role, RunOptions, RunResult};
 use std::time::Instant;
@@ -12,6 +16,9 @@ use std::time::Instant;
 fn show(r: &RunResult) {
     let o = &r.observed;
     println!("== {} v{} ({} ms, {} frames, oracle {})", r.scenario, r.ip_version, o.duration.as_millis(), o.frames.len(), if o.oracle_available { "on" } else { "off" });
+    if let Some(note) = &o.oracle_note {
+        println!("  oracle note: {note}");
+    }
     for (i, s) in o.segments() {
         println!("  #{i:<3} {}:{} > {}:{} {:?} seq={} ack={} len={} ttl={}", s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack, s.payload_len, s.ttl);
     }
@@ -41,6 +48,14 @@ fn show(r: &RunResult) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some(rstlab_lab::userns::CHILD_ARG) => std::process::exit(rstlab_lab::userns::serve()),
+        Some("mode") => match rstlab_lab::userns::mode() {
+            Ok(m) => println!("{}", m.as_str()),
+            Err(e) => {
+                println!("none: {e}");
+                std::process::exit(1);
+            }
+        },
         Some("list") => {
             for s in scenarios() {
                 println!("{:<28} {:<10} {:<4} v{:?} {}", s.name, s.family, s.claim.unwrap_or("-"), s.ip_versions, s.intent);
@@ -120,7 +135,10 @@ fn main() {
         }
         Some("hold") => {
             let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
-            let mut lab = Lab::builder("hold").routed().build().expect("lab");
+            let mut lab = Lab::builder("hold").routed().build().unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            });
             let mut cmd = lab.command(Role::Server, "sleep").expect("command");
             cmd.arg(secs.to_string());
             let sleeper = lab.spawn(cmd).expect("spawn");
