@@ -13,6 +13,7 @@ mod handshake;
 mod middlebox;
 mod refused;
 mod release;
+mod syncookies;
 mod timers;
 mod timewait;
 
@@ -201,6 +202,7 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(forged::scenarios());
     v.extend(middlebox::scenarios());
     v.extend(release::scenarios());
+    v.extend(syncookies::scenarios());
     v
 }
 
