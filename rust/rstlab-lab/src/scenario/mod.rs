@@ -7,15 +7,20 @@
 //! what was observed (wire, kernel, application) — never a constant.
 
 mod abort;
+mod disconnect;
 mod forged;
 mod halfopen;
 mod handshake;
 mod middlebox;
+mod paws;
 mod refused;
 mod release;
+mod reuseport;
 mod syncookies;
 mod timers;
 mod timewait;
+mod user_timeout;
+mod zero_window;
 
 use crate::capture::write_pcapng;
 use crate::error::{os_err_at, LabError, Result};
@@ -203,6 +208,11 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(middlebox::scenarios());
     v.extend(release::scenarios());
     v.extend(syncookies::scenarios());
+    v.extend(user_timeout::scenarios());
+    v.extend(zero_window::scenarios());
+    v.extend(reuseport::scenarios());
+    v.extend(disconnect::scenarios());
+    v.extend(paws::scenarios());
     v
 }
 
