@@ -194,6 +194,19 @@ fn syn_sent_syn_ack_reset_then_new_connection_is_still_connect_abandoned() {
 }
 
 #[test]
+fn syn_sent_syn_ack_reset_then_crafted_syn_fin_is_still_connect_abandoned() {
+    // A scanner's follow-up SYN+FIN+URG at the same SEQ (suricata-verify urgent11 capture) is
+    // not the stack retransmitting its SYN (RFC 9293 §3.8.1): nothing says a socket survived.
+    let r = &run(&[
+        (0, c().syn().seq(1000)),
+        (10, s().syn().seq(5000).ack(1001)),
+        (11, stack_rst(c()).seq(1001)),
+        (12, c().flags(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::URG).seq(1000)),
+    ])[0];
+    assert_eq!(r.cause, Cause::ConnectAbandoned);
+}
+
+#[test]
 fn syn_sent_ack_of_something_else_is_syn_sent_bad_ack() {
     // RFC 9293 §3.10.7.3: SEG.ACK ≠ ISS+1 in SYN-SENT → <SEQ=SEG.ACK><CTL=RST>; the client then
     // retries its SYN, which is no sign of forgery.
