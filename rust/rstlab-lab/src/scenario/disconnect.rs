@@ -85,8 +85,16 @@ fn unsent(lab: &mut Lab, _p: &Params) -> Result<()> {
     let _ = c.shutdown_write();
     let _ = a.recv_timeout(64, ms(500)); // EOF: the server is in CLOSE_WAIT
     let client = lab.addr(Role::Client)?;
-    let _ = a.fill(16 << 20);
-    lab.wait_for("the client to advertise a zero window", ms(3000), |segs| segs.iter().any(|s| s.src == client && s.window == 0 && !s.flags.has(TcpFlags::RST)))?;
+    // Write until the client's receive buffer is full (one non-blocking fill may stop at a send
+    // buffer smaller than the client's window).
+    let zero = |segs: &[Segment]| segs.iter().any(|s| s.src == client && s.window == 0 && !s.flags.has(TcpFlags::RST));
+    for _ in 0..40 {
+        let _ = a.fill(4 << 20);
+        if lab.wait_for("a zero window", ms(100), zero).is_ok() {
+            break;
+        }
+    }
+    lab.wait_for("the client to advertise a zero window", ms(1000), zero)?;
     // More than the window: the write queue still holds data, so the FIN waits behind it.
     let _ = a.fill(1 << 20);
     let _ = a.shutdown_write();

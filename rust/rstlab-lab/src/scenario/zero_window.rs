@@ -39,8 +39,16 @@ fn probe_timeout(lab: &mut Lab, p: &Params) -> Result<()> {
     let (c, a, l) = lab.connected()?;
     let _ = c.user_timeout_ms(ut as u32);
     let server = lab.addr(Role::Server)?;
-    let _ = c.fill(16 << 20);
-    lab.wait_for("the server to advertise a zero window", ms(3000), |segs| segs.iter().any(|s| s.src == server && s.window == 0 && !s.flags.has(TcpFlags::RST)))?;
+    // Write until the server's receive buffer is full: one non-blocking fill may stop at a
+    // send buffer smaller than the peer's window (autotuning grows it as the data flows).
+    let zero = |segs: &[Segment]| segs.iter().any(|s| s.src == server && s.window == 0 && !s.flags.has(TcpFlags::RST));
+    for _ in 0..40 {
+        let _ = c.fill(4 << 20);
+        if lab.wait_for("a zero window", ms(100), zero).is_ok() {
+            break;
+        }
+    }
+    lab.wait_for("the server to advertise a zero window", ms(1000), zero)?;
     let port = lab.port();
     lab.rule(Role::Server, Hook::Input, &format!("tcp dport {port}"), Action::Drop)?;
     let _ = c.recv_timeout(64, ms(ut + 4000));
