@@ -129,7 +129,7 @@ impl Forged {
         tcp.extend_from_slice(&self.dst.port().to_be_bytes());
         tcp.extend_from_slice(&self.seq.to_be_bytes());
         tcp.extend_from_slice(&self.ack.to_be_bytes());
-        debug_assert!(self.options.len() % 4 == 0 && self.options.len() <= 40, "TCP options must be padded to 32-bit words");
+        debug_assert!(self.options.len().is_multiple_of(4) && self.options.len() <= 40, "TCP options must be padded to 32-bit words");
         tcp.push(((5 + self.options.len() / 4) as u8) << 4);
         tcp.push(self.flags);
         tcp.extend_from_slice(&self.window.to_be_bytes());

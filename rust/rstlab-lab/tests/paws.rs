@@ -13,7 +13,7 @@ fn established_old_timestamp_gets_dup_ack_not_rst() {
         let server = r.observed.segments_from(Role::Server);
         let stale = server.iter().find(|s| s.payload_len == 15).expect("the forged segment");
         // Older than TS.Recent (the server's previous TSval) — RFC 7323 §5.3 R1.
-        let prev = server.iter().filter(|s| s.ts_ns < stale.ts_ns).filter_map(|s| s.options.tsval).last().unwrap();
+        let prev = server.iter().filter(|s| s.ts_ns < stale.ts_ns).filter_map(|s| s.options.tsval).next_back().unwrap();
         assert!((stale.options.tsval.unwrap().wrapping_sub(prev) as i32) < 0);
         // "Send an acknowledgment in reply ... and drop the segment": ACK = RCV.NXT = its SEQ.
         let reply = r.observed.segments_from(Role::Client).into_iter().find(|s| s.ts_ns > stale.ts_ns).unwrap();
