@@ -175,6 +175,11 @@ impl Sock {
         self.opt("SO_REUSEADDR", self.socket().set_reuse_address(true))
     }
 
+    /// SO_REUSEPORT: several listeners share one port (a reuseport group, `sk_reuseport_cb`).
+    pub fn reuseport(&self) -> Outcome<()> {
+        self.opt("SO_REUSEPORT", self.int_opt(libc::SOL_SOCKET, libc::SO_REUSEPORT, 1))
+    }
+
     pub fn bind(&self, addr: SocketAddr) -> Outcome<()> {
         self.record("bind", self.socket().bind(&SockAddr::from(addr)), |_| "ok".into())
     }
@@ -235,6 +240,20 @@ impl Sock {
         self.begin();
         let r = self.socket().send_to_with_flags(data, &SockAddr::from(addr), libc::MSG_FASTOPEN | libc::MSG_NOSIGNAL);
         self.record("sendto(MSG_FASTOPEN)", r, |n| format!("sent {n}"))
+    }
+
+    /// `connect()` to an `AF_UNSPEC` address: Linux `inet_stream_connect` → `tcp_disconnect`
+    /// (the socket is reset and can connect again).
+    pub fn disconnect(&self) -> Outcome<()> {
+        self.begin();
+        // SAFETY: a zeroed sockaddr with family AF_UNSPEC, its full size passed.
+        let rc = unsafe {
+            let mut sa: libc::sockaddr = std::mem::zeroed();
+            sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+            libc::connect(self.raw_fd(), &sa, std::mem::size_of::<libc::sockaddr>() as libc::socklen_t)
+        };
+        let r = if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
+        self.record("connect(AF_UNSPEC)", r, |_| "ok".into())
     }
 
     pub fn accept(&self) -> Outcome<Sock> {

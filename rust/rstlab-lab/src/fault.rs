@@ -137,7 +137,18 @@ pub struct Forged {
     pub window: u16,
     /// IPv4 TTL / IPv6 hop limit — a forger rarely matches the real sender's.
     pub ttl: u8,
+    /// Raw TCP option bytes (padded by the caller to a multiple of four), e.g. a timestamp
+    /// option for a PAWS test ([`timestamp_option`]).
+    pub options: Vec<u8>,
     pub payload: Vec<u8>,
+}
+
+/// NOP, NOP, TS (kind 8, length 10): the layout Linux itself sends (RFC 7323 Appendix A).
+pub fn timestamp_option(tsval: u32, tsecr: u32) -> Vec<u8> {
+    let mut o = vec![1, 1, 8, 10];
+    o.extend_from_slice(&tsval.to_be_bytes());
+    o.extend_from_slice(&tsecr.to_be_bytes());
+    o
 }
 
 fn sum16(data: &[u8], mut acc: u32) -> u32 {
@@ -167,10 +178,12 @@ impl Forged {
         tcp.extend_from_slice(&self.dst.port().to_be_bytes());
         tcp.extend_from_slice(&self.seq.to_be_bytes());
         tcp.extend_from_slice(&self.ack.to_be_bytes());
-        tcp.push(5 << 4);
+        debug_assert!(self.options.len().is_multiple_of(4) && self.options.len() <= 40, "TCP options must be padded to 32-bit words");
+        tcp.push(((5 + self.options.len() / 4) as u8) << 4);
         tcp.push(self.flags);
         tcp.extend_from_slice(&self.window.to_be_bytes());
         tcp.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent
+        tcp.extend_from_slice(&self.options);
         tcp.extend_from_slice(&self.payload);
         let tcp_len = tcp.len();
         let mut pseudo = Vec::new();
@@ -262,12 +275,13 @@ mod tests {
     use rstlab_trace::wire::{decode, Checksum, DecodeOptions, Decoded, FrameMeta, LinkType, TcpFlags};
 
     fn roundtrip(src: &str, dst: &str) {
-        let f = Forged { src: src.parse().unwrap(), dst: dst.parse().unwrap(), seq: 1000, ack: 2000, flags: flags::RST | flags::ACK, window: 0, ttl: 200, payload: vec![] };
+        let f = Forged { src: src.parse().unwrap(), dst: dst.parse().unwrap(), seq: 1000, ack: 2000, flags: flags::RST | flags::ACK, window: 0, ttl: 200, options: timestamp_option(7, 9), payload: vec![] };
         let bytes = f.to_bytes();
         let meta = FrameMeta { frame: 1, ts_ns: 0, linktype: LinkType::RAW, orig_len: bytes.len() as u32, interface: 0 };
         let Decoded::Tcp(s) = decode(&meta, &bytes, DecodeOptions { verify_checksums: true }) else { panic!("not decoded") };
         assert!(s.flags.has(TcpFlags::RST) && s.flags.has(TcpFlags::ACK));
         assert_eq!((s.seq.0, s.ack.0, s.ttl), (1000, 2000, 200));
+        assert_eq!((s.options.tsval, s.options.tsecr), (Some(7), Some(9)));
         assert_eq!(s.checksum, Checksum::Good);
     }
 

@@ -338,6 +338,15 @@ impl Lab {
         Ok(crate::endpoint::count_states(&ns.read_proc(file)?, state, ports))
     }
 
+    /// A `TcpExt` counter of host `role` (`/proc/net/netstat` is per namespace), e.g.
+    /// `SyncookiesSent`, `ListenOverflows`; `None` when this kernel has no such counter.
+    pub fn tcp_ext(&self, role: Role, name: &str) -> Result<Option<u64>> {
+        let text = self.ns(role)?.read_proc("net/netstat")?;
+        let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (Some(names), Some(values)) = (lines.next(), lines.next()) else { return Ok(None) };
+        Ok(names.split_whitespace().zip(values.split_whitespace()).find(|(n, _)| *n == name).and_then(|(_, v)| v.parse().ok()))
+    }
+
     /// A random port for a client that must reuse the same one later.
     pub fn random_client_port(&self) -> u16 {
         40000 + (random_u32() % 10000) as u16

@@ -15,13 +15,14 @@ fn catalogue_has_thirty_variants_and_complete_metadata() {
         assert!(!s.intent.is_empty() && !s.statement.is_empty() && !s.source.is_empty(), "{}", s.name);
         assert!(s.claim.is_none_or(|c| c.starts_with('S')));
         // Declared expectations list each cause and kernel reason once, reasons as the
-        // tracepoint prints `enum sk_rst_reason` (upper-case, without the SK_RST_REASON_ prefix).
+        // tracepoint prints `enum sk_rst_reason` (upper-case and digits, e.g. TCP_RFC7323_PAWS,
+        // without the SK_RST_REASON_ prefix).
         for (i, c) in s.expect_causes.iter().enumerate() {
             assert!(!s.expect_causes[..i].contains(c), "{}: {} declared twice", s.name, c.as_str());
         }
         for (i, k) in s.expect_kernel_reasons.iter().enumerate() {
             assert!(!s.expect_kernel_reasons[..i].contains(k), "{}: {k} declared twice", s.name);
-            assert!(!k.is_empty() && !k.starts_with("SK_RST_REASON_") && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{}: {k}", s.name);
+            assert!(!k.is_empty() && !k.starts_with("SK_RST_REASON_") && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'), "{}: {k}", s.name);
         }
         // The stack's RSTs have causes: a scenario with kernel reasons declares causes too.
         assert!(s.expect_kernel_reasons.is_empty() || !s.expect_causes.is_empty(), "{}", s.name);

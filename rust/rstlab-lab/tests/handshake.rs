@@ -76,3 +76,21 @@ fn listener_close_resets_queued_connections() {
         assert!(verdict(&r));
     });
 }
+
+#[test]
+fn accept_queue_overflow_without_abort_drops_and_recovers() {
+    if !privileged() {
+        return;
+    }
+    both(|v| {
+        let r = run_v("accept_overflow_no_abort", v);
+        assert!(r.observed.rsts().is_empty(), "{}", ladder(&r));
+        assert!(r.observed.metrics["ListenOverflows"] >= 1.0, "{:?}", r.observed.metrics);
+        // The overflowing data segment was dropped, so the client sent it again (RFC 6298).
+        let second: Vec<_> = r.observed.segments_from(Role::Client).into_iter().filter(|s| s.payload_len == 6).collect();
+        assert!(second.len() >= 2, "{}", ladder(&r));
+        assert_eq!(r.observed.results(Role::Server, "accept"), ["ok", "ok", "ok"], "{}", ladder(&r));
+        assert_eq!(r.observed.results(Role::Server, "recv").first().map(String::as_str), Some("recv 6"));
+        assert!(verdict(&r));
+    });
+}

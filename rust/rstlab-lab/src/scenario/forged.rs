@@ -94,7 +94,7 @@ fn forged(lab: &mut Lab, aim: Aim) -> Result<()> {
     lab.metric("rcv_nxt", rcv_nxt.0 as f64);
     lab.metric("rcv_wnd", wnd as f64);
     lab.metric("forged_seq", seq.0 as f64);
-    let f = Forged { src: server, dst: SocketAddr::new(client, cport), seq: seq.0, ack: 0, flags: flags::RST, window: 0, ttl: FORGED_TTL, payload: vec![] };
+    let f = Forged { src: server, dst: SocketAddr::new(client, cport), seq: seq.0, ack: 0, flags: flags::RST, window: 0, ttl: FORGED_TTL, options: vec![], payload: vec![] };
     lab.forge(Role::Router, &f)?;
     match aim {
         Aim::Exact => {

@@ -1,5 +1,5 @@
-//! Handshake-time resets: a late SYN-ACK, accept-queue overflow, a listener closed with
-//! connections still queued.
+//! Handshake-time resets: a late SYN-ACK, accept-queue overflow (with and without
+//! `tcp_abort_on_overflow`), a listener closed with connections still queued.
 //!
 //! Sources: RFC 9293 §3.10.7.1 (a segment for no connection gets a RST; with ACK set,
 //! <SEQ=SEG.ACK><CTL=RST>); Linux `tcp_check_req` (`listen_overflow` → `embryonic_reset` with
@@ -7,6 +7,7 @@
 //! (RST for a synchronized state, `SK_RST_REASON_TCP_STATE`).
 
 use super::*;
+use crate::endpoint::Sock;
 use crate::fault::{Action, Hook};
 
 pub(crate) fn scenarios() -> Vec<Scenario> {
@@ -50,6 +51,26 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
             },
             run: accept_overflow,
             judge: judge_accept_overflow,
+        },
+        Scenario {
+            info: ScenarioInfo {
+                name: "accept_overflow_no_abort",
+                family: "handshake",
+                claim: None,
+                statement: "With tcp_abort_on_overflow=0 (the default) a connection that completes its handshake while the accept queue is full is not reset: its segment is dropped, it retransmits, and it is accepted once the queue drains.",
+                intent: "As accept_overflow, with net.ipv4.tcp_abort_on_overflow=0: the second client's data overflows the queue; after 300 ms the server accepts the queued connections and then the second client's.",
+                source: "Linux tcp_check_req: syn_recv_sock fails on a full queue → listen_overflow: with tcp_abort_on_overflow=0 the request is marked acked and the segment dropped (ListenOverflows); RFC 6298 retransmission completes it later",
+                needs: NEEDS,
+                ip_versions: BOTH,
+                topology: Topology::Pair,
+                capture_at: Role::Client,
+                sysctls: &[(Role::Server, "net.ipv4.tcp_abort_on_overflow", "0"), (Role::Server, "net.ipv4.tcp_syncookies", "0")],
+                params: &[],
+                expect_causes: &[],
+                expect_kernel_reasons: &[],
+            },
+            run: accept_overflow_no_abort,
+            judge: judge_accept_overflow_no_abort,
         },
         Scenario {
             info: ScenarioInfo {
@@ -132,7 +153,11 @@ fn judge_late_synack(r: &Observed) -> Verdict {
     }
 }
 
-fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
+/// Backlog 1 (an accept queue of two): `z` takes one place; `a` and `b` complete their
+/// handshakes on the client side while their bare ACKs are dropped at the server, then send
+/// data one after the other: `a`'s takes the last place, `b`'s overflows the queue.
+/// Returns (listener, z, a, b).
+fn overflow_accept_queue(lab: &mut Lab) -> Result<(Sock, Sock, Sock, Sock)> {
     // Linux admits a SYN while the accept queue holds <= backlog children and the SYN queue
     // <= backlog requests; an overflow needs the queue to fill between a connection's SYN and
     // its final ACK. Backlog 1: `z` takes one place, `a` and `b` wait as requests.
@@ -151,12 +176,55 @@ fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
     let _ = a.send(b"first");
     sleep_ms(50);
     let _ = b.send(b"second");
+    Ok((l, z, a, b))
+}
+
+fn accept_overflow(lab: &mut Lab, _p: &Params) -> Result<()> {
+    let (l, z, a, b) = overflow_accept_queue(lab)?;
     lab.wait_rst(ms(2000))?;
     let _ = b.recv_timeout(64, ms(500));
     let _ = a.send(b"more");
     let conn = l.accept().map_err(|e| lab.broke(format!("accept: {e}")))?;
     lab.keep([conn, l, a, b, z]);
     Ok(())
+}
+
+fn accept_overflow_no_abort(lab: &mut Lab, _p: &Params) -> Result<()> {
+    let (l, z, a, b) = overflow_accept_queue(lab)?;
+    // tcp_check_req with tcp_abort_on_overflow=0: the overflowing data segment is dropped and
+    // the request marked acked; `b` retransmits (RFC 6298) until a place is free.
+    sleep_ms(300);
+    let _ = l.socket().set_read_timeout(Some(ms(2500)));
+    let mut accepted = vec![];
+    for _ in 0..3 {
+        match l.accept() {
+            Ok(s) => accepted.push(s),
+            Err(_) => break,
+        }
+    }
+    // The queue is FIFO (z, a, then b once it got in): b's request is the third's first data.
+    if let Some(third) = accepted.get(2) {
+        let _ = third.recv_timeout(64, ms(500));
+    }
+    let overflows = lab.tcp_ext(Role::Server, "ListenOverflows")?.unwrap_or(0);
+    lab.metric("ListenOverflows", overflows as f64);
+    lab.keep(accepted);
+    lab.keep([l, a, b, z]);
+    Ok(())
+}
+
+fn judge_accept_overflow_no_abort(r: &Observed) -> Verdict {
+    let overflows = r.metrics.get("ListenOverflows").copied().unwrap_or(0.0) as u64;
+    let accepted = r.results(Role::Server, "accept").iter().filter(|s| *s == "ok").count();
+    let b_data = r.results(Role::Server, "recv").first().is_some_and(|s| s == "recv 6");
+    let rsts = r.rsts().len();
+    Verdict {
+        holds: rsts == 0 && overflows > 0 && accepted == 3 && b_data,
+        evidence: format!(
+            "the accept queue overflowed {overflows} time(s); {rsts} RST(s) were on the wire; once places were free the server accepted {accepted} connection(s){}",
+            if b_data { " and read the overflowing client's 6-byte request" } else { "" }
+        ),
+    }
 }
 
 fn judge_accept_overflow(r: &Observed) -> Verdict {

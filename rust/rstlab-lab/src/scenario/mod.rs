@@ -7,6 +7,7 @@
 //! what was observed (wire, kernel, application) — never a constant.
 
 mod abort;
+mod disconnect;
 mod fastopen;
 mod forged;
 mod halfduplex;
@@ -14,13 +15,18 @@ mod halfopen;
 mod handshake;
 mod middlebox;
 mod nat;
+mod paws;
 mod proxy;
 mod refused;
 mod release;
+mod reuseport;
 mod rstdata;
 mod simultaneous;
+mod syncookies;
 mod timers;
 mod timewait;
+mod user_timeout;
+mod zero_window;
 
 use crate::capture::write_pcapng;
 use crate::error::{os_err_at, LabError, Result};
@@ -220,6 +226,12 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(simultaneous::scenarios());
     v.extend(rstdata::scenarios());
     v.extend(fastopen::scenarios());
+    v.extend(syncookies::scenarios());
+    v.extend(user_timeout::scenarios());
+    v.extend(zero_window::scenarios());
+    v.extend(reuseport::scenarios());
+    v.extend(disconnect::scenarios());
+    v.extend(paws::scenarios());
     v
 }
 

@@ -51,7 +51,7 @@ fn rst_with_data(lab: &mut Lab, _p: &Params) -> Result<()> {
     let rcv_nxt = segs.iter().filter(|s| s.src == server.ip()).map(|s| s.seq_end()).reduce(|m, x| m.max(x)).ok_or_else(|| lab.broke("no server segment seen".into()))?;
     let snd_nxt = segs.iter().filter(|s| s.src == client).map(|s| s.seq_end()).reduce(|m, x| m.max(x)).ok_or_else(|| lab.broke("no client segment seen".into()))?;
     lab.metric("rcv_nxt", rcv_nxt.0 as f64);
-    let f = Forged { src: server, dst: SocketAddr::new(client, cport), seq: rcv_nxt.0, ack: snd_nxt.0, flags: flags::RST | flags::ACK, window: 0, ttl: FORGED_TTL, payload: TEXT.to_vec() };
+    let f = Forged { src: server, dst: SocketAddr::new(client, cport), seq: rcv_nxt.0, ack: snd_nxt.0, flags: flags::RST | flags::ACK, window: 0, ttl: FORGED_TTL, options: vec![], payload: TEXT.to_vec() };
     lab.forge(Role::Router, &f)?;
     let _ = c.recv_timeout(64, ms(1000));
     lab.keep([c, a, l]);

@@ -136,7 +136,10 @@ causes! {
             "TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_MEMORY", "TCP_DISCONNECT_WITH_DATA", "TCP_STATE",
             "MPTCP_RST_EUNSPEC", "MPTCP_RST_ERESOURCE", "MPTCP_RST_EPROHIBIT", "MPTCP_RST_EWQ2BIG", "MPTCP_RST_EBADPERF",
         ],
-        scenarios: ["s11_linger_zero", "close_with_unread_data", "s9_shutdown_unread_data", "listener_closed_with_queue", "s12_release", "proxy_resets_client"],
+        scenarios: [
+            "s11_linger_zero", "close_with_unread_data", "s9_shutdown_unread_data", "listener_closed_with_queue", "s12_release",
+            "reuseport_listener_close", "disconnect_unread_data", "disconnect_with_unsent_data", "proxy_resets_client",
+        ],
     },
     AfterClose {
         id: "after_close",
@@ -161,7 +164,7 @@ causes! {
         family: Timeout,
         meaning: "the prober resets after its keepalive probes went unanswered",
         kernel: ["TCP_KEEPALIVE_TIMEOUT"],
-        scenarios: ["s6_keepalive_timeout"],
+        scenarios: ["s6_keepalive_timeout", "user_timeout_keepalive"],
     },
     RetransmissionTimeout {
         id: "retransmission_timeout",
@@ -179,7 +182,7 @@ causes! {
             "TCP_INVALID_ACK_SEQUENCE", "TCP_RFC7323_PAWS", "TCP_TOO_OLD_ACK", "TCP_ACK_UNSENT_DATA", "TCP_OLD_ACK",
             "TCP_FLAGS", "INVALID_SYN", "MPTCP_RST_EMPTCP", "MPTCP_RST_EMIDDLEBOX",
         ],
-        scenarios: [],
+        scenarios: ["paws_synack_bad_tsecr"],
     },
     Injected {
         id: "injected",

@@ -166,6 +166,47 @@ fn syn_sent_syn_ack_answered_by_bare_rst_is_connect_abandoned() {
 }
 
 #[test]
+fn syn_sent_syn_ack_reset_then_syn_again_is_protocol_violation() {
+    // RFC 9293 §3.10.7.3: an unacceptable segment in SYN-SENT is reset and the endpoint stays in
+    // SYN-SENT; Linux re-arms the SYN timer to its minimum. Here the ACK is right (ISS+1), so
+    // the check that failed is PAWS: the TSecr echoes no TSval the client sent (RFC 7323 §4.3).
+    let r = only(&[
+        (0, c().syn().seq(1000).ts_opt(500_000, 0)),
+        (10, s().syn().seq(5000).ack(1001).ts_opt(7, 400_000)),
+        (11, stack_rst(c()).seq(1001)),
+        (12, c().syn().seq(1000).ts_opt(500_012, 0)),
+    ]);
+    assert_eq!(r.cause, Cause::ProtocolViolation);
+    assert_eq!(r.origin, Origin::EndpointStackReply);
+    assert_eq!(r.trigger, Some(2));
+}
+
+#[test]
+fn syn_sent_syn_ack_reset_then_new_connection_is_still_connect_abandoned() {
+    // A new SYN with another ISS is a new connection: the first socket was abandoned.
+    let rows = run(&[
+        (0, c().syn().seq(1000)),
+        (3000, s().syn().seq(5000).ack(1001)),
+        (3001, stack_rst(c()).seq(1001)),
+        (3002, c().syn().seq(90_000)),
+    ]);
+    assert_eq!(rows[0].cause, Cause::ConnectAbandoned, "{rows:#?}");
+}
+
+#[test]
+fn syn_sent_syn_ack_reset_then_crafted_syn_fin_is_still_connect_abandoned() {
+    // A scanner's follow-up SYN+FIN+URG at the same SEQ (suricata-verify urgent11 capture) is
+    // not the stack retransmitting its SYN (RFC 9293 §3.8.1): nothing says a socket survived.
+    let r = &run(&[
+        (0, c().syn().seq(1000)),
+        (10, s().syn().seq(5000).ack(1001)),
+        (11, stack_rst(c()).seq(1001)),
+        (12, c().flags(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::URG).seq(1000)),
+    ])[0];
+    assert_eq!(r.cause, Cause::ConnectAbandoned);
+}
+
+#[test]
 fn syn_sent_ack_of_something_else_is_syn_sent_bad_ack() {
     // RFC 9293 §3.10.7.3: SEG.ACK ≠ ISS+1 in SYN-SENT → <SEQ=SEG.ACK><CTL=RST>; the client then
     // retries its SYN, which is no sign of forgery.

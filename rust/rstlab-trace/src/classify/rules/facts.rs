@@ -115,6 +115,18 @@ impl<'a> Facts<'a> {
     }
 
     /// The opener has sent its SYN and nothing with ACK since: RFC 9293 SYN-SENT.
+    /// The sender, in SYN-SENT when it reset, sent its SYN again (same ISS) as its next
+    /// segment: its socket survived the RST and still connects. RFC 9293 §3.10.7.3 resets an
+    /// unacceptable segment in SYN-SENT and stays there; Linux (`tcp_rcv_synsent_state_process`,
+    /// reset_and_undo) also re-arms the SYN timer to its minimum, so the SYN follows at once.
+    /// A socket that gave up (connect timeout, scan) sends nothing more; a crafted segment with
+    /// the same SEQ but other flags (SYN+FIN, data) is not a retransmitted SYN.
+    pub fn sender_kept_connecting(&self) -> bool {
+        let s = self.s();
+        self.in_syn_sent(self.sender)
+            && self.after().s_first.is_some_and(|m| m.flags.syn() && !m.flags.ack() && !m.flags.fin() && !m.flags.rst() && m.len == 0 && m.seq == s.isn)
+    }
+
     pub fn in_syn_sent(&self, d: Dir) -> bool {
         let x = self.before().d(d);
         x.has(DirBits::SYN) && !x.has(DirBits::ACK)

@@ -98,6 +98,11 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
                     .ev("likely", "the peer still holds an older connection on these ports (TIME_WAIT, half-open)"),
             );
         }
+        // An opener that resets a SYN-ACK acknowledging its SYN and then sends that SYN again
+        // still wants the connection: the SYN-ACK failed a check (rules/violation.rs).
+        if syn_sent && t.seg.flags.syn() && t.seg.ack == o.isn + 1 && f.sender_kept_connecting() {
+            return None;
+        }
         // A good SYN-ACK answered with <SEQ=SEG.ACK><CTL=RST>: the opener has no socket for it
         // any more (connect timed out) or never had one (half-open scan).
         if t.seg.flags.syn() && t.seg.flags.ack() && t.seg.ack == o.isn + 1 && syn_sent {

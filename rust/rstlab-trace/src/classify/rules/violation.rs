@@ -5,6 +5,11 @@
 //!   reset segment <SEQ=SEG.ACK><CTL=RST>" (Linux: `tcp_check_req` hands it to the listener,
 //!   TCP_FLAGS).
 //! - Nonsense flags (SYN+FIN, none, FIN without ACK) on a live connection (Linux TCP_FLAGS).
+//! - SYN-SENT, a SYN-ACK that acknowledges ISS+1 reset with <SEQ=SEG.ACK><CTL=RST> by an opener
+//!   that then sends its SYN again: the socket lives on in SYN-SENT (RFC 9293 §3.10.7.3) and
+//!   found the SYN-ACK invalid although its ACK is right — in Linux that leaves PAWS on the
+//!   TSecr (RFC 7323 §4.3: it must echo a TSval the opener sent; `tcp_rcv_synsent_state_process`,
+//!   TCP_RFC7323_PAWS).
 //!
 //! Not judged from the wire: PAWS (RFC 7323 §5) and old or unsent ACKs in synchronized states,
 //! which Linux answers with an ACK, not a reset; an ACK beyond the captured SND.NXT there more
@@ -36,6 +41,13 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             format_args!("flags {} are not a valid combination", seg.flags),
             "RFC 9293 §3.1 / §3.10; Linux TCP_FLAGS",
             0.8,
+        );
+    }
+    if seg.flags.syn() && seg.flags.ack() && seg.ack == s.isn + 1 && f.sender_kept_connecting() {
+        return v(
+            format_args!("SYN-ACK acknowledging ISS+1 = {}, reset; the opener then sent its SYN again (still in SYN-SENT)", seg.ack),
+            "RFC 9293 §3.10.7.3; with the ACK right, Linux's check left is PAWS on TSecr (RFC 7323 §4.3, TCP_RFC7323_PAWS)",
+            0.75,
         );
     }
     if f.in_syn_received(f.sender) && seg.flags.ack() && seg.ack != s.isn + 1 {
