@@ -12,9 +12,6 @@ import errno
 import json
 import os
 import pickle
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -251,20 +248,8 @@ UNPRIVILEGED = textwrap.dedent("""
 """)
 
 
-def _as_nobody(code: str) -> subprocess.CompletedProcess[str]:
-    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd="/", timeout=120)
-
-
-def test_privilege_error_names_the_missing_capability_and_what_to_run() -> None:
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed")
-    if os.geteuid() != 0:
-        pytest.skip("switching to an unprivileged user needs root")
-    probe = _as_nobody("import rstlab")
-    if probe.returncode != 0:
-        pytest.skip(f"uid 65534 cannot import rstlab here: {probe.stderr.strip().splitlines()[-1:]}")
-    r = _as_nobody(UNPRIVILEGED)
+def test_privilege_error_names_the_missing_capability_and_what_to_run(as_nobody) -> None:
+    r = as_nobody(UNPRIVILEGED)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     if out["capeff"] & ((1 << CAPABILITY_BITS["CAP_SYS_ADMIN"]) | (1 << CAPABILITY_BITS["CAP_NET_ADMIN"])):

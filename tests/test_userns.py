@@ -11,13 +11,6 @@ their causes are the ones the kernel's own reasons imply (checked here against t
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -25,8 +18,9 @@ import rstlab
 import rstlab.causes
 import rstlab.lab as lab
 
+from conftest import NOBODY
+
 ACCEPTANCE = [(n, v) for n in ("s1_closed_port", "s10_crash_reboot", "s11_linger_zero") for v in (4, 6)]
-NOBODY = "65534"
 
 # Runs in the unprivileged interpreter; prints one JSON document. Reads the run's RSTs from the
 # native run (the Table view needs pyarrow, which the system interpreter may lack).
@@ -43,15 +37,6 @@ print(json.dumps(out))
 """
 
 
-def _world_interpreter() -> str | None:
-    """An interpreter uid 65534 can execute: one outside any 0700 directory."""
-    for cand in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
-        real = os.path.realpath(cand)
-        if os.path.isfile(real) and all(os.stat(p).st_mode & 0o005 == 0o005 for p in Path(real).parents):
-            return cand
-    return None
-
-
 def _first(items: list[str]) -> list[str]:
     out: list[str] = []
     for x in items:
@@ -61,30 +46,12 @@ def _first(items: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def unprivileged() -> Iterator[dict]:
-    if os.geteuid() != 0:
-        pytest.skip("drops from root to uid 65534 to check the unprivileged lab: run as root")
+def unprivileged(as_nobody) -> dict:
     if lab.privileges():
         pytest.skip(f"lab not available here: {lab.privileges()}")
-    python = _world_interpreter()
-    if python is None or shutil.which("setpriv") is None:
-        pytest.skip("needs setpriv and a world-executable python3 to run as uid 65534")
-    # Not pytest's tmp_path: its base directory is private to root.
-    root = Path(tempfile.mkdtemp(prefix="rstlab-userns-"))
-    try:
-        dest = root / "pkg"
-        shutil.copytree(Path(rstlab.__file__).parent, dest / "rstlab")
-        subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-        if not all(os.stat(p).st_mode & 0o005 == 0o005 for p in root.parents):
-            pytest.skip(f"the temporary directory {root} is not reachable by uid {NOBODY}")
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": str(dest),
-               "TMPDIR": str(root), "HOME": str(root)}
-        out = subprocess.run(["setpriv", "--reuid", NOBODY, "--regid", NOBODY, "--clear-groups", python, "-c", CHILD,
-                              json.dumps(ACCEPTANCE)], env=env, cwd=root, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, out.stderr
-        yield json.loads(out.stdout)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    out = as_nobody(CHILD, json.dumps(ACCEPTANCE))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
 
 
 def test_an_ordinary_user_runs_in_a_user_namespace(unprivileged: dict) -> None:
