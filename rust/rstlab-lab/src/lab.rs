@@ -147,6 +147,9 @@ pub struct Lab {
     started: Instant,
 }
 
+/// The `oracle_note` of a run whose caller turned the oracle off (not a failure to report).
+pub const ORACLE_OFF: &str = "oracle turned off for this run";
+
 impl Lab {
     pub fn builder(scenario: &str) -> LabBuilder {
         LabBuilder { scenario: scenario.into(), ip_version: 4, topology: Topology::Pair, oracle: true, capture: true, port: None, capture_at: Role::Client, sysctls: vec![] }
@@ -165,7 +168,7 @@ impl Lab {
             }
         } else {
             crate::oracle::reap_stale();
-            (None, Some("oracle turned off for this run".into()))
+            (None, Some(ORACLE_OFF.into()))
         };
         // A per-run address slot keeps parallel runs' oracle events apart (tracepoints are global):
         // claimed, so no two live runs on this host share one.

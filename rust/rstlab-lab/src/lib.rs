@@ -52,3 +52,7 @@ pub use role::{Role, UnknownRole};
 pub use verdicts::{classify_run, ClassifiedReset};
 pub use runner::{run, run_all};
 pub use scenario::{scenario, scenarios, RunOptions, RunResult, ScenarioInfo, Verdict};
+
+/// The `log` target of this crate's records (Python's `logging` sees it as the `rstlab.lab`
+/// logger): once per run, never per packet or system call.
+pub const LOG_TARGET: &str = "rstlab::lab";

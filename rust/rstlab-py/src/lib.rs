@@ -9,8 +9,21 @@ mod compose;
 mod lab;
 mod trace;
 
+/// Hands the crates' `log` records to Python's `logging`: target `rstlab::trace` becomes the
+/// `rstlab.trace` logger, `rstlab::lab` `rstlab.lab`. Nothing is cached on the Rust side — the
+/// crates log once per file or run, never per packet, so asking `logging` each time costs
+/// nothing measurable and follows configuration changed after import (levels, handlers,
+/// pytest's `caplog`). A record made with the GIL released takes it for that call only.
+fn forward_logs_to_python(py: Python<'_>) -> PyResult<()> {
+    let logger = pyo3_log::Logger::new(py, pyo3_log::Caching::Nothing)?;
+    // Installed once per process: a second import of the module (a reload) keeps the first.
+    let _ = logger.install();
+    Ok(())
+}
+
 #[pymodule]
 fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    forward_logs_to_python(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<arrow::ArrowTable>()?;
     m.add_class::<trace::Analysis>()?;

@@ -295,6 +295,7 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions, progress: Option<&mut dy
     if let Some(TraceError::UnsupportedLinkType { path: p, .. }) = a.error.as_mut() {
         *p = path.into();
     }
+    log_pass(path, &a);
     a
 }
 
@@ -307,7 +308,27 @@ pub fn analyze_bytes(name: &Path, bytes: &[u8], opts: &AnalyzeOptions) -> Analys
     if let Some(TraceError::UnsupportedLinkType { path: p, .. }) = a.error.as_mut() {
         *p = name.into();
     }
+    log_pass(name, &a);
     a
+}
+
+/// What a finished pass tells the log ([`crate::LOG_TARGET`]): frames skipped on a link type
+/// rstlab does not decode (one record per link type), frames too malformed to decode (one
+/// summary), and damage that ended reading early (the partial tables are still returned).
+fn log_pass(path: &Path, a: &Analysis) {
+    use log::{info, warn};
+    let target = crate::LOG_TARGET;
+    for &(linktype, frames) in &a.read.unsupported_linktypes {
+        warn!(target: target, "{}: {frames} frames on unsupported link type {linktype} skipped (rstlab reads Ethernet, Linux SLL/SLL2, raw IP and BSD loopback)", path.display());
+    }
+    if a.counts.malformed > 0 {
+        info!(target: target, "{}: {} frames too malformed to decode (counted in `malformed`)", path.display(), a.counts.malformed);
+    }
+    match &a.error {
+        Some(e @ TraceError::Format { .. }) => warn!(target: target, "{e}: reading stopped there; the tables hold what came before"),
+        // Raised to the caller as they are (a file that cannot be read at all, Ctrl-C).
+        Some(TraceError::Io { .. } | TraceError::UnsupportedLinkType { .. } | TraceError::Interrupted) | None => {}
+    }
 }
 
 /// Analyse frames already in memory (the lab's captures).

@@ -34,3 +34,8 @@ pub mod fuzzing;
 
 pub use error::TraceError;
 pub use seq::SeqNumber;
+
+/// The `log` target of this crate's records (Python's `logging` sees it as the `rstlab.trace`
+/// logger). A pass logs what a user would otherwise have to find in its counters or its error
+/// — once per file, after reading, never per packet.
+pub const LOG_TARGET: &str = "rstlab::trace";

@@ -155,6 +155,12 @@ impl RunResult {
     /// A finished lab's observations as a run, its capture classified by the trace engine
     /// (`non_stack_host`: who sends the RSTs no TCP stack made, when the caller knows).
     pub fn from_observed(scenario: &str, ip_version: u8, observed: Observed, non_stack_host: Option<Role>) -> RunResult {
+        if let Some(note) = observed.oracle_note.as_deref().filter(|_| !observed.oracle_available) {
+            // Every run passes here in the calling process (a user-namespace child's result is
+            // classified by its parent), so this is the one place a missing oracle is logged.
+            let level = if note == crate::lab::ORACLE_OFF { log::Level::Debug } else { log::Level::Warn };
+            log::log!(target: crate::LOG_TARGET, level, "{scenario} IPv{ip_version}: kernel oracle unavailable ({note}): the run's kernel_reason and stack_sent are null");
+        }
         let ra = classify_run(&observed.frames, &observed.resets, &observed.hosts, non_stack_host);
         RunResult {
             scenario: scenario.into(),

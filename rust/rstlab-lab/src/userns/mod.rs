@@ -188,6 +188,9 @@ pub fn run(name: &str, opts: &RunOptions) -> Result<RunResult> {
 /// The child's side: reads one request on stdin, runs it here, writes the outcome to stdout.
 /// Returns the process exit code (0 also when the run failed: the error is in the outcome).
 pub fn serve() -> i32 {
+    // What the run would log (a missing oracle, always, in a user namespace) the parent logs
+    // from the outcome (`RunResult::from_observed`); the child's own logging goes nowhere.
+    log::set_max_level(log::LevelFilter::Off);
     // SAFETY: prctl with constant arguments; again here in case exec cleared it.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
     let mut input = vec![];
