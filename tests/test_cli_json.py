@@ -60,6 +60,15 @@ def test_schemas_are_valid_draft_2020_12(command: str) -> None:
     jsonschema.Draft202012Validator.check_schema(s)
 
 
+def test_every_command_with_jsonl_output_has_a_line_schema() -> None:
+    sub = next(a for a in build_parser()._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    with_jsonl = {name for name, p in sub.choices.items()
+                  if any(a.dest == "format" and "jsonl" in (a.choices or ()) for a in p._actions)}
+    assert with_jsonl == set(jsonout.LINES) | {"connections"}
+    for command in jsonout.LINES:
+        jsonschema.Draft202012Validator.check_schema(jsonout.schema(command, lines=True))
+
+
 def test_docs_are_generated_from_the_schemas() -> None:
     assert (REPO / "docs" / "json.md").read_text() == jsonout.markdown(), (
         "regenerate: python -c \"import rstlab.jsonout as j; print(j.markdown(), end='')\" > docs/json.md")
@@ -133,10 +142,10 @@ def test_classify_json_several_captures_is_one_array(tshark: str) -> None:
 def test_classify_json_unreadable_file_leaves_stdout_empty_or_whole(tmp_path: Path) -> None:
     missing = tmp_path / "missing.pcap"
     p = cli("classify", str(missing), "--format", "json")
-    assert (p.returncode, p.stdout) == (1, "")
+    assert (p.returncode, p.stdout) == (2, "")
     assert "missing.pcap" in p.stderr
     p = cli("classify", str(LAB / "s1_closed_port-v4.pcapng"), str(missing), "--format", "json")
-    assert p.returncode == 1 and "missing.pcap" in p.stderr
+    assert p.returncode == 2 and "missing.pcap" in p.stderr
     assert [d["file"] for d in parsed(p, "classify")] == [str(LAB / "s1_closed_port-v4.pcapng")]
 
 
@@ -145,14 +154,14 @@ def test_classify_json_truncated_capture_says_where(tmp_path: Path) -> None:
     cut = tmp_path / "cut.pcapng"
     cut.write_bytes(data[: len(data) - 37])
     p = cli("classify", str(cut), "--format", "json")
-    assert p.returncode == 1
+    assert p.returncode == 2
     doc = parsed(p, "classify")
     assert doc["error"]["message"] and 0 < doc["error"]["offset"] <= len(data)
 
 
 def test_run_json_unknown_scenario_prints_nothing() -> None:
     p = cli("run", "no_such_scenario", "--format", "json")
-    assert (p.returncode, p.stdout) == (1, "")
+    assert (p.returncode, p.stdout) == (2, "")
     assert "no_such_scenario" in p.stderr
 
 

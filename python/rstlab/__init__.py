@@ -2,7 +2,14 @@
 
 - :func:`read` a capture and get its connections (Zeek-compatible ``conn_state`` / ``history``,
   Wireshark-compatible ``conn_id``) and segments as Arrow-backed tables.
+
+Events the Rust core notices — a damaged record, a link type it does not decode, a lab run
+without the kernel oracle — are logged through :mod:`logging` under ``rstlab.trace`` and
+``rstlab.lab`` (never per packet). Like any library, rstlab adds no handler but a
+:class:`logging.NullHandler`: configure logging (``logging.basicConfig()``) to see them.
 """
+
+import logging as _logging
 
 from ._rstlab import __version__
 from .causes import Cause
@@ -18,6 +25,8 @@ from .errors import (
 from .table import Table
 from .trace import Connection, Trace, read
 from . import lab  # rstlab.lab.run(...), as the README shows
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "__version__",

@@ -1,16 +1,40 @@
-"""The ``rstlab`` command line."""
+"""The ``rstlab`` command line.
+
+Every subcommand exits with one of three statuses (listed in ``rstlab --help``):
+:data:`EXIT_OK`, :data:`EXIT_FAILED` when the command ran and an expectation failed, and
+:data:`EXIT_USAGE` when it could not do what was asked (bad arguments, or input it cannot use).
+A reader that closes stdout early (``rstlab classify x.pcap | head -1``) ends the command quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from typing import Any, Sequence
 
-from .errors import RstlabError
+from .errors import LabError, PrivilegeError, RstlabError, ScenarioError, ScenarioTimeout, TraceFormatError
 from .jsonout import dumps, to_jsonable
 from .render import agreement_markdown, claims_markdown, print_table
+
+#: Exit statuses, the same for every subcommand.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+EPILOG = """\
+exit status (every command):
+  0  ok
+  1  an expectation failed: a lab run failed or timed out, a claim could not be checked, the
+     classifier agrees with the kernel on fewer than 95 % of the RSTs, a conformance test failed
+  2  usage error or input that cannot be used: bad arguments, an unknown scenario or parameter,
+     a missing privilege, a capture that is missing, unreadable or damaged (for a damaged
+     capture the output still holds everything read before the damage, and stderr says where)
+A reader that closes the output early (`rstlab classify x.pcap | head -1`) ends the command
+quietly, with status 0.
+"""
 
 CONN_COLUMNS = ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "orig_pkts",
                 "resp_pkts", "orig_bytes", "resp_bytes", "conn_state", "history"]
@@ -25,49 +49,56 @@ def _emit(doc: Any, compact: bool = False) -> None:
     sys.stdout.write(dumps(doc, compact=compact))
 
 
+def exit_status(e: BaseException) -> int:
+    """The exit status of a command that failed with ``e`` (see :data:`EPILOG`)."""
+    if isinstance(e, (LabError, ScenarioTimeout)):  # a run went wrong (LabError is an OSError too)
+        return EXIT_FAILED
+    if isinstance(e, (ScenarioError, PrivilegeError, TraceFormatError, OSError)):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from . import read
 
-    status = 0
+    status = EXIT_OK
     docs: list[dict[str, Any]] = []
+    header_written = False
     for path in args.files:
         try:
             t = read(path, errors="keep", progress=args.progress, verify_checksums=args.verify_checksums)
-        except OSError as e:
+        except (OSError, RstlabError) as e:
             print(f"rstlab: {e}", file=sys.stderr)
-            status = 1
+            status = max(status, exit_status(e))
             continue
-        tables = {"connections": t.connections}
-        resets = getattr(t, "resets", None)
-        if resets is not None:
-            tables["resets"] = resets
+        table = t.resets if args.table == "resets" else t.connections
         if args.format == "json":
             doc: dict[str, Any] = {"file": path, "connections": _rows(t.connections),
-                                   "resets": _rows(resets) if resets is not None else [], "counts": t.counts}
+                                   "resets": _rows(t.resets), "counts": t.counts}
             if t.error is not None:
                 doc["error"] = {"message": str(t.error), "offset": getattr(t.error, "offset", None)}
             docs.append(doc)
+        elif args.format == "jsonl":
+            # A line is a row of --table, tagged with its capture (schemas/classify.line.json).
+            sys.stdout.writelines(dumps({"capture": path, **row}, compact=True) for row in _rows(table))
         elif args.format == "csv":
-            name = "resets" if args.table == "resets" else "connections"
-            tbl = tables.get(name)
-            if tbl is None:
-                print(f"rstlab: no {name} table", file=sys.stderr)
-                return 2
-            rows = _rows(tbl)
-            w = csv.DictWriter(sys.stdout, fieldnames=tbl.columns)
-            w.writeheader()
-            w.writerows(rows)
+            # One header for every capture, led by the column that says which capture a row is from.
+            w = csv.writer(sys.stdout)
+            if not header_written:
+                w.writerow(["capture", *table.columns])
+                header_written = True
+            w.writerows([path, *row.values()] for row in _rows(table))
         else:
             print(f"# {path}: {len(t.connections)} connections, {t.counts['tcp']} TCP segments of "
                   f"{t.counts['frames']} frames")
             print_table(_rows(t.connections), CONN_COLUMNS)
-            if "resets" in tables and len(tables["resets"]):
+            if len(t.resets):
                 print()
-                print_table(_rows(tables["resets"]), ["frame", "conn_id", "sender", "flags", "phase",
-                                                      "cause", "origin", "effect", "evidence"])
+                print_table(_rows(t.resets), ["frame", "conn_id", "sender", "flags", "phase",
+                                              "cause", "origin", "effect", "evidence"])
         if t.error is not None:
             print(f"rstlab: {t.error}", file=sys.stderr)
-            status = 1
+            status = max(status, exit_status(t.error))
     if args.format == "json" and (docs or len(args.files) > 1):
         # One capture: its object; several: an array (schemas/classify.json).
         _emit(docs[0] if len(args.files) == 1 else docs, args.compact)
@@ -83,13 +114,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             t = read(path, errors="keep", progress=args.progress)
-        except OSError as e:
+        except (OSError, RstlabError) as e:
             print(f"rstlab: {e}", file=sys.stderr)
-            status = 1
+            status = max(status, exit_status(e))
             continue
         if t.error is not None:
             print(f"rstlab: {t.error}", file=sys.stderr)
-            status = 1
+            status = max(status, exit_status(t.error))
         traces.append(t)
     # Lab runs join here once the lab is merged (`--run SCENARIO` / `--all-scenarios`).
     out = write_report(args.output, traces=traces, runs=[], title=args.title,
@@ -123,12 +154,12 @@ def _run_line(r: Any) -> str:
 
 
 def _failed(runs: list[Any]) -> int:
-    """Report the runs that failed on stderr; 1 if any did."""
-    status = 0
+    """Report the runs that failed on stderr; the exit status they call for."""
+    status = EXIT_OK
     for r in runs:
         if isinstance(r, Exception):
             print(f"rstlab: {r}", file=sys.stderr)
-            status = 1
+            status = max(status, exit_status(r))
     return status
 
 
@@ -143,12 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         kw = dict(p.split("=", 1) for p in args.param)
         runs = [lab.run(args.name, v, keep_dir=args.keep, **kw) for v in (args.ip or (4,))]
     wall = time.monotonic() - started
-    status = 0
+    status = _failed(runs)
     docs = []
     for r in runs:
         if isinstance(r, Exception):
-            print(f"rstlab: {r}", file=sys.stderr)
-            status = 1
             continue
         if args.output and len(runs) == 1:
             r.write_pcapng(args.output)
@@ -189,7 +218,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         # Without the kernel oracle there is nothing to agree with (a None mode raises below).
         print('rstlab: the agreement compares the classifier with the kernel\'s reasons, which need '
               'real root: sudo "$(which python)" -m rstlab agreement', file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     runs = lab.run_all(names=args.scenario or None, progress=not args.quiet)
     status = _failed(runs)
     a = lab.agreement(runs)
@@ -197,21 +226,25 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         _emit(a)
     else:
         sys.stdout.write(agreement_markdown(a))
-    return status or (0 if a["share"] is not None and a["share"] >= 0.95 else 1)
+    return status or (EXIT_OK if a["share"] is not None and a["share"] >= 0.95 else EXIT_FAILED)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rstlab", description="Explain TCP resets.")
+    p = argparse.ArgumentParser(prog="rstlab", description="Explain TCP resets.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"rstlab {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("classify", help="read captures: connections (and every RST explained)")
     c.add_argument("files", nargs="+", help="pcap or pcapng files")
-    c.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    c.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default="table",
+                   help="json: one document for all the files; jsonl: one line per row of --table, "
+                        "with a `capture` field; csv: one header, a leading `capture` column")
     c.add_argument("--table", choices=["connections", "resets"], default="connections",
-                   help="which table --format csv prints")
+                   help="which table --format csv / jsonl prints")
     c.add_argument("--compact", action="store_true", help="one-line JSON")
     c.add_argument("--verify-checksums", action="store_true")
-    c.add_argument("--progress", action="store_true", help="progress bar on a terminal")
+    c.add_argument("--progress", action="store_true", help="progress bar (tqdm's when installed)")
     c.set_defaults(func=cmd_classify)
     # `connections` reads the same way; kept as the trace engine's own name for the command.
     c2 = sub.add_parser("connections", help="same as classify")
@@ -264,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--title", default="rstlab report")
     rp.add_argument("--max-ladders", type=int, default=12, help="ladders drawn per capture")
     rp.add_argument("--max-segments", type=int, default=40, help="rows per ladder")
-    rp.add_argument("--progress", action="store_true", help="progress bar on a terminal")
+    rp.add_argument("--progress", action="store_true", help="progress bar (tqdm's when installed)")
     rp.set_defaults(func=cmd_report)
     return p
 
@@ -275,7 +308,9 @@ def cmd_conform(args: argparse.Namespace) -> int:
     # A fresh interpreter: pytest must import rstlab itself (assertion rewriting, plugins).
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "rstlab.conformance", "-q", "-p", "no:cacheprovider",
            *args.pytest_args]
-    return subprocess.call(cmd)
+    # pytest's own statuses, in ours: tests failed → 1, pytest's usage error → 2, Ctrl-C → 130.
+    code = subprocess.call(cmd)
+    return {0: EXIT_OK, 1: EXIT_FAILED, 2: 130, 4: EXIT_USAGE}.get(code, EXIT_FAILED)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -284,13 +319,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(args.out, args.files)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _version() -> str:
+    """The installed package's version (its metadata), else the extension's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("rstlab")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (RstlabError, OSError) as e:
+        if isinstance(e, BrokenPipeError):
+            raise
         print(f"rstlab: {e}", file=sys.stderr)
-        return 1
+        return exit_status(e)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows here at the latest, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader has all it wanted (`| head`): stop quietly. Python would flush stdout again
+        # at exit and fail the same way, so stdout becomes /dev/null first (the recipe of the
+        # docs of the signal module, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("rstlab: interrupted", file=sys.stderr)
         return 130

@@ -1,7 +1,9 @@
 """The JSON contract of ``rstlab COMMAND --format json``.
 
 Each command prints exactly one JSON document, described by a JSON Schema (draft 2020-12) that
-ships with the package as data: ``rstlab/schemas/<command>.json``. ``docs/json.md`` is generated
+ships with the package as data: ``rstlab/schemas/<command>.json``. Commands with ``--format
+jsonl`` (:data:`LINES`) print one object per line instead, each described by
+``rstlab/schemas/<command>.line.json``. ``docs/json.md`` is generated
 from those files (:func:`markdown`; ``tests/test_cli_json.py`` checks both, and validates every
 command's real output against its schema).
 
@@ -23,22 +25,28 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["COMMANDS", "schema", "to_jsonable", "dumps", "validate", "markdown"]
+__all__ = ["COMMANDS", "LINES", "schema", "to_jsonable", "dumps", "validate", "markdown"]
 
 #: Commands with ``--format json`` (``connections`` is ``classify`` under its engine name).
 COMMANDS = ("classify", "scenarios", "run", "claims", "agreement")
+#: Commands with ``--format jsonl`` too: one object per line.
+LINES = ("classify",)
 
 
 @lru_cache(maxsize=None)
-def _schema_text(command: str) -> str:
-    if command not in COMMANDS:
-        raise ValueError(f"no JSON schema for `{command}`: commands with --format json are {', '.join(COMMANDS)}")
-    return (resources.files("rstlab") / "schemas" / f"{command}.json").read_text(encoding="utf-8")
+def _schema_text(command: str, lines: bool) -> str:
+    known = LINES if lines else COMMANDS
+    if command not in known:
+        fmt = "jsonl" if lines else "json"
+        raise ValueError(f"no JSON schema for `{command} --format {fmt}`: commands with --format {fmt} are {', '.join(known)}")
+    name = f"{command}.line.json" if lines else f"{command}.json"
+    return (resources.files("rstlab") / "schemas" / name).read_text(encoding="utf-8")
 
 
-def schema(command: str) -> dict[str, Any]:
-    """The JSON Schema of ``rstlab <command> --format json``'s output."""
-    return json.loads(_schema_text(command))
+def schema(command: str, *, lines: bool = False) -> dict[str, Any]:
+    """The JSON Schema of ``rstlab <command> --format json``'s output (with ``lines``: of one
+    line of ``--format jsonl``)."""
+    return json.loads(_schema_text(command, lines))
 
 
 def to_jsonable(v: Any) -> Any:
@@ -75,12 +83,13 @@ def dumps(doc: Any, *, compact: bool = False) -> str:
     return json.dumps(to_jsonable(doc), indent=None if compact else 1, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def validate(doc: Any, command: str) -> None:
-    """Raise ``jsonschema.ValidationError`` unless ``doc`` satisfies ``command``'s schema (needs
-    the ``jsonschema`` package: ``pip install rstlab[test]``)."""
+def validate(doc: Any, command: str, *, lines: bool = False) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` satisfies ``command``'s schema (with
+    ``lines``: the schema of one jsonl line). Needs the ``jsonschema`` package (``pip install
+    rstlab[test]``)."""
     import jsonschema
 
-    jsonschema.Draft202012Validator(schema(command)).validate(doc)
+    jsonschema.Draft202012Validator(schema(command, lines=lines)).validate(doc)
 
 
 # ---- docs/json.md ------------------------------------------------------------------------------
@@ -137,14 +146,17 @@ def markdown() -> str:
         "",
     ]
     for command in COMMANDS:
-        s = schema(command)
-        lines += [f"## `rstlab {command} --format json`", "", s["description"], ""]
-        if s.get("type") == "array" and "properties" in s.get("items", {}):
-            lines += _object("item", s["items"])
-        elif "properties" in s:
-            lines += _object("document", s)
-        elif "oneOf" in s:
-            lines += ["Shape: " + " or ".join(_type(x) for x in s["oneOf"]) + ".", ""]
-        for name, d in s.get("$defs", {}).items():
-            lines += _object(name, d)
+        docs = [("json", schema(command))] + ([("jsonl", schema(command, lines=True))] if command in LINES else [])
+        for fmt, s in docs:
+            lines += [f"## `rstlab {command} --format {fmt}`", "", s["description"], ""]
+            if s.get("type") == "array" and "properties" in s.get("items", {}):
+                lines += _object("item", s["items"])
+            elif "properties" in s:
+                lines += _object("line", {**s, "description": ""}) if fmt == "jsonl" else _object("document", s)
+                if isinstance(s.get("additionalProperties"), dict):
+                    lines += [f"Other fields: {_type(s['additionalProperties'])}.", ""]
+            elif "oneOf" in s:
+                lines += ["Shape: " + " or ".join(_type(x) for x in s["oneOf"]) + ".", ""]
+            for name, d in s.get("$defs", {}).items():
+                lines += _object(name, d)
     return "\n".join(lines)

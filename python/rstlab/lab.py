@@ -19,8 +19,9 @@ import html
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from . import _rstlab
 from .errors import RstlabError
@@ -75,6 +76,21 @@ def _table(rows: list[dict[str, Any]], name: str) -> Table:
     return Table.from_arrow(pa.Table.from_pylist(rows), name)
 
 
+#: Told of every run as it is made, catalogue or composed (see :func:`observe_runs`).
+_observers: list[Callable[["Run"], object]] = []
+
+
+@contextmanager
+def observe_runs(observer: Callable[["Run"], object]) -> Iterator[None]:
+    """Call ``observer(run)`` for every run made (in any thread) inside the ``with`` block: how
+    the pytest plugin keeps the captures of the runs a failing test made."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+
+
 class Run:
     """One scenario run: capture, applications' results, kernel reasons, classifier verdicts.
 
@@ -84,6 +100,8 @@ class Run:
 
     def __init__(self, native: Any) -> None:
         self._native = native
+        for observer in tuple(_observers):
+            observer(self)
 
     @property
     def scenario(self) -> str:

@@ -10,11 +10,17 @@ Markers
     makes that an error instead (for CI machines that must run them).
 
 Options
-    ``--rstlab-keep-captures DIR``: keep captures of failing tests there (pcapng, each RST's
-    cause as a packet comment). Without it, :func:`assert_reset` keeps its capture in a
-    temporary directory and prints the path.
+    ``--rstlab-keep-captures DIR``: keep there the captures of every failing test — whatever
+    made it fail (an :func:`assert_reset`, a plain ``assert``, an exception) and in whichever
+    phase — : each lab run it made (catalogue or composed) and each capture it read through
+    ``rstlab_capture``, as pcapng with each RST's cause as a packet comment; the report lists
+    their paths. Without it, :func:`assert_reset` keeps its capture in a temporary directory
+    and prints the path.
 
 Fixtures
+    ``rstlab_scenario``: parametrizes a test over the lab's whole catalogue, one test per
+    scenario (ids are the scenario names); its value is the scenario's description, a dict as
+    ``rstlab.lab.scenarios()`` gives it (``name``, ``ip_versions``, ``expect_causes``, ...);
     ``rstlab_capture``: a factory, ``rstlab_capture(path, **read_options)`` → :class:`Trace`;
     ``assert_reset``: :func:`assert_reset`, for tests that prefer a fixture to an import;
     ``rstlab_keep_dir``: the directory captures are kept in;
@@ -57,6 +63,7 @@ _keep_dir: Path | None = None
 _counter = itertools.count(1)
 _kept: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
 _traces_key = pytest.StashKey[list]()
+_runs_key = pytest.StashKey[list]()
 _outer_keep_key = pytest.StashKey["Path | None"]()
 
 
@@ -98,15 +105,42 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"{name}: {reason}")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "rstlab_scenario" in metafunc.fixturenames:
+        from .lab import scenarios
+
+        catalogue = scenarios()
+        metafunc.parametrize("rstlab_scenario", catalogue, ids=[s["name"] for s in catalogue], indirect=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    # Every lab run the test makes (setup, call, teardown; any thread), for the report below.
+    from .lab import observe_runs
+
+    runs: list[Any] = []
+    item.stash[_runs_key] = runs
+    with observe_runs(runs.append):
+        yield
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    traces = item.stash.get(_traces_key, None)
-    if not traces or not report.failed or _keep_dir is None:
+    if not report.failed or _keep_dir is None:
         return
-    paths = [keep_capture(t, _test_name(item.nodeid)) for t in traces]
-    report.sections.append(("rstlab captures", "\n".join(f"kept: {p}" for p in paths)))
+    from .errors import RstlabError
+
+    made = [*item.stash.get(_runs_key, []), *item.stash.get(_traces_key, [])]
+    paths = []
+    for t in made:
+        try:
+            paths.append(f"kept: {keep_capture(t, _test_name(item.nodeid))}")
+        except (OSError, RstlabError) as e:  # a full disk must not hide the test's own failure
+            paths.append(f"not kept: {e}")
+    if paths:
+        report.sections.append(("rstlab captures", "\n".join(paths)))
 
 
 # -- keeping captures ------------------------------------------------------------------------
@@ -165,6 +199,14 @@ def rstlab_capture(request: pytest.FixtureRequest) -> Callable[..., "Trace"]:
         return t
 
     return capture
+
+
+@pytest.fixture
+def rstlab_scenario(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """One scenario of the lab's catalogue, as ``rstlab.lab.scenarios()`` describes it: a test
+    that takes this fixture runs once per scenario, with the scenario's name as its id
+    (``pytest -k s11_linger_zero`` picks one)."""
+    return dict(request.param)
 
 
 @pytest.fixture(name="assert_reset")

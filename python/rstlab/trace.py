@@ -17,7 +17,8 @@ ProgressArg = bool | Callable[[int, int], object] | None
 
 
 class _Bar:
-    """A plain stderr progress bar (no dependency), drawn only on a terminal."""
+    """A plain stderr progress bar (no dependency), drawn only on a terminal: the fallback when
+    tqdm is not installed."""
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -37,9 +38,34 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object] | None, _Bar | None]:
+class _TqdmBar:
+    """Progress through ``tqdm.auto`` (``pip install rstlab[progress]``): a text bar on a
+    terminal, a widget in Jupyter, in bytes of the file read."""
+
+    def __init__(self, label: str, tqdm: Any) -> None:
+        self.label = label
+        self.tqdm = tqdm
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = self.tqdm(total=total, desc=self.label, unit="B", unit_scale=True, unit_divisor=1024,
+                                 leave=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object] | None, _Bar | _TqdmBar | None]:
     if arg is True:
-        bar = _Bar(label)
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            bar: _Bar | _TqdmBar = _Bar(label)
+        else:
+            bar = _TqdmBar(label, tqdm)
         return bar, bar
     if callable(arg):
         return arg, None
@@ -75,7 +101,10 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     - ``errors``: ``"raise"`` (default) raises :class:`TraceFormatError` on damage, with the
       partial trace in its ``trace`` attribute; ``"keep"`` returns the partial trace with
       ``trace.error`` set.
-    - ``progress``: ``True`` for a progress bar on a terminal, or ``callback(done, total)``.
+    - ``progress``: ``True`` for a progress bar — through ``tqdm.auto`` when tqdm is installed
+      (``pip install rstlab[progress]``: a terminal bar, or a widget in Jupyter), else a plain bar
+      drawn on a terminal only — or ``callback(bytes_done, bytes_total)``, called every few
+      megabytes and once at the end of a clean read (``bytes_done == bytes_total``).
     """
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
