@@ -252,3 +252,53 @@ def test_lab_fixture_honours_the_labs_privilege_check(pytester: pytest.Pytester,
     result = pytester.runpytest("--rstlab-require-privileges")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*lab: lab runs need root: run as root (--rstlab-require-privileges is set)*"])
+
+
+def test_rstlab_scenario_parametrizes_over_the_catalogue(pytester: pytest.Pytester) -> None:
+    import rstlab
+
+    pytester.makepyfile("""
+        def test_each(rstlab_scenario):
+            assert set(rstlab_scenario["ip_versions"]) <= {4, 6} and rstlab_scenario["intent"]
+    """)
+    names = [s["name"] for s in rstlab.lab.scenarios()]
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=len(names))
+    ids = [line.split("[", 1)[1].split("]", 1)[0] for line in result.stdout.lines if "::test_each[" in line]
+    assert ids == names
+    # The ids select: one scenario by name.
+    result = pytester.runpytest("-k", "s11_linger_zero")
+    result.assert_outcomes(passed=1, deselected=len(names) - 1)
+
+
+FAILING_LAB_TESTS = """
+import rstlab
+
+def test_plain_assert_fails():
+    run = rstlab.lab.run("s1_closed_port")
+    assert run.verdict == "not what the kernel did"
+
+def test_passes():
+    rstlab.lab.run("s1_closed_port")
+
+def test_fails_without_a_run():
+    assert 1 + 1 == 3
+"""
+
+
+@pytest.mark.rstlab_userns
+def test_a_failing_lab_test_keeps_its_capture(pytester: pytest.Pytester, tshark: str) -> None:
+    import subprocess
+
+    keep = pytester.path / "kept"
+    pytester.makepyfile(FAILING_LAB_TESTS)
+    result = pytester.runpytest(f"--rstlab-keep-captures={keep}")
+    result.assert_outcomes(passed=1, failed=2)
+    # Only the failing test that made a run leaves a capture, and its report says where.
+    [kept] = sorted(keep.glob("*.pcapng"))
+    assert kept.name.startswith("test_plain_assert_fails-")
+    assert f"kept: {kept}" in result.stdout.str()
+    # It is the run's capture: a closed port answers the SYN with one RST (RFC 9293 §3.10.7.1).
+    rsts = subprocess.run([tshark, "-r", str(kept), "-Y", "tcp.flags.reset == 1 && frame.interface_id == 0",
+                           "-T", "fields", "-e", "frame.comment"], capture_output=True, text=True, check=True)
+    assert len(rsts.stdout.splitlines()) == 1 and "rstlab: refused" in rsts.stdout
