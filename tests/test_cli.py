@@ -142,3 +142,17 @@ def test_exit_1_when_an_expectation_fails(tmp_path: Path) -> None:
     assert "1 failed, 1 passed" in p.stdout
     assert cli("conform", "--", str(t), "-k", "test_holds").returncode == 0
     assert cli("conform", "--", "--no-such-pytest-option").returncode == 2
+
+
+def test_log_records_show_on_stderr_at_the_chosen_level(tmp_path: Path) -> None:
+    from capwriter import ethernet, ipv4, ng_epb, ng_idb, ng_shb, tcp
+
+    # An Ethernet interface and a USER0 one (link type 147, https://www.tcpdump.org/linktypes.html).
+    syn = ethernet(0x0800, ipv4("10.0.0.1", "10.0.0.2", 6, tcp(40000, 80, 1000, 0, 0x02)))
+    f = tmp_path / "two-links.pcapng"
+    f.write_bytes(ng_shb() + ng_idb(1) + ng_idb(147) + ng_epb(0, 1, syn) + ng_epb(1, 2, b"\x01"))
+    p = cli("classify", str(f), "--format", "csv")
+    assert p.returncode == 0 and p.stderr == f"rstlab: {f}: 1 frames on unsupported link type 147 skipped " \
+                                              "(rstlab reads Ethernet, Linux SLL/SLL2, raw IP and BSD loopback)\n"
+    p = cli("--log-level", "error", "classify", str(f), "--format", "csv")
+    assert (p.returncode, p.stderr) == (0, "")

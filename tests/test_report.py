@@ -145,7 +145,7 @@ def test_cli_report(traces: Path, tmp_path: Path, capsys) -> None:
 
 def test_cli_report_missing_file(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cli.html"
-    assert main(["report", str(tmp_path / "nope.pcap"), "-o", str(out)]) == 1
+    assert main(["report", str(tmp_path / "nope.pcap"), "-o", str(out)]) == 2  # unreadable input (rstlab --help: exit status)
     assert "nope.pcap" in capsys.readouterr().err
     assert out.exists()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 import os
 import sys
 import time
@@ -58,6 +59,13 @@ def exit_status(e: BaseException) -> int:
     return EXIT_FAILED
 
 
+def _say_damage(e: Exception) -> None:
+    """Say on stderr why a capture was read only in part — unless the log already did (the
+    Rust reader logs damage to ``rstlab.trace``, shown with ``--log-level warning``)."""
+    if not logging.getLogger("rstlab.trace").isEnabledFor(logging.WARNING):
+        print(f"rstlab: {e}", file=sys.stderr)
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from . import read
 
@@ -97,7 +105,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 print_table(_rows(t.resets), ["frame", "conn_id", "sender", "flags", "phase",
                                               "cause", "origin", "effect", "evidence"])
         if t.error is not None:
-            print(f"rstlab: {t.error}", file=sys.stderr)
+            _say_damage(t.error)
             status = max(status, exit_status(t.error))
     if args.format == "json" and (docs or len(args.files) > 1):
         # One capture: its object; several: an array (schemas/classify.json).
@@ -119,7 +127,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             status = max(status, exit_status(e))
             continue
         if t.error is not None:
-            print(f"rstlab: {t.error}", file=sys.stderr)
+            _say_damage(t.error)
             status = max(status, exit_status(t.error))
         traces.append(t)
     # Lab runs join here once the lab is merged (`--run SCENARIO` / `--all-scenarios`).
@@ -233,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rstlab", description="Explain TCP resets.", epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"rstlab {_version()}")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning",
+                   help="what the rstlab.* loggers show on stderr (default: warning — skipped link types, "
+                        "damaged records, runs without the kernel oracle; info adds malformed-frame counts)")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("classify", help="read captures: connections (and every RST explained)")
@@ -333,6 +344,13 @@ def _version() -> str:
 
 def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    # The command's own handler, gone when it returns (main() may run in a larger program).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("rstlab: %(message)s"))
+    logger = logging.getLogger("rstlab")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(args.log_level.upper())
     try:
         return int(args.func(args))
     except (RstlabError, OSError) as e:
@@ -340,6 +358,9 @@ def _run(argv: Sequence[str] | None) -> int:
             raise
         print(f"rstlab: {e}", file=sys.stderr)
         return exit_status(e)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
