@@ -105,7 +105,6 @@ pub fn read_frames<S: FrameSink + ?Sized>(path: &Path, sink: &mut S) -> (ReadSta
     };
     stats.file_size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let err = read_input(path, file, PCAP_BUFFER, BUFFER, sink, &mut stats);
-    let err = report_the_end(sink, &stats, err);
     (stats, err)
 }
 
@@ -175,14 +174,15 @@ fn read_input<R: Read + Send, S: FrameSink + ?Sized>(
             Err(e) => return Some(TraceError::Io { path: path.into(), source: e }),
         }
     }
-    match sniff(path, &buf[..head]) {
+    let err = match sniff(path, &buf[..head]) {
         Err(e) => Some(e),
         Ok(Format::Pcap(h)) => read_pcap(path, input, buf, head, &h, sink, stats),
         Ok(Format::Blocks { pcapng, little_endian }) => {
             let head = &buf[..head];
             read_blocks(path, head.chain(input), head, blocks, pcapng, little_endian, sink, stats)
         }
-    }
+    };
+    report_the_end(sink, stats, err)
 }
 
 /// What pcap-parser's error means for the `what` being read, in the reader's words.

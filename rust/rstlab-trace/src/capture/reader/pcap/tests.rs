@@ -269,8 +269,9 @@ fn break_stops_after_the_frame() {
 }
 
 #[test]
-fn progress_is_reported_every_8_mib() {
-    // 16 KiB records: progress after the first record to end at or past 8 MiB and 16 MiB.
+fn progress_is_reported_every_8_mib_and_at_the_end() {
+    // 16 KiB records: progress after the first record to end at or past 8 MiB and 16 MiB, and
+    // once more at the last byte (without it a bar stops short of 100 %).
     let rec = record(false, 1, 0, &packet(16 << 10, 0), 16 << 10);
     let n = 1100;
     let mut f = file_header(false, false, 0, ETHERNET);
@@ -284,7 +285,7 @@ fn progress_is_reported_every_8_mib() {
     let (sink, stats, err) = from_memory(&f, Frames::default());
     assert_eq!(err, None);
     assert_eq!(stats.frames, n);
-    assert_eq!(sink.progress, vec![(first, total), (second, total)]);
+    assert_eq!(sink.progress, vec![(first, total), (second, total), (total, total)]);
     let (sink2, _, _) = streamed(&f, 100_000, 65536, Frames::default());
     assert_eq!(sink2.progress, sink.progress);
 }
