@@ -186,3 +186,21 @@ def test_a_run_the_oracle_could_not_watch_is_logged_as_a_warning(as_nobody) -> N
     assert out.stderr.splitlines() == [
         f"rstlab.lab WARNING s1_closed_port IPv4: kernel oracle unavailable ({note}): the run's kernel_reason "
         "and stack_sent are null"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jupyter_client's own path migration
+def test_progress_shows_in_a_notebook() -> None:
+    # The defect: the plain bar draws only on a terminal, so a notebook showed nothing. Through
+    # tqdm.auto a notebook shows a widget (ipywidgets) or tqdm's text bar in the cell's output.
+    pytest.importorskip("tqdm")
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    f = LAB / "accept_overflow-v4.pcapng"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import rstlab\nt = rstlab.read({str(f)!r}, progress=True)")])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    shown = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    shown += "".join(o.get("data", {}).get("text/plain", "") for o in outputs if o.output_type == "display_data")
+    assert f"{f.name}: 100%" in shown
