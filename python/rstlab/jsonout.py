@@ -38,7 +38,8 @@ def _schema_text(command: str) -> str:
 
 def schema(command: str) -> dict[str, Any]:
     """The JSON Schema of ``rstlab <command> --format json``'s output."""
-    return json.loads(_schema_text(command))
+    loaded: dict[str, Any] = json.loads(_schema_text(command))
+    return loaded
 
 
 def to_jsonable(v: Any) -> Any:

@@ -28,7 +28,7 @@ def claims_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def agreement_markdown(a: dict[str, Any]) -> str:
-    per: Counter = Counter()
+    per: Counter[tuple[str, ...]] = Counter()
     for r in a["rows"]:
         per[(r["scenario"], r["host"], r["kernel_reason"] or "(no TCP-stack event)",
              r["kernel_cause"] or "-", r["cause"])] += 1
