@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from . import _rstlab
 from ._rstlab import Sock
 from .errors import RstlabError
-from .rows import AppEvent, KernelEvent, RunResetRow, ScenarioInfo
+from .rows import AppEvent, KernelEvent, RunMeta, RunResetRow, ScenarioInfo
 from .table import Table
 from .trace import Connection, Trace
 
@@ -113,13 +113,13 @@ class Run:
         return self._native.oracle_note
 
     @cached_property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> RunMeta:
         """What the run was made on: ``kernel`` (``uname -r``), ``machine`` (``uname -m``),
         ``rstlab_version``, and ``sysctls`` — every ``{"host", "key", "value"}`` the run pinned
         inside its own namespaces (the scenario's declared ones, then any its steps set). The
         run's pcapng carries the same in its section header (comment, ``shb_os``,
         ``shb_userappl``)."""
-        return dict(self._native.meta)
+        return self._native.meta  # a new dict on each access of the native attribute
 
     @cached_property
     def verdict(self) -> str | None:
