@@ -237,7 +237,7 @@ class _LabTables:
         self.counts = {"tcp": len(native.segments)}
 
     @property
-    def zeek_conns(self) -> Any:
+    def zeek_conns(self) -> _rstlab.ArrowTable:
         return self._native.zeek_conns
 
 
