@@ -232,3 +232,97 @@ def test_run_records_match_their_row_types() -> None:
            + _conforms(native.meta, rows.RunMeta, "meta"))
     assert not bad, "\n".join(bad)
     assert re.fullmatch(r"\d+\.\d+.*", native.meta["kernel"]), native.meta["kernel"]
+
+
+# --- the JSON documents' row types against their published schemas ----------------------------
+
+_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
+
+
+def _json_types(hint: object) -> set[str]:
+    """The JSON types a value of ``hint`` can encode as (scalars, unions, literals)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_json_types(h) for h in typing.get_args(hint)))
+    if origin is typing.Literal:
+        return {_JSON_TYPE[type(v)] for v in typing.get_args(hint)}
+    assert hint in _JSON_TYPE, f"not a JSON scalar: {hint}"
+    return {_JSON_TYPE[hint]}  # type: ignore[index]
+
+
+def _schema_mismatches(hint: object, schema: dict[str, Any], defs: dict[str, Any], where: str) -> list[str]:
+    """Where ``hint`` and the JSON Schema ``schema`` describe different documents."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    origin = typing.get_origin(hint)
+    if typing.is_typeddict(hint):
+        fields = typing.get_type_hints(hint)
+        props = schema.get("properties", {})
+        bad = []
+        if schema.get("type") != "object" or set(props) != set(fields) or set(schema.get("required", ())) != set(fields):
+            bad.append(f"{where}: keys {sorted(fields)} vs the schema's properties {sorted(props)} "
+                       f"(required {sorted(schema.get('required', ()))})")
+        return bad + [e for k in set(fields) & set(props)
+                      for e in _schema_mismatches(fields[k], props[k], defs, f"{where}.{k}")]
+    if origin is list:
+        if schema.get("type") != "array":
+            return [f"{where}: a list, but the schema says {schema}"]
+        return _schema_mismatches(typing.get_args(hint)[0], schema["items"], defs, f"{where}[]")
+    if origin is dict:
+        if schema.get("type") != "object" or "additionalProperties" not in schema:
+            return [f"{where}: a dict, but the schema says {schema}"]
+        value = typing.get_args(hint)[1]
+        got = _json_types(value) | ({"null"} if float in (value, *typing.get_args(value)) else set())
+        want = _schema_json_types(schema["additionalProperties"])
+        # (a non-finite float is written as null: rstlab.jsonout.to_jsonable)
+        return [] if got == want else [f"{where}{{}}: {value} encodes as {sorted(got)}, the schema allows {sorted(want)}"]
+    got = _json_types(hint)
+    want = _schema_json_types(schema)
+    if got != want:
+        return [f"{where}: {hint} encodes as {sorted(got)}, the schema allows {sorted(want)}"]
+    literals = _literals(hint)
+    if "enum" in schema and literals is not None and literals != set(schema["enum"]):
+        return [f"{where}: values {sorted(map(str, literals))} vs the schema's enum {schema['enum']}"]
+    return []
+
+
+def _literals(hint: object) -> set[object] | None:
+    """The values a ``Literal`` hint (or a union of literals and None) allows; None for others."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return set(typing.get_args(hint))
+    if hint is type(None):
+        return {None}
+    if origin in (typing.Union, types.UnionType):
+        parts = [_literals(h) for h in typing.get_args(hint)]
+        return None if any(p is None for p in parts) else set().union(*parts)  # type: ignore[arg-type]
+    return None
+
+
+def _schema_json_types(schema: dict[str, Any]) -> set[str]:
+    if "enum" in schema:
+        return {_JSON_TYPE[type(v)] for v in schema["enum"]}
+    t = schema["type"]
+    return {t} if isinstance(t, str) else set(t)
+
+
+def test_schema_check_finds_mismatches() -> None:
+    s = {"type": "object", "required": ["holds", "evidence"],
+         "properties": {"holds": {"type": "boolean"}, "evidence": {"type": "string"}}}
+    assert _schema_mismatches(rows.Verdict, s, {}, "v") == []
+    assert _schema_mismatches(rows.Verdict, {**s, "properties": {**s["properties"], "holds": {"type": "string"}}}, {}, "v")
+    assert _schema_mismatches(rows.Verdict, {**s, "required": ["holds"]}, {}, "v")
+    assert _schema_mismatches(rows.ClaimVerdict | None, {"enum": ["holds", "differs", None]}, {}, "v") == []
+    assert _schema_mismatches(rows.ClaimVerdict, {"enum": ["holds", "other"]}, {}, "v")
+
+
+@pytest.mark.parametrize("command,hint", [("claims", list[rows.Claim]), ("agreement", rows.Agreement),
+                                          ("run", rows.RunDict)])
+def test_json_row_types_match_the_published_schemas(command: str, hint: object) -> None:
+    from rstlab.jsonout import schema
+
+    doc = schema(command)
+    if "oneOf" in doc:  # `rstlab run`: one run, or an array of runs
+        doc = doc["oneOf"][0]
+    bad = _schema_mismatches(hint, doc, doc.get("$defs", schema(command).get("$defs", {})), command)
+    assert not bad, "\n".join(bad)

@@ -10,8 +10,9 @@ from typing import assert_type
 
 import rstlab
 from rstlab.lab import Lab, Run, Sock
-from rstlab.rows import (AppEvent, ConnectionRow, KernelEvent, ResetRow, RunMeta, RunResetRow,
-                         ScenarioInfo, SegmentRow, ZeekConnRow)
+from rstlab.rows import (Agreement, AppEvent, Claim, ClaimVerdict, ConnectionRow, KernelEvent,
+                         ResetRow, RunDict, RunMeta, RunResetRow, ScenarioInfo, SegmentRow,
+                         ZeekConnRow)
 from rstlab.table import Table
 
 
@@ -57,7 +58,11 @@ def lab_side() -> None:
 
     run = rstlab.lab.run("s11_linger_zero", ip_version=6)
     assert_type(run, Run)
-    assert_type(run.verdict, str | None)
+    assert_type(run.verdict, ClaimVerdict | None)
+    assert_type(run.to_dict(), RunDict)
+    assert_type(rstlab.lab.claims([run]), list[Claim])
+    assert_type(rstlab.lab.agreement([run]), Agreement)
+    assert_type(rstlab.lab.agreement([run])["share"], float | None)
     assert_type(run.evidence, str)
     assert_type(run.resets, Table[RunResetRow])
     assert_type(run.app_events, Table[AppEvent])

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from . import _rstlab
 from ._rstlab import Sock
 from .errors import RstlabError
-from .rows import AppEvent, KernelEvent, RunMeta, RunResetRow, ScenarioInfo
+from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
+                   RunResetRow, ScenarioInfo)
 from .table import Table
 from .trace import Connection, Trace
 
@@ -122,7 +123,7 @@ class Run:
         return self._native.meta  # a new dict on each access of the native attribute
 
     @cached_property
-    def verdict(self) -> str | None:
+    def verdict(self) -> ClaimVerdict | None:
         """``"holds"`` / ``"differs"`` for the source text's claim (None if the scenario has none)."""
         v = self._native.verdict
         return None if v is None else ("holds" if v["holds"] else "differs")
@@ -174,6 +175,7 @@ class Run:
         return claim
 
     def connection(self, conn_id: int = 0) -> Connection:
+        """One connection of the run's capture (``conn_id`` as in Wireshark's ``tcp.stream``)."""
         return self.trace.connection(conn_id)
 
     def write_pcapng(self, path: str | os.PathLike[str], *, comments: bool = True,
@@ -189,7 +191,7 @@ class Run:
         self._native.write_pcapng(os.fspath(path), notes if comments else {}, all_interfaces)
         return os.fspath(path)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RunDict:
         """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md)."""
         return {
             "scenario": self.scenario,
@@ -303,11 +305,11 @@ def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None 
     return [results[i] for i in range(len(jobs))]
 
 
-def claims(runs: list[Run | RstlabError]) -> list[dict[str, Any]]:
+def claims(runs: list[Run | RstlabError]) -> list[Claim]:
     """The source text's claims S1–S12 with the verdict each run gave and its evidence."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Claim] = []
     for r in runs:
-        if isinstance(r, Run) and r.claim:
+        if isinstance(r, Run) and r.claim and r.verdict is not None:
             rows.append({"claim": r.claim, "scenario": r.scenario, "ip_version": r.ip_version,
                          "statement": r.info.get("statement", ""), "verdict": r.verdict,
                          "evidence": r.evidence})
@@ -315,14 +317,15 @@ def claims(runs: list[Run | RstlabError]) -> list[dict[str, Any]]:
     return rows
 
 
-def agreement(runs: list[Run | RstlabError]) -> dict[str, Any]:
+def agreement(runs: list[Run | RstlabError]) -> Agreement:
     """The classifier against the kernel: per-scenario confusion rows and the overall figure.
 
     A RST the TCP stack sent (a ``tcp_send_reset`` event) agrees when the classifier's cause is
     the cause the kernel's reason implies. RSTs no stack sent are reported with the cause the
     classifier gave (forged and middlebox ones should be ``injected``).
     """
-    rows, stack, agree, other, injected = [], 0, 0, 0, 0
+    rows: list[AgreementRow] = []
+    stack, agree, other, injected = 0, 0, 0, 0
     for r in runs:
         if not isinstance(r, Run):
             continue
@@ -423,6 +426,8 @@ class Lab:
         return self._native.wait_rst(timeout)
 
     def finish(self) -> Run:
+        """Stop capturing and tracing, tear everything down and return the run, classified
+        (once; later calls return the same run)."""
         if self.run is None:
             self.run = Run(self._native.finish())
         return self.run

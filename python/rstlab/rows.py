@@ -13,7 +13,7 @@ is a ``str`` to a type checker); :class:`~rstlab.trace.Connection` exposes
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 __all__ = [
     "ConnectionRow",
@@ -27,7 +27,15 @@ __all__ = [
     "SysctlPin",
     "RunMeta",
     "ScenarioInfo",
+    "ClaimVerdict",
+    "Claim",
+    "AgreementRow",
+    "Agreement",
+    "RunDict",
 ]
+
+#: A run's verdict on the claim its scenario tests.
+ClaimVerdict = Literal["holds", "differs"]
 
 
 class ConnectionRow(TypedDict):
@@ -200,3 +208,61 @@ class ScenarioInfo(TypedDict):
     params: list[str]
     expect_causes: list[str]
     expect_kernel_reasons: list[str]
+
+
+# The JSON documents (``rstlab/schemas/*.json``, docs/json.md); the test checks each against its
+# published schema.
+
+
+class Claim(TypedDict):
+    """One row of ``rstlab.lab.claims()`` (``rstlab claims --format json``)."""
+
+    claim: str
+    scenario: str
+    ip_version: int
+    statement: str
+    verdict: ClaimVerdict
+    evidence: str
+
+
+class AgreementRow(TypedDict):
+    """One RST of ``rstlab.lab.agreement()["rows"]``."""
+
+    scenario: str
+    ip_version: int
+    frame: int
+    host: str
+    kernel_reason: str | None
+    kernel_cause: str | None
+    cause: str
+    agrees: bool | None
+
+
+class Agreement(TypedDict):
+    """``rstlab.lab.agreement()`` (``rstlab agreement --format json``)."""
+
+    rows: list[AgreementRow]
+    stack_rsts: int
+    agree: int
+    share: float | None
+    non_stack_rsts: int
+    non_stack_injected: int
+
+
+class RunDict(TypedDict):
+    """``Run.to_dict()`` (``rstlab run --format json``)."""
+
+    scenario: str
+    ip_version: int
+    claim: str | None
+    verdict: ClaimVerdict | None
+    evidence: str
+    resets: list[RunResetRow]
+    app_events: list[AppEvent]
+    kernel_events: list[KernelEvent]
+    oracle_available: bool
+    oracle_note: str | None
+    duration: float
+    metrics: dict[str, float]
+    meta: RunMeta
+    pcapng: str | None

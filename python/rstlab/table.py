@@ -42,11 +42,13 @@ class Table(Generic[Row]):
 
     @classmethod
     def from_arrow(cls, table: pa.Table, name: str = "table") -> Table[Row]:
+        """A table over an existing ``pyarrow.Table`` (no copy)."""
         t = cls(None, name)
         t._arrow = table
         return t
 
     def to_arrow(self) -> pa.Table:
+        """The ``pyarrow.Table`` (imported from Rust without a copy on first use)."""
         if self._arrow is None:
             # pyarrow (and numpy with it) is imported on first use, not with rstlab: reading a
             # capture and the command line never wait for it.
@@ -90,6 +92,7 @@ class Table(Generic[Row]):
         return cast("pl.DataFrame", pl.from_arrow(self.to_arrow()))
 
     def to_pylist(self) -> list[Row]:
+        """Every row as a dict (column name → Python value; ``None`` for a null)."""
         rows: list[Row] = self.to_arrow().to_pylist()
         return rows
 
