@@ -156,7 +156,7 @@ class Trace:
             segs = self._segments.filter(conn_id=conn_id)
         else:
             res = _analyze(self.path, **self._opts, segments=conn_id, progress=None)
-            segs = Table[SegmentRow](res.segments, "segments")
+            segs = Table(res.segments, "segments")
         return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id), trace=self)
 
     def write_pcapng(self, path: str | os.PathLike[str]) -> None:
