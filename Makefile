@@ -32,6 +32,7 @@ python-deps:
 	$(PIP) install -q --disable-pip-version-check "maturin>=1.5,<2" "pyarrow>=15" "pandas>=2" "polars>=1" \
 	  "matplotlib>=3.7" "pytest>=8" "pytest-xdist>=3" "nbclient>=0.7" "nbformat>=5" "ipykernel>=6" "jsonschema>=4.18"
 	$(PIP) install -q --disable-pip-version-check "tqdm>=4.66"
+	$(PIP) install -q --disable-pip-version-check "mypy>=1.15,<3" "basedpyright>=1.28,<2"  # tests/test_typing.py
 
 # Build the abi3 wheel from this checkout and install it (what `pip install .` does for users).
 install:

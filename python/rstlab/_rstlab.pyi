@@ -3,11 +3,38 @@
 Users call the curated API in ``rstlab`` (``read``, ``lab.run``...); these are its building blocks.
 """
 
+from collections.abc import Callable
 from os import PathLike
-from typing import Any, Callable
+from pathlib import Path
+from typing import final
+
+from rstlab.rows import AppEvent, KernelEvent, RunMeta, RunResetRow, ScenarioInfo, Verdict
+
+__all__ = [
+    "__version__",
+    "ArrowTable",
+    "Analysis",
+    "analyze_file",
+    "write_pcapng_with_comments",
+    "causes",
+    "columns",
+    "LabRun",
+    "scenarios",
+    "run",
+    "check_privileges",
+    "lab_mode",
+    "oracle_check",
+    "_set_userns_helper",
+    "_userns_child",
+    "Lab",
+    "Sock",
+]
 
 __version__: str
 
+# Every class is a PyO3 class without `subclass`: final (Python code cannot subclass it).
+
+@final
 class ArrowTable:
     """One Arrow table owned by Rust; import it with ``pyarrow.table(obj)`` (zero copy)."""
 
@@ -16,6 +43,7 @@ class ArrowTable:
     @property
     def column_names(self) -> list[str]: ...
 
+@final
 class Analysis:
     """The result of one pass over a capture."""
 
@@ -61,33 +89,53 @@ def columns() -> list[tuple[str, str, str, str]]:
     """The column reference: (table, column, Arrow type as pyarrow names it, one-line doc) for
     every column of every table, in the tables' column order."""
 
+@final
 class LabRun:
-    """One finished lab run (see ``rstlab.lab.Run`` for the curated object)."""
+    """One finished lab run (see ``rstlab.lab.Run`` for the curated object). Every attribute is
+    read-only and converted from the Rust ``RunResult`` on each access."""
 
-    scenario: str
-    ip_version: int
-    verdict: dict[str, Any] | None
-    app_events: list[dict[str, Any]]
-    kernel_events: list[dict[str, Any]]
-    resets: list[dict[str, Any]]
-    hosts: list[tuple[str, str]]
-    interfaces: list[str]
-    duration: float
-    metrics: dict[str, float]
-    oracle_available: bool
-    oracle_note: str | None
-    meta: dict[str, Any]
-    """``kernel`` (``uname -r``), ``machine``, ``rstlab_version`` and ``sysctls`` (a list of
-    ``{"host", "key", "value"}`` the run pinned inside its namespaces)."""
-    pcapng: str | None
-    connections: ArrowTable
-    segments: ArrowTable
-    reset_table: ArrowTable
-    zeek_conns: ArrowTable
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def ip_version(self) -> int: ...
+    @property
+    def verdict(self) -> Verdict | None: ...
+    @property
+    def app_events(self) -> list[AppEvent]: ...
+    @property
+    def kernel_events(self) -> list[KernelEvent]: ...
+    @property
+    def resets(self) -> list[RunResetRow]: ...
+    @property
+    def hosts(self) -> list[tuple[str, str]]: ...
+    @property
+    def interfaces(self) -> list[str]: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def metrics(self) -> dict[str, float]: ...
+    @property
+    def oracle_available(self) -> bool: ...
+    @property
+    def oracle_note(self) -> str | None: ...
+    @property
+    def meta(self) -> RunMeta:
+        """``kernel`` (``uname -r``), ``machine``, ``rstlab_version`` and ``sysctls`` (a list of
+        ``{"host", "key", "value"}`` the run pinned inside its namespaces)."""
+    @property
+    def pcapng(self) -> Path | None: ...
+    @property
+    def connections(self) -> ArrowTable: ...
+    @property
+    def segments(self) -> ArrowTable: ...
+    @property
+    def reset_table(self) -> ArrowTable: ...
+    @property
+    def zeek_conns(self) -> ArrowTable: ...
     def write_pcapng(self, path: str | PathLike[str], comments: dict[int, str] | None = None,
                      all_interfaces: bool = True) -> None: ...
 
-def scenarios() -> list[dict[str, Any]]:
+def scenarios() -> list[ScenarioInfo]:
     """The lab's catalogue."""
 
 def run(name: str, ip_version: int = 4, params: dict[str, str] | None = None,
@@ -110,6 +158,15 @@ def oracle_check() -> str | None:
     """Why a run here would have no kernel oracle (``None``: it would), found as a run finds it
     (tracefs mounted, or a private mount made and removed)."""
 
+def _set_userns_helper(argv: list[str]) -> None:
+    """The program (argv) an ordinary user's runs start inside a user namespace; it must call
+    ``_userns_child()``."""
+
+def _userns_child() -> int:
+    """The user-namespace child's side of a run: request on stdin, outcome on stdout; returns
+    the exit status."""
+
+@final
 class Sock:
     """A TCP socket inside a lab host; a failed call raises :class:`OSError` by errno (e.g.
     ``ConnectionResetError``), as a Python socket does."""
@@ -126,11 +183,12 @@ class Sock:
     def tcp_state(self) -> str | None: ...
     def close(self) -> None: ...
 
+@final
 class Lab:
     """A live topology of fresh network namespaces (see ``rstlab.lab.Lab``)."""
 
-    def __init__(self, name: str = "custom", ip_version: int = 4, routed: bool = False,
-                 oracle: bool = True, sysctls: list[tuple[str, str, str]] = ...) -> None: ...
+    def __new__(cls, name: str = "custom", ip_version: int = 4, routed: bool = False,
+                oracle: bool = True, sysctls: list[tuple[str, str, str]] | None = None) -> Lab: ...
     def addr(self, role: str) -> str: ...
     def server_addr(self) -> tuple[str, int]: ...
     def socket(self, role: str) -> Sock: ...

@@ -42,7 +42,8 @@ CONN_COLUMNS = ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "
 
 
 def _rows(table: Any) -> list[dict[str, Any]]:
-    return to_jsonable(table.to_pylist())
+    rows: list[dict[str, Any]] = to_jsonable(table.to_pylist())
+    return rows
 
 
 def _emit(doc: Any, compact: bool = False) -> None:
@@ -140,8 +141,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from .lab import scenarios
 
-    rows = [{**s, "sysctls": [{"host": h, "key": k, "value": v} for h, k, v in s["sysctls"]]}
-            for s in scenarios()]
+    rows: list[dict[str, Any]] = [{**s, "sysctls": [{"host": h, "key": k, "value": v} for h, k, v in s["sysctls"]]}
+                                  for s in scenarios()]
     if args.format == "json":
         _emit(rows)
     else:

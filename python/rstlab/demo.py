@@ -69,7 +69,7 @@ def demo(out: str | os.PathLike[str], files: list[str] | None = None) -> int:
     paths = [Path(f) for f in files or []] + _shared_traces()
     if runs:
         paths = sorted((outdir / "captures").glob("*.pcapng")) + paths
-    totals: Counter = Counter()
+    totals: Counter[str] = Counter()
     public = []
     n_conn = n_pkt = 0
     lab_dir = (outdir / "captures").resolve()

@@ -46,7 +46,8 @@ def _schema_text(command: str, lines: bool) -> str:
 def schema(command: str, *, lines: bool = False) -> dict[str, Any]:
     """The JSON Schema of ``rstlab <command> --format json``'s output (with ``lines``: of one
     line of ``--format jsonl``)."""
-    return json.loads(_schema_text(command, lines))
+    loaded: dict[str, Any] = json.loads(_schema_text(command, lines))
+    return loaded
 
 
 def to_jsonable(v: Any) -> Any:

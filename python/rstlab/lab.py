@@ -21,14 +21,21 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from . import _rstlab
+from ._rstlab import Sock
 from .errors import RstlabError
+from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
+                   RunResetRow, ScenarioInfo)
 from .table import Table
 from .trace import Connection, Trace
 
-__all__ = ["scenarios", "run", "run_all", "Run", "Lab", "claims", "agreement", "privileges", "mode"]
+if TYPE_CHECKING:
+    from .table import Row
+
+__all__ = ["scenarios", "run", "run_all", "Run", "Lab", "Sock", "claims", "agreement", "privileges",
+           "mode"]
 
 # An ordinary user's run happens in a child inside a user namespace (rstlab-lab's `userns`):
 # this interpreter, loading this very extension by its path — not the package, so nothing else
@@ -39,7 +46,7 @@ if sys.executable and getattr(_rstlab, "__file__", None):
     _rstlab._set_userns_helper([sys.executable, "-I", "-S", "-c", _USERNS_CHILD, _rstlab.__file__])
 
 
-def scenarios() -> list[dict[str, Any]]:
+def scenarios() -> list[ScenarioInfo]:
     """The catalogue: one dict per scenario (``name``, ``family``, ``claim``, ``statement``,
     ``intent``, ``source``, ``needs``, ``ip_versions``, ``topology``, ``capture_at``, ``sysctls``,
     ``params``, and what a run with default parameters produces: ``expect_causes``, the causes of
@@ -70,10 +77,11 @@ def privileges() -> str | None:
     return None
 
 
-def _table(rows: list[dict[str, Any]], name: str) -> Table:
+def _table(rows: list[Row], name: str) -> Table[Row]:
     import pyarrow as pa
 
-    return Table.from_arrow(pa.Table.from_pylist(rows), name)
+    table: Table[Row] = Table.from_arrow(pa.Table.from_pylist(rows), name)
+    return table
 
 
 #: Told of every run as it is made, catalogue or composed (see :func:`observe_runs`).
@@ -98,7 +106,7 @@ class Run:
     are read from it; the tables are built once, on first use.
     """
 
-    def __init__(self, native: Any) -> None:
+    def __init__(self, native: _rstlab.LabRun) -> None:
         self._native = native
         for observer in tuple(_observers):
             observer(self)
@@ -124,16 +132,16 @@ class Run:
         return self._native.oracle_note
 
     @cached_property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> RunMeta:
         """What the run was made on: ``kernel`` (``uname -r``), ``machine`` (``uname -m``),
         ``rstlab_version``, and ``sysctls`` — every ``{"host", "key", "value"}`` the run pinned
         inside its own namespaces (the scenario's declared ones, then any its steps set). The
         run's pcapng carries the same in its section header (comment, ``shb_os``,
         ``shb_userappl``)."""
-        return dict(self._native.meta)
+        return self._native.meta  # a new dict on each access of the native attribute
 
     @cached_property
-    def verdict(self) -> str | None:
+    def verdict(self) -> ClaimVerdict | None:
         """``"holds"`` / ``"differs"`` for the source text's claim (None if the scenario has none)."""
         v = self._native.verdict
         return None if v is None else ("holds" if v["holds"] else "differs")
@@ -144,16 +152,16 @@ class Run:
         return "" if v is None else v["evidence"]
 
     @cached_property
-    def resets(self) -> Table:
-        return _table(list(self._native.resets), "resets")
+    def resets(self) -> Table[RunResetRow]:
+        return _table(self._native.resets, "resets")
 
     @cached_property
-    def app_events(self) -> Table:
-        return _table(list(self._native.app_events), "app_events")
+    def app_events(self) -> Table[AppEvent]:
+        return _table(self._native.app_events, "app_events")
 
     @cached_property
-    def kernel_events(self) -> Table:
-        return _table(list(self._native.kernel_events), "kernel_events")
+    def kernel_events(self) -> Table[KernelEvent]:
+        return _table(self._native.kernel_events, "kernel_events")
 
     @cached_property
     def hosts(self) -> dict[str, str]:
@@ -175,15 +183,17 @@ class Run:
                      segments=Table(self._native.segments, "segments"))
 
     @cached_property
-    def info(self) -> dict[str, Any]:
-        """The scenario's catalogue entry (see :func:`scenarios`)."""
+    def info(self) -> ScenarioInfo | dict[str, Any]:
+        """The scenario's catalogue entry (see :func:`scenarios`); ``{}`` for a composed run."""
         return next((s for s in scenarios() if s["name"] == self.scenario), {})
 
     @property
     def claim(self) -> str | None:
-        return self.info.get("claim")
+        claim: str | None = self.info.get("claim")
+        return claim
 
     def connection(self, conn_id: int = 0) -> Connection:
+        """One connection of the run's capture (``conn_id`` as in Wireshark's ``tcp.stream``)."""
         return self.trace.connection(conn_id)
 
     def write_pcapng(self, path: str | os.PathLike[str], *, comments: bool = True,
@@ -199,7 +209,7 @@ class Run:
         self._native.write_pcapng(os.fspath(path), notes if comments else {}, all_interfaces)
         return os.fspath(path)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RunDict:
         """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md)."""
         return {
             "scenario": self.scenario,
@@ -240,14 +250,14 @@ class Run:
 class _LabTables:
     """Adapts a native lab run to what :class:`Trace` reads."""
 
-    def __init__(self, native: Any) -> None:
+    def __init__(self, native: _rstlab.LabRun) -> None:
         self._native = native
         self.connections = native.connections
         self.resets = native.reset_table
         self.counts = {"tcp": len(native.segments)}
 
     @property
-    def zeek_conns(self) -> Any:
+    def zeek_conns(self) -> _rstlab.ArrowTable:
         return self._native.zeek_conns
 
 
@@ -313,11 +323,11 @@ def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None 
     return [results[i] for i in range(len(jobs))]
 
 
-def claims(runs: list[Run | RstlabError]) -> list[dict[str, Any]]:
+def claims(runs: list[Run | RstlabError]) -> list[Claim]:
     """The source text's claims S1–S12 with the verdict each run gave and its evidence."""
-    rows = []
+    rows: list[Claim] = []
     for r in runs:
-        if isinstance(r, Run) and r.claim:
+        if isinstance(r, Run) and r.claim and r.verdict is not None:
             rows.append({"claim": r.claim, "scenario": r.scenario, "ip_version": r.ip_version,
                          "statement": r.info.get("statement", ""), "verdict": r.verdict,
                          "evidence": r.evidence})
@@ -325,14 +335,15 @@ def claims(runs: list[Run | RstlabError]) -> list[dict[str, Any]]:
     return rows
 
 
-def agreement(runs: list[Run | RstlabError]) -> dict[str, Any]:
+def agreement(runs: list[Run | RstlabError]) -> Agreement:
     """The classifier against the kernel: per-scenario confusion rows and the overall figure.
 
     A RST the TCP stack sent (a ``tcp_send_reset`` event) agrees when the classifier's cause is
     the cause the kernel's reason implies. RSTs no stack sent are reported with the cause the
     classifier gave (forged and middlebox ones should be ``injected``).
     """
-    rows, stack, agree, other, injected = [], 0, 0, 0, 0
+    rows: list[AgreementRow] = []
+    stack, agree, other, injected = 0, 0, 0, 0
     for r in runs:
         if not isinstance(r, Run):
             continue
@@ -374,17 +385,72 @@ class Lab:
         self._native = _rstlab.Lab(name, ip_version, routed, oracle, list(sysctls))
         self.run: Run | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        # addr, server_addr, socket, listener, spawn, kill, drop_input, reject, heal, reboot,
-        # vanish, sysctl, wait_rst: the building blocks themselves.
-        return getattr(self.__dict__["_native"], name)
+    # The building blocks themselves, each the native lab's (rstlab-lab's `Lab`).
+
+    def addr(self, role: str) -> str:
+        """The address of host ``role`` (``"client"``, ``"server"``, ``"router"``)."""
+        return self._native.addr(role)
+
+    def server_addr(self) -> tuple[str, int]:
+        """The server's ``(address, port)`` that scenarios listen on."""
+        return self._native.server_addr()
+
+    def socket(self, role: str) -> Sock:
+        """A TCP socket in host ``role``; every call on it is recorded as an app event."""
+        return self._native.socket(role)
+
+    def listener(self, role: str = "server", backlog: int = 16) -> Sock:
+        """A socket in ``role`` bound to the server address and listening."""
+        return self._native.listener(role, backlog)
+
+    def spawn(self, role: str, argv: list[str]) -> int:
+        """Start ``argv`` (e.g. your own server) inside host ``role``; returns its pid. It is
+        killed and reaped when the lab finishes, and dies with this process."""
+        return self._native.spawn(role, argv)
+
+    def kill(self, pid: int, signal: int = 9) -> None:
+        """Send ``signal`` (default SIGKILL) to a spawned process and reap it."""
+        self._native.kill(pid, signal)
+
+    def drop_input(self, role: str, expr: str = "") -> int:
+        """Silence traffic arriving at ``role`` (an nft drop on its input hook; ``expr`` narrows
+        it, e.g. ``"tcp flags syn"``). Returns a fault id for :meth:`heal`."""
+        return self._native.drop_input(role, expr)
+
+    def reject(self, role: str, expr: str = "meta l4proto tcp") -> int:
+        """``reject with tcp reset`` on ``role``'s input hook (a host firewall), or on the
+        router's forward hook when ``role`` is ``"router"`` (a middlebox). Returns a fault id."""
+        return self._native.reject(role, expr)
+
+    def heal(self, fault: int) -> None:
+        """Remove a fault :meth:`drop_input` or :meth:`reject` made."""
+        self._native.heal(fault)
+
+    def reboot(self, role: str) -> None:
+        """Crash and reboot host ``role``: a fresh namespace with the same address (its old
+        sockets stay behind, unreachable)."""
+        self._native.reboot(role)
+
+    def vanish(self, role: str) -> None:
+        """Make ``role`` vanish from the network (no answer at all)."""
+        self._native.vanish(role)
+
+    def sysctl(self, role: str, key: str, value: str) -> None:
+        """Set a sysctl inside host ``role``'s namespace only (recorded in ``Run.meta``)."""
+        self._native.sysctl(role, key, value)
+
+    def wait_rst(self, timeout: float = 2.0) -> bool:
+        """Wait up to ``timeout`` seconds for a RST on the wire; ``False`` if none came."""
+        return self._native.wait_rst(timeout)
 
     def finish(self) -> Run:
+        """Stop capturing and tracing, tear everything down and return the run, classified
+        (once; later calls return the same run)."""
         if self.run is None:
             self.run = Run(self._native.finish())
         return self.run
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc: object) -> None:

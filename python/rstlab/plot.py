@@ -19,8 +19,10 @@ class ConnectionLike(Protocol):
     ``rstlab.trace`` imports this module (for ``Connection._repr_html_``) and the two must not
     import each other."""
 
-    row: Mapping[str, Any]
-    segments: Any
+    @property
+    def row(self) -> Mapping[str, Any]: ...
+    @property
+    def segments(self) -> Any: ...
 
 __all__ = ["ladder", "time_sequence", "tcpdump_label", "event_label"]
 

@@ -39,13 +39,17 @@ import re
 import tempfile
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Mapping, Sequence
 
 import pytest
 
 from . import privileges
 
 if TYPE_CHECKING:
+    import pluggy
+
+    from .rows import ResetRow
+    from .lab import Run
     from .trace import Connection, Trace
 
 __all__ = ["assert_reset", "keep_capture"]
@@ -62,8 +66,8 @@ _ROLE_NAME = {"orig": "client", "resp": "server"}
 _keep_dir: Path | None = None
 _counter = itertools.count(1)
 _kept: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
-_traces_key = pytest.StashKey[list]()
-_runs_key = pytest.StashKey[list]()
+_traces_key = pytest.StashKey[list["Trace"]]()
+_runs_key = pytest.StashKey[list["Run"]]()
 _outer_keep_key = pytest.StashKey["Path | None"]()
 
 
@@ -121,14 +125,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     except ModuleNotFoundError:  # a build without the lab (see the `lab` fixture) makes no runs
         yield
         return
-    runs: list[Any] = []
+    runs: list[Run] = []
     item.stash[_runs_key] = runs
     with observe_runs(runs.append):
         yield
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if not report.failed or _keep_dir is None:
@@ -213,7 +218,7 @@ def rstlab_scenario(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture(name="assert_reset")
-def _assert_reset_fixture() -> Callable[..., list[dict[str, Any]]]:
+def _assert_reset_fixture() -> Callable[..., list[ResetRow]]:
     """:func:`assert_reset`."""
     return assert_reset
 
@@ -289,7 +294,7 @@ def _describe_reset(r: Mapping[str, Any]) -> str:
 
 def assert_reset(obj: "Trace | Connection | Any", cause: str | None = None,
                  sender: str | None = None, errno: int | str | None = None, *,
-                 conn_id: int | None = None) -> list[dict[str, Any]]:
+                 conn_id: int | None = None) -> list[ResetRow]:
     """Assert that ``obj`` (a Trace, a Connection or a lab run) holds a RST with this ``cause``
     sent by ``sender`` (``"client"``/``"orig"`` or ``"server"``/``"resp"``); ``None`` matches
     anything. ``errno`` (a number or a name such as ``"ECONNRESET"``) is checked against a lab
@@ -373,7 +378,7 @@ def assert_reset(obj: "Trace | Connection | Any", cause: str | None = None,
 
 
 def _ladder_connections(trace: "Trace | None", conn: "Connection | None",
-                        resets: list[Mapping[str, Any]], conn_id: int | None,
+                        resets: Sequence[Mapping[str, Any]], conn_id: int | None,
                         limit: int = 3) -> list["Connection"]:
     if conn is not None:
         return [conn]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .rows import Agreement, Claim
 
 __all__ = ["print_table", "claims_markdown", "agreement_markdown"]
 
@@ -19,7 +22,7 @@ def print_table(rows: list[dict[str, Any]], columns: list[str], out: Any = sys.s
         out.write("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() + "\n")
 
 
-def claims_markdown(rows: list[dict[str, Any]]) -> str:
+def claims_markdown(rows: list[Claim]) -> str:
     out = ["| claim | scenario | IP | the post says | on Linux | evidence |", "|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['claim']} | `{r['scenario']}` | v{r['ip_version']} | {r['statement']} | "
@@ -27,8 +30,8 @@ def claims_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def agreement_markdown(a: dict[str, Any]) -> str:
-    per: Counter = Counter()
+def agreement_markdown(a: Agreement) -> str:
+    per: Counter[tuple[str, ...]] = Counter()
     for r in a["rows"]:
         per[(r["scenario"], r["host"], r["kernel_reason"] or "(no TCP-stack event)",
              r["kernel_cause"] or "-", r["cause"])] += 1

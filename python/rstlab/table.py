@@ -3,36 +3,52 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
     import pyarrow as pa
+    from typing_extensions import TypeVar
+
+    #: The type of one row (a ``TypedDict`` of :mod:`rstlab.rows`, e.g. ``Table[ResetRow]``); a
+    #: bare ``Table`` is a ``Table[dict[str, Any]]``.
+    Row = TypeVar("Row", bound=Mapping[str, Any], default=dict[str, Any])
+else:
+    from typing import TypeVar
+
+    # TypeVar defaults (PEP 696) are new in Python 3.13; at run time the bound is all there is.
+    Row = TypeVar("Row", bound=Mapping[str, Any])
 
 __all__ = ["Table", "columns", "columns_markdown"]
 
 
-class Table:
+class Table(Generic[Row]):
     """A read-only table backed by Arrow memory that Rust filled.
 
     ``to_arrow()`` / ``to_pandas()`` / ``to_polars()`` convert it (pandas and polars are imported
     only when asked for); ``len(t)``, ``t.columns``, ``t["col"]`` and iteration over row dicts
-    work without either.
+    work without either. ``Row`` is the type of one row to a type checker (``Trace.resets`` is a
+    ``Table[ResetRow]``); at run time rows are plain dicts.
     """
 
     __slots__ = ("_native", "_arrow", "_name")
 
-    def __init__(self, native: Any, name: str = "table") -> None:
+    def __init__(self, native: object, name: str = "table") -> None:
         self._native = native
         self._arrow: pa.Table | None = None
         self._name = name
 
     @classmethod
-    def from_arrow(cls, table: pa.Table, name: str = "table") -> "Table":
+    def from_arrow(cls, table: pa.Table, name: str = "table") -> Table[Row]:
+        """A table over an existing ``pyarrow.Table`` (no copy)."""
         t = cls(None, name)
         t._arrow = table
         return t
 
     def to_arrow(self) -> pa.Table:
+        """The ``pyarrow.Table`` (imported from Rust without a copy on first use)."""
         if self._arrow is None:
             # pyarrow (and numpy with it) is imported on first use, not with rstlab: reading a
             # capture and the command line never wait for it.
@@ -46,7 +62,7 @@ class Table:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
-    def to_pandas(self, zero_copy: bool = True) -> Any:
+    def to_pandas(self, zero_copy: bool = True) -> pd.DataFrame:
         """A ``pandas.DataFrame`` (needs pandas).
 
         By default its columns are pyarrow-backed (``pd.ArrowDtype``): they share the Arrow
@@ -62,32 +78,39 @@ class Table:
             def mapper(t: pa.DataType) -> Any:
                 return None if pa.types.is_dictionary(t) else pd.ArrowDtype(t)
 
-            return self.to_arrow().to_pandas(types_mapper=mapper)
-        return self.to_arrow().to_pandas()
+            frame: pd.DataFrame = self.to_arrow().to_pandas(types_mapper=mapper)
+            return frame
+        plain: pd.DataFrame = self.to_arrow().to_pandas()
+        return plain
 
-    def to_polars(self) -> Any:
+    def to_polars(self) -> pl.DataFrame:
         """A ``polars.DataFrame`` (needs polars)."""
         import polars as pl
 
-        return pl.from_arrow(self.to_arrow())
+        # A Table always converts to a DataFrame (pl.from_arrow gives a Series only for an Arrow
+        # array or chunked array).
+        return cast("pl.DataFrame", pl.from_arrow(self.to_arrow()))
 
-    def to_pylist(self) -> list[dict[str, Any]]:
-        return self.to_arrow().to_pylist()
+    def to_pylist(self) -> list[Row]:
+        """Every row as a dict (column name → Python value; ``None`` for a null)."""
+        rows: list[Row] = self.to_arrow().to_pylist()
+        return rows
 
     @property
     def columns(self) -> list[str]:
         return list(self.to_arrow().column_names)
 
     def __len__(self) -> int:
-        return self.to_arrow().num_rows
+        return int(self.to_arrow().num_rows)
 
     def __getitem__(self, column: str) -> list[Any]:
-        return self.to_arrow().column(column).to_pylist()
+        values: list[Any] = self.to_arrow().column(column).to_pylist()
+        return values
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Row]:
         return iter(self.to_pylist())
 
-    def filter(self, **equal: Any) -> "Table":
+    def filter(self, **equal: object) -> Table[Row]:
         """Rows whose columns equal the given values: ``t.filter(conn_id=3)``."""
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -97,7 +120,7 @@ class Table:
         for col, val in equal.items():
             m = pc.equal(tbl.column(col), pa.scalar(val, type=tbl.schema.field(col).type))
             mask = m if mask is None else pc.and_(mask, m)
-        return Table.from_arrow(tbl if mask is None else tbl.filter(mask), self._name)
+        return type(self).from_arrow(tbl if mask is None else tbl.filter(mask), self._name)
 
     def __repr__(self) -> str:
         tbl = self.to_arrow()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import _rstlab
 from .errors import TraceFormatError
+from .rows import ConnectionRow, ResetRow, SegmentRow, ZeekConnRow
 from .table import Table
 
 __all__ = ["read", "Trace", "Connection"]
@@ -73,7 +75,7 @@ def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object
 
 
 def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, zeek_bare: bool,
-             segments: object, progress: ProgressArg) -> Any:
+             segments: str | int | None, progress: ProgressArg) -> _rstlab.Analysis:
     cb, bar = _progress(progress, os.path.basename(path))
     try:
         return _rstlab.analyze_file(path, verify_checksums=verify_checksums or zeek_checksums,
@@ -109,9 +111,10 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
     p = os.fspath(path)
-    opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums, zeek_bare=zeek_bare)
-    res = _analyze(p, segments=None, progress=progress, **opts)
-    t = Trace(p, res, **opts)
+    res = _analyze(p, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
+                   zeek_bare=zeek_bare, segments=None, progress=progress)
+    t = Trace(p, res, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
+              zeek_bare=zeek_bare)
     err = res.error
     if err is not None:
         if isinstance(err, TraceFormatError):
@@ -123,26 +126,41 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     return t
 
 
+class TraceSource(Protocol):
+    """What a :class:`Trace` reads its tables from: a pass over a file
+    (``rstlab._rstlab.Analysis``) or a lab run's capture. Each table is an Arrow PyCapsule
+    stream producer (``__arrow_c_stream__``)."""
+
+    @property
+    def connections(self) -> object: ...
+    @property
+    def resets(self) -> object: ...
+    @property
+    def zeek_conns(self) -> object: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+
+
 class Trace:
     """One analysed capture: tables in bulk, objects for drill-down."""
 
-    def __init__(self, path: str, native: Any, *, verify_checksums: bool = False,
+    def __init__(self, path: str, native: TraceSource, *, verify_checksums: bool = False,
                  zeek_checksums: bool = False, zeek_bare: bool = False,
-                 segments: Table | None = None) -> None:
-        self.path = path
+                 segments: Table[SegmentRow] | None = None) -> None:
+        self.path: str = path
         self._native = native
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
                           zeek_bare=zeek_bare)
-        self.connections = Table(native.connections, "connections")
-        self._zeek: Table | None = None
+        self.connections: Table[ConnectionRow] = Table(native.connections, "connections")
+        self._zeek: Table[ZeekConnRow] | None = None
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
-        self.resets = Table(native.resets, "resets")
-        self.counts: dict[str, int] = dict(getattr(native, "counts", {}))
+        self.resets: Table[ResetRow] = Table(native.resets, "resets")
+        self.counts: dict[str, int] = dict(native.counts)
         self.error: TraceFormatError | None = None
-        self._segments: Table | None = segments
+        self._segments: Table[SegmentRow] | None = segments
 
     @property
-    def zeek_conns(self) -> Table:
+    def zeek_conns(self) -> Table[ZeekConnRow]:
         """Connections as Zeek's conn.log would split them (its timers and tuple reuse can cut
         one Wireshark stream in several); ``conn_id`` names the stream each belongs to. Built
         on first use: most analyses never read it."""
@@ -151,10 +169,10 @@ class Trace:
         return self._zeek
 
     @property
-    def segments(self) -> Table:
+    def segments(self) -> Table[SegmentRow]:
         """Every TCP segment (one row per frame), computed on first use by a second pass."""
         if self._segments is None:
-            res = _analyze(self.path, segments="all", progress=None, **self._opts)
+            res = _analyze(self.path, **self._opts, segments="all", progress=None)
             self._segments = Table(res.segments, "segments")
         return self._segments
 
@@ -166,7 +184,7 @@ class Trace:
         if self._segments is not None:
             segs = self._segments.filter(conn_id=conn_id)
         else:
-            res = _analyze(self.path, segments=conn_id, progress=None, **self._opts)
+            res = _analyze(self.path, **self._opts, segments=conn_id, progress=None)
             segs = Table(res.segments, "segments")
         return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id), trace=self)
 
@@ -228,7 +246,7 @@ _RESET_COLUMNS = ("frame", "conn_id", "sender", "flags", "phase", "acceptability
                   "cause", "confidence")
 
 
-def _resets_html(resets: Table, *, evidence: bool, max_rows: int = 20) -> str:
+def _resets_html(resets: Table[ResetRow], *, evidence: bool, max_rows: int = 20) -> str:
     """The resets as an HTML table: the verdict columns, and the evidence (wrapped) if asked."""
     cols = [c for c in _RESET_COLUMNS if c in resets.columns]
     if evidence and "evidence" in resets.columns:
@@ -237,8 +255,9 @@ def _resets_html(resets: Table, *, evidence: bool, max_rows: int = 20) -> str:
     body = []
     for r in resets.to_pylist()[:max_rows]:
         cells = []
+        row: Mapping[str, object] = r
         for c in cols:
-            v = r[c]
+            v = row[c]
             text = f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))
             style = (" style='text-align:left;max-width:48em;white-space:normal;font-size:smaller'"
                      if c == "evidence" else "")
@@ -258,29 +277,63 @@ def _kv_table(rows: list[tuple[str, str]]) -> str:
 class Connection:
     """One TCP connection: its summary row, its segments and its resets.
 
-    ``trace`` is the :class:`Trace` it came from (``None`` when built by hand).
+    Every column of its row (:class:`~rstlab.rows.ConnectionRow`, docs/columns.md) is also an
+    attribute: ``c.conn_state``, ``c.orig_rst_frame``. ``trace`` is the :class:`Trace` it came
+    from (``None`` when built by hand).
     """
 
-    def __init__(self, row: dict[str, Any], segments: Table, resets: Table | None = None, *,
-                 trace: Trace | None = None) -> None:
-        self.row = row
-        self.segments = segments
-        self.resets = resets if resets is not None else Table.from_arrow(segments.to_arrow().slice(0, 0))
-        self.trace = trace
+    # The row's columns as attributes, typed for checkers (read through __getattr__ at run time;
+    # tests/test_typing.py checks they match ConnectionRow).
+    orig_addr: str
+    orig_port: int
+    resp_addr: str
+    resp_port: int
+    ip_version: int
+    first_ts: float
+    last_ts: float
+    duration: float
+    first_frame: int
+    last_frame: int
+    orig_pkts: int
+    resp_pkts: int
+    orig_bytes: int
+    resp_bytes: int
+    conn_state: str
+    history: str
+    orig_syn_frame: int
+    resp_syn_frame: int
+    orig_fin_frame: int | None
+    resp_fin_frame: int | None
+    orig_rst_frame: int | None
+    resp_rst_frame: int | None
+    rst_count: int
+    end_reason: str
+    zeek_conns: int
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["row"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    def __init__(self, row: ConnectionRow, segments: Table[SegmentRow],
+                 resets: Table[ResetRow] | None = None, *, trace: Trace | None = None) -> None:
+        self.row: ConnectionRow = row
+        self.segments: Table[SegmentRow] = segments
+        self.resets: Table[ResetRow] = (resets if resets is not None
+                                        else Table.from_arrow(segments.to_arrow().slice(0, 0)))
+        self.trace: Trace | None = trace
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, so a misspelt column is an error to them, not an Any.
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return self.__dict__["row"][name]
+            except KeyError:
+                raise AttributeError(name) from None
 
     @property
     def conn_id(self) -> int:
         return int(self.row["conn_id"])
 
     def _endpoint(self, role: str) -> str:
-        addr = self.row[f"{role}_addr"]
-        port = self.row[f"{role}_port"]
+        row: Mapping[str, Any] = self.row
+        addr = row[f"{role}_addr"]
+        port = row[f"{role}_port"]
         return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
     def ladder(self, width: int = 72, max_segments: int | None = None) -> str:
@@ -290,7 +343,8 @@ class Connection:
         ``…`` line per gap.
         """
         lines = [f"{self._endpoint('orig'):<28}{'':>16}{self._endpoint('resp'):>28}"]
-        causes = {int(r["frame"]): r["cause"] for r in self.resets} if "cause" in self.resets.columns else {}
+        causes: dict[int, str] = ({int(r["frame"]): r["cause"] for r in self.resets}
+                                  if "cause" in self.resets.columns else {})
         segs = list(self.segments)
         shown: set[int] = set(range(len(segs)))
         if max_segments is not None and len(segs) > max_segments:

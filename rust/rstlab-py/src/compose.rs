@@ -46,13 +46,13 @@ impl PyLab {
 #[pymethods]
 impl PyLab {
     #[new]
-    #[pyo3(signature = (name="custom", ip_version=4, routed=false, oracle=true, sysctls=Vec::new()))]
-    fn new(py: Python<'_>, name: &str, ip_version: u8, routed: bool, oracle: bool, sysctls: Vec<(String, String, String)>) -> PyResult<Self> {
+    #[pyo3(signature = (name="custom", ip_version=4, routed=false, oracle=true, sysctls=None))]
+    fn new(py: Python<'_>, name: &str, ip_version: u8, routed: bool, oracle: bool, sysctls: Option<Vec<(String, String, String)>>) -> PyResult<Self> {
         let mut b = Lab::builder(name).ip_version(ip_version).oracle(oracle);
         if routed {
             b = b.routed();
         }
-        for (h, k, v) in &sysctls {
+        for (h, k, v) in sysctls.iter().flatten() {
             b = b.sysctl(role(py, name, h)?, k, v);
         }
         match b.build() {
