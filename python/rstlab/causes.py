@@ -17,7 +17,8 @@ __all__ = ["Cause", "CauseInfo", "describe", "markdown", "registry"]
 
 
 class Cause(StrEnum):
-    """Why a RST was sent (DESIGN §3). ``unknown`` is an honest answer."""
+    """Why a RST was sent (docs/causes.md, one page per cause under docs/causes/). ``unknown`` is an
+    honest answer."""
 
     REFUSED = "refused"
     HANDSHAKE_ABORT = "handshake_abort"

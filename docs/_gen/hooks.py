@@ -1,0 +1,57 @@
+"""mkdocs hooks (mkdocs.yml ``hooks:``): the cause pages join the nav in the registry's order,
+and the command-line page is generated at build time from the argparse parser, so it follows
+``rstlab/cli.py`` with nothing to regenerate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+CLI_PAGE = "cli.md"
+HELP_WIDTH = "100"
+
+
+def on_config(config: Any) -> Any:
+    from rstlab.causes import registry
+
+    pages = [f"causes/{c.id}.md" for c in registry()]
+    for entry in config["nav"]:
+        if isinstance(entry, dict) and "Causes" in entry:
+            entry["Causes"] = [p for p in entry["Causes"] if p not in pages] + pages
+    return config
+
+
+def _subparsers(p: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            return list(a.choices.items())
+    return []
+
+
+def cli_markdown() -> str:
+    """The command-line reference: ``rstlab --help`` and every subcommand's ``--help``."""
+    from rstlab.cli import build_parser
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_WIDTH  # argparse wraps at the terminal's width
+    try:
+        top = build_parser()
+        out = ["# Command line", "",
+               "Every command's `--help`, generated from the parser in `rstlab/cli.py` when the site is built.",
+               "", "```text", top.format_help().rstrip(), "```", ""]
+        for name, sub in _subparsers(top):
+            out += [f"## `rstlab {name}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    return "\n".join(out)
+
+
+def on_files(files: Files, config: Any) -> Files:
+    files.append(File.generated(config, CLI_PAGE, content=cli_markdown()))
+    return files
