@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import Any
 
 from mkdocs.structure.files import File, Files
 
 CLI_PAGE = "cli.md"
+# rstlab's docstrings use Sphinx roles (``:class:`Trace```, ``:func:`~rstlab.errors.X```), which
+# Markdown renders as the role's name then code: keep the code, drop the role (and ``~``'s path).
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|exc|mod|data|obj):<code>(~?)([^<]+)</code>")
 HELP_WIDTH = "100"
 
 
@@ -55,3 +59,14 @@ def cli_markdown() -> str:
 def on_files(files: Files, config: Any) -> Files:
     files.append(File.generated(config, CLI_PAGE, content=cli_markdown()))
     return files
+
+
+def _drop_role(m: re.Match[str]) -> str:
+    name = m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2)
+    return f"<code>{name}</code>"
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    html = _ROLE.sub(_drop_role, html)
+    # reST's literal-block marker: "text::" ends a sentence with a colon, a lone "::" is dropped.
+    return html.replace("<p>::</p>", "").replace("::</p>", ":</p>")
