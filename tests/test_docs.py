@@ -247,6 +247,8 @@ def test_site_has_every_page(site: Path) -> None:
     for c in registry():
         page = (site / "causes" / f"{c.id}.html").read_text(encoding="utf-8")
         assert html.escape(c.description, quote=False) in page, c.id
+    # RFC segment notation survives as text (Markdown would swallow it as HTML tags).
+    assert "&lt;SEQ=SND.NXT&gt;&lt;CTL=RST&gt;" in (site / "causes" / "abort.html").read_text(encoding="utf-8")
     # The cause pages are in the navigation, in the registry's order.
     nav = (site / "index.html").read_text(encoding="utf-8")
     pos = [nav.find(f'href="causes/{c.id}.html"') for c in registry()]

@@ -14,6 +14,7 @@ Usage (from the repository root): ``python docs/_gen/causes.py`` (writes the pag
 from __future__ import annotations
 
 import csv
+import re
 import sys
 import tomllib
 from collections import Counter, defaultdict
@@ -63,12 +64,17 @@ def observed() -> list[dict[str, Any]]:
     return rows
 
 
+# RFC segment notation (<SEQ=SEG.ACK><CTL=RST>) as code, or Markdown would take it for HTML tags.
+_SEGMENT = re.compile(r"((?:<[A-Z][A-Z.]*=[^<>]*>)+)")
+
+
 def _quote(text: str) -> str:
-    return "\n".join(("> " + line).rstrip() for line in text.strip().splitlines())
+    text = _SEGMENT.sub(r"`\1`", text.strip())
+    return "\n".join(("> " + line).rstrip() for line in text.splitlines())
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    return _SEGMENT.sub(r"`\1`", text).replace("|", "\\|")
 
 
 def _ladder(info: CauseInfo, rows: list[dict[str, Any]]) -> list[str]:
