@@ -309,6 +309,9 @@ def test_a_page_in_headless_chromium(site: Path, tmp_path: Path) -> None:
     zeek = dom.split('id="zeek-conn_state"', 1)[1]
     assert "<table>" in zeek[:3000] and "RSTO" in zeek[:3000]
     assert "RST: abort" in dom
+    # The drawn ladder (rstlab.plot.ladder, inlined by the build hook) next to the text one.
+    figure = dom.split('class="rstlab-ladder"', 1)[1]
+    assert "<svg" in figure[:200] and "RST: abort" in figure
     assert "SK_RST_REASON_TCP_ABORT_ON_CLOSE" in dom
     # The theme's script ran: Material rewrites the search box and adds the copy buttons.
     assert "md-search" in dom

@@ -1,5 +1,6 @@
-"""mkdocs hooks (mkdocs.yml ``hooks:``): the cause pages join the nav in the registry's order,
-and the command-line page is generated at build time from the argparse parser, so it follows
+"""mkdocs hooks (mkdocs.yml ``hooks:``): the cause pages join the nav in the registry's order
+and get the drawn ladder (``rstlab.plot.ladder``) of the connection their text ladder shows; the
+command-line page is generated at build time from the argparse parser, so it follows
 ``rstlab/cli.py`` with nothing to regenerate."""
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ import re
 from typing import Any
 
 from mkdocs.structure.files import File, Files
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The sentence docs/_gen/causes.py writes above each cause page's text ladder.
+_LADDER_SOURCE = re.compile(r"Connection (\d+) of the lab's capture `(tests/fixtures/lab/[\w.-]+)`[^\n]*\n.*?```text\n.*?\n```\n",
+                            re.S)
 
 CLI_PAGE = "cli.md"
 # rstlab's docstrings use Sphinx roles (``:class:`Trace```, ``:func:`~rstlab.errors.X```), which
@@ -70,3 +76,24 @@ def on_page_content(html: str, **kwargs: Any) -> str:
     html = _ROLE.sub(_drop_role, html)
     # reST's literal-block marker: "text::" ends a sentence with a colon, a lone "::" is dropped.
     return html.replace("<p>::</p>", "").replace("::</p>", ":</p>")
+
+
+def _figure(m: re.Match[str]) -> str:
+    import rstlab
+    from rstlab import plot
+
+    conn = rstlab.read(os.path.join(ROOT, m[2])).connection(int(m[1]))
+    svg = plot.svg_inline(plot.ladder, conn, max_segments=24)
+    svg = "\n".join(line for line in svg.splitlines() if line.strip())
+    return (m[0] + "\nThe same connection drawn by `rstlab.plot.ladder` (RSTs in red, with their cause):\n\n"
+            + '<figure class="rstlab-ladder">\n' + svg + "\n</figure>\n")
+
+
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
+    if not page.file.src_uri.startswith("causes/"):
+        return markdown
+    try:
+        import matplotlib  # noqa: F401  (the plot extra)
+    except ImportError:
+        return markdown
+    return _LADDER_SOURCE.sub(_figure, markdown, count=1)
