@@ -218,6 +218,17 @@ def test_every_document_reference_resolves() -> None:
     assert len(refs) > 100, "found too few docstrings to be looking in the right place"
     assert sum(bool(DOC_REF.search(t)) for _, t in refs) >= 5
     bad = [b for where, text in refs for b in _unresolved(where, text)]
+    # The README's own links ([text](path#anchor)) too: to a file or folder of this repository.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(#[\w-]+)?\)", readme)
+    assert links
+    for path, anchor in links:
+        if re.match(r"\w+://", path):
+            continue
+        if not (ROOT / path).exists():
+            bad.append(f"README.md: ({path}) (no such file)")
+        elif anchor and anchor[1:] not in _anchors(ROOT / path):
+            bad.append(f"README.md: ({path}{anchor}) (no heading with that anchor)")
     assert not bad, "\n".join(bad)
 
 
