@@ -33,7 +33,7 @@ system-deps:
 python-deps:
 	$(PIP) install -q --disable-pip-version-check "maturin>=1.5,<2" "pyarrow>=15" "pandas>=2" "polars>=1" \
 	  "matplotlib>=3.7" "pytest>=8" "pytest-xdist>=3" "nbclient>=0.7" "nbformat>=5" "ipykernel>=6" "jsonschema>=4.18"
-	$(PIP) install -q --disable-pip-version-check "mkdocs>=1.6,<2" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.25"
+	$(PIP) install -q --disable-pip-version-check "mkdocs>=1.6,<2" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.25" "ruff>=0.4"
 
 # Build the abi3 wheel from this checkout and install it (what `pip install .` does for users).
 install:

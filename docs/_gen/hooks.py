@@ -21,7 +21,7 @@ CLI_PAGE = "cli.md"
 # rstlab's docstrings use Sphinx roles (``:class:`Trace```, ``:func:`~rstlab.errors.X```), which
 # Markdown renders as the role's name then code: keep the code, drop the role (and ``~``'s path).
 _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|exc|mod|data|obj):<code>(~?)([^<]+)</code>")
-HELP_WIDTH = "100"
+HELP_WIDTH = "80"  # what the content column shows without scrolling
 
 
 def on_config(config: Any) -> Any:
