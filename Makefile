@@ -5,9 +5,11 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 APT_PACKAGES := tshark nftables iproute2 ethtool
+APT_PACKAGES += chromium
 OUT ?= out
 
 .PHONY: demo test setup system-deps python-deps install rust-test py-test bench fuzz fuzz-stable clean
+.PHONY: docs docs-causes
 
 demo: setup
 	$(PYTHON) -m rstlab demo --out $(OUT)
@@ -33,6 +35,7 @@ python-deps:
 	  "matplotlib>=3.7" "pytest>=8" "pytest-xdist>=3" "nbclient>=0.7" "nbformat>=5" "ipykernel>=6" "jsonschema>=4.18"
 	$(PIP) install -q --disable-pip-version-check "tqdm>=4.66"
 	$(PIP) install -q --disable-pip-version-check "mypy>=1.15,<3" "basedpyright>=1.28,<2"  # tests/test_typing.py
+	$(PIP) install -q --disable-pip-version-check "mkdocs>=1.6,<2" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.25" "ruff>=0.4"
 
 # Build the abi3 wheel from this checkout and install it (what `pip install .` does for users).
 install:
@@ -45,6 +48,14 @@ rust-test:
 py-test:
 	$(PYTHON) -m pytest -q
 	@if [ "$$(id -u)" = 0 ]; then $(PYTHON) -m rstlab conform; else echo "not root: conformance suite skipped (rstlab conform needs root)"; fi
+
+# The documentation site, built into site/ (tests/test_docs.py builds it with --strict too);
+# docs-causes regenerates the committed cause pages (docs/causes/*.md) after a registry change.
+docs: python-deps install
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir site
+
+docs-causes:
+	$(PYTHON) docs/_gen/causes.py
 
 bench:
 	$(PYTHON) bench/run.py

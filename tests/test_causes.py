@@ -46,5 +46,5 @@ def test_docs_cause_table_is_what_the_registry_generates() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert text == markdown(), (
         "docs/causes.md is stale: python -c \"import rstlab.causes as c; print(c.markdown(), end='')\" > docs/causes.md")
-    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    rows = [line for line in text.splitlines() if line.startswith("| [`")]
     assert [r.split("`")[1] for r in rows] == [c.value for c in Cause]

@@ -3,7 +3,7 @@ with the reason without root), a scenario composed around the user's program, ``
 
 Expectations come from RFC 9293 and the kernel: a host that lost its connection state answers a
 mid-connection segment with a RST (§3.10.7.1; Linux tcp_send_reset reason NO_SOCKET); SO_LINGER
-{1,0} close() aborts with RST|ACK at SND.NXT (§3.10.4 ABORT) and the peer's next recv() fails
+{1,0} close() aborts with RST|ACK at SND.NXT (§3.10.5 ABORT) and the peer's next recv() fails
 with ECONNRESET; a silenced network gives no RST at all.
 """
 

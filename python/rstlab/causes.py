@@ -17,7 +17,8 @@ __all__ = ["Cause", "CauseInfo", "describe", "markdown", "registry"]
 
 
 class Cause(StrEnum):
-    """Why a RST was sent (DESIGN §3). ``unknown`` is an honest answer."""
+    """Why a RST was sent (docs/causes.md, one page per cause under docs/causes/). ``unknown`` is an
+    honest answer."""
 
     REFUSED = "refused"
     HANDSHAKE_ABORT = "handshake_abort"
@@ -78,12 +79,14 @@ def markdown() -> str:
         "Why a RST was sent, as the `cause` column names it. *Family* is the rule file that decides",
         "it (`rust/rstlab-trace/src/classify/rules/<family>.rs`); *kernel reasons* are the Linux",
         "`tcp:tcp_send_reset` reasons (`enum sk_rst_reason`, without `SK_RST_REASON_`) that can imply",
-        "it; *scenarios* are the lab scenarios whose kernel-labelled captures contain it.",
+        "it; *scenarios* are the lab scenarios whose kernel-labelled captures contain it. Each cause",
+        "links to its page: what makes it happen in production, what to do, the RFC text, a ladder.",
         "",
         "| cause | meaning | family | kernel reasons | scenarios |",
         "|---|---|---|---|---|",
     ]
     for c in registry():
         meaning = c.description.replace("|", "\\|")
-        lines.append(f"| `{c.id}` | {meaning} | {c.family} | {names(c.kernel_reasons)} | {names(c.scenarios)} |")
+        lines.append(f"| [`{c.id}`](causes/{c.id}.md) | {meaning} | {c.family} | {names(c.kernel_reasons)} | "
+                     f"{names(c.scenarios)} |")
     return "\n".join(lines) + "\n"

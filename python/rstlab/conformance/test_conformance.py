@@ -69,7 +69,7 @@ def test_rfc2525_close_with_unread_data_sends_rst(runs: Runs, ip: int) -> None:
 
 @pytest.mark.parametrize("ip", [4, 6])
 def test_rfc1122_abort_sends_rst_and_peer_sees_econnreset(runs: Runs, ip: int) -> None:
-    # RFC 1122 §4.2.2.13 / RFC 9293 §3.10.4 ABORT: send RST, the peer's calls fail (ECONNRESET).
+    # RFC 1122 §4.2.2.13 / RFC 9293 §3.10.5 ABORT: send RST, the peer's calls fail (ECONNRESET).
     r = runs[("s11_linger_zero", ip)]
     x = one_rst(runs, "s11_linger_zero", ip, "client")
     errs = [a["errno"] for a in r.app_events if a["host"] == "server" and a["errno"]]

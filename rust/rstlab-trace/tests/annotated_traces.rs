@@ -96,7 +96,7 @@ fn rst_inject_rae_first_rst_forged_later_genuine() {
         assert!(forged.evidence.contains(p), "{p}: {}", forged.evidence);
     }
     // Frame 7: RST+ACK at the server's SND.NXT after it acknowledged the request (RFC 9293
-    // §3.10.4 abort shape); frame 9: <SEQ=SEG.ACK><CTL=RST> to the client's later data.
+    // §3.10.5 abort shape); frame 9: <SEQ=SEG.ACK><CTL=RST> to the client's later data.
     for f in [7, 9] {
         assert_ne!(rows[&f].cause, Cause::Injected, "{}", show(&rows));
         assert_ne!(rows[&f].origin, Origin::MiddleboxSuspected);

@@ -79,7 +79,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
                 claim: None,
                 statement: "Closing a listener resets every established connection still waiting in its accept queue.",
                 intent: "A client connects and sends a request; the server application closes its listening socket without ever calling accept(); the queued connection is reset.",
-                source: "Linux inet_csk_listen_stop → inet_child_forget → tcp_disconnect → tcp_send_active_reset(SK_RST_REASON_TCP_STATE); RFC 9293 §3.10.4 ABORT",
+                source: "Linux inet_csk_listen_stop → inet_child_forget → tcp_disconnect → tcp_send_active_reset(SK_RST_REASON_TCP_STATE); RFC 9293 §3.10.5 ABORT",
                 needs: NEEDS,
                 ip_versions: BOTH,
                 topology: Topology::Pair,

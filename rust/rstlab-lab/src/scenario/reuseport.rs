@@ -5,7 +5,7 @@
 //! Sources: Linux `inet_csk_listen_stop`: for each queued child, `reuseport_migrate_sock`
 //! (only when `net.ipv4.tcp_migrate_req` — per namespace — is 1 and another listener of the
 //! group exists) and `inet_csk_reqsk_queue_add` to it; otherwise `inet_child_forget` →
-//! `tcp_disconnect` → `tcp_send_active_reset(SK_RST_REASON_TCP_STATE)`; RFC 9293 §3.10.4 ABORT.
+//! `tcp_disconnect` → `tcp_send_active_reset(SK_RST_REASON_TCP_STATE)`; RFC 9293 §3.10.5 ABORT.
 
 use super::*;
 use crate::endpoint::Sock;
@@ -19,7 +19,7 @@ fn info(name: &'static str, migrate: bool, statement: &'static str, intent: &'st
         claim: None,
         statement,
         intent,
-        source: "Linux inet_csk_listen_stop → reuseport_migrate_sock (net.ipv4.tcp_migrate_req=1) or inet_child_forget → tcp_disconnect → tcp_send_active_reset(SK_RST_REASON_TCP_STATE); RFC 9293 §3.10.4 ABORT",
+        source: "Linux inet_csk_listen_stop → reuseport_migrate_sock (net.ipv4.tcp_migrate_req=1) or inet_child_forget → tcp_disconnect → tcp_send_active_reset(SK_RST_REASON_TCP_STATE); RFC 9293 §3.10.5 ABORT",
         needs: NEEDS,
         ip_versions: BOTH,
         topology: Topology::Pair,

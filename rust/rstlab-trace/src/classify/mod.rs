@@ -132,7 +132,7 @@ impl Effect {
 pub enum Origin {
     /// The endpoint's stack, replying to a segment it could not place (RFC 9293 §3.10.7.1 shape).
     EndpointStackReply,
-    /// The endpoint's own connection, resetting on its own (RFC 9293 §3.10.4 ABORT shape).
+    /// The endpoint's own connection, resetting on its own (RFC 9293 §3.10.5 ABORT shape).
     EndpointActiveReset,
     /// Something on the path, forging the endpoint's address.
     MiddleboxSuspected,

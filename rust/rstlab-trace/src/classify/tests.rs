@@ -277,7 +277,7 @@ fn syn_received_own_rst_at_iss_plus_one_is_handshake_abort() {
 
 #[test]
 fn established_linger0_close_is_abort_at_snd_nxt() {
-    // RFC 9293 §3.10.4; Linux adds ACK and keeps its timestamps and window.
+    // RFC 9293 §3.10.5 (ABORT); Linux adds ACK and keeps its timestamps and window.
     let r = only(&[
         (0, c().syn().seq(1000).ts_opt(1, 0)),
         (10, s().syn().seq(5000).ack(1001).ts_opt(7, 1)),
@@ -314,7 +314,7 @@ fn established_rst_after_acked_peer_data_points_at_unread_data() {
 
 #[test]
 fn established_bare_rst_at_snd_nxt_with_live_window_is_abort() {
-    // RFC 9293 §3.10.4's ABORT form <SEQ=SND.NXT><CTL=RST> (no ACK) from a sender that keeps its
+    // RFC 9293 §3.10.5's ABORT form <SEQ=SND.NXT><CTL=RST> (no ACK) from a sender that keeps its
     // usual window: its own reset, not a reply from a stack without the connection.
     let r = only(&with(established(), &[(41, c().rst().seq(1101))]));
     assert_eq!(r.cause, Cause::Abort);

@@ -1,6 +1,6 @@
 //! `abort`: an endpoint with a live connection resets instead of closing with FIN.
 //!
-//! RFC 9293 §3.10.4 (ABORT call): "Send a reset segment: <SEQ=SND.NXT><CTL=RST>". RFC 2525
+//! RFC 9293 §3.10.5 (ABORT call): "Send a reset segment: <SEQ=SND.NXT><CTL=RST>". RFC 2525
 //! §2.17 and RFC 1122 §4.2.2.13: close() with received data still unread SHOULD reset. Linux
 //! (`tcp_send_active_reset`) sends RST+ACK at SND.NXT with the socket's usual options, window and
 //! IP ID counter: SO_LINGER {on, 0} close and disconnect (TCP_STATE), close with unread data
@@ -33,7 +33,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let mut v = Verdict::new(Cause::Abort, Origin::EndpointActiveReset, conf.min(0.9));
     v = if at_nxt {
-        v.ev("seq_eq_snd_nxt", format_args!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.4)", rst.seq))
+        v.ev("seq_eq_snd_nxt", format_args!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.5)", rst.seq))
     } else {
         v.ev("seq_in_flight", format_args!("SEQ {} between the peer's ACK {} and SND.NXT {}", rst.seq, r.high_ack, s.snd_max))
     };

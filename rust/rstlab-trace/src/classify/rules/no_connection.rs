@@ -14,7 +14,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let rst = f.rst();
-    // RFC 9293 §3.10.4's ABORT is <SEQ=SND.NXT><CTL=RST> too: when SND.NXT equals the ACK
+    // RFC 9293 §3.10.5's ABORT is <SEQ=SND.NXT><CTL=RST> too: when SND.NXT equals the ACK
     // being answered, a RST carrying the sender's live window and usual options is its own.
     let live_socket_look = rst.window != 0 && f.usual_options();
     if s.seen() && f.seq_at_snd_nxt() && live_socket_look {
