@@ -220,7 +220,7 @@ def test_scenario_info_matches_the_catalogue() -> None:
 
 @pytest.mark.rstlab_userns
 def test_run_records_match_their_row_types() -> None:
-    # SO_LINGER {1,0} then close(): one RST (RFC 9293 §3.10.4 ABORT) and an application that
+    # SO_LINGER {1,0} then close(): one RST (RFC 9293 §3.10.5 ABORT) and an application that
     # sees ECONNRESET, so every kind of record is there to check.
     run = rstlab.lab.run("s11_linger_zero")
     native = run._native
