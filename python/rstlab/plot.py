@@ -309,7 +309,7 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
         # The window, SACK and zero-window marks describe a direction's data: a direction that
         # sent none would only stretch the axis to the peer's unused window.
         if tcptrace and any(int(s["len"]) > 0 for s in mine):
-            _tcptrace_marks(ax, theirs, t0, shifts, label)
+            _tcptrace_marks(ax, theirs, t0, shifts, label, color)
         for s in mine:
             rst = rsts.get(int(s["frame"]))
             if "R" not in s["flags"]:
@@ -342,15 +342,15 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
 
 
 def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: float,
-                    shifts: Mapping[str, int], label: str) -> None:
-    """The receive window, SACK blocks and zero windows the peer's ACKs (``theirs``) report
-    about one direction's data."""
+                    shifts: Mapping[str, int], label: str, color: str) -> None:
+    """The receive window (dashed, in the direction's ``color``), SACK blocks and zero windows
+    the peer's ACKs (``theirs``) report about one direction's data."""
     # A RST's window field means nothing (RFC 9293 §3.10.7: it closes the connection).
     live = [s for s in theirs if "R" not in s["flags"]]
     if live:
         ax.step([float(s["ts"]) - t0 for s in live],
                 [int(s["ack_rel"]) + receive_window(s, shifts) for s in live], where="post",
-                color=WINDOW_COLOR, alpha=0.8, lw=1.2, label=f"{label} receive window")
+                color=color, linestyle=(0, (4, 2)), lw=1.2, label=f"{label} receive window")
     xs: list[float] = []
     lo: list[int] = []
     hi: list[int] = []
