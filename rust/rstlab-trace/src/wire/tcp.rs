@@ -120,7 +120,7 @@ impl SackBlocks {
 
     /// An option body of `8n` bytes; any other length gives `None` (no blocks to read).
     fn parse(body: &[u8]) -> Option<SackBlocks> {
-        if body.is_empty() || body.len() % 8 != 0 || body.len() > 32 {
+        if body.is_empty() || !body.len().is_multiple_of(8) || body.len() > 32 {
             return None;
         }
         let mut s = SackBlocks::default();
