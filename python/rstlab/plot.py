@@ -27,7 +27,7 @@ __all__ = ["ladder", "time_sequence", "tcpdump_label", "event_label", "window_sc
 RST_COLOR = "#d62728"
 RETRANS_COLOR = "#ff7f0e"
 SACK_COLOR = "#9467bd"
-WINDOW_COLOR = "#8c564b"
+ZERO_WINDOW_COLOR = "#8c564b"
 DIR_COLOR = {"orig": "#1f77b4", "resp": "#2ca02c"}
 EVENT_COLOR = "#9467bd"
 _ROLE = {"client": "orig", "server": "resp", "orig": "orig", "resp": "resp"}
@@ -345,7 +345,7 @@ def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: float,
                     shifts: Mapping[str, int], label: str, color: str) -> None:
     """The receive window (dashed, in the direction's ``color``), SACK blocks and zero windows
     the peer's ACKs (``theirs``) report about one direction's data."""
-    # A RST's window field means nothing (RFC 9293 §3.10.7: it closes the connection).
+    # A RST offers no window: it ends the connection (RFC 9293 §3.5.2).
     live = [s for s in theirs if "R" not in s["flags"]]
     if live:
         ax.step([float(s["ts"]) - t0 for s in live],
@@ -365,7 +365,7 @@ def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: float,
     zero = [s for s in live if int(s["window"]) == 0]
     if zero:
         ax.plot([float(s["ts"]) - t0 for s in zero], [int(s["ack_rel"]) for s in zero],
-                linestyle="none", marker="v", ms=8, color=WINDOW_COLOR, zorder=4,
+                linestyle="none", marker="v", ms=8, color=ZERO_WINDOW_COLOR, zorder=4,
                 label=f"{label} zero window")
 
 
