@@ -8,7 +8,7 @@ APT_PACKAGES := tshark nftables iproute2 ethtool
 APT_PACKAGES += chromium
 OUT ?= out
 
-.PHONY: demo test setup system-deps python-deps install rust-test py-test bench fuzz fuzz-stable clean
+.PHONY: demo test setup system-deps python-deps install wheel rust-test py-test bench fuzz fuzz-stable clean
 .PHONY: docs docs-causes
 
 demo: setup
@@ -31,15 +31,27 @@ system-deps:
 	fi
 
 python-deps:
-	$(PIP) install -q --disable-pip-version-check "maturin>=1.5,<2" "pyarrow>=15" "pandas>=2" "polars>=1" \
+	$(PIP) install -q --disable-pip-version-check "maturin>=1.9,<2" "pyarrow>=15" "pandas>=2" "polars>=1" \
 	  "matplotlib>=3.7" "pytest>=8" "pytest-xdist>=3" "nbclient>=0.7" "nbformat>=5" "ipykernel>=6" "jsonschema>=4.18"
 	$(PIP) install -q --disable-pip-version-check "tqdm>=4.66"
 	$(PIP) install -q --disable-pip-version-check "mypy>=1.15,<3" "basedpyright>=1.28,<2"  # tests/test_typing.py
 	$(PIP) install -q --disable-pip-version-check "mkdocs>=1.6,<2" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.25" "ruff>=0.4"
+	$(PIP) install -q --disable-pip-version-check "ziglang>=0.13" "auditwheel>=6"
 
-# Build the abi3 wheel from this checkout and install it (what `pip install .` does for users).
-install:
-	$(PIP) install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps .
+# Build the wheel once (`make wheel`) and install that very file; tests/test_wheel.py reuses it.
+install: wheel
+	$(PIP) install -q --disable-pip-version-check --force-reinstall --no-deps $(WHEEL_DIR)/rstlab-*.whl
+
+# The manylinux2014 (glibc 2.17) abi3 wheel, extension stripped, and the sdist, in $(WHEEL_DIR).
+# zig (PyPI's ziglang, put on PATH here) links against glibc 2.17's symbol versions whatever
+# glibc this machine has; maturin then audits the wheel against the manylinux2014 policy.
+WHEEL_DIR ?= dist
+MATURIN ?= maturin
+wheel:
+	rm -f $(WHEEL_DIR)/rstlab-*.whl $(WHEEL_DIR)/rstlab-*.tar.gz
+	PATH="$$($(PYTHON) -c 'import os, ziglang; print(os.path.dirname(ziglang.__file__))'):$$PATH" \
+	  $(MATURIN) build --release --zig --compatibility manylinux2014 --out $(WHEEL_DIR)
+	$(MATURIN) sdist --out $(WHEEL_DIR)
 
 rust-test:
 	cargo test --workspace --release --exclude rstlab-py

@@ -3,7 +3,9 @@ tcpdump's printing rules (print-tcp.c), not from running the plots."""
 
 from __future__ import annotations
 
+import csv
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import rstlab
-from rstlab.plot import RST_COLOR, ladder, tcpdump_label, time_sequence
+from capwriter import ACK, PSH, RST, SYN, Rec, ethernet, ipv4, pcap, tcp
+from rstlab.plot import RETRANS_COLOR, RST_COLOR, ladder, tcpdump_label, time_sequence
 
 mpl = pytest.importorskip("matplotlib")
 from matplotlib.colors import to_hex  # noqa: E402
@@ -169,3 +172,174 @@ def test_trace_repr_html(traces: Path) -> None:
     assert "<b>resets</b>: 5" in h and "evidence" not in h
     assert repr(t).startswith("<rstlab.Trace 'synscan.pcapng'")
     assert t.cause_counts() == {"refused": 5}
+
+
+# --- tcptrace style: receive window, SACK, zero window, retransmissions -------------------------
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "lab"
+C, S, CP, SP, C_ISN, S_ISN = "10.9.0.1", "10.9.0.2", 40000, 80, 1000, 5000
+MSS, SACK_PERM, NOP = bytes([2, 4, 5, 0xB4]), bytes([4, 2]), bytes([1])
+
+
+def wscale_opt(shift: int) -> bytes:
+    return bytes([1, 3, 3, shift])  # NOP, then kind 3 length 3 (RFC 7323 §2.2)
+
+
+def sack_opt(*blocks: tuple[int, int]) -> bytes:
+    body = b"".join(struct.pack("!II", left, right) for left, right in blocks)
+    return NOP + NOP + bytes([5, 2 + len(body)]) + body  # RFC 2018 §3
+
+
+# One server-to-client transfer with a lost segment (RFC 2018 §3 SACK, RFC 7323 window scale):
+# (time, from client, seq, ack, flags, payload length, window field, options).
+CONV = [
+    (0.000, True, C_ISN, 0, SYN, 0, 64240, MSS + SACK_PERM + wscale_opt(7)),
+    (0.001, False, S_ISN, C_ISN + 1, SYN | ACK, 0, 65160, MSS + SACK_PERM + wscale_opt(2)),
+    (0.002, True, C_ISN + 1, S_ISN + 1, ACK, 0, 502, b""),
+    (0.003, True, C_ISN + 1, S_ISN + 1, PSH | ACK, 100, 502, b""),   # the request
+    (0.010, False, S_ISN + 1, C_ISN + 101, ACK, 1000, 509, b""),
+    (0.011, False, S_ISN + 1001, C_ISN + 101, ACK, 1000, 509, b""),  # lost
+    (0.012, False, S_ISN + 2001, C_ISN + 101, ACK, 1000, 509, b""),
+    (0.013, True, C_ISN + 101, S_ISN + 1001, ACK, 0, 500, b""),
+    (0.014, True, C_ISN + 101, S_ISN + 1001, ACK, 0, 490, sack_opt((S_ISN + 2001, S_ISN + 3001))),
+    (0.050, False, S_ISN + 1001, C_ISN + 101, PSH | ACK, 1000, 509, b""),  # the retransmission
+    (0.051, True, C_ISN + 101, S_ISN + 3001, ACK, 0, 0, b""),          # zero window
+    (0.400, True, C_ISN + 101, S_ISN + 3001, ACK, 0, 300, b""),
+    (0.500, True, C_ISN + 101, S_ISN + 3001, RST | ACK, 0, 0, b""),
+]
+
+
+@pytest.fixture(scope="module")
+def sack_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    recs = []
+    for ts, from_client, seq, ack, flags, n, win, opts in CONV:
+        src, dst, sp, dp = (C, S, CP, SP) if from_client else (S, C, SP, CP)
+        seg = tcp(sp, dp, seq, ack, flags, b"x" * n, window=win, options=opts, src=src, dst=dst)
+        recs.append(Rec(1_700_000_000, int(ts * 1e6), ethernet(0x0800, ipv4(src, dst, 6, seg))))
+    path = tmp_path_factory.mktemp("tcptrace") / "sack.pcap"
+    path.write_bytes(pcap(1, recs))
+    return path
+
+
+def lines(ax, suffix: str) -> list:
+    return [ln for ln in ax.get_lines() if ln.get_label().endswith(suffix)]
+
+
+def bar_sets(ax, suffix: str) -> list:
+    return [c for c in ax.collections if c.get_label().endswith(suffix)]
+
+
+def test_segment_columns_carry_wscale_sack_and_retransmission(sack_capture: Path) -> None:
+    segs = list(rstlab.read(sack_capture).connection(0).segments)
+    assert [s["wscale"] for s in segs] == [7, 2] + [None] * 11
+    # SACK edges relative to the server's ISN, like ack_rel (Wireshark's tcp.options.sack_le).
+    assert [s["sack"] for s in segs] == [""] * 8 + ["2001-3001"] + [""] * 4
+    assert [s["frame"] for s in segs if s["retransmission"]] == [10]
+
+
+def test_tcptrace_receive_window_sack_zero_window_retransmission(sack_capture: Path) -> None:
+    conn = rstlab.read(sack_capture).connection(0)
+    ax = time_sequence(conn, new_ax(), style="tcptrace")
+    t0 = CONV[0][0]
+    # The client (orig) receives the server's data: its window line is its ACK plus its window
+    # scaled by 2^7 (both SYNs carried the option; a SYN's own window is never scaled, RFC 7323
+    # §2.2), computed here from the packets written above; its RST draws no window.
+    want = [(ts - t0, ack - S_ISN + (win << 7)) for ts, c, _, ack, fl, _, win, _ in CONV
+            if c and fl & ACK and not fl & RST]
+    (win_line,) = [ln for ln in lines(ax, "receive window") if f"{S}:{SP} →" in ln.get_label()]
+    assert list(win_line.get_ydata()) == [y for _, y in want]
+    assert list(win_line.get_xdata()) == pytest.approx([x for x, _ in want], abs=2e-6)
+    # The server's window line starts with its SYN-ACK's unscaled window.
+    (srv_line,) = [ln for ln in lines(ax, "receive window") if f"{C}:{CP} →" in ln.get_label()]
+    assert srv_line.get_ydata()[0] == 1 + 65160
+    assert list(srv_line.get_ydata()[1:]) == [101 + (509 << 2)] * 4
+    # The SACK block the client reported: server bytes 2001..3001 at the client's dup ACK.
+    (sack,) = bar_sets(ax, "SACKed")
+    ((x0, y0), (x1, y1)), = [tuple(map(tuple, s)) for s in sack.get_segments()]
+    assert (y0, y1) == (2001, 3001) and x0 == x1 == pytest.approx(0.014, abs=2e-6)
+    # The zero window: on the client's ACK line at relative ack 3001.
+    (zw,) = lines(ax, "zero window")
+    assert list(zw.get_ydata()) == [3001] and zw.get_xdata()[0] == pytest.approx(0.051, abs=2e-6)
+    # The retransmitted segment: its own bars, orange, 1001..2001 at 0.050, marked "R".
+    (again,) = bar_sets(ax, "retransmission")
+    ((x0, y0), (x1, y1)), = [tuple(map(tuple, s)) for s in again.get_segments()]
+    assert (y0, y1) == (1001, 2001) and x0 == x1 == pytest.approx(0.050, abs=2e-6)
+    assert to_hex(again.get_color()[0]) == RETRANS_COLOR
+    assert texts(ax).count("R") == 1
+    # The Stevens style (the default) draws none of it, and an unknown style says what is known.
+    plain = time_sequence(conn, new_ax())
+    assert not lines(plain, "receive window") and not bar_sets(plain, "retransmission")
+    with pytest.raises(ValueError, match="tcptrace"):
+        time_sequence(conn, new_ax(), style="gnuplot")
+
+
+def tshark_fields(tshark: str, path: Path, filt: str, *fields: str) -> list[list[str]]:
+    cmd = [tshark, "-r", str(path), "-Y", filt, "-T", "fields", "-E", "separator=\t"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [ln.split("\t") for ln in out.splitlines()]
+
+
+def test_tcptrace_on_a_lab_capture_agrees_with_tshark(tshark: str) -> None:
+    # s11_linger_zero: the client fills the server's small window (WS 1024 and 1), the server
+    # answers with a zero window and a SACK block, the client resets.
+    path = FIX / "s11_linger_zero-v4.pcapng"
+    conn = rstlab.read(path).connection(0)
+    ax = time_sequence(conn, new_ax(), style="tcptrace")
+    t0 = float(conn.segments["ts"][0])
+    srv = conn.row["resp_addr"]
+    # tshark's calculated window (tcp.window_size, scaled from the handshake) plus its relative
+    # ACK, for every segment the server sent with ACK (the server is the client's receiver).
+    ref = tshark_fields(tshark, path, f"ip.src=={srv} && tcp.flags.ack==1 && tcp.flags.reset==0",
+                        "frame.time_epoch", "tcp.ack", "tcp.window_size")
+    want = [(float(ts) - t0, int(ack) + int(win)) for ts, ack, win in ref]
+    (line,) = [ln for ln in lines(ax, "receive window") if ln.get_label().startswith(f"{conn.row['orig_addr']}:")]
+    assert list(line.get_ydata()) == [y for _, y in want]
+    assert list(line.get_xdata()) == pytest.approx([x for x, _ in want], abs=2e-6)
+    sle_sre = tshark_fields(tshark, path, "tcp.options.sack_le", "tcp.options.sack_le", "tcp.options.sack_re")
+    (sack,) = bar_sets(ax, "SACKed")
+    assert [(s[0][1], s[1][1]) for s in sack.get_segments()] == [(int(a), int(b)) for a, b in sle_sre]
+    zero = tshark_fields(tshark, path, "tcp.analysis.zero_window", "tcp.ack")
+    (zw,) = lines(ax, "zero window")
+    assert list(zw.get_ydata()) == [int(a) for (a,) in zero]
+
+
+def test_retransmissions_agree_with_tshark_over_the_lab_fixtures(tshark: str) -> None:
+    # tshark's three retransmission marks, minus those on segments that follow a RST forged in
+    # their sender's name (kernel.tsv: no TCP stack sent it): tshark counts that RST's sequence
+    # number as sent, though a RST occupies no sequence space (RFC 9293 §3.4).
+    with open(FIX / "kernel.tsv", newline="") as fh:
+        forged = {(r["file"], int(r["frame"])) for r in csv.DictReader(fh, delimiter="\t")
+                  if r["stack_sent"] == "no"}
+    checked = 0
+    for path in sorted(FIX.glob("*.pcapng")):
+        rows = tshark_fields(tshark, path, "tcp", "frame.number", "ip.src", "ipv6.src", "tcp.srcport",
+                             "tcp.flags.reset", "tcp.analysis.retransmission",
+                             "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission")
+        want, reset = [], set()
+        for frame, src4, src6, port, rst, *marks in rows:
+            sender = (src4 or src6, port)
+            if any(marks) and sender not in reset:
+                want.append(int(frame))
+            if (path.name, int(frame)) in forged:
+                reset.add(sender)
+        got = [int(s["frame"]) for s in rstlab.read(path).segments if s["retransmission"]]
+        assert got == want, path.name
+        checked += len(want)
+    assert checked >= 10
+
+
+def test_ladder_marks_retransmissions() -> None:
+    # s5_retransmission_timeout: the client's data (frame 4) is sent again in frames 8, 9, 10
+    # (tshark: "TCP Retransmission"), to a peer that no longer answers.
+    conn = rstlab.read(FIX / "s5_retransmission_timeout-v4.pcapng").connection(0)
+    ax = ladder(conn, new_ax(8))
+    orange = [a for a in arrows(ax) if to_hex(a.arrow_patch.get_edgecolor()) == RETRANS_COLOR]
+    assert len(orange) == 3 and all(a.arrow_patch.get_linestyle() == "--" for a in orange)
+    marks = [t for t in ax.texts if t.get_text() == "retransmission"]
+    frames = {t.get_position()[1]: t.get_text() for t in ax.texts if t.get_text() in ("8", "9", "10")}
+    assert sorted(frames.values()) == ["10", "8", "9"]
+    assert sorted(m.get_position()[1] for m in marks) == sorted(frames)
+    text = conn.ladder().splitlines()
+    assert [ln.split()[0] for ln in text if "retransmission" in ln] == ["8", "9", "10"]

@@ -24,9 +24,12 @@ class ConnectionLike(Protocol):
     @property
     def segments(self) -> Any: ...
 
-__all__ = ["ladder", "time_sequence", "tcpdump_label", "event_label"]
+__all__ = ["ladder", "time_sequence", "tcpdump_label", "event_label", "window_scales", "receive_window"]
 
 RST_COLOR = "#d62728"
+RETRANS_COLOR = "#ff7f0e"
+SACK_COLOR = "#9467bd"
+ZERO_WINDOW_COLOR = "#8c564b"
 DIR_COLOR = {"orig": "#1f77b4", "resp": "#2ca02c"}
 EVENT_COLOR = "#9467bd"
 _ROLE = {"client": "orig", "server": "resp", "orig": "orig", "resp": "resp"}
@@ -122,7 +125,8 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
 
     One vertical line per endpoint (originator = client on the left), time running down with
     each row's time relative to the first segment and its frame number on the left, one arrow
-    per segment labelled in tcpdump notation. RSTs are red, with their cause and confidence.
+    per segment labelled in tcpdump notation. RSTs are red, with their cause and confidence;
+    retransmissions (the segments table's ``retransmission``) orange and dashed, so marked.
 
     ``events`` are application events to mark on the endpoint lines, each a mapping with
     ``host`` (``"client"``/``"server"``), ``call``, ``result`` or ``errno``, and ``ts`` (epoch
@@ -192,11 +196,12 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
         s = r["seg"]
         frame = int(s["frame"])
         rst = rsts.get(frame)
-        color = RST_COLOR if rst is not None else "#222"
+        again = bool(s.get("retransmission"))
+        color = RST_COLOR if rst is not None else RETRANS_COLOR if again else "#222"
         x0, x1 = (x_c, x_s) if s["dir"] == "orig" else (x_s, x_c)
         ax.annotate("", xy=(x1, y + 0.18), xytext=(x0, y + 0.18),
                     arrowprops=dict(arrowstyle="-|>", color=color, lw=1.8 if rst else 1.0,
-                                    shrinkA=0, shrinkB=0), zorder=2)
+                                    linestyle="--" if again else "-", shrinkA=0, shrinkB=0), zorder=2)
         ax.text(0.5, y + 0.05, tcpdump_label(s), ha="center", va="bottom", fontsize=8,
                 family="monospace", color=color, fontweight="bold" if rst else "normal")
         ax.text(x_frame, y + 0.18, str(frame), ha="right", va="center", fontsize=8,
@@ -206,6 +211,9 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
         if rst is not None:
             ax.text(x_note, y + 0.18, f"RST: {rst['cause']} ({float(rst['confidence']):.2f})",
                     ha="left", va="center", fontsize=8.5, color=RST_COLOR, fontweight="bold")
+        elif again:
+            ax.text(x_note, y + 0.18, "retransmission", ha="left", va="center", fontsize=8.5,
+                    color=RETRANS_COLOR, fontweight="bold")
     if title is None:
         title = (f"connection {row['conn_id']}: {row.get('conn_state') or '?'} "
                  f"{row.get('history') or '-'}, ended by {row.get('end_reason') or '?'}")
@@ -213,15 +221,53 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
     return ax
 
 
+STYLES = ("stevens", "tcptrace")
+
+
+def _seq_span(s: Mapping[str, Any]) -> int:
+    """Sequence space a segment occupies: its data, plus one each for SYN and FIN (RFC 9293 §3.4)."""
+    return int(s["len"]) + ("S" in s["flags"]) + ("F" in s["flags"])
+
+
+def window_scales(segs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The shift each role's window fields are scaled by (RFC 7323 §2.2): the ``wscale`` its
+    SYN announced, in effect only when both SYNs carried the option; otherwise 0 for both."""
+    shifts: dict[str, int] = {}
+    for s in segs:
+        if "S" in s["flags"] and s["dir"] not in shifts:
+            shifts[s["dir"]] = s.get("wscale") if s.get("wscale") is not None else -1
+    if shifts.get("orig", -1) < 0 or shifts.get("resp", -1) < 0:
+        return {"orig": 0, "resp": 0}
+    # RFC 7323 §2.3: a shift count above 14 is used as 14.
+    return {d: min(int(v), 14) for d, v in shifts.items()}
+
+
+def receive_window(seg: Mapping[str, Any], shifts: Mapping[str, int]) -> int:
+    """The window ``seg`` offers in bytes: its window field scaled by its sender's shift, except
+    in a SYN, whose window field is never scaled (RFC 7323 §2.2)."""
+    win = int(seg["window"])
+    return win if "S" in seg["flags"] else win << shifts.get(str(seg["dir"]), 0)
+
+
 def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
-                  directions: Sequence[str] = ("orig", "resp"), title: str | None = None) -> "Axes":
-    """A time–sequence graph in the style of tcptrace / Stevens.
+                  directions: Sequence[str] = ("orig", "resp"), style: str = "stevens",
+                  title: str | None = None) -> "Axes":
+    """A time–sequence graph, Stevens style (the default) or tcptrace style.
 
     For each direction, every segment is a vertical bar from its relative sequence number to
     the end of its data (SYN and FIN count one, RFC 9293 §3.4), and the peer's acknowledgment
     number is drawn as a step line (what that direction had had acknowledged at each moment).
     RSTs are red crosses at their sequence number, annotated with their cause.
+
+    ``style="tcptrace"`` adds what tcptrace's graph shows: the receive-window line (the peer's
+    ACK plus the window it offered, scaled by the shift its SYN announced, RFC 7323 §2), the SACK
+    blocks the peer reported (RFC 2018) as bars at the time of its ACK, zero windows the peer
+    advertised as triangles on the ACK line, and retransmitted segments (the segments table's
+    ``retransmission``: data sent again) in orange with an ``R``. The window, SACK and
+    zero-window marks are drawn for the directions that sent data.
     """
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(map(repr, STYLES))}, not {style!r}")
     segs = list(conn.segments)
     rsts = _reset_rows(conn)
     if ax is None:
@@ -230,30 +276,42 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
     span_t = max([float(s["ts"]) - t0 for s in segs], default=0.0) or 1.0
     placed: list[tuple[float, int]] = []
     row = conn.row
+    tcptrace = style == "tcptrace"
+    shifts = window_scales(segs)
     for d in directions:
         peer = "resp" if d == "orig" else "orig"
         color = DIR_COLOR[d]
         mine = [s for s in segs if s["dir"] == d]
         label = f"{_endpoint(row, d)} → {_endpoint(row, peer)}"
-        xs: list[float] = []
-        ys0: list[float] = []
-        ys1: list[float] = []
+        bars: dict[bool, tuple[list[float], list[float], list[float]]] = {False: ([], [], []), True: ([], [], [])}
         for s in mine:
             if "R" in s["flags"]:
                 continue
             seq = int(s["seq_rel"])
-            span = int(s["len"]) + ("S" in s["flags"]) + ("F" in s["flags"])
+            xs, ys0, ys1 = bars[tcptrace and bool(s.get("retransmission"))]
             xs.append(float(s["ts"]) - t0)
             ys0.append(seq)
-            ys1.append(seq + max(span, 0))
-        if xs:
-            ax.vlines(xs, ys0, ys1, color=color, lw=2.0, label=f"{label} data")
-            ax.plot(xs, ys1, linestyle="none", marker="_", ms=6, color=color)
-        acks = [(float(s["ts"]) - t0, int(s["ack_rel"])) for s in segs
-                if s["dir"] == peer and "." in s["flags"]]
+            ys1.append(seq + max(_seq_span(s), 0))
+        for again, (xs, ys0, ys1) in bars.items():
+            if not xs:
+                continue
+            c = RETRANS_COLOR if again else color
+            ax.vlines(xs, ys0, ys1, color=c, lw=2.0,
+                      label=f"{label} retransmission" if again else f"{label} data")
+            ax.plot(xs, ys1, linestyle="none", marker="_", ms=6, color=c)
+            if again:
+                for x, y in zip(xs, ys1):
+                    ax.annotate("R", (x, y), xytext=(2, 1), textcoords="offset points", fontsize=7,
+                                color=RETRANS_COLOR, fontweight="bold")
+        theirs = [s for s in segs if s["dir"] == peer and "." in s["flags"]]
+        acks = [(float(s["ts"]) - t0, int(s["ack_rel"])) for s in theirs]
         if acks:
             ax.step([a[0] for a in acks], [a[1] for a in acks], where="post", color=color,
                     alpha=0.45, lw=1.2, label=f"{label} ACKed by peer")
+        # The window, SACK and zero-window marks describe a direction's data: a direction that
+        # sent none would only stretch the axis to the peer's unused window.
+        if tcptrace and any(int(s["len"]) > 0 for s in mine):
+            _tcptrace_marks(ax, theirs, t0, shifts, label, color)
         for s in mine:
             rst = rsts.get(int(s["frame"]))
             if "R" not in s["flags"]:
@@ -264,18 +322,53 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
             # Stack the labels of RSTs that land on the same spot (bursts, duplicated frames).
             near = sum(1 for p in placed if abs(p[0] - x) < 0.02 * span_t and p[1] == y)
             placed.append((x, y))
-            ax.annotate(text, (x, y), xytext=(6, 6 + 11 * near), textcoords="offset points",
+            # Labels of RSTs in the last fifth of the time axis read leftwards, inside the axes.
+            left = x > 0.8 * span_t
+            ax.annotate(text, (x, y), xytext=(-6 if left else 6, 6 + 11 * near),
+                        textcoords="offset points", ha="right" if left else "left",
                         fontsize=8, color=RST_COLOR, fontweight="bold")
     ax.set_xlabel("time since first segment (s)")
     ax.set_ylabel("relative sequence number")
     ax.ticklabel_format(axis="y", style="plain", useOffset=False)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="upper left")
+        if tcptrace:
+            # tcptrace's marks make a long legend: beside the plot, not over the data.
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        else:
+            ax.legend(fontsize=8, loc="upper left")
     if title is None:
         title = f"connection {row['conn_id']}: time–sequence"
     ax.set_title(title, fontsize=10, loc="left")
     return ax
+
+
+def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: float,
+                    shifts: Mapping[str, int], label: str, color: str) -> None:
+    """The receive window (dashed, in the direction's ``color``), SACK blocks and zero windows
+    the peer's ACKs (``theirs``) report about one direction's data."""
+    # A RST offers no window: it ends the connection (RFC 9293 §3.5.2).
+    live = [s for s in theirs if "R" not in s["flags"]]
+    if live:
+        ax.step([float(s["ts"]) - t0 for s in live],
+                [int(s["ack_rel"]) + receive_window(s, shifts) for s in live], where="post",
+                color=color, linestyle=(0, (4, 2)), lw=1.2, label=f"{label} receive window")
+    xs: list[float] = []
+    lo: list[int] = []
+    hi: list[int] = []
+    for s in live:
+        for block in filter(None, str(s.get("sack") or "").split(",")):
+            left, right = block.split("-")
+            xs.append(float(s["ts"]) - t0)
+            lo.append(int(left))
+            hi.append(int(right))
+    if xs:
+        ax.vlines(xs, lo, hi, color=SACK_COLOR, lw=3.0, alpha=0.8, label=f"{label} SACKed")
+    zero = [s for s in live if int(s["window"]) == 0]
+    if zero:
+        ax.plot([float(s["ts"]) - t0 for s in zero], [int(s["ack_rel"]) for s in zero],
+                linestyle="none", marker="v", ms=8, color=ZERO_WINDOW_COLOR, zorder=4,
+                label=f"{label} zero window")
 
 
 def render(draw: Any, conn: "ConnectionLike", fmt: str = "svg", **kwargs: Any) -> bytes:

@@ -360,6 +360,8 @@ class Connection:
                 lines.append(f"{'':>6} {f'… {skipped} segments not shown …':^{width}}".rstrip())
                 skipped = 0
             label = f"{s['flags']} seq={s['seq_rel']} ack={s['ack_rel']} len={s['len']}"
+            if s.get("retransmission"):
+                label += "  retransmission"
             if s["frame"] in causes:
                 label += f"  RST: {causes[s['frame']]}"
             if s["dir"] == "orig":

@@ -10,7 +10,7 @@
 //! This module knows Arrow and nothing of connections or RSTs: `report` and `classify` both
 //! declare their tables with it.
 
-use arrow_array::builder::{PrimitiveBuilder, StringBuilder};
+use arrow_array::builder::{BooleanBuilder, PrimitiveBuilder, StringBuilder};
 use arrow_array::types::{ArrowPrimitiveType, Int32Type};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -90,6 +90,34 @@ impl<T: ArrowPrimitiveType> Finish for NumBuilder<T> {
 }
 
 impl<T: ArrowPrimitiveType> Finish for OptNumBuilder<T> {
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.0.finish())
+    }
+}
+
+/// A boolean column without nulls (`bool`).
+pub struct Flag;
+pub struct FlagBuilder(BooleanBuilder);
+
+impl Kind for Flag {
+    type Builder = FlagBuilder;
+    const NULLABLE: bool = false;
+    fn data_type() -> DataType {
+        DataType::Boolean
+    }
+    fn builder(rows: usize) -> Self::Builder {
+        FlagBuilder(BooleanBuilder::with_capacity(rows))
+    }
+}
+
+impl Put<bool> for FlagBuilder {
+    #[inline]
+    fn put(&mut self, v: bool) {
+        self.0.append_value(v);
+    }
+}
+
+impl Finish for FlagBuilder {
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.0.finish())
     }
@@ -351,6 +379,7 @@ fn pyarrow_name(t: &DataType) -> String {
         DataType::Int32 => "int32".into(),
         DataType::Float64 => "double".into(),
         DataType::Utf8 => "string".into(),
+        DataType::Boolean => "bool".into(),
         DataType::Dictionary(k, v) => format!("dictionary<values={}, indices={}, ordered=0>", pyarrow_name(v), pyarrow_name(k)),
         other => other.to_string(),
     }

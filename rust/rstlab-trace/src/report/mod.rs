@@ -2,12 +2,14 @@
 //! table's columns are declared once, below (the RST table's in `classify::rows`), with
 //! [`crate::columns`]; [`Tables::columns`] is the column reference of all four.
 
-use crate::columns::{addr_text, columns, Addr, Column, Keyed, Label, LabelKey, Num, OptNum, Text};
+use crate::columns::{addr_text, columns, Addr, Column, Flag, Keyed, Label, LabelKey, Num, OptNum, Text};
 use crate::flow::{Conn, Dir};
+use crate::seq::SeqNumber;
 use crate::wire::{Checksum, Segment};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::RecordBatch;
+use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU64;
 use std::sync::OnceLock;
@@ -300,13 +302,55 @@ fn zeek_batch(conns: &RecordBatch, split: &[ZeekRow]) -> RecordBatch {
 
 fn segments_batch(conns: &ConnRows, segs: &SegmentRows) -> RecordBatch {
     let mut t = SegmentColumns::with_capacity(segs.rows.len());
+    // The sequence number after the highest one each sender (connection, role) had sent so far:
+    // kept here, where the table is built, so the pass pays nothing for it.
+    let mut sent: FxHashMap<(u64, bool), SeqNumber> = FxHashMap::default();
+    let mut sack = String::new();
     for (id, seg, rel) in &segs.rows {
         // A connection's originator is the first sender unless Zeek's rules flipped the
         // roles; its row records that as orig == first packet's source.
         let is_orig = conns.get(*id).is_none_or(|c| c.orig == (seg.src, seg.sport));
-        t.append(SegmentView { conn_id: *id, seg, rel: *rel, is_orig });
+        let retransmission = retransmitted(&mut sent, (*id, is_orig), seg);
+        sack_text(&mut sack, seg, rel.1);
+        t.append(SegmentView { conn_id: *id, seg, rel: *rel, is_orig, retransmission, sack: &sack });
     }
     t.finish()
+}
+
+/// Whether `seg` occupies sequence space (data, SYN or FIN; RFC 9293 §3.4) that starts below
+/// the highest sequence number its sender had already sent: tcptrace's retransmission mark, and
+/// Wireshark's `tcp.analysis.retransmission` without its keep-alive and fast / spurious
+/// distinctions. Updates `sent` with the segment's end.
+fn retransmitted(sent: &mut FxHashMap<(u64, bool), SeqNumber>, sender: (u64, bool), seg: &Segment) -> bool {
+    if seg.seg_len() == 0 || seg.flags.rst() {
+        return false;
+    }
+    let end = seg.seq_end();
+    match sent.get_mut(&sender) {
+        Some(high) => {
+            let again = seg.seq < *high;
+            *high = high.max(end);
+            again
+        }
+        None => {
+            sent.insert(sender, end);
+            false
+        }
+    }
+}
+
+/// The segment's SACK blocks as `left-right` pairs, comma-separated, each edge relative to the
+/// peer's initial sequence number like `ack_rel` (Wireshark's `tcp.options.sack_le` /
+/// `tcp.options.sack_re`): the same offset `ack_rel - ack` moves them. Raw edges when the
+/// segment carries no ACK (RFC 2018 §3 sends SACK only with ACK).
+fn sack_text(out: &mut String, seg: &Segment, ack_rel: u32) {
+    use std::fmt::Write;
+    out.clear();
+    let shift = if seg.flags.ack() { ack_rel.wrapping_sub(seg.ack.0) } else { 0 };
+    for (i, (l, r)) in seg.options.sack.blocks().iter().enumerate() {
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(out, "{sep}{}-{}", l.0.wrapping_add(shift), r.0.wrapping_add(shift));
+    }
 }
 
 #[inline]
@@ -379,6 +423,8 @@ struct SegmentView<'a> {
     seg: &'a Segment,
     rel: (u32, u32),
     is_orig: bool,
+    retransmission: bool,
+    sack: &'a str,
 }
 
 fn checksum_text(c: Checksum) -> &'static str {
@@ -430,6 +476,12 @@ columns! {
         options: Text<8> = v.seg.options.names().as_str(),
         /// TCP checksum: `good`, `bad`, or `unverified` when not checked (Wireshark's `tcp.checksum.status`).
         checksum: Text<4> = checksum_text(v.seg.checksum),
+        /// Window scale shift count the segment's option announces (RFC 7323 §2.2, sent only with SYN); null without one (Wireshark's `tcp.options.wscale.shift`).
+        wscale: OptNum<UInt8Type> = v.seg.options.wscale,
+        /// SACK blocks (RFC 2018 §3) as `left-right` pairs, comma-separated, relative like `ack_rel` (Wireshark's `tcp.options.sack_le` / `sack_re`); empty when none.
+        sack: Text<0> = v.sack,
+        /// The segment occupies sequence space (data, SYN, FIN) starting below the highest its sender had already sent: a retransmission as tcptrace marks it.
+        retransmission: Flag = v.retransmission,
     }
 }
 

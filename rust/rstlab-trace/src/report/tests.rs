@@ -119,3 +119,28 @@ fn every_table_is_described_by_its_columns() {
     assert!(!f.field_with_name("orig_syn_frame").unwrap().is_nullable());
     assert!(f.field_with_name("resp_syn_frame").unwrap().is_nullable());
 }
+
+/// Sequence space sent again, per sender, in ring arithmetic (RFC 9293 §3.4: SYN and FIN occupy
+/// one number each; a RST none).
+#[test]
+fn retransmission_is_space_starting_below_what_the_sender_had_sent() {
+    use crate::testkit::seg;
+    let mut sent = FxHashMap::default();
+    let c = (0, true);
+    let s = (0, false);
+    let near_wrap = u32::MAX - 99;
+    let mut again = |who, b: crate::testkit::SegBuilder| retransmitted(&mut sent, who, &b.build());
+    assert!(!again(c, seg().syn().seq(near_wrap)));
+    assert!(again(c, seg().syn().seq(near_wrap)), "a second SYN");
+    // 100 bytes from near_wrap + 1 cross 2^32; the next ones start at 1 after the wrap.
+    assert!(!again(c, seg().ack_flag().seq(near_wrap + 1).payload(100)));
+    assert!(!again(c, seg().ack_flag().seq(1).payload(10)));
+    assert!(again(c, seg().ack_flag().seq(u32::MAX).payload(20)), "overlaps what was sent");
+    // Neither a pure ACK nor a RST occupies sequence space; the other sender keeps its own count.
+    assert!(!again(c, seg().ack_flag().seq(0)));
+    assert!(!again(c, seg().rst().seq(5)));
+    assert!(!again(s, seg().from_server().syn().ack_flag().seq(7)));
+    // The overlap ended at 19 (u32::MAX + 20 in the ring): a FIN there is new, then sent again.
+    assert!(!again(c, seg().fin().ack_flag().seq(19)));
+    assert!(again(c, seg().fin().ack_flag().seq(19)), "the FIN again");
+}

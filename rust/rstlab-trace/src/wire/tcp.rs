@@ -98,6 +98,39 @@ pub struct TcpOptions {
     pub wscale: Option<u8>,
     pub tsval: Option<u32>,
     pub tsecr: Option<u32>,
+    /// The SACK option's blocks, as sent (RFC 2018 §3).
+    pub sack: SackBlocks,
+}
+
+/// The blocks of a SACK option (RFC 2018 §3): each the left edge (first sequence number) and
+/// right edge (the one after the last) of a block the receiver holds. The option's length
+/// allows at most four (2 + 8n ≤ 40 bytes of options).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct SackBlocks {
+    n: u8,
+    edges: [(SeqNumber, SeqNumber); 4],
+}
+
+impl SackBlocks {
+    /// The blocks in the order the option lists them (RFC 2018 §4: the first is the most
+    /// recently received).
+    pub fn blocks(&self) -> &[(SeqNumber, SeqNumber)] {
+        &self.edges[..self.n as usize]
+    }
+
+    /// An option body of `8n` bytes; any other length gives `None` (no blocks to read).
+    fn parse(body: &[u8]) -> Option<SackBlocks> {
+        if body.is_empty() || !body.len().is_multiple_of(8) || body.len() > 32 {
+            return None;
+        }
+        let mut s = SackBlocks::default();
+        for (i, b) in body.chunks_exact(8).enumerate() {
+            let be = |j: usize| SeqNumber(u32::from_be_bytes([b[j], b[j + 1], b[j + 2], b[j + 3]]));
+            s.edges[i] = (be(0), be(4));
+        }
+        s.n = (body.len() / 8) as u8;
+        Some(s)
+    }
 }
 
 impl TcpOptions {
@@ -174,7 +207,10 @@ impl TcpOptions {
                     r.wscale = Some(body[0]);
                 }
                 (4, 2) => r.present |= Self::SACK_PERM,
-                (5, _) => r.present |= Self::SACK,
+                (5, _) => {
+                    r.present |= Self::SACK;
+                    r.sack = SackBlocks::parse(body).unwrap_or_default();
+                }
                 (8, 10) => {
                     r.present |= Self::TIMESTAMP;
                     r.tsval = Some(u32::from_be_bytes([body[0], body[1], body[2], body[3]]));
@@ -363,6 +399,19 @@ mod tests {
         }
         assert_eq!(TcpOptions::parse(&longer).wscale, Some(7));
         assert!(TcpOptions::parse(&bad_len).present & TcpOptions::MALFORMED != 0);
+    }
+
+    #[test]
+    fn sack_blocks_in_option_order() {
+        // RFC 2018 §3: kind 5, length 2 + 8n, then n (left, right) pairs; Linux pads with two NOPs.
+        let o = [1u8, 1, 5, 18, 0, 0, 0x10, 0, 0, 0, 0x14, 0, 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0x10];
+        let p = TcpOptions::parse(&o);
+        let b: Vec<(u32, u32)> = p.sack.blocks().iter().map(|(l, r)| (l.0, r.0)).collect();
+        assert_eq!(b, vec![(0x1000, 0x1400), (0xffff_fff0, 0x10)]);
+        assert_eq!(p.names(), "nop,sack");
+        // A length that is not 2 + 8n is still a SACK option, with no blocks to read.
+        let bad = TcpOptions::parse(&[5, 6, 0, 0, 0, 1]);
+        assert!(bad.sack.blocks().is_empty() && bad.names() == "sack");
     }
 
     #[test]
