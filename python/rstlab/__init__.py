@@ -18,11 +18,14 @@ from .errors import (
 from .table import Table
 from .trace import Connection, Trace, read
 from . import lab  # rstlab.lab.run(...), as the README shows
+from .live import Watch, watch
 
 __all__ = [
     "__version__",
     "read",
     "lab",
+    "watch",
+    "Watch",
     "Cause",
     "Trace",
     "Connection",

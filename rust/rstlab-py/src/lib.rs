@@ -8,6 +8,7 @@ mod errors;
 mod compose;
 mod lab;
 mod trace;
+mod watch;
 
 #[pymodule]
 fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -28,5 +29,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lab::_userns_child, m)?)?;
     m.add_class::<compose::PyLab>()?;
     m.add_class::<compose::PySock>()?;
+    m.add_class::<watch::PyWatch>()?;
+    m.add_function(wrap_pyfunction!(watch::watch_replay, m)?)?;
     Ok(())
 }
