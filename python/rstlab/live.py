@@ -125,6 +125,12 @@ class Watch:
         """Counts per cause and per process of the rows read so far, and the counters."""
         return summary(self._seen, self.stats)
 
+    def collect(self) -> list[dict[str, Any]]:
+        """Ends the watch and returns every RST row it saw."""
+        self.close()
+        self.poll(0)
+        return self.seen
+
     def close(self) -> None:
         """Stops, waits for the worker (the trace instance is removed) and writes ``pcapng``
         with each RST's cause as a packet comment. Rows not read are kept in :attr:`seen`."""
