@@ -254,6 +254,12 @@ impl Oracle {
         std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(self.instance.join("trace_pipe"))
     }
 
+    /// Writes `value` into the instance's file `rel` (its buffer size, an event's filter):
+    /// settings of this private instance only.
+    pub fn configure(&self, rel: &str, value: &str) -> std::io::Result<()> {
+        std::fs::write(self.instance.join(rel), value)
+    }
+
     /// CLOCK_REALTIME - CLOCK_MONOTONIC when tracing started ([`parse_line`]'s `offset_ns`).
     pub fn offset_ns(&self) -> i64 {
         self.offset_ns

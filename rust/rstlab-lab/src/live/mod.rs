@@ -17,6 +17,7 @@
 pub mod bpf;
 pub mod kernel;
 pub mod packet;
+pub mod ring;
 
 use crate::error::{LabError, Result};
 use crate::observed::Observed;
@@ -178,7 +179,7 @@ impl Watch {
             std::thread::Builder::new()
                 .name("rstlab-watch".into())
                 .spawn(move || {
-                    let sock = match open_in(ns, &opts, &program) {
+                    let (sock, ring) = match open_in(ns, &opts, &program) {
                         Ok(s) => {
                             let _ = ready_tx.send(Ok(()));
                             s
@@ -188,7 +189,7 @@ impl Watch {
                             return;
                         }
                     };
-                    run(sock, oracle, &opts, &stop, &stats, &rows_tx);
+                    run(sock, ring, oracle, &opts, &stop, &stats, &rows_tx);
                 })
                 .map_err(crate::error::os_err("spawning the watch thread"))?
         };
@@ -242,7 +243,7 @@ impl Drop for Watch {
 }
 
 /// On the worker thread: enter the namespace, find the interface, open the socket.
-fn open_in(ns: Option<OwnedFd>, opts: &WatchOptions, program: &[bpf::SockFilter]) -> Result<OwnedFd> {
+fn open_in(ns: Option<OwnedFd>, opts: &WatchOptions, program: &[bpf::SockFilter]) -> Result<(OwnedFd, ring::Ring)> {
     if let Some(fd) = ns {
         // SAFETY: setns on an open namespace fd; CLONE_NEWNET affects this thread only.
         if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
@@ -265,7 +266,7 @@ fn open_in(ns: Option<OwnedFd>, opts: &WatchOptions, program: &[bpf::SockFilter]
             i
         }
     };
-    packet::open(ifindex, packet::Framing::Network, Some(program), opts.rcvbuf, 0).map_err(|e| {
+    packet::open_with(ifindex, packet::Framing::Network, Some(program), opts.rcvbuf, 0, |fd| ring::Ring::new(fd, 10)).map_err(|e| {
         if e.raw_os_error() == Some(libc::EPERM) {
             privilege("capturing packets", "CAP_NET_RAW")
         } else {
@@ -321,7 +322,14 @@ impl Pipeline {
     }
 }
 
-fn run(sock: OwnedFd, oracle: Option<Oracle>, opts: &WatchOptions, stop: &AtomicBool, stats: &Mutex<WatchStats>, out: &SyncSender<LiveRow>) {
+fn run(sock: OwnedFd, mut ring: ring::Ring, oracle: Option<Oracle>, opts: &WatchOptions, stop: &AtomicBool, stats: &Mutex<WatchStats>, out: &SyncSender<LiveRow>) {
+    if let Some(o) = oracle.as_ref() {
+        // Our instance only: room for bursts, and of the state changes only those the process
+        // attribution reads (kernel.rs: in process context, close() moves a socket to FIN_WAIT1
+        // (4) or LAST_ACK (9), listen() to LISTEN (10); include/net/tcp_states.h).
+        let _ = o.configure("buffer_size_kb", "8192");
+        let _ = o.configure("events/sock/inet_sock_set_state/filter", "newstate == 4 || newstate == 9 || newstate == 10");
+    }
     let mut pipe = oracle.as_ref().and_then(|o| o.trace_pipe().ok());
     let joiner = oracle.as_ref().map_or_else(Joiner::default, |o| Joiner::new(o.reasons().clone(), o.offset_ns()));
     let mut p = Pipeline::new(opts, joiner);
@@ -331,7 +339,6 @@ fn run(sock: OwnedFd, oracle: Option<Oracle>, opts: &WatchOptions, stop: &Atomic
         w.interface(LinkType::RAW.0, bpf::SNAPLEN, Some(opts.interface.as_deref().unwrap_or("any"))).ok()?;
         Some(w)
     });
-    let mut buf = vec![0u8; 65_536];
     let mut text = vec![0u8; 1 << 16];
     let started = Instant::now();
     let (mut last_poll, mut last_stats) = (Instant::now(), Instant::now());
@@ -361,18 +368,14 @@ fn run(sock: OwnedFd, oracle: Option<Oracle>, opts: &WatchOptions, stop: &Atomic
             // SAFETY: one valid pollfd.
             unsafe { libc::poll(fds.as_mut_ptr(), 1, 50) };
         }
-        // Take what is queued (all of it once stopping).
-        let mut n = 0;
-        while n < 4096 || stopping {
-            let Ok(r) = packet::recv(&sock, &mut buf, true) else { break };
-            let cap = r.orig_len.min(buf.len()).min(bpf::SNAPLEN as usize);
-            let ts = r.ts_ns.unwrap_or_else(now_ns);
-            p.stream.frame(ts, LinkType::RAW, &buf[..cap], r.orig_len as u32);
+        // Take every block the kernel released (all of them once stopping).
+        ring.drain(|fr| {
+            let cap = fr.data.len().min(bpf::SNAPLEN as usize);
+            p.stream.frame(fr.ts_ns, LinkType::RAW, &fr.data[..cap], fr.orig_len);
             if let Some(w) = pcap.as_mut() {
-                let _ = w.packet(0, ts, r.orig_len as u32, &buf[..cap], None);
+                let _ = w.packet(0, fr.ts_ns, fr.orig_len, &fr.data[..cap], None);
             }
-            n += 1;
-        }
+        });
         read_events(&mut p, &mut pipe);
         if stopping {
             break;
@@ -390,8 +393,16 @@ fn run(sock: OwnedFd, oracle: Option<Oracle>, opts: &WatchOptions, stop: &Atomic
             update(stats, &p, dropped, oracle.as_ref());
         }
     }
-    // The stream ended: let the last trace events land, then judge everything still pending.
-    std::thread::sleep(Duration::from_millis(20));
+    // The stream ended: let the ring retire its last block and the last trace events land,
+    // then judge everything still pending.
+    std::thread::sleep(Duration::from_millis(30));
+    ring.drain(|fr| {
+        let cap = fr.data.len().min(bpf::SNAPLEN as usize);
+        p.stream.frame(fr.ts_ns, LinkType::RAW, &fr.data[..cap], fr.orig_len);
+        if let Some(w) = pcap.as_mut() {
+            let _ = w.packet(0, fr.ts_ns, fr.orig_len, &fr.data[..cap], None);
+        }
+    });
     read_events(&mut p, &mut pipe);
     dropped += packet::statistics(&sock).map_or(0, |s| s.1);
     update(stats, &p, dropped, oracle.as_ref());

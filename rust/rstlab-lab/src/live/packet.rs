@@ -27,6 +27,19 @@ pub enum Framing {
 /// a receive timeout of `timeout_us`; `filter` is attached before the bind, so no frame reaches
 /// the socket unfiltered.
 pub fn open(ifindex: u32, framing: Framing, filter: Option<&[SockFilter]>, rcvbuf: i32, timeout_us: i64) -> io::Result<OwnedFd> {
+    open_with(ifindex, framing, filter, rcvbuf, timeout_us, |_| Ok(())).map(|(fd, ())| fd)
+}
+
+/// [`open`], with `prepare` run on the socket before it is bound (a receive ring is set up
+/// there, so no frame is queued the ordinary way first).
+pub fn open_with<T>(
+    ifindex: u32,
+    framing: Framing,
+    filter: Option<&[SockFilter]>,
+    rcvbuf: i32,
+    timeout_us: i64,
+    prepare: impl FnOnce(&OwnedFd) -> io::Result<T>,
+) -> io::Result<(OwnedFd, T)> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     let kind = match framing {
         Framing::Link => libc::SOCK_RAW,
@@ -37,6 +50,7 @@ pub fn open(ifindex: u32, framing: Framing, filter: Option<&[SockFilter]>, rcvbu
     if let Some(prog) = filter {
         super::bpf::attach(&fd, prog)?;
     }
+    let prepared = prepare(&fd)?;
     // SAFETY: sll is a fully initialised sockaddr_ll of the size passed.
     unsafe {
         let mut sll: libc::sockaddr_ll = std::mem::zeroed();
@@ -55,7 +69,7 @@ pub fn open(ifindex: u32, framing: Framing, filter: Option<&[SockFilter]>, rcvbu
     }
     let tv = libc::timeval { tv_sec: timeout_us / 1_000_000, tv_usec: timeout_us % 1_000_000 };
     setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
-    Ok(fd)
+    Ok((fd, prepared))
 }
 
 pub(crate) fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T) -> io::Result<()> {
