@@ -166,12 +166,8 @@ def test_filter_expression(netns: str) -> None:
 
 def test_no_trace_instance_left(netns: str) -> None:
     with rstlab.watch(netns=netns, settle=0.1):
-        pass
-    leftovers = []
-    for root in ("/sys/kernel/tracing/instances", "/sys/kernel/debug/tracing/instances"):
-        if os.path.isdir(root):
-            leftovers += [n for n in os.listdir(root) if n.startswith(f"rstlab-{os.getpid()}-")]
-    assert leftovers == []
+        assert _instances(os.getpid()) != []
+    assert _instances(os.getpid()) == []
 
 
 def test_unknown_namespace_is_an_os_error() -> None:
@@ -203,3 +199,94 @@ def test_catalogue_live_equals_offline() -> None:
     assert total > 100
     assert share >= 0.99, differ
     assert reasons_same == total
+
+
+def _instances(pid: int) -> list[str]:
+    """Trace instances and private tracefs mounts process `pid` left (tracefs is looked at where
+    it is mounted, else through a mount of its own, as the oracle does)."""
+    import tempfile
+
+    with open("/proc/self/mountinfo") as f:
+        out = [line.split()[4] for line in f if f"rstlab-tracefs-{pid}-" in line]
+    roots = [r for r in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing") if os.path.isdir(f"{r}/instances")]
+    tmp = None
+    if not roots:
+        tmp = tempfile.mkdtemp(prefix="rstlab-test-tracefs-")
+        if subprocess.run(["mount", "-t", "tracefs", "nodev", tmp]).returncode != 0:
+            os.rmdir(tmp)
+            pytest.skip("cannot mount tracefs to look for instances")
+        roots = [tmp]
+    try:
+        for root in roots:
+            out += [n for n in os.listdir(f"{root}/instances") if n.startswith(f"rstlab-{pid}-")]
+    finally:
+        if tmp:
+            subprocess.run(["umount", tmp], check=True)
+            os.rmdir(tmp)
+    return out
+
+
+def _watch_cli(ns: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "rstlab", "watch", "--netns", ns, "--settle", "0.2", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_prints_the_summary_and_removes_the_instance(netns: str) -> None:
+    import signal
+
+    w = _watch_cli(netns)
+    time.sleep(1.5)
+    pid, _ = _drive(netns)
+    time.sleep(0.8)
+    w.send_signal(signal.SIGINT)
+    out, err = w.communicate(timeout=30)
+    assert w.returncode == 0, err
+    assert "per cause: " in out and "abort 1" in out and "refused 1" in out, out
+    assert f"python[{pid}] 1" in out, out  # the abort's process, in the per-process summary
+    assert _instances(w.pid) == []
+
+
+def test_a_killed_watch_leaves_nothing_once_the_next_one_starts(netns: str) -> None:
+    import signal
+
+    w = _watch_cli(netns)
+    time.sleep(1.5)
+    w.send_signal(signal.SIGKILL)
+    w.communicate(timeout=30)
+    assert _instances(w.pid) != [], "a SIGKILLed watch cannot clean up"
+    with rstlab.watch(netns=netns, settle=0.1):
+        pass
+    assert _instances(w.pid) == []
+
+
+def test_without_capabilities_a_privilege_error_says_what_to_run(as_nobody) -> None:  # type: ignore[no-untyped-def]
+    code = ("import rstlab\n"
+            "try:\n    rstlab.watch()\nexcept rstlab.PrivilegeError as e:\n"
+            "    print(type(e).__name__, isinstance(e, PermissionError), e.capability, '|', e)\n")
+    r = as_nobody(code)
+    assert r.returncode == 0, r.stderr
+    name, is_perm, cap, _, message = r.stdout.split(" ", 4)
+    assert (name, is_perm, cap) == ("PrivilegeError", "True", "CAP_NET_RAW")
+    assert "sudo" in message and "rstlab watch" in message
+
+
+def test_without_tracefs_it_runs_with_null_kernel_reason() -> None:
+    """In a user namespace (root there, nobody in the initial one) capture works and tracefs does
+    not: rows come with kernel_reason null and the watch says why."""
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux `unshare` is not installed")
+    code = ("import json, socket, subprocess, time, rstlab\n"
+            "subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)\n"
+            "w = rstlab.watch(settle=0.2)\n"
+            "s = socket.socket()\n"
+            "try:\n    s.connect(('127.0.0.1', 9))\nexcept ConnectionRefusedError:\n    pass\n"
+            "time.sleep(0.5)\n"
+            "rows = w.collect()\n"
+            "print(json.dumps({'note': w.kernel_note, 'rows': [(r['cause'], r['kernel_reason']) for r in rows]}))\n")
+    p = subprocess.run(["unshare", "-rn", sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0 and "unshare failed" in p.stderr:
+        pytest.skip(f"no user namespaces here: {p.stderr.strip()}")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["rows"] == [["refused", None]]
+    assert "kernel oracle needs real root" in doc["note"]

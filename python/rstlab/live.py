@@ -62,6 +62,12 @@ class Watch:
                                 interface=None if interface in (None, "any") else interface,
                                 filter=filter, settle=settle, pcapng=self._partial, kernel=kernel,
                                 duration=duration, idle=idle, closed_idle=closed_idle)
+        # Imported now, not with the first RST: its import takes a good part of a second.
+        import pyarrow  # noqa: F401
+
+        #: Batches taken from the worker and not yet converted (kept if Ctrl-C interrupts the
+        #: conversion, so no row is lost).
+        self._raw: list[Any] = []
         self._pending: list[dict[str, Any]] = []
         self._seen: list[dict[str, Any]] = []
         self._ended = False
@@ -75,16 +81,20 @@ class Watch:
         if self._pending:
             out, self._pending = self._pending, []
             return out
-        if self._ended:
+        if self._ended and not self._raw:
             return []
         try:
             got = self._w.next_batch(timeout)
         except StopIteration:
             self._ended = True
-            return []
-        if got is None:
-            return []
-        rows = _rows(*got)
+            got = None
+        if got is not None:
+            self._raw.append(got)
+        rows: list[dict[str, Any]] = []
+        while self._raw:
+            converted = _rows(*self._raw[0])
+            self._raw.pop(0)
+            rows += converted
         self._seen.extend(rows)
         return rows
 
@@ -92,7 +102,7 @@ class Watch:
         while True:
             rows = self.poll()
             yield from rows
-            if self._ended and not self._pending:
+            if self._ended and not self._pending and not self._raw:
                 return
 
     def stop(self) -> None:
@@ -104,7 +114,7 @@ class Watch:
         self.stop()
         out = list(self._pending)
         self._pending = []
-        while not self._ended:
+        while not self._ended or self._raw:
             out.extend(self.poll(0.5))
         return out
 

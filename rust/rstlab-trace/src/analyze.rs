@@ -106,8 +106,9 @@ impl ConnExtra {
     }
 
     /// The one per-segment update of a connection's Zeek view and RST classifier (the file pass
-    /// and the incremental one both call it).
-    #[inline]
+    /// and the incremental one both call it). Inlined into the file pass's per-segment call, as
+    /// it was written there before the incremental pass shared it.
+    #[inline(always)]
     pub(crate) fn on_segment(&mut self, conn: &Conn, dir: Dir, seg: &Segment, zeek: ZeekOptions, server_ports: &'static [u16]) {
         // The stream's first segment made this Zeek connection; later ones may end it.
         let first = conn.dir[0].pkts + conn.dir[1].pkts == 1;

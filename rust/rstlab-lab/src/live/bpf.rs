@@ -8,8 +8,6 @@
 //! is `lo` in every namespace, registered first by `loopback_net_init`).
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
-use std::io;
-use std::os::fd::OwnedFd;
 
 /// Bytes kept of each packet: an IPv4 or IPv6 header with options or extension headers and a
 /// TCP header with every option (60 bytes each at most) fit.
@@ -73,18 +71,6 @@ pub fn default_program() -> Vec<SockFilter> {
 /// The prefix followed by `user` (its jumps are relative, so it runs unchanged after it).
 pub fn with_prefix(user: &[SockFilter]) -> Vec<SockFilter> {
     PREFIX.iter().chain(user.iter()).copied().collect()
-}
-
-#[repr(C)]
-struct SockFprog {
-    len: u16,
-    filter: *const SockFilter,
-}
-
-/// `SO_ATTACH_FILTER`.
-pub fn attach(fd: &OwnedFd, prog: &[SockFilter]) -> io::Result<()> {
-    let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
-    super::packet::setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
 }
 
 /// `struct bpf_program` (pcap/bpf.h).

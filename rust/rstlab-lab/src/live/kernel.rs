@@ -9,7 +9,9 @@
 //! socket); an event in softirq context ran on behalf of whatever task the CPU interrupted. So:
 //! 1. the matched `send_reset` / `receive_reset` event, if it ran in process context;
 //! 2. else the owner learned from `sock:inet_sock_set_state` events in process context, by the
-//!    socket's local address and port (a listener, from listen(), by its port);
+//!    socket's local address and port: close() moving it to FIN_WAIT1 or LAST_ACK, and a
+//!    listener by its port from listen() (the watch's instance keeps only those transitions,
+//!    with a kernel-side event filter, so churn does not flood the trace ring);
 //! 3. else none (`pid` null): e.g. a connect refused by a closed port learns nothing, since
 //!    connect() changes state before it picks its port.
 

@@ -420,6 +420,8 @@ fn run(sock: OwnedFd, mut ring: ring::Ring, oracle: Option<Oracle>, opts: &Watch
     if let Some(w) = pcap {
         let _ = w.finish();
     }
+    // The pipe first: an instance with an open file cannot be removed (EBUSY).
+    drop(pipe);
     drop(oracle);
 }
 

@@ -48,7 +48,7 @@ pub fn open_with<T>(
     // SAFETY: plain socket syscalls with correctly sized arguments.
     let fd = unsafe { owned(libc::socket(libc::AF_PACKET, kind | libc::SOCK_CLOEXEC, proto as i32))? };
     if let Some(prog) = filter {
-        super::bpf::attach(&fd, prog)?;
+        attach(&fd, prog)?;
     }
     let prepared = prepare(&fd)?;
     // SAFETY: sll is a fully initialised sockaddr_ll of the size passed.
@@ -138,4 +138,16 @@ pub fn statistics(sock: &OwnedFd) -> io::Result<(u64, u64)> {
         return Err(io::Error::last_os_error());
     }
     Ok((st.tp_packets as u64, st.tp_drops as u64))
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+/// Attaches a classic BPF program (`SO_ATTACH_FILTER`, socket(7)).
+pub fn attach(fd: &OwnedFd, prog: &[SockFilter]) -> io::Result<()> {
+    let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
 }
