@@ -290,3 +290,17 @@ def test_without_tracefs_it_runs_with_null_kernel_reason() -> None:
     doc = json.loads(p.stdout)
     assert doc["rows"] == [["refused", None]]
     assert "kernel oracle needs real root" in doc["note"]
+
+
+def test_netns_pid_watches_that_process_namespace(netns: str) -> None:
+    """--netns-pid PID: the namespace of a process living in it (/proc/PID/ns/net)."""
+    holder = subprocess.Popen(["ip", "netns", "exec", netns, "sleep", "60"])
+    try:
+        time.sleep(0.3)
+        with rstlab.watch(netns_pid=holder.pid, settle=0.2) as w:
+            pid, _ = _drive(netns)
+            time.sleep(0.5)
+        assert sorted(r["cause"] for r in w.collect()) == ["abort", "refused"]
+    finally:
+        holder.kill()
+        holder.wait()
