@@ -94,7 +94,7 @@ impl PyWatch {
                 let wait = if rows.is_empty() { left } else { Duration::ZERO };
                 match w.next(wait) {
                     Next::Row(r) => {
-                        rows.push(r);
+                        rows.push(*r);
                         if rows.len() >= max {
                             return (rows, false);
                         }

@@ -130,7 +130,7 @@ pub struct Watch {
 
 /// What [`Watch::next`] found.
 pub enum Next {
-    Row(LiveRow),
+    Row(Box<LiveRow>),
     /// Nothing within the timeout.
     Idle,
     /// The watch ended and every row was taken.
@@ -206,7 +206,7 @@ impl Watch {
     /// The next row, waiting at most `timeout`.
     pub fn next(&self, timeout: Duration) -> Next {
         match self.rows.lock().unwrap_or_else(|e| e.into_inner()).recv_timeout(timeout) {
-            Ok(r) => Next::Row(r),
+            Ok(r) => Next::Row(Box::new(r)),
             Err(RecvTimeoutError::Timeout) => Next::Idle,
             Err(RecvTimeoutError::Disconnected) => Next::Ended,
         }
