@@ -6,6 +6,8 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 APT_PACKAGES := tshark nftables iproute2 ethtool
 APT_PACKAGES += chromium
+# rstlab watch --filter compiles pcap expressions with the libpcap it finds at run time.
+APT_PACKAGES += libpcap0.8
 OUT ?= out
 
 .PHONY: demo test setup system-deps python-deps install wheel rust-test py-test bench fuzz fuzz-stable clean

@@ -25,6 +25,7 @@ from .errors import (
 from .table import Table
 from .trace import Connection, Trace, read
 from . import lab  # rstlab.lab.run(...), as the README shows
+from .live import Watch, watch
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
@@ -32,6 +33,8 @@ __all__ = [
     "__version__",
     "read",
     "lab",
+    "watch",
+    "Watch",
     "Cause",
     "Trace",
     "Connection",

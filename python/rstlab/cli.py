@@ -311,6 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--max-segments", type=int, default=40, help="rows per ladder")
     rp.add_argument("--progress", action="store_true", help="progress bar (tqdm's when installed)")
     rp.set_defaults(func=cmd_report)
+
+    from .live import add_parser as add_watch_parser
+
+    add_watch_parser(sub)
     return p
 
 

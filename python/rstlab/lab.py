@@ -131,6 +131,12 @@ class Run:
     def oracle_note(self) -> str | None:
         return self._native.oracle_note
 
+    def stream(self, settle: float = 1.0) -> list[dict[str, Any]]:
+        """This run's RSTs through ``rstlab watch``'s live path (see :func:`rstlab.live.replay`)."""
+        from .live import replay
+
+        return replay(self, settle)
+
     @cached_property
     def meta(self) -> RunMeta:
         """What the run was made on: ``kernel`` (``uname -r``), ``machine`` (``uname -m``),

@@ -217,6 +217,30 @@ def rstlab_scenario(request: pytest.FixtureRequest) -> dict[str, Any]:
     return dict(request.param)
 
 
+@pytest.fixture
+def rstlab_watch() -> Iterator[Callable[..., Any]]:
+    """A factory: ``rstlab_watch(**options)`` starts :func:`rstlab.watch` (this namespace by
+    default; ``netns=``, ``interface=``, ``settle=``...) while the test drives a real service;
+    ``w.collect()`` ends it and returns every RST row seen. Skips with the reason when this
+    process may not capture; every watch still open is closed at teardown."""
+    from .errors import PrivilegeError
+    from .live import Watch
+
+    started: list[Watch] = []
+
+    def start(**options: Any) -> Watch:
+        try:
+            w = Watch(**options)
+        except PrivilegeError as e:
+            pytest.skip(f"rstlab watch: {e}")
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.close()
+
+
 @pytest.fixture(name="assert_reset")
 def _assert_reset_fixture() -> Callable[..., list[ResetRow]]:
     """:func:`assert_reset`."""

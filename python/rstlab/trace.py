@@ -126,6 +126,13 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     return t
 
 
+def rst_comment(r: Any) -> str:
+    """A RST's packet comment in the pcapng files rstlab writes: cause, confidence, who, how,
+    and the evidence (``r`` is a row of the resets table, as a mapping)."""
+    return (f"rstlab: {r['cause']} ({r['confidence']:.2f}), {r['sender']} {r['origin']}, {r['phase']}, "
+            f"{r['acceptability']}, {r['effect']}: {r['evidence']}")
+
+
 class TraceSource(Protocol):
     """What a :class:`Trace` reads its tables from: a pass over a file
     (``rstlab._rstlab.Analysis``) or a lab run's capture. Each table is an Arrow PyCapsule
@@ -191,11 +198,7 @@ class Trace:
     def write_pcapng(self, path: str | os.PathLike[str]) -> None:
         """Write the capture as pcapng with each RST's cause and evidence as a packet comment
         (Wireshark shows it as ``frame.comment``)."""
-        comments = {}
-        for r in self.resets:
-            comments[int(r["frame"])] = (f"rstlab: {r['cause']} ({r['confidence']:.2f}), {r['sender']} "
-                                         f"{r['origin']}, {r['phase']}, {r['acceptability']}, "
-                                         f"{r['effect']}: {r['evidence']}")
+        comments = {int(r["frame"]): rst_comment(r) for r in self.resets}
         _rstlab.write_pcapng_with_comments(self.path, os.fspath(path), comments)
 
     def __len__(self) -> int:

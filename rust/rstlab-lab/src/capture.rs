@@ -7,12 +7,12 @@
 //! [`CapturedFrame`], so the classifier reads a run's capture as it is.
 
 use crate::error::{os_err, os_err_at, LabError, Result};
-use crate::netns::{owned, Netns};
+use crate::netns::Netns;
 pub use rstlab_trace::capture::pcapng_write::SectionHeader;
 pub use rstlab_trace::capture::CapturedFrame;
 use rstlab_trace::wire::LinkType;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -98,80 +98,28 @@ impl Drop for Capture {
 }
 
 fn open_packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let proto = (libc::ETH_P_ALL as u16).to_be();
-    // SAFETY: plain socket syscalls with correctly sized arguments.
-    unsafe {
-        let fd = owned(libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto as i32))?;
-        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = proto;
-        sll.sll_ifindex = ifindex as i32;
-        if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let one: libc::c_int = 1;
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &one)?;
-        let buf: libc::c_int = 4 << 20;
-        // RCVBUFFORCE may be refused in a user namespace; fall back to the capped one.
-        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &buf).is_err() {
-            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &buf)?;
-        }
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
-        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
-        Ok(fd)
-    }
-}
-
-pub(crate) fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T) -> io::Result<()> {
-    // SAFETY: val points to a live T of the given size.
-    let rc = unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, val as *const T as *const libc::c_void, std::mem::size_of::<T>() as u32) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::live::packet::open(ifindex, crate::live::packet::Framing::Link, None, 4 << 20, 20_000)
 }
 
 fn read_loop(sock: OwnedFd, interface: u32, stop: Arc<AtomicBool>, frames: Arc<Mutex<Vec<CapturedFrame>>>) {
     let mut buf = vec![0u8; SNAPLEN];
-    let mut cmsg = [0u64; 16];
     loop {
         // After the stop flag, drain what is queued without waiting, then leave.
         let stopping = stop.load(Ordering::SeqCst);
-        let flags = libc::MSG_TRUNC | if stopping { libc::MSG_DONTWAIT } else { 0 };
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
-        // SAFETY: msghdr points at live buffers of the stated sizes.
-        let (n, ts) = unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = std::mem::size_of_val(&cmsg);
-            let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, flags);
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EAGAIN) | Some(libc::EINTR) if !stopping => continue,
-                    _ => break,
-                }
-            }
-            let mut ts = None;
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_TIMESTAMPNS {
-                    let t = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
-                    ts = Some(t.tv_sec * 1_000_000_000 + t.tv_nsec);
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
-            }
-            (n as usize, ts)
+        let r = match crate::live::packet::recv(&sock, &mut buf, stopping) {
+            Ok(r) => r,
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) if !stopping => continue,
+                _ => break,
+            },
         };
-        let caplen = n.min(buf.len());
+        let caplen = r.orig_len.min(buf.len());
         let frame = CapturedFrame {
-            ts_ns: ts.unwrap_or_else(crate::endpoint::now_ns),
+            ts_ns: r.ts_ns.unwrap_or_else(crate::endpoint::now_ns),
             linktype: LinkType::ETHERNET,
             interface,
             data: buf[..caplen].to_vec(),
-            orig_len: n as u32,
+            orig_len: r.orig_len as u32,
         };
         frames.lock().unwrap_or_else(|e| e.into_inner()).push(frame);
     }

@@ -29,6 +29,7 @@ pub mod error;
 pub mod fault;
 pub mod lab;
 pub mod link;
+pub mod live;
 pub mod meta;
 pub mod netns;
 pub mod observed;

@@ -146,8 +146,6 @@ pub fn role_of(hosts: &[(Role, IpAddr)], ip: IpAddr) -> Option<Role> {
 /// Pairs each RST on the wire with the `tcp_send_reset` event that made it: same 4-tuple, event
 /// not after the frame (by more than clock skew) and not long before it, earliest first.
 pub fn match_resets(frames: &[CapturedFrame], hosts: &[(Role, IpAddr)], events: &[KernelEvent], oracle: bool) -> Vec<WireReset> {
-    const SKEW_NS: i64 = 2_000_000;
-    const WINDOW_NS: i64 = 500_000_000;
     let mut used = vec![vec![false; events.len()]; 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0)];
     let mut out = vec![];
     for (idx, s) in decode_frames(frames) {
@@ -156,17 +154,7 @@ pub fn match_resets(frames: &[CapturedFrame], hosts: &[(Role, IpAddr)], events: 
         }
         let (src, dst) = (SocketAddr::new(s.src, s.sport), SocketAddr::new(s.dst, s.dport));
         let used_here = &mut used[s.interface as usize];
-        let hit = events.iter().enumerate().find(|(i, e)| {
-            !used_here[*i]
-                && e.kind == KernelEventKind::SendReset
-                && e.saddr == s.src
-                && e.sport == s.sport
-                // A reset sent on behalf of a listener names only the listener's own address
-                // (the tracepoint reads the full socket, whose peer is unset).
-                && ((e.daddr == s.dst && e.dport == s.dport) || (e.daddr.is_unspecified() && e.dport == 0))
-                && e.ts_ns <= s.ts_ns + SKEW_NS
-                && e.ts_ns >= s.ts_ns - WINDOW_NS
-        });
+        let hit = events.iter().enumerate().find(|(i, e)| !used_here[*i] && crate::oracle::sent(e, src, dst, s.ts_ns));
         let (reason, state) = match hit {
             Some((i, e)) => {
                 used_here[i] = true;

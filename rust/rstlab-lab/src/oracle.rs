@@ -247,6 +247,33 @@ impl Oracle {
         &self.reasons
     }
 
+    /// The instance's `trace_pipe`, non-blocking: events as they happen, each read once (the
+    /// live reader's way in; [`Oracle::finish`] reads the `trace` snapshot instead).
+    pub fn trace_pipe(&self) -> std::io::Result<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(self.instance.join("trace_pipe"))
+    }
+
+    /// Writes `value` into the instance's file `rel` (its buffer size, an event's filter):
+    /// settings of this private instance only.
+    pub fn configure(&self, rel: &str, value: &str) -> std::io::Result<()> {
+        std::fs::write(self.instance.join(rel), value)
+    }
+
+    /// CLOCK_REALTIME - CLOCK_MONOTONIC when tracing started ([`parse_line`]'s `offset_ns`).
+    pub fn offset_ns(&self) -> i64 {
+        self.offset_ns
+    }
+
+    /// Events the instance's ring lost (its per-CPU `overrun` counts, summed).
+    pub fn overruns(&self) -> u64 {
+        let Ok(cpus) = std::fs::read_dir(self.instance.join("per_cpu")) else { return 0 };
+        cpus.flatten()
+            .filter_map(|c| std::fs::read_to_string(c.path().join("stats")).ok())
+            .flat_map(|s| s.lines().filter_map(|l| l.strip_prefix("overrun:").and_then(|v| v.trim().parse::<u64>().ok())).collect::<Vec<_>>())
+            .sum()
+    }
+
     /// Stops tracing and returns the events touching any of `addrs`, in time order.
     pub fn finish(self, addrs: &[IpAddr]) -> Result<Vec<KernelEvent>> {
         let _ = std::fs::write(self.instance.join("tracing_on"), "0");
@@ -345,6 +372,22 @@ pub fn parse_line(line: &str, offset_ns: i64, reasons: &BTreeMap<u32, String>) -
             })
         }
     }
+}
+
+/// Whether `tcp:tcp_send_reset` event `e` made the RST `src` -> `dst` captured at `ts_ns`: the
+/// same sender and peer, at most 2 ms after the capture (clocks read at different points) and
+/// at most 500 ms before it. The run's join and `rstlab watch`'s both ask this.
+pub fn sent(e: &KernelEvent, src: SocketAddr, dst: SocketAddr, ts_ns: i64) -> bool {
+    const SKEW_NS: i64 = 2_000_000;
+    const WINDOW_NS: i64 = 500_000_000;
+    e.kind == KernelEventKind::SendReset
+        && e.saddr == src.ip()
+        && e.sport == src.port()
+        // A reset sent on behalf of a listener names only the listener's own address
+        // (the tracepoint reads the full socket, whose peer is unset).
+        && ((e.daddr == dst.ip() && e.dport == dst.port()) || (e.daddr.is_unspecified() && e.dport == 0))
+        && e.ts_ns <= ts_ns + SKEW_NS
+        && e.ts_ns >= ts_ns - WINDOW_NS
 }
 
 /// Error for callers that insist on the oracle.

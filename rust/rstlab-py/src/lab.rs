@@ -47,6 +47,10 @@ impl From<RunResult> for LabRun {
 }
 
 impl LabRun {
+    pub(crate) fn result(&self) -> &RunResult {
+        &self.run
+    }
+
     fn table(&self, py: Python<'_>, f: fn(&rstlab_trace::report::Tables) -> &arrow_array::RecordBatch) -> PyResult<Py<ArrowTable>> {
         let b = match self.run.tables.as_deref() {
             Some(t) => f(t).clone(),

@@ -8,6 +8,7 @@ mod errors;
 mod compose;
 mod lab;
 mod trace;
+mod watch;
 
 /// Hands the crates' `log` records to Python's `logging`: target `rstlab::trace` becomes the
 /// `rstlab.trace` logger, `rstlab::lab` `rstlab.lab`. Nothing is cached on the Rust side — the
@@ -41,5 +42,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lab::_userns_child, m)?)?;
     m.add_class::<compose::PyLab>()?;
     m.add_class::<compose::PySock>()?;
+    m.add_class::<watch::PyWatch>()?;
+    m.add_function(wrap_pyfunction!(watch::watch_replay, m)?)?;
     Ok(())
 }

@@ -95,6 +95,59 @@ pub struct ConnExtra {
     resets: Option<ResetTracker>,
 }
 
+impl ConnExtra {
+    pub(crate) fn new(first: &Segment, zeek: ZeekOptions, server_ports: &'static [u16], classify: bool) -> Self {
+        ConnExtra {
+            zeek: ZeekConn::with_server_ports(first, zeek, server_ports),
+            zeek_rev: false,
+            zeek_done: None,
+            resets: classify.then(ResetTracker::new),
+        }
+    }
+
+    /// The one per-segment update of a connection's Zeek view and RST classifier (the file pass
+    /// and the incremental one both call it). Inlined into the file pass's per-segment call, as
+    /// it was written there before the incremental pass shared it.
+    #[inline(always)]
+    pub(crate) fn on_segment(&mut self, conn: &Conn, dir: Dir, seg: &Segment, zeek: ZeekOptions, server_ports: &'static [u16]) {
+        // The stream's first segment made this Zeek connection; later ones may end it.
+        let first = conn.dir[0].pkts + conn.dir[1].pkts == 1;
+        if !first && (self.zeek.timed_out(seg.ts_ns) || self.zeek.is_reuse(seg)) {
+            let fresh = ZeekConn::with_server_ports(seg, zeek, server_ports);
+            let old = std::mem::replace(&mut self.zeek, fresh);
+            self.zeek_done.get_or_insert_default().push(Collector::zeek_row(conn, &old, self.zeek_rev));
+            self.zeek_rev = dir == Dir::Rev;
+        }
+        let zdir = if self.zeek_rev { dir.flip() } else { dir };
+        self.zeek.on_segment(zdir, seg);
+        if let Some(r) = self.resets.as_mut() {
+            r.on_segment(dir, seg);
+        }
+    }
+
+    /// Zeek's `history` of the current Zeek connection, so far.
+    pub(crate) fn history(&self) -> &str {
+        self.zeek.history()
+    }
+
+    pub(crate) fn conn_state(&self) -> &'static str {
+        self.zeek.conn_state().as_str()
+    }
+
+    /// Zeek's role decision for the current Zeek connection, relative to the stream.
+    pub(crate) fn orig_is_fwd(&self) -> bool {
+        self.zeek.orig_is_fwd() != self.zeek_rev
+    }
+
+    pub(crate) fn resets(&self) -> Option<&ResetTracker> {
+        self.resets.as_ref()
+    }
+
+    pub(crate) fn take_resets(&mut self) -> Option<ResetTracker> {
+        self.resets.take()
+    }
+}
+
 struct Collector {
     zeek: ZeekOptions,
     server_ports: &'static [u16],
@@ -116,28 +169,11 @@ impl Collector {
 impl ConnSink for Collector {
     type State = ConnExtra;
     fn open(&mut self, _conn: &Conn, first: &Segment) -> ConnExtra {
-        ConnExtra {
-            zeek: ZeekConn::with_server_ports(first, self.zeek, self.server_ports),
-            zeek_rev: false,
-            zeek_done: None,
-            resets: self.classify.then(ResetTracker::new),
-        }
+        ConnExtra::new(first, self.zeek, self.server_ports, self.classify)
     }
     #[inline]
     fn segment(&mut self, conn: &Conn, st: &mut ConnExtra, dir: Dir, seg: &Segment) {
-        // The stream's first segment made this Zeek connection; later ones may end it.
-        let first = conn.dir[0].pkts + conn.dir[1].pkts == 1;
-        if !first && (st.zeek.timed_out(seg.ts_ns) || st.zeek.is_reuse(seg)) {
-            let fresh = ZeekConn::with_server_ports(seg, self.zeek, self.server_ports);
-            let old = std::mem::replace(&mut st.zeek, fresh);
-            st.zeek_done.get_or_insert_default().push(Self::zeek_row(conn, &old, st.zeek_rev));
-            st.zeek_rev = dir == Dir::Rev;
-        }
-        let zdir = if st.zeek_rev { dir.flip() } else { dir };
-        st.zeek.on_segment(zdir, seg);
-        if let Some(r) = st.resets.as_mut() {
-            r.on_segment(dir, seg);
-        }
+        st.on_segment(conn, dir, seg, self.zeek, self.server_ports);
     }
     fn close(&mut self, conn: Conn, st: ConnExtra) {
         let last = Self::zeek_row(&conn, &st.zeek, st.zeek_rev);

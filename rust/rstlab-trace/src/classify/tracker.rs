@@ -103,6 +103,45 @@ impl ResetTracker {
         reason
     }
 
+    /// RSTs recorded so far.
+    pub fn rsts(&self) -> usize {
+        self.log.as_ref().map_or(0, |l| l.records.len())
+    }
+
+    /// Capture time of the `i`-th RST recorded (0-based).
+    pub fn rst_ts(&self, i: usize) -> Option<i64> {
+        self.log.as_ref()?.records.get(i).map(|r| r.rst.ts_ns)
+    }
+
+    /// Rows for the RSTs recorded from the `from`-th on, judged with what the connection has
+    /// shown so far (an incremental reader's early answer; [`finish`](Self::finish) judges with
+    /// the whole connection).
+    pub fn rows_from(&self, from: usize, conn: &ConnMeta, out: &mut ResetRows) {
+        let Some(log) = self.log.as_deref() else { return };
+        if from >= log.records.len() {
+            return;
+        }
+        let judgements = judge_all(&log.records, &self.core);
+        Self::push_rows(&log.records, judgements, from, conn, out);
+    }
+
+    /// [`finish_with_end_reason`](Self::finish_with_end_reason) for the RSTs from the `from`-th
+    /// on (the earlier ones were already emitted by [`rows_from`](Self::rows_from)).
+    pub fn finish_from(self, from: usize, conn: &ConnMeta, out: &mut ResetRows) -> &'static str {
+        let Some(log) = self.log else { return self.core.end_without_rst() };
+        let judgements = judge_all(&log.records, &self.core);
+        let reason = Self::end_reason_of(&judgements, &self.core);
+        Self::push_rows(&log.records, judgements, from, conn, out);
+        reason
+    }
+
+    fn push_rows(records: &[RstRecord], judgements: Vec<Judgement>, from: usize, conn: &ConnMeta, out: &mut ResetRows) {
+        for (rec, j) in records.iter().zip(judgements).skip(from) {
+            let sender_is_orig = (rec.sender == Dir::Fwd) == conn.orig_is_fwd;
+            out.push(ResetRow::new(conn.conn_id, sender_is_orig, &rec.rst, j));
+        }
+    }
+
     /// How the connection ended: `"rst:<cause>"` (the first RST that ended it), `"fin"` (both
     /// sides sent FIN), `"half_closed"` (one side did), or `"open"`.
     pub fn end_reason(&self) -> &'static str {

@@ -405,6 +405,19 @@ impl<K: ConnSink> Tracker<K> {
         }
     }
 
+    /// Retires connections idle past the timeouts as of capture time `now` (a live reader's
+    /// clock; a file's pass sweeps on its own every 65,536 segments).
+    pub fn sweep_at(&mut self, now: i64) {
+        self.sweep(now);
+    }
+
+    /// Every live connection with its state, and the sink.
+    pub fn visit(&mut self, mut f: impl FnMut(&mut K, &Conn, &mut K::State)) {
+        for sl in self.slots.iter_mut() {
+            f(&mut self.sink, &sl.conn, &mut sl.state);
+        }
+    }
+
     /// Retire everything still open and give back the sink.
     pub fn finish(mut self) -> K {
         self.active.clear();
