@@ -6,7 +6,7 @@ Users call the curated API in ``rstlab`` (``read``, ``lab.run``...); these are i
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
-from typing import final
+from typing import Any, final
 
 from rstlab.rows import AppEvent, KernelEvent, RunMeta, RunResetRow, ScenarioInfo, Verdict
 
@@ -204,6 +204,7 @@ class Lab:
     def wait_rst(self, timeout: float = 2.0) -> bool: ...
     def finish(self) -> LabRun: ...
 
+@final
 class Watch:
     """A running live watch (see ``rstlab.live.Watch``): the worker thread in ``rstlab-lab``."""
 

@@ -27,7 +27,7 @@ from . import _rstlab
 from ._rstlab import Sock
 from .errors import RstlabError
 from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
-                   RunResetRow, ScenarioInfo)
+                   RunResetRow, ScenarioInfo, WatchRow)
 from .table import Table
 from .trace import Connection, Trace
 
@@ -131,7 +131,7 @@ class Run:
     def oracle_note(self) -> str | None:
         return self._native.oracle_note
 
-    def stream(self, settle: float = 1.0) -> list[dict[str, Any]]:
+    def stream(self, settle: float = 1.0) -> list[WatchRow]:
         """This run's RSTs through ``rstlab watch``'s live path (see :func:`rstlab.live.replay`)."""
         from .live import replay
 

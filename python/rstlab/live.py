@@ -24,9 +24,12 @@ import os
 import sys
 import time
 from collections import Counter
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from . import _rstlab
+
+if TYPE_CHECKING:
+    from .rows import WatchRow
 
 __all__ = ["watch", "Watch", "replay", "summary"]
 
@@ -35,12 +38,12 @@ EXTRA_COLUMNS = ("src", "sport", "dst", "dport", "history", "conn_state", "judge
                  "kernel_reason", "kernel_state", "pid", "comm")
 
 
-def _rows(table: Any, extras: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rows(table: Any, extras: list[dict[str, Any]]) -> list[WatchRow]:
     import pyarrow as pa
 
-    rows = pa.table(table).to_pylist()
+    rows: list[WatchRow] = pa.table(table).to_pylist()
     for r, e in zip(rows, extras):
-        r.update(e)
+        r.update(e)  # type: ignore[typeddict-item]
     return rows
 
 
@@ -68,15 +71,15 @@ class Watch:
         #: Batches taken from the worker and not yet converted (kept if Ctrl-C interrupts the
         #: conversion, so no row is lost).
         self._raw: list[Any] = []
-        self._pending: list[dict[str, Any]] = []
-        self._seen: list[dict[str, Any]] = []
+        self._pending: list[WatchRow] = []
+        self._seen: list[WatchRow] = []
         self._ended = False
         self._closed = False
         self._final_stats: dict[str, int] | None = None
         #: Why ``kernel_reason`` is null (``None``: the kernel's reasons are read).
         self.kernel_note: str | None = self._w.kernel_note
 
-    def poll(self, timeout: float = 0.2) -> list[dict[str, Any]]:
+    def poll(self, timeout: float = 0.2) -> list[WatchRow]:
         """The rows judged within ``timeout`` seconds (possibly none)."""
         if self._pending:
             out, self._pending = self._pending, []
@@ -90,7 +93,7 @@ class Watch:
             got = None
         if got is not None:
             self._raw.append(got)
-        rows: list[dict[str, Any]] = []
+        rows: list[WatchRow] = []
         while self._raw:
             converted = _rows(*self._raw[0])
             self._raw.pop(0)
@@ -98,7 +101,7 @@ class Watch:
         self._seen.extend(rows)
         return rows
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[WatchRow]:
         while True:
             rows = self.poll()
             yield from rows
@@ -109,7 +112,7 @@ class Watch:
         """Ends the capture; the rows still pending remain to be read."""
         self._w.stop()
 
-    def drain(self) -> list[dict[str, Any]]:
+    def drain(self) -> list[WatchRow]:
         """Stops and returns every row not yet read."""
         self.stop()
         out = list(self._pending)
@@ -127,7 +130,7 @@ class Watch:
         return dict(self._w.stats())
 
     @property
-    def seen(self) -> list[dict[str, Any]]:
+    def seen(self) -> list[WatchRow]:
         """Every row read so far."""
         return list(self._seen)
 
@@ -135,7 +138,7 @@ class Watch:
         """Counts per cause and per process of the rows read so far, and the counters."""
         return summary(self._seen, self.stats)
 
-    def collect(self) -> list[dict[str, Any]]:
+    def collect(self) -> list[WatchRow]:
         """Ends the watch and returns every RST row it saw."""
         self.close()
         self.poll(0)
@@ -171,14 +174,17 @@ class Watch:
                 pass
 
 
-def watch(**kwargs: Any) -> Watch:
+def watch(*, netns: str | None = None, netns_pid: int | None = None, interface: str | None = None,
+          filter: str | None = None, settle: float = 1.0, pcapng: str | os.PathLike[str] | None = None,
+          kernel: bool = True, duration: float | None = None, closed_idle: int = 5, idle: int = 300) -> Watch:
     """Start watching (see :class:`Watch` for the arguments): ``netns`` (an ``ip netns`` name)
     or ``netns_pid`` (a process's namespace), ``interface`` (default every one), ``filter`` (a
     pcap expression; needs libpcap at run time), ``settle``, ``pcapng``, ``duration``."""
-    return Watch(**kwargs)
+    return Watch(netns=netns, netns_pid=netns_pid, interface=interface, filter=filter, settle=settle,
+                 pcapng=pcapng, kernel=kernel, duration=duration, closed_idle=closed_idle, idle=idle)
 
 
-def replay(run: Any, settle: float = 1.0) -> list[dict[str, Any]]:
+def replay(run: Any, settle: float = 1.0) -> list[WatchRow]:
     """A lab run's RSTs streamed through the live path (its capture's clock as the live clock):
     the rows :func:`watch` would have printed, joined with the run's kernel events. ``frame``
     numbers are the run's own (``run.resets``)."""
@@ -186,7 +192,7 @@ def replay(run: Any, settle: float = 1.0) -> list[dict[str, Any]]:
     return _rows(*_rstlab.watch_replay(raw, settle))
 
 
-def summary(rows: list[dict[str, Any]], stats: dict[str, int] | None = None) -> dict[str, Any]:
+def summary(rows: list[WatchRow], stats: dict[str, int] | None = None) -> dict[str, Any]:
     """RSTs per cause and per process (``comm[pid]``, or ``-`` when unknown)."""
     causes = Counter(r["cause"] for r in rows)
     procs = Counter(f"{r['comm']}[{r['pid']}]" if r.get("pid") is not None else "-" for r in rows)
@@ -194,7 +200,7 @@ def summary(rows: list[dict[str, Any]], stats: dict[str, int] | None = None) -> 
             "by_process": dict(procs.most_common()), "stats": dict(stats or {})}
 
 
-def format_row(r: dict[str, Any]) -> str:
+def format_row(r: WatchRow) -> str:
     """One table line: time, 4-tuple, sender, flags, cause (confidence), kernel reason,
     process, history, evidence."""
     t = time.strftime("%H:%M:%S", time.localtime(r["ts"])) + f".{int(r['ts'] * 1e6) % 1_000_000:06d}"
@@ -204,7 +210,7 @@ def format_row(r: dict[str, Any]) -> str:
             f"history={r['history']} | {r['evidence']}")
 
 
-def _jsonable(r: dict[str, Any]) -> dict[str, Any]:
+def _jsonable(r: WatchRow) -> dict[str, Any]:
     return {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in r.items()}
 
 
@@ -216,7 +222,7 @@ def cli(args: Any) -> int:
     info = sys.stderr
     if w.kernel_note:
         print(f"rstlab watch: kernel_reason is null: {w.kernel_note}", file=info)
-    def emit(r: dict[str, Any]) -> None:
+    def emit(r: WatchRow) -> None:
         print(json.dumps(_jsonable(r)) if args.format == "jsonl" else format_row(r), flush=True)
 
     try:

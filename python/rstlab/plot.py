@@ -235,7 +235,8 @@ def window_scales(segs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     shifts: dict[str, int] = {}
     for s in segs:
         if "S" in s["flags"] and s["dir"] not in shifts:
-            shifts[s["dir"]] = s.get("wscale") if s.get("wscale") is not None else -1
+            ws = s.get("wscale")
+            shifts[s["dir"]] = int(ws) if ws is not None else -1
     if shifts.get("orig", -1) < 0 or shifts.get("resp", -1) < 0:
         return {"orig": 0, "resp": 0}
     # RFC 7323 §2.3: a shift count above 14 is used as 14.

@@ -140,6 +140,23 @@ class RunResetRow(ResetRow):
     agrees: bool | None
 
 
+class WatchRow(ResetRow):
+    """One row of ``rstlab.watch``: a :class:`ResetRow` (``frame`` numbers the frames the watch
+    saw) plus the live context of that RST."""
+
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    history: str
+    conn_state: str
+    judged: str
+    kernel_reason: str | None
+    kernel_state: str | None
+    pid: int | None
+    comm: str | None
+
+
 class AppEvent(TypedDict):
     """One socket call an application made in a lab run, and what it saw (``Run.app_events``)."""
 
