@@ -28,6 +28,8 @@ __all__ = [
     "_userns_child",
     "Lab",
     "Sock",
+    "Watch",
+    "watch_replay",
 ]
 
 __version__: str
@@ -208,10 +210,10 @@ class Lab:
 class Watch:
     """A running live watch (see ``rstlab.live.Watch``): the worker thread in ``rstlab-lab``."""
 
-    def __init__(self, *, netns: str | None = None, netns_pid: int | None = None,
-                 interface: str | None = None, filter: str | None = None, settle: float = 1.0,
-                 pcapng: str | PathLike[str] | None = None, kernel: bool = True,
-                 duration: float | None = None, idle: int = 300, closed_idle: int = 5) -> None: ...
+    def __new__(cls, *, netns: str | None = None, netns_pid: int | None = None,
+                interface: str | None = None, filter: str | None = None, settle: float = 1.0,
+                pcapng: str | PathLike[str] | None = None, kernel: bool = True,
+                duration: float | None = None, idle: int = 300, closed_idle: int = 5) -> Watch: ...
     def next_batch(self, timeout: float = 0.2, max: int = 1024) -> tuple[ArrowTable, list[dict[str, Any]]] | None:
         """Rows judged within ``timeout`` s: the resets table for them and one dict of live
         context per row; ``None`` if none came; ``StopIteration`` once the watch ended."""

@@ -30,7 +30,7 @@ __all__ = ["COMMANDS", "LINES", "schema", "to_jsonable", "dumps", "validate", "m
 #: Commands with ``--format json`` (``connections`` is ``classify`` under its engine name).
 COMMANDS = ("classify", "scenarios", "run", "claims", "agreement")
 #: Commands with ``--format jsonl`` too: one object per line.
-LINES = ("classify",)
+LINES = ("classify", "watch")
 
 
 @lru_cache(maxsize=None)
@@ -146,8 +146,9 @@ def markdown() -> str:
         "`python -c \"import rstlab.jsonout as j; print(j.markdown(), end='')\" > docs/json.md`.",
         "",
     ]
-    for command in COMMANDS:
-        docs = [("json", schema(command))] + ([("jsonl", schema(command, lines=True))] if command in LINES else [])
+    for command in dict.fromkeys(COMMANDS + LINES):
+        docs = (([("json", schema(command))] if command in COMMANDS else [])
+                + ([("jsonl", schema(command, lines=True))] if command in LINES else []))
         for fmt, s in docs:
             lines += [f"## `rstlab {command} --format {fmt}`", "", s["description"], ""]
             if s.get("type") == "array" and "properties" in s.get("items", {}):

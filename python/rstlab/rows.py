@@ -91,6 +91,9 @@ class SegmentRow(TypedDict):
     ip_id: int
     options: str
     checksum: str
+    wscale: int | None
+    sack: str
+    retransmission: bool
 
 
 class ZeekConnRow(TypedDict):
