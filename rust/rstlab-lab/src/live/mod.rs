@@ -351,6 +351,17 @@ fn run(sock: OwnedFd, mut ring: ring::Ring, oracle: Option<Oracle>, opts: &Watch
         }
         true
     };
+    // Every frame of the blocks the kernel released: into the pipeline, and into the pcapng
+    // when one is kept (its snaplen is the filter's).
+    let take_frames = |ring: &mut ring::Ring, p: &mut Pipeline, pcap: &mut Option<PcapNgWriter<std::io::BufWriter<std::fs::File>>>| {
+        ring.drain(|fr| {
+            let cap = fr.data.len().min(bpf::SNAPLEN as usize);
+            p.stream.frame(fr.ts_ns, LinkType::RAW, &fr.data[..cap], fr.orig_len);
+            if let Some(w) = pcap.as_mut() {
+                let _ = w.packet(0, fr.ts_ns, fr.orig_len, &fr.data[..cap], None);
+            }
+        });
+    };
     let mut read_events = |p: &mut Pipeline, pipe: &mut Option<std::fs::File>| {
         if let Some(f) = pipe.as_mut() {
             while let Ok(n) = f.read(&mut text) {
@@ -369,13 +380,7 @@ fn run(sock: OwnedFd, mut ring: ring::Ring, oracle: Option<Oracle>, opts: &Watch
             unsafe { libc::poll(fds.as_mut_ptr(), 1, 50) };
         }
         // Take every block the kernel released (all of them once stopping).
-        ring.drain(|fr| {
-            let cap = fr.data.len().min(bpf::SNAPLEN as usize);
-            p.stream.frame(fr.ts_ns, LinkType::RAW, &fr.data[..cap], fr.orig_len);
-            if let Some(w) = pcap.as_mut() {
-                let _ = w.packet(0, fr.ts_ns, fr.orig_len, &fr.data[..cap], None);
-            }
-        });
+        take_frames(&mut ring, &mut p, &mut pcap);
         read_events(&mut p, &mut pipe);
         if stopping {
             break;
@@ -396,13 +401,7 @@ fn run(sock: OwnedFd, mut ring: ring::Ring, oracle: Option<Oracle>, opts: &Watch
     // The stream ended: let the ring retire its last block and the last trace events land,
     // then judge everything still pending.
     std::thread::sleep(Duration::from_millis(30));
-    ring.drain(|fr| {
-        let cap = fr.data.len().min(bpf::SNAPLEN as usize);
-        p.stream.frame(fr.ts_ns, LinkType::RAW, &fr.data[..cap], fr.orig_len);
-        if let Some(w) = pcap.as_mut() {
-            let _ = w.packet(0, fr.ts_ns, fr.orig_len, &fr.data[..cap], None);
-        }
-    });
+    take_frames(&mut ring, &mut p, &mut pcap);
     read_events(&mut p, &mut pipe);
     dropped += packet::statistics(&sock).map_or(0, |s| s.1);
     update(stats, &p, dropped, oracle.as_ref());
