@@ -63,7 +63,7 @@ fn proxy_resets_client(lab: &mut Lab, _p: &Params) -> Result<()> {
 }
 
 fn judge_proxy_resets_client(r: &Observed) -> Verdict {
-    let c_recv = r.app(Role::Client).into_iter().filter(|e| e.call == "recv").next_back().map(|e| e.errno_name.unwrap_or("ok"));
+    let c_recv = r.app(Role::Client).into_iter().rfind(|e| e.call == "recv").map(|e| e.errno_name.unwrap_or("ok"));
     let s_recv = r.results(Role::Server, "recv");
     let server_fin = crate::observed::decode_frames(&r.frames).iter().any(|(_, s)| s.interface == 1 && r.role(s.src) == Some(Role::Router) && s.flags.fin());
     let server_rst = r.resets.iter().any(|x| x.interface == 1);

@@ -63,7 +63,7 @@ fn judge_rst_with_data(r: &Observed) -> Verdict {
     let Some((_, rst)) = segs.iter().find(|(_, s)| s.flags.has(TcpFlags::RST) && s.ttl == FORGED_TTL) else {
         return Verdict { holds: false, evidence: "the RST with data was not seen on the client's link".into() };
     };
-    let recv = r.app(Role::Client).into_iter().filter(|e| e.call == "recv").next_back().map(|e| e.errno_name.map(str::to_string).unwrap_or_else(|| e.result.clone()));
+    let recv = r.app(Role::Client).into_iter().rfind(|e| e.call == "recv").map(|e| e.errno_name.map(str::to_string).unwrap_or_else(|| e.result.clone()));
     Verdict {
         holds: rst.payload_len as usize == TEXT.len() && recv.as_deref() == Some("ECONNRESET"),
         evidence: format!("a RST at RCV.NXT carrying {} bytes reached the client; its recv() got {}", rst.payload_len, recv.as_deref().unwrap_or("nothing")),
