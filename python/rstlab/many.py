@@ -72,10 +72,11 @@ def with_capture(table: pa.Table, capture: str) -> pa.Table:
     return out
 
 
-def read_one(path: str, *, segments: bool = False, verify_checksums: bool = False,
+def read_one(path: str, *, capture: str | None = None, segments: bool = False, verify_checksums: bool = False,
              zeek_checksums: bool = False, zeek_bare: bool = False) -> _One:
     """One pass over ``path`` (in the calling thread, GIL released while Rust reads): its tables
-    with the ``capture`` column, and the error that stopped it early, if any (not raised)."""
+    with the ``capture`` column (``capture``, default ``path``), and the error that stopped it
+    early, if any (not raised)."""
     import pyarrow as pa
 
     from . import _rstlab
@@ -90,7 +91,7 @@ def read_one(path: str, *, segments: bool = False, verify_checksums: bool = Fals
         return one
     names = TABLES + (("segments",) if segments else ())
     for name in names:
-        one.tables[name] = with_capture(pa.table(getattr(res, name)), path)
+        one.tables[name] = with_capture(pa.table(getattr(res, name)), path if capture is None else capture)
     one.counts = dict(res.counts)
     one.error = res.error
     return one
