@@ -105,7 +105,9 @@ def _read(table: str, paths: PathsArg | Iterable[str], storage_options: dict[str
     if not files:
         raise FileNotFoundError(f"no capture in {paths!r}")
     meta = Table.from_arrow(empty_table(table), table).to_pandas()
-    frame: dd.DataFrame = dd.from_map(_Partition(table, storage_options, options), files, meta=meta,
+    # dask.dataframe.from_map carries no annotations.
+    from_map: Any = dd.from_map
+    frame: dd.DataFrame = from_map(_Partition(table, storage_options, options), files, meta=meta,
                                       label=f"rstlab-{table.replace('_', '-')}", enforce_metadata=False)
     return frame
 
