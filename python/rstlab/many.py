@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["read_many", "Captures", "expand_paths", "CAPTURE_SUFFIXES"]
 
 #: File name endings taken as captures when a directory is given.
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+CAPTURE_SUFFIXES: tuple[str, ...] = (".pcap", ".pcapng", ".cap")
 
 #: The tables a pass gives, in the order :class:`Captures` lists them.
-TABLES = ("connections", "resets", "zeek_conns")
+TABLES: tuple[str, ...] = ("connections", "resets", "zeek_conns")
 
 PathsArg = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 ProgressArg = bool | Callable[[int, int], object] | None
@@ -190,8 +190,8 @@ def map_captures(fn: Callable[[str], Any], paths: Sequence[str], workers: int | 
                  progress: ProgressArg = None, *, stop_on: Callable[[Any], BaseException | None] | None = None
                  ) -> list[Any]:
     """``fn(path)`` for every path on ``workers`` threads, results in the order of ``paths``.
-    ``stop_on(result)`` returning an exception ends the run early (pending files are cancelled)
-    and raises it — the first in path order among those finished."""
+    ``stop_on(result)`` returning an exception ends the run early: the files after it are not
+    started, and the error of the first failing file in path order is raised."""
     n = max(1, min(workers or default_workers(), len(paths) or 1))
     bar = _FileBar(progress, len(paths))
     results: list[Any] = [None] * len(paths)
@@ -205,24 +205,40 @@ def map_captures(fn: Callable[[str], Any], paths: Sequence[str], workers: int | 
                     raise err
             return results
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="rstlab") as ex:
-            futures: dict[Future[Any], int] = {ex.submit(fn, p): i for i, p in enumerate(paths)}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                failed: list[tuple[int, BaseException]] = []
-                for f in done:
-                    results[futures[f]] = f.result()
-                    bar.step()
-                    err = stop_on(results[futures[f]]) if stop_on else None
-                    if err is not None:
-                        failed.append((futures[f], err))
-                if failed:
-                    for f in pending:
-                        f.cancel()
-                    raise min(failed, key=lambda x: x[0])[1]
-        return results
+            try:
+                return _gather(ex, fn, paths, results, bar, stop_on)
+            except BaseException:
+                # Ctrl-C or a failed capture: the files not yet started are not read.
+                ex.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         bar.close()
+
+
+def _gather(ex: ThreadPoolExecutor, fn: Callable[[str], Any], paths: Sequence[str], results: list[Any],
+            bar: _FileBar, stop_on: Callable[[Any], BaseException | None] | None) -> list[Any]:
+    """Run ``fn`` over ``paths`` on ``ex``, results in path order (see :func:`map_captures`)."""
+    futures: dict[Future[Any], int] = {ex.submit(fn, p): i for i, p in enumerate(paths)}
+    pending = set(futures)
+    first: tuple[int, BaseException] | None = None
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in done:
+            i = futures[f]
+            results[i] = f.result()
+            bar.step()
+            err = stop_on(results[i]) if stop_on else None
+            if err is not None and (first is None or i < first[0]):
+                first = (i, err)
+        if first is not None:
+            # Only the files before the failed one can still change which error is raised.
+            for f in pending:
+                if futures[f] > first[0]:
+                    f.cancel()
+            pending = {f for f in pending if futures[f] < first[0]}
+    if first is not None:
+        raise first[1]
+    return results
 
 
 def read_many(paths: PathsArg, *, workers: int | None = None, errors: Literal["raise", "keep"] = "raise",
