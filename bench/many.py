@@ -8,7 +8,12 @@
    interpreters, W = 1 and W = 2 alternated so a noisy neighbour weighs on both alike; and, to
    show why read_many uses threads, the same job on a pool of 2 processes, whose tables come
    back to the parent pickled.
-3. Prints each median, the ratio of 1 worker's median to 2 workers', and the machine's load.
+3. Times, alternated with those runs, what 2 cores give at that moment: one busy loop in one
+   process against the same loop in 2 processes at once. Other work on the machine (a test
+   suite next door) takes a core away from both alike: this says how much parallelism there
+   was to have.
+4. Prints each median, the ratio of 1 worker's median to 2 workers', the busy loop's ratio, and
+   the machine's load.
 
 Usage: python bench/many.py [--packets N (per capture, default 1000000)] [--runs K (default 7)]
 """
@@ -21,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,6 +62,18 @@ if __name__ == "__main__":
     n = sum(pa.concat_tables([p[i] for p in parts]).num_rows for i in range(3))
     print(json.dumps({"s": time.perf_counter() - t0, "rows": n}))
 """
+
+
+SPIN = "n = 0\nfor i in range(15_000_000):\n    n += i\n"
+
+
+def spin(procs: int) -> float:
+    """Seconds for ``procs`` processes to each run the same pure-CPU loop at once."""
+    t0 = time.perf_counter()
+    ps = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(procs)]
+    for p in ps:
+        p.wait()
+    return time.perf_counter() - t0
 
 
 def generate(packets: int) -> list[Path]:
@@ -94,7 +112,7 @@ def main() -> int:
                 pass
     print(f"{CAPTURES} captures × {args.packets:,} packets ({sum(f.stat().st_size for f in files) / 1e6:.0f} MB), "
           f"{os.cpu_count()} cores, load before: {os.getloadavg()[0]:.2f}")
-    one, two, procs, rows = [], [], [], set()
+    one, two, procs, rows, spin1, spin2 = [], [], [], set(), [], []
     for _ in range(args.runs):
         for w, acc in ((1, one), (2, two)):
             r = timed(THREADS, w, files)
@@ -103,12 +121,17 @@ def main() -> int:
         r = timed(PROCESSES, 2, files)
         procs.append(r["s"])
         rows.add(r["rows"])
+        spin1.append(spin(1))
+        spin2.append(spin(2))
     assert len(rows) == 1, f"the runs disagree on the row count: {rows}"
     m1, m2, mp = (statistics.median(x) for x in (one, two, procs))
     total = CAPTURES * args.packets
     print(f"read_many, 1 worker:        median {m1:.3f} s  ({total / m1 / 1e6:.2f} M packets/s)  runs {sorted(round(x, 3) for x in one)}")
     print(f"read_many, 2 workers:       median {m2:.3f} s  ({total / m2 / 1e6:.2f} M packets/s)  runs {sorted(round(x, 3) for x in two)}")
     print(f"2 processes (tables pickled): median {mp:.3f} s  runs {sorted(round(x, 3) for x in procs)}")
+    s1, s2 = statistics.median(spin1), statistics.median(spin2)
+    print(f"busy loop, 1 process {s1:.3f} s, 2 at once {s2:.3f} s: the second core was worth "
+          f"{2 * s1 / s2:.2f}× (2.00× on an idle machine)")
     ratio = m1 / m2
     print(f"2 workers vs 1: {ratio:.2f}× (target ≥ 1.6×: {'met' if ratio >= 1.6 else 'NOT met'}); "
           f"threads vs processes at 2: {mp / m2:.2f}×; load after: {os.getloadavg()[0]:.2f}")
