@@ -8,7 +8,8 @@ since each partition is one task that reads one capture where it runs.
 The frame's ``meta`` (column names and dtypes) comes from the columns the Rust side declares
 (:func:`rstlab.table.columns`), so building the frame reads no capture. Its dtypes are those of
 ``Table.to_pandas()``: pyarrow-backed columns, categoricals for the dictionary ones, and a
-leading ``capture`` column (the path or URL as given).
+leading ``capture`` column (the path or URL as given). The categoricals' meta holds no
+categories; each partition brings its own and ``compute()`` unions them.
 
 A path with a protocol other than ``file://`` (``s3://``, ``gs://``, ``memory://``, …) is opened
 through fsspec on the worker and copied to a temporary file there (the Rust reader takes a file,
