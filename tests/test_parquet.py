@@ -48,18 +48,18 @@ def test_reruns_skip_unchanged_captures_and_redo_a_changed_one(store: Path, tmp_
     for table in ("resets", "connections", "zeek_conns", "captures"):
         assert set(partitions(out, table)) == set(hashes.values()), table
     first = partitions(out, "resets")
-    assert "3 captures written, 0 unchanged" in p.stderr
+    assert "3 captures written, 0 skipped" in p.stderr
 
     # Unchanged: nothing rewritten.
     p = cli("classify", str(store), "--format", "parquet", "-o", str(out), "--jobs", "2")
-    assert p.returncode == 0 and "0 captures written, 3 unchanged and skipped" in p.stderr
+    assert p.returncode == 0 and "0 captures written, 3 skipped" in p.stderr
     assert partitions(out, "resets") == first
 
     # A new capture and a changed one: only those are read; the changed one's old rows go.
     shutil.copy(traces / "chrissanders-packets/tcp_refuseconnection.pcapng", store / "new.pcapng")
     shutil.copy(traces / "zeek/tcp/syn-then-rst.pcap", store / "rst-inject-rae.pcap")
     p = cli("classify", str(store), "--format", "parquet", "-o", str(out), "-j", "2")
-    assert p.returncode == 0 and "2 captures written, 2 unchanged and skipped" in p.stderr, p.stderr
+    assert p.returncode == 0 and "2 captures written, 2 skipped" in p.stderr, p.stderr
     now = partitions(out, "resets")
     hashes = {f.name: sha256sum(f) for f in store.iterdir()}
     assert set(now) == set(hashes.values())
@@ -93,7 +93,18 @@ def test_damaged_and_missing_captures(tmp_path: Path, traces: Path) -> None:
     p = cli("classify", str(good), str(junk), str(tmp_path / "missing.pcap"), "--format", "parquet", "-o", str(out))
     assert p.returncode == 2
     assert "junk.pcap" in p.stderr and "missing.pcap" in p.stderr
-    assert "2 captures written, 0 unchanged and skipped, 1 failed" in p.stderr
+    assert "2 captures written, 0 skipped (their contents are there already), 1 failed" in p.stderr
+
+
+def test_same_contents_twice_are_written_once(tmp_path: Path, traces: Path) -> None:
+    src = traces / "chrissanders-packets/synscan.pcapng"
+    for name in ("a.pcapng", "b.pcapng"):
+        shutil.copy(src, tmp_path / name)
+    out = tmp_path / "ds"
+    p = cli("classify", str(tmp_path / "a.pcapng"), str(tmp_path / "b.pcapng"), "--format", "parquet",
+            "-o", str(out), "-j", "2")
+    assert p.returncode == 0 and "1 captures written, 1 skipped" in p.stderr, p.stderr
+    assert list(partitions(out, "resets")) == [sha256sum(src)]
 
 
 def test_parquet_needs_an_output_directory(traces: Path) -> None:

@@ -85,8 +85,8 @@ def cmd_parquet(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             status = EXIT_USAGE
     n = {k: sum(w.status == k for w in done) for k in ("written", "skipped", "failed")}
-    print(f"rstlab: {args.output}: {n['written']} captures written, {n['skipped']} unchanged and skipped, "
-          f"{n['failed']} failed", file=sys.stderr)
+    print(f"rstlab: {args.output}: {n['written']} captures written, {n['skipped']} skipped (their contents "
+          f"are there already), {n['failed']} failed", file=sys.stderr)
     return status
 
 

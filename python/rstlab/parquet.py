@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ def _write(table: pa.Table, out: str, name: str, capture: str) -> None:
 
     d = os.path.join(out, name, f"capture={capture}")
     os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{PART}.{os.getpid()}.tmp")
+    tmp = os.path.join(d, f".{PART}.{os.getpid()}.{threading.get_ident()}.tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, os.path.join(d, PART))
 
@@ -112,6 +113,9 @@ def write_dataset(paths: PathsArg | Iterable[str], out: str | os.PathLike[str], 
     files = expand_paths(paths)
     before = _recorded(root)
     schemas = {t: pa.schema(list(schema(t))[1:]) for t in TABLES}
+    # Two paths with the same contents in one run: the first to hash it writes it.
+    claimed: set[str] = set()
+    lock = threading.Lock()
 
     def one(path: str) -> Written:
         try:
@@ -120,6 +124,10 @@ def write_dataset(paths: PathsArg | Iterable[str], out: str | os.PathLike[str], 
             return Written(path, None, "failed", str(e))
         if digest in before:
             return Written(path, digest, "skipped", before[digest][1])
+        with lock:
+            if digest in claimed:
+                return Written(path, digest, "skipped")
+            claimed.add(digest)
         r = read_one(path, verify_checksums=verify_checksums)
         if not r.tables:
             return Written(path, digest, "failed", str(r.error))
