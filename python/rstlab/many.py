@@ -259,8 +259,6 @@ def read_many(paths: PathsArg, *, workers: int | None = None, errors: Literal["r
     - ``segments``: also read every segment (:attr:`Captures.segments`), in the same pass.
     - ``verify_checksums``, ``zeek_checksums``, ``zeek_bare``: as for :func:`rstlab.read`.
     """
-    import pyarrow as pa
-
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
     files = expand_paths(paths)
