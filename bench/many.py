@@ -7,7 +7,7 @@
 2. Times ``rstlab.read_many(files, workers=W)`` — the three tables stacked, as Arrow — in fresh
    interpreters, W = 1 and W = 2 alternated so a noisy neighbour weighs on both alike; and, to
    show why read_many uses threads, the same job on a pool of 2 processes, whose tables come
-   back to the parent pickled.
+   back to the parent pickled. Then both again in one warm interpreter, calls alternated.
 3. Times, alternated with those runs, what 2 cores give at that moment: one busy loop in one
    process against the same loop in 2 processes at once. Other work on the machine (a test
    suite next door) takes a core away from both alike: this says how much parallelism there
@@ -45,6 +45,21 @@ t1 = time.perf_counter()
 m = rstlab.read_many(files, workers=workers)
 n = sum(len(t) for t in (m.connections, m.resets, m.zeek_conns))
 print(json.dumps({"s": time.perf_counter() - t1, "import": t1 - t0, "rows": n}))
+"""
+
+# One interpreter, warm (a notebook's second call, a long-running job): 1 and 2 workers alternated.
+WARM = r"""
+import json, statistics, sys, time
+import rstlab, pyarrow
+files, runs = sys.argv[2:], int(sys.argv[1])
+rstlab.read_many(files[:2], workers=2)
+out = {1: [], 2: []}
+for _ in range(runs):
+    for w in (1, 2):
+        t0 = time.perf_counter()
+        rstlab.read_many(files, workers=w)
+        out[w].append(time.perf_counter() - t0)
+print(json.dumps({"one": statistics.median(out[1]), "two": statistics.median(out[2])}))
 """
 
 PROCESSES = r"""
@@ -129,11 +144,14 @@ def main() -> int:
         spin1.append(spin(1))
         spin2.append(spin(2))
     assert len(rows) == 1, f"the runs disagree on the row count: {rows}"
+    warm = timed(WARM, args.runs, files)
     m1, m2, mp = (statistics.median(x) for x in (one, two, procs))
     total = CAPTURES * args.packets
     print(f"read_many, 1 worker:        median {m1:.3f} s  ({total / m1 / 1e6:.2f} M packets/s)  runs {sorted(round(x, 3) for x in one)}")
     print(f"read_many, 2 workers:       median {m2:.3f} s  ({total / m2 / 1e6:.2f} M packets/s)  runs {sorted(round(x, 3) for x in two)}")
     print(f"2 processes (tables pickled): median {mp:.3f} s  runs {sorted(round(x, 3) for x in procs)}")
+    print(f"one warm interpreter, {args.runs} calls each: 1 worker {warm['one']:.3f} s, 2 workers "
+          f"{warm['two']:.3f} s: {warm['one'] / warm['two']:.2f}×")
     print(f"(import rstlab, pyarrow before each timing: median {statistics.median(imports):.3f} s, not included)")
     s1, s2 = statistics.median(spin1), statistics.median(spin2)
     print(f"busy loop, 1 process {s1:.3f} s, 2 at once {s2:.3f} s: the second core was worth "
