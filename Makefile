@@ -36,6 +36,7 @@ python-deps:
 	$(PIP) install -q --disable-pip-version-check "maturin>=1.9,<2" "pyarrow>=15" "pandas>=2" "polars>=1" \
 	  "matplotlib>=3.7" "pytest>=8" "pytest-xdist>=3" "nbclient>=0.7" "nbformat>=5" "ipykernel>=6" "jsonschema>=4.18"
 	$(PIP) install -q --disable-pip-version-check "tqdm>=4.66"
+	$(PIP) install -q --disable-pip-version-check "dask[dataframe]>=2024.1" "distributed>=2024.1" "fsspec>=2023.1"  # rstlab[dask]
 	$(PIP) install -q --disable-pip-version-check "mypy>=1.15,<3" "basedpyright>=1.28,<2"  # tests/test_typing.py
 	$(PIP) install -q --disable-pip-version-check "mkdocs>=1.6,<2" "mkdocs-material>=9.5" "mkdocstrings[python]>=0.25" "ruff>=0.4"
 	$(PIP) install -q --disable-pip-version-check "ziglang>=0.13" "auditwheel>=6"

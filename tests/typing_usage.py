@@ -13,7 +13,23 @@ from rstlab.lab import Lab, Run, Sock
 from rstlab.rows import (Agreement, AppEvent, Claim, ClaimVerdict, ConnectionRow, KernelEvent,
                          ResetRow, RunDict, RunMeta, RunResetRow, ScenarioInfo, SegmentRow,
                          ZeekConnRow)
+from rstlab.rows import CaptureConnectionRow, CaptureError, CaptureResetRow, CaptureZeekConnRow
 from rstlab.table import Table
+
+
+def many_side(path: Path) -> None:
+    m = rstlab.read_many([path, "captures/"], workers=2, errors="keep", progress=True)
+    assert_type(m, rstlab.Captures)
+    assert_type(m.resets, Table[CaptureResetRow])
+    assert_type(m.connections, Table[CaptureConnectionRow])
+    assert_type(m.zeek_conns, Table[CaptureZeekConnRow])
+    assert_type(m.errors, list[CaptureError])
+    for r in m.resets:
+        assert_type(r["capture"], str)
+        assert_type(r["cause"], str)
+    for e in m.errors:
+        assert_type(e["offset"], int | None)
+    rstlab.read_many(path, errors="ignore")  # type: ignore[arg-type]
 
 
 def trace_side(path: Path) -> None:

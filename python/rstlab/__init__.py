@@ -1,7 +1,8 @@
 """rstlab explains TCP resets.
 
 - :func:`read` a capture and get its connections (Zeek-compatible ``conn_state`` / ``history``,
-  Wireshark-compatible ``conn_id``) and segments as Arrow-backed tables.
+  Wireshark-compatible ``conn_id``) and segments as Arrow-backed tables; :func:`read_many`
+  reads many at once (a ``capture`` column in front), :mod:`rstlab.dask` on a Dask cluster.
 
 Events the Rust core notices — a damaged record, a link type it does not decode, a lab run
 without the kernel oracle — are logged through :mod:`logging` under ``rstlab.trace`` and
@@ -24,6 +25,7 @@ from .errors import (
 )
 from .table import Table
 from .trace import Connection, Trace, read
+from .many import Captures, read_many
 from . import lab  # rstlab.lab.run(...), as the README shows
 from .live import Watch, watch
 
@@ -32,6 +34,8 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 __all__ = [
     "__version__",
     "read",
+    "read_many",
+    "Captures",
     "lab",
     "watch",
     "Watch",

@@ -67,9 +67,34 @@ def _say_damage(e: Exception) -> None:
         print(f"rstlab: {e}", file=sys.stderr)
 
 
+def cmd_parquet(args: argparse.Namespace) -> int:
+    """``classify --format parquet -o DIR``: the Hive-partitioned dataset of rstlab.parquet."""
+    from .parquet import write_dataset
+
+    if not args.output:
+        print("rstlab: --format parquet writes a dataset directory: give it with -o DIR", file=sys.stderr)
+        return EXIT_USAGE
+    done = write_dataset(args.files, args.output, jobs=args.jobs, progress=args.progress,
+                         verify_checksums=args.verify_checksums)
+    status = EXIT_OK
+    for w in done:
+        if w.error is not None:
+            # A damaged capture keeps what was read before the damage (also when skipped: the
+            # manifest kept its message), an unreadable one nothing: both are input it cannot use.
+            print(f"rstlab: {w.path}: {w.error}" if w.path not in w.error else f"rstlab: {w.error}",
+                  file=sys.stderr)
+            status = EXIT_USAGE
+    n = {k: sum(w.status == k for w in done) for k in ("written", "skipped", "failed")}
+    print(f"rstlab: {args.output}: {n['written']} captures written, {n['skipped']} skipped (their contents "
+          f"are there already), {n['failed']} failed", file=sys.stderr)
+    return status
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from . import read
 
+    if args.format == "parquet":
+        return cmd_parquet(args)
     status = EXIT_OK
     docs: list[dict[str, Any]] = []
     header_written = False
@@ -248,13 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("classify", help="read captures: connections (and every RST explained)")
-    c.add_argument("files", nargs="+", help="pcap or pcapng files")
-    c.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default="table",
+    c.add_argument("files", nargs="+", help="pcap or pcapng files (with --format parquet also directories and globs)")
+    c.add_argument("--format", choices=["table", "json", "jsonl", "csv", "parquet"], default="table",
                    help="json: one document for all the files; jsonl: one line per row of --table, "
-                        "with a `capture` field; csv: one header, a leading `capture` column")
+                        "with a `capture` field; csv: one header, a leading `capture` column; "
+                        "parquet: a Hive-partitioned dataset in -o DIR (resets, connections, zeek_conns, "
+                        "captures; a partition per capture, named by its SHA-256; captures already "
+                        "there are skipped)")
     c.add_argument("--table", choices=["connections", "resets"], default="connections",
                    help="which table --format csv / jsonl prints")
     c.add_argument("--compact", action="store_true", help="one-line JSON")
+    c.add_argument("-o", "--output", metavar="DIR", help="the dataset directory of --format parquet")
+    c.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="captures read at a time with --format parquet (default: every core)")
     c.add_argument("--verify-checksums", action="store_true")
     c.add_argument("--progress", action="store_true", help="progress bar (tqdm's when installed)")
     c.set_defaults(func=cmd_classify)

@@ -32,6 +32,11 @@ __all__ = [
     "AgreementRow",
     "Agreement",
     "RunDict",
+    "CaptureConnectionRow",
+    "CaptureSegmentRow",
+    "CaptureZeekConnRow",
+    "CaptureResetRow",
+    "CaptureError",
 ]
 
 #: A run's verdict on the claim its scenario tests.
@@ -130,6 +135,41 @@ class ResetRow(TypedDict):
     cause: str
     confidence: float
     evidence: str
+
+
+class CaptureConnectionRow(ConnectionRow):
+    """One row of ``rstlab.read_many(...).connections``: a :class:`ConnectionRow` and the
+    capture it comes from (the table's leading column)."""
+
+    capture: str
+
+
+class CaptureSegmentRow(SegmentRow):
+    """One row of ``rstlab.read_many(..., segments=True).segments``."""
+
+    capture: str
+
+
+class CaptureZeekConnRow(ZeekConnRow):
+    """One row of ``rstlab.read_many(...).zeek_conns``."""
+
+    capture: str
+
+
+class CaptureResetRow(ResetRow):
+    """One row of ``rstlab.read_many(...).resets`` (and of ``rstlab.dask.read_resets``)."""
+
+    capture: str
+
+
+class CaptureError(TypedDict):
+    """A capture ``rstlab.read_many(..., errors="keep")`` read in part or not at all: the
+    exception's class name, its message, and the byte offset of the damage when known."""
+
+    capture: str
+    error: str
+    message: str
+    offset: int | None
 
 
 class RunResetRow(ResetRow):
