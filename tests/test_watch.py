@@ -180,6 +180,11 @@ def test_catalogue_live_equals_offline() -> None:
     1 s of capture time), gets the cause the file pass gives it, for >= 99 % of RSTs; and the
     kernel reason the live join finds is the run's own."""
     runs = [r for r in rstlab.lab.run_all(parallel=8) if not isinstance(r, Exception)]
+    # A run that broke on a loaded machine (a timeout: not what this test is about) gets one more
+    # try on its own; one that fails again fails the test.
+    made = {(r.scenario, r.ip_version) for r in runs}
+    runs += [rstlab.lab.run(s["name"], ip_version=ip) for s in rstlab.lab.scenarios()
+             for ip in s["ip_versions"] if (s["name"], ip) not in made]
     assert len(runs) == sum(len(s["ip_versions"]) for s in rstlab.lab.scenarios())
     total = same = reasons_same = 0
     differ = []
