@@ -160,8 +160,12 @@ def test_filter_expression(netns: str) -> None:
         time.sleep(0.5)
     assert w.collect() == []
     assert w.stats["tcp"] > 0
-    with pytest.raises(rstlab.ScenarioError, match="bad filter"):
+    with pytest.raises(ValueError, match=r"^watch --filter: bad filter `tcp and and`: ") as bad:
         rstlab.watch(netns=netns, filter="tcp and and")
+    assert isinstance(bad.value, rstlab.ScenarioError)
+    assert (bad.value.param, bad.value.scenario) == ("--filter", None)
+    with pytest.raises(rstlab.ScenarioError, match="^watch --interface: no interface nosuch0 in the watched namespace$"):
+        rstlab.watch(netns=netns, interface="nosuch0")
 
 
 def test_no_trace_instance_left(netns: str) -> None:

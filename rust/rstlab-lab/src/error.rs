@@ -24,6 +24,9 @@ pub enum LabError {
     Unsupported { scenario: String, ip_version: u8 },
     #[error("scenario {scenario}: bad parameter `{name}`: {why}")]
     Param { scenario: String, name: String, why: String },
+    /// A bad option of a command that is not a scenario (`rstlab watch --filter ...`).
+    #[error("{command} {option}: {why}")]
+    Option { command: String, option: String, why: String },
     /// A system call failed; `context` says which and where, `path` names the file it was
     /// about, if any (a capture being written, a sysctl, a kept directory).
     #[error("{context}: {source}")]

@@ -85,6 +85,10 @@ pub fn lab_error(py: Python<'_>, e: &LabError) -> PyErr {
             a.set_item("scenario", scenario)?;
             a.set_item("param", name)
         }),
+        LabError::Option { option, .. } => make(py, "ScenarioError", &e.to_string(), |a| {
+            a.set_item("scenario", py.None())?;
+            a.set_item("param", option)
+        }),
         LabError::Os { context, path, source } => match source.raw_os_error() {
             Some(code) => {
                 let strerror = strerror(code);

@@ -149,7 +149,7 @@ impl Watch {
     /// are returned here, before anything runs.
     pub fn start(opts: WatchOptions) -> Result<Watch> {
         let program = match &opts.filter {
-            Some(expr) => bpf::with_prefix(&bpf::compile(expr).map_err(|why| LabError::Param { scenario: "watch".into(), name: "filter".into(), why })?),
+            Some(expr) => bpf::with_prefix(&bpf::compile(expr).map_err(|why| LabError::Option { command: "watch".into(), option: "--filter".into(), why })?),
             None => bpf::default_program(),
         };
         let ns = match opts.target.path() {
@@ -257,11 +257,11 @@ fn open_in(ns: Option<OwnedFd>, opts: &WatchOptions, program: &[bpf::SockFilter]
     let ifindex = match opts.interface.as_deref() {
         None | Some("any") => 0,
         Some(dev) => {
-            let c = std::ffi::CString::new(dev).map_err(|_| LabError::Param { scenario: "watch".into(), name: "interface".into(), why: "contains a NUL byte".into() })?;
+            let c = std::ffi::CString::new(dev).map_err(|_| LabError::Option { command: "watch".into(), option: "--interface".into(), why: "contains a NUL byte".into() })?;
             // SAFETY: NUL-terminated name.
             let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
             if i == 0 {
-                return Err(LabError::Param { scenario: "watch".into(), name: "interface".into(), why: format!("no interface {dev} in the watched namespace") });
+                return Err(LabError::Option { command: "watch".into(), option: "--interface".into(), why: format!("no interface {dev} in the watched namespace") });
             }
             i
         }

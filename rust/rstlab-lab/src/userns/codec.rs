@@ -281,6 +281,12 @@ pub(crate) fn encode_error(e: &LabError) -> Vec<u8> {
             w.str(scenario);
             w.str(what);
         }
+        LabError::Option { command, option, why } => {
+            w.u8(8);
+            for s in [command, option, why] {
+                w.str(s);
+            }
+        }
     }
     w.0
 }
@@ -307,6 +313,7 @@ fn decode_error(r: &mut Reader<'_>) -> Option<LabError> {
         5 => LabError::Command { host: r.str()?, command: r.str()?, status: r.str()?, stderr: r.str()? },
         6 => LabError::Timeout { scenario: r.str()?, what: r.str()? },
         7 => LabError::Scenario { scenario: r.str()?, what: r.str()? },
+        8 => LabError::Option { command: r.str()?, option: r.str()?, why: r.str()? },
         _ => return None,
     })
 }
@@ -335,6 +342,11 @@ mod tests {
         }
         let p = LabError::Privilege { what: "x".into(), capability: "CAP_NET_RAW" };
         assert!(matches!(decode_outcome(&encode_error(&p)), Some(Err(LabError::Privilege { capability: "CAP_NET_RAW", .. }))));
+        let o = LabError::Option { command: "watch".into(), option: "--filter".into(), why: "bad filter `x`".into() };
+        match decode_outcome(&encode_error(&o)) {
+            Some(Err(d @ LabError::Option { .. })) => assert_eq!(d.to_string(), "watch --filter: bad filter `x`"),
+            _ => panic!("not an Option error"),
+        }
     }
 
     #[test]
