@@ -13,6 +13,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s11_linger_zero",
                 family: "abort",
                 claim: Some("S11"),
@@ -34,6 +35,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "close_with_unread_data",
                 family: "abort",
                 claim: None,
@@ -54,6 +56,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "write_after_reset",
                 family: "abort",
                 claim: None,
@@ -74,6 +77,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "data_after_close",
                 family: "abort",
                 claim: None,

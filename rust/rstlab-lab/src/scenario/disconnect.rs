@@ -17,6 +17,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "disconnect_unread_data",
                 family: "disconnect",
                 claim: None,
@@ -37,6 +38,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "disconnect_with_unsent_data",
                 family: "disconnect",
                 claim: None,

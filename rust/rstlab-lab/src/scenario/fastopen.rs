@@ -18,6 +18,7 @@ const REQUEST: &[u8] = b"GET / over fast open";
 
 fn info(name: &'static str, statement: &'static str, sysctls: &'static [(Role, &'static str, &'static str)]) -> ScenarioInfo {
     ScenarioInfo {
+        non_stack: None,
         name,
         family: "fastopen",
         claim: None,
@@ -48,6 +49,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "tfo_syn_data_plain_listener",
                 statement: "A Fast Open SYN with data to a listener without Fast Open is no reason for a RST: the SYN-ACK acknowledges only the SYN, the client retransmits the data after the handshake and the server reads it all.",
                 intent: "The server listens without TCP_FASTOPEN (its tcp_fastopen=0); the client (tcp_fastopen=5) sends its request with sendto(MSG_FASTOPEN); the server reads.",

@@ -18,6 +18,7 @@ enum Aim {
 
 fn info(name: &'static str, statement: &'static str, intent: &'static str) -> ScenarioInfo {
     ScenarioInfo {
+        non_stack: Some(Role::Forger),
         name,
         family: "forged",
         claim: None,

@@ -14,6 +14,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "half_duplex_close_then_data",
                 family: "halfduplex",
                 claim: None,
@@ -34,6 +35,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "data_then_half_duplex_close",
                 family: "halfduplex",
                 claim: None,

@@ -12,6 +12,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s8_halfopen_writer",
                 family: "halfopen",
                 claim: Some("S8"),
@@ -32,6 +33,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s9_shutdown",
                 family: "halfopen",
                 claim: Some("S9"),
@@ -52,6 +54,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s9_shutdown_unread_data",
                 family: "halfopen",
                 claim: Some("S9"),
@@ -72,6 +75,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s10_crash_reboot",
                 family: "halfopen",
                 claim: Some("S10"),

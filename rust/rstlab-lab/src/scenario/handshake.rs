@@ -14,6 +14,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s4_late_synack",
                 family: "handshake",
                 claim: Some("S4"),
@@ -34,6 +35,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "accept_overflow",
                 family: "handshake",
                 claim: None,
@@ -54,6 +56,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "accept_overflow_no_abort",
                 family: "handshake",
                 claim: None,
@@ -74,6 +77,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "listener_closed_with_queue",
                 family: "handshake",
                 claim: None,

@@ -12,6 +12,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: Some(Role::Router),
                 name: "router_reject_syn",
                 family: "middlebox",
                 claim: None,
@@ -32,6 +33,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: Some(Role::Router),
                 name: "router_reject_midstream",
                 family: "middlebox",
                 claim: None,

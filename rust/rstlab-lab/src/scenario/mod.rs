@@ -65,6 +65,9 @@ pub struct ScenarioInfo {
     pub topology: Topology,
     /// Host whose link end carries the first capture (the client unless the client reboots).
     pub capture_at: Role,
+    /// The host whose RSTs no TCP stack made (a forger's raw socket, a router's firewall
+    /// reject): its RSTs are labelled not stack-made, with no kernel reason to expect.
+    pub non_stack: Option<Role>,
     /// (host, sysctl, value) pinned inside the run's namespaces.
     pub sysctls: &'static [(Role, &'static str, &'static str)],
     /// Parameters `run` understands, with their defaults ("name=default: meaning").
@@ -287,12 +290,7 @@ pub(crate) fn run_here(name: &str, opts: &RunOptions) -> Result<RunResult> {
 
 /// A scenario's observations as a run, classified (without its verdict).
 pub(crate) fn result_of(name: &str, ip_version: u8, observed: Observed) -> RunResult {
-    let family = catalogue().into_iter().find(|s| s.info.name == name).map_or("", |s| s.info.family);
-    let non_stack = match family {
-        "forged" | "rstdata" => Some(Role::Forger),
-        "middlebox" => Some(Role::Router),
-        _ => None,
-    };
+    let non_stack = catalogue().into_iter().find(|s| s.info.name == name).and_then(|s| s.info.non_stack);
     RunResult::from_observed(name, ip_version, observed, non_stack)
 }
 

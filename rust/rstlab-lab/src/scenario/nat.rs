@@ -16,6 +16,7 @@ const LOOSE: &str = "net.netfilter.nf_conntrack_tcp_loose";
 
 fn info(name: &'static str, statement: &'static str, loose: bool, causes: &'static [Cause], reasons: &'static [&'static str]) -> ScenarioInfo {
     ScenarioInfo {
+        non_stack: None,
         name,
         family: "nat",
         claim: None,

@@ -22,6 +22,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "paws_old_timestamp",
                 family: "paws",
                 claim: None,
@@ -42,6 +43,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "paws_synack_bad_tsecr",
                 family: "paws",
                 claim: None,

@@ -10,6 +10,7 @@ use super::*;
 pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![Scenario {
         info: ScenarioInfo {
+            non_stack: None,
             name: "proxy_resets_client",
             family: "proxy",
             claim: None,

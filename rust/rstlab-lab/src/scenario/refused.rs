@@ -12,6 +12,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s1_closed_port",
                 family: "refused",
                 claim: Some("S1"),
@@ -36,6 +37,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s2_bound_not_listening",
                 family: "refused",
                 claim: Some("S2"),
@@ -63,6 +65,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "firewall_reject",
                 family: "refused",
                 claim: None,

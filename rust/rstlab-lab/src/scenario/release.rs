@@ -15,6 +15,7 @@ const RST_RANGE: (u16, u16) = (41000, 41049);
 pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![Scenario {
         info: ScenarioInfo {
+            non_stack: None,
             name: "s12_release",
             family: "release",
             claim: Some("S12"),

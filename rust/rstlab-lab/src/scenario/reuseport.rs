@@ -14,6 +14,7 @@ const CLIENTS: usize = 2;
 
 fn info(name: &'static str, migrate: bool, statement: &'static str, intent: &'static str, causes: &'static [Cause], reasons: &'static [&'static str]) -> ScenarioInfo {
     ScenarioInfo {
+        non_stack: None,
         name,
         family: "reuseport",
         claim: None,

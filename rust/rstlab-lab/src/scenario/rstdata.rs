@@ -15,6 +15,7 @@ const TEXT: &[u8] = b"connection closed by policy 42";
 pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![Scenario {
         info: ScenarioInfo {
+            non_stack: Some(Role::Forger),
             name: "rst_with_data",
             family: "rstdata",
             claim: None,

@@ -16,6 +16,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "simultaneous_open",
                 family: "simultaneous",
                 claim: None,
@@ -36,6 +37,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "simultaneous_close",
                 family: "simultaneous",
                 claim: None,

@@ -17,6 +17,7 @@ const FLOOD_PORTS: (u16, u16) = (41000, 41003);
 
 fn info(name: &'static str, cookies: &'static str, statement: &'static str, intent: &'static str) -> ScenarioInfo {
     ScenarioInfo {
+        non_stack: None,
         name,
         family: "syncookies",
         claim: None,

@@ -14,6 +14,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s5_retransmission_timeout",
                 family: "timers",
                 claim: Some("S5"),
@@ -34,6 +35,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s6_keepalive_timeout",
                 family: "timers",
                 claim: Some("S6"),
@@ -54,6 +56,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s7_finwait2_timeout",
                 family: "timers",
                 claim: Some("S7"),
@@ -74,6 +77,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "finwait2_linger2_negative",
                 family: "timers",
                 claim: None,

@@ -11,6 +11,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "s3_timewait_port",
                 family: "timewait",
                 claim: Some("S3"),
@@ -31,6 +32,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "client_reboot_reconnect",
                 family: "timewait",
                 claim: None,

@@ -17,6 +17,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "user_timeout_keepalive",
                 family: "user_timeout",
                 claim: None,
@@ -37,6 +38,7 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             info: ScenarioInfo {
+                non_stack: None,
                 name: "user_timeout_orphan_fin",
                 family: "user_timeout",
                 claim: None,

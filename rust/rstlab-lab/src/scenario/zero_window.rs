@@ -14,6 +14,7 @@ use rstlab_trace::wire::TcpFlags;
 pub(crate) fn scenarios() -> Vec<Scenario> {
     vec![Scenario {
         info: ScenarioInfo {
+            non_stack: None,
             name: "zero_window_probe_timeout",
             family: "zero_window",
             claim: None,
