@@ -277,7 +277,7 @@ pub(crate) fn run_here(name: &str, opts: &RunOptions) -> Result<RunResult> {
     }
     let o = lab.finish()?;
     let verdict = (sc.judge)(&o);
-    let mut r = result_of(name, opts.ip_version, o);
+    let mut r = RunResult::from_observed(name, opts.ip_version, o, sc.info.non_stack);
     r.verdict = Some(verdict);
     if let Some(dir) = &opts.keep_dir {
         std::fs::create_dir_all(dir).map_err(os_err_at(format!("creating {}", dir.display()), dir))?;
@@ -288,10 +288,10 @@ pub(crate) fn run_here(name: &str, opts: &RunOptions) -> Result<RunResult> {
     Ok(r)
 }
 
-/// A scenario's observations as a run, classified (without its verdict).
+/// A scenario's observations (made in a user-namespace child) as a run, classified (without
+/// its verdict).
 pub(crate) fn result_of(name: &str, ip_version: u8, observed: Observed) -> RunResult {
-    let non_stack = catalogue().into_iter().find(|s| s.info.name == name).and_then(|s| s.info.non_stack);
-    RunResult::from_observed(name, ip_version, observed, non_stack)
+    RunResult::from_observed(name, ip_version, observed, scenario(name).and_then(|s| s.non_stack))
 }
 
 // ---- helpers shared by the families ----
