@@ -75,8 +75,10 @@ def analyze_file(
     segments: None | str | int = None,
     classify: bool = True,
     progress: Callable[[int, int], object] | None = None,
+    workers: int = 1,
 ) -> Analysis:
-    """Analyse a capture file with the GIL released; ``progress(done, total)`` every few MB."""
+    """Analyse a capture file with the GIL released; ``progress(done, total)`` every few MB;
+    ``workers`` tracking threads (0: one per core)."""
 
 def write_pcapng_with_comments(src: str | PathLike[str], dst: str | PathLike[str],
                                comments: dict[int, str]) -> None:

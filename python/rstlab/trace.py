@@ -75,21 +75,31 @@ def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object
 
 
 def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, zeek_bare: bool,
-             segments: str | int | None, progress: ProgressArg) -> _rstlab.Analysis:
+             segments: str | int | None, progress: ProgressArg,
+             workers: int | None = 1) -> _rstlab.Analysis:
     cb, bar = _progress(progress, os.path.basename(path))
     try:
         return _rstlab.analyze_file(path, verify_checksums=verify_checksums or zeek_checksums,
                                     zeek_drop_bad_checksums=zeek_checksums, zeek_bare=zeek_bare,
                                     segments=segments,
-                                    progress=cb)
+                                    progress=cb, workers=_workers(workers))
     finally:
         if bar is not None:
             bar.close()
 
 
+def _workers(workers: int | None) -> int:
+    """``workers=`` as the core takes it: ``None`` is every core (0 there)."""
+    if workers is None:
+        return 0
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int or None (every core), not {workers!r}")
+    return workers
+
+
 def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
          zeek_checksums: bool = False, zeek_bare: bool = False, errors: str = "raise",
-         progress: ProgressArg = None) -> "Trace":
+         progress: ProgressArg = None, workers: int | None = None) -> "Trace":
     """Read a pcap / pcapng file and rebuild every TCP connection in it.
 
     The file is streamed in Rust with the GIL released; memory follows the connections alive at
@@ -107,12 +117,15 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
       (``pip install rstlab[progress]``: a terminal bar, or a widget in Jupyter), else a plain bar
       drawn on a terminal only — or ``callback(bytes_done, bytes_total)``, called every few
       megabytes and once at the end of a clean read (``bytes_done == bytes_total``).
+    - ``workers``: threads that track and classify connections, each taking a share of the
+      flows while this thread reads and decodes (default ``None``: one per core; ``1`` does it
+      all on one thread). The tables are identical for any number, ``conn_id`` included.
     """
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
     p = os.fspath(path)
     res = _analyze(p, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-                   zeek_bare=zeek_bare, segments=None, progress=progress)
+                   zeek_bare=zeek_bare, segments=None, progress=progress, workers=workers)
     t = Trace(p, res, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
               zeek_bare=zeek_bare)
     err = res.error

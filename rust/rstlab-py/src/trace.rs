@@ -60,7 +60,8 @@ impl Analysis {
 /// Analyse a capture file with the GIL released. `progress(bytes_done, bytes_total)` is called
 /// every few megabytes (with the GIL); Ctrl-C or an exception from it stops the pass.
 #[pyfunction]
-#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, classify=true, progress=None))]
+#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, classify=true, progress=None, workers=1))]
+#[allow(clippy::too_many_arguments)]
 pub fn analyze_file(
     py: Python<'_>,
     path: PathBuf,
@@ -70,8 +71,10 @@ pub fn analyze_file(
     segments: Option<Bound<'_, PyAny>>,
     classify: bool,
     progress: Option<Py<PyAny>>,
+    workers: usize,
 ) -> PyResult<Analysis> {
     let opts = AnalyzeOptions {
+        workers,
         verify_checksums,
         zeek_drop_bad_checksums,
         zeek_bare,

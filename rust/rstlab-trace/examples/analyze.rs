@@ -7,6 +7,7 @@ fn main() {
     let mut o = rstlab_trace::AnalyzeOptions::default();
     if let Ok(v) = std::env::var("CLOSED_IDLE") { o.closed_idle_secs = v.parse().unwrap(); }
     if std::env::var_os("NO_CLASSIFY").is_some() { o.classify = false; }
+    if let Ok(v) = std::env::var("WORKERS") { o.workers = v.parse().unwrap(); }
     let a = rstlab_trace::analyze_file(path.as_ref(), &o, None);
     let dt = t0.elapsed().as_secs_f64();
     println!(

@@ -3,6 +3,12 @@
 //! 128-byte snap length, as production captures often are.
 //!
 //! Usage: gen_capture OUT.pcap [PACKETS] [CONCURRENT]
+//!        gen_capture OUT.pcap PACKETS --scan
+//!
+//! `--scan` writes the connection-heavy shape instead: a scanner's SYNs to closed ports of 16
+//! hosts, each answered by the host's RST|ACK (RFC 9293 §3.10.7.1) a few dozen packets later, as
+//! a masscan run or a SYN flood against a busy host looks: one connection and one RST per two
+//! packets.
 
 use std::io::{BufWriter, Write};
 
@@ -129,11 +135,69 @@ fn new_flow(rng: &mut Rng, n: u64) -> Flow {
     }
 }
 
+fn record(w: &mut impl Write, ts_us: u64, buf: &[u8], orig_len: u32) -> std::io::Result<()> {
+    w.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())?;
+    w.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())?;
+    w.write_all(&(buf.len() as u32).to_le_bytes())?;
+    w.write_all(&orig_len.to_le_bytes())?;
+    w.write_all(buf)
+}
+
+/// The scan: probe `i` goes to port `1 + i % 65535` of host `10.78.0.(1 + i / 65535)`; its
+/// RST|ACK comes back `LAG` probes later (the answers interleave with later probes).
+fn write_scan(w: &mut impl Write, out: &str, packets: u64, rng: &mut Rng) -> std::io::Result<()> {
+    const LAG: u64 = 48;
+    let probes = packets / 2;
+    let flow = |i: u64| {
+        let mut c = [0u8; 16];
+        let mut s = [0u8; 16];
+        c[12..16].copy_from_slice(&[10, 77, 0, 1]);
+        s[12..16].copy_from_slice(&[10, 78, (i / 65535 / 256) as u8, (1 + i / 65535 % 255) as u8]);
+        Flow {
+            v6: false,
+            c_addr: c,
+            s_addr: s,
+            c_port: 40000 + (i % 7) as u16,
+            s_port: 1 + (i % 65535) as u16,
+            c_seq: (i as u32).wrapping_mul(0x9e37_79b9),
+            s_seq: 0,
+            step: 0,
+            data_steps: 0,
+            ends_with_rst: true,
+            c_ipid: 0,
+            s_ipid: 0,
+        }
+    };
+    let mut buf = Vec::with_capacity(256);
+    let mut ts_us: u64 = 1_700_000_000_000_000;
+    let mut made = 0u64;
+    for i in 0..probes + LAG {
+        if i < probes {
+            let f = flow(i);
+            let len = frame(&mut buf, &f, true, 0x02, f.c_seq, 0, 0, 54321);
+            ts_us += 1 + rng.below(4);
+            record(w, ts_us, &buf, len)?;
+            made += 1;
+        }
+        if i >= LAG {
+            let f = flow(i - LAG);
+            let len = frame(&mut buf, &f, false, 0x14, 0, f.c_seq.wrapping_add(1), 0, 0);
+            ts_us += 1 + rng.below(4);
+            record(w, ts_us, &buf, len)?;
+            made += 1;
+        }
+    }
+    w.flush()?;
+    eprintln!("{out}: {made} packets, {probes} probes of closed ports (SYN, RST|ACK)");
+    Ok(())
+}
+
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let out = args.get(1).expect("usage: gen_capture OUT.pcap [PACKETS] [CONCURRENT]");
     let packets: u64 = args.get(2).map(|s| s.parse().expect("PACKETS")).unwrap_or(5_000_000);
-    let concurrent: usize = args.get(3).map(|s| s.parse().expect("CONCURRENT")).unwrap_or(2000);
+    let scan = args.get(3).is_some_and(|a| a == "--scan");
+    let concurrent: usize = if scan { 0 } else { args.get(3).map(|s| s.parse().expect("CONCURRENT")).unwrap_or(2000) };
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
     // Classic pcap, microsecond, Ethernet, snaplen 128.
     w.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
@@ -144,6 +208,9 @@ fn main() -> std::io::Result<()> {
     w.write_all(&(SNAPLEN as u32).to_le_bytes())?;
     w.write_all(&1u32.to_le_bytes())?;
     let mut rng = Rng(0x5eed_1234_abcd_0001);
+    if scan {
+        return write_scan(&mut w, out, packets, &mut rng);
+    }
     let mut flows: Vec<Flow> = Vec::with_capacity(concurrent);
     let mut made = 0u64;
     let mut conns = 0u64;
@@ -198,11 +265,7 @@ fn main() -> std::io::Result<()> {
         }
         f.step += 1;
         ts_us += 1 + rng.below(20);
-        w.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())?;
-        w.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())?;
-        w.write_all(&(buf.len() as u32).to_le_bytes())?;
-        w.write_all(&orig_len.to_le_bytes())?;
-        w.write_all(&buf)?;
+        record(&mut w, ts_us, &buf, orig_len)?;
         made += 1;
         if done {
             flows.swap_remove(i);

@@ -59,4 +59,14 @@ pub fn read_and_track(data: &[u8]) {
     assert_eq!(b.tables.connections.num_rows(), conns.num_rows());
     let first = if conns.num_rows() > 0 { op.value(0) + rp.value(0) } else { 0 };
     assert_eq!(b.tables.segments.num_rows() as u64, first, "the drill-down holds conn 0's segments");
+
+    // Split by flow over three threads (analyze::shard), the tables are the single pass's.
+    let one = AnalyzeOptions::default();
+    let single = analyze_bytes(Path::new("fuzz.pcap"), data, &one);
+    let split = analyze_bytes(Path::new("fuzz.pcap"), data, &AnalyzeOptions { workers: 3, ..one });
+    assert_eq!(split.tables.connections, single.tables.connections, "sharded connections");
+    assert_eq!(split.tables.resets, single.tables.resets, "sharded resets");
+    assert_eq!(split.tables.zeek_conns.batch(), single.tables.zeek_conns.batch(), "sharded zeek_conns");
+    assert_eq!(split.counts.tcp, single.counts.tcp);
+    assert_eq!(split.counts.frames, single.counts.frames);
 }

@@ -102,6 +102,12 @@ impl ResetRows {
     pub fn append(&mut self, other: &mut ResetRows) {
         self.rows.append(&mut other.rows);
     }
+    /// Gives every row the `conn_id` `f` maps its own to (a shard's numbering to the capture's).
+    pub fn renumber_conns(&mut self, f: impl Fn(u64) -> u64) {
+        for r in &mut self.rows {
+            r.conn_id = f(r.conn_id);
+        }
+    }
     /// Capture order (connections finish in any order).
     pub fn sort_by_frame(&mut self) {
         self.rows.sort_by_key(|r| r.frame);

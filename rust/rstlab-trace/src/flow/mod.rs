@@ -34,4 +34,4 @@ mod prefetch;
 pub mod tracker;
 
 pub use pipeline::Pipeline;
-pub use tracker::{Conn, ConnSink, DirStats, Tracker};
+pub use tracker::{shard_of, Conn, ConnSink, DirStats, Tracker, SWEEP_EVERY};

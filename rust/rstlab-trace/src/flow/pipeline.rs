@@ -45,6 +45,12 @@ impl<K: ConnSink> Pipeline<K> {
         &self.tracker
     }
 
+    /// The tracker behind the ring, to change.
+    #[inline]
+    pub fn tracker_mut(&mut self) -> &mut Tracker<K> {
+        &mut self.tracker
+    }
+
     /// The place the next frame is decoded into. The segment that waited there longest is
     /// tracked first. What is written into the place counts only once [`Pipeline::queue`]d:
     /// a frame that is not a segment leaves it free for the next one.
@@ -94,6 +100,13 @@ impl<K: ConnSink> Pipeline<K> {
         self.drain(&mut tracked);
         let (id, dir) = self.tracker.push(s);
         tracked(&self.tracker, s, id, dir);
+    }
+
+    /// Tracks every segment still waiting, then retires the connections idle as of `now`
+    /// ([`Tracker::sweep_at`]).
+    pub fn sweep_at(&mut self, now: i64, tracked: impl FnMut(&Tracker<K>, &Segment, u64, Dir)) {
+        self.drain(tracked);
+        self.tracker.sweep_at(now);
     }
 
     /// Tracks what is still waiting and gives back the tracker.

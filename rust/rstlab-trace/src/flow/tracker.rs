@@ -218,6 +218,22 @@ pub struct Tracker<K: ConnSink> {
     /// Shorter idle time for connections that already ended with FINs or a RST.
     closed_idle_ns: i64,
     since_sweep: u32,
+    /// Whether the tracker sweeps on its own every [`SWEEP_EVERY`] segments (a file's pass), or
+    /// only when told ([`Tracker::sweep_at`]: a live reader's clock, a shard of a parallel pass).
+    self_sweeping: bool,
+}
+
+/// A file's pass retires idle connections after every this many segments (capture order).
+pub const SWEEP_EVERY: u32 = 1 << 16;
+
+/// Which of `shards` trackers a segment's connection belongs to: both directions and every
+/// incarnation of a 4-tuple go to the same one (the way Suricata's workers and Zeek's cluster
+/// split traffic by flow). From the key hash's top bits (a shard's index starts its probes at
+/// the low bits of the high half, so they stay spread), by multiply-shift: even for any count.
+#[inline]
+pub fn shard_of(s: &Segment, shards: usize) -> usize {
+    let h = LookedUp::key_of(s).hash >> 32;
+    ((h * shards as u64) >> 32) as usize
 }
 
 impl<K: ConnSink> Tracker<K> {
@@ -233,7 +249,15 @@ impl<K: ConnSink> Tracker<K> {
             idle_ns: idle_secs as i64 * 1_000_000_000,
             closed_idle_ns: closed_idle_secs as i64 * 1_000_000_000,
             since_sweep: 0,
+            self_sweeping: true,
         }
+    }
+
+    /// This tracker sweeps only when [`Tracker::sweep_at`] is called: a shard of a parallel
+    /// pass is told to sweep at the same segments (and capture times) a single pass would.
+    pub fn with_external_sweeps(mut self) -> Self {
+        self.self_sweeping = false;
+        self
     }
 
     /// Number of connections alive in the table now.
@@ -312,8 +336,8 @@ impl<K: ConnSink> Tracker<K> {
         self.active[i] = slot.conn.last_ts;
         self.sink.segment(&slot.conn, &mut slot.state, dir, s);
         let id = slot.conn.id;
-        self.since_sweep += 1;
-        if self.since_sweep >= 1 << 16 {
+        self.since_sweep += self.self_sweeping as u32;
+        if self.since_sweep >= SWEEP_EVERY {
             self.since_sweep = 0;
             self.sweep(s.ts_ns);
         }
@@ -406,7 +430,7 @@ impl<K: ConnSink> Tracker<K> {
     }
 
     /// Retires connections idle past the timeouts as of capture time `now` (a live reader's
-    /// clock; a file's pass sweeps on its own every 65,536 segments).
+    /// clock; a file's pass sweeps on its own every [`SWEEP_EVERY`] segments).
     pub fn sweep_at(&mut self, now: i64) {
         self.sweep(now);
     }

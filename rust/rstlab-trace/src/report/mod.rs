@@ -180,7 +180,7 @@ impl ConnRows {
     }
 
     /// The rows in `conn_id` order, each chunk freed once its rows are taken.
-    fn into_rows(self) -> impl Iterator<Item = ConnRow> {
+    pub(crate) fn into_rows(self) -> impl Iterator<Item = ConnRow> {
         self.chunks.into_iter().flat_map(|ch| ch.into_vec().into_iter().flatten())
     }
 }

@@ -10,6 +10,8 @@ use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
 
+mod shard;
+
 /// Which segments to keep as a table (the connections table is always built).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SegmentFilter {
@@ -41,6 +43,11 @@ pub struct AnalyzeOptions {
     /// Retire an ended (FIN both ways or RST) connection idle this long, seconds. Zeek forgets
     /// such a connection after 5 s too (`tcp_close_delay`, `tcp_reset_delay`).
     pub closed_idle_secs: u32,
+    /// Threads that track and classify connections, each a share of the flows (see
+    /// [`shard`]); 1 tracks on the reading thread, 0 means one per core. The tables are the same
+    /// either way. A segments table and frames already in memory are always tracked on the
+    /// calling thread.
+    pub workers: usize,
 }
 
 impl Default for AnalyzeOptions {
@@ -54,7 +61,19 @@ impl Default for AnalyzeOptions {
             keep_reset_rows: false,
             idle_secs: 3600,
             closed_idle_secs: 5,
+            workers: 1,
         }
+    }
+}
+
+impl AnalyzeOptions {
+    /// How many tracking threads a file's pass uses, when more than one.
+    fn parallel(&self) -> Option<usize> {
+        let n = match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        (n > 1 && self.segments == SegmentFilter::None).then_some(n)
     }
 }
 
@@ -156,6 +175,9 @@ struct Collector {
     zeek_rows: Vec<ZeekRow>,
     classify: bool,
     resets: ResetRows,
+    /// A shard's record of the frame that opened each of its connections, by its own
+    /// `conn_id` (see [`shard`]); `None` in a single pass.
+    opened_at: Option<Vec<u64>>,
 }
 
 impl Collector {
@@ -168,7 +190,11 @@ impl Collector {
 
 impl ConnSink for Collector {
     type State = ConnExtra;
-    fn open(&mut self, _conn: &Conn, first: &Segment) -> ConnExtra {
+    fn open(&mut self, conn: &Conn, first: &Segment) -> ConnExtra {
+        if let Some(at) = self.opened_at.as_mut().filter(|_| !conn.continued) {
+            debug_assert_eq!(at.len() as u64, conn.id, "a tracker numbers its connections densely");
+            at.push(first.frame);
+        }
         ConnExtra::new(first, self.zeek, self.server_ports, self.classify)
     }
     #[inline]
@@ -278,6 +304,7 @@ impl<'p> Pass<'p> {
             zeek_rows: Vec::new(),
             classify: opts.classify,
             resets: ResetRows::new(),
+            opened_at: None,
         };
         Pass {
             pipeline: Pipeline::new(Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs)),
@@ -292,42 +319,57 @@ impl<'p> Pass<'p> {
         }
     }
 
-    fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+    /// Tracks what is still waiting; the collector's rows and the counts.
+    fn into_parts(self) -> (Collector, Output<'p>) {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        let Output { counts, segments, keep_rows, .. } = out;
-        let collector = tracker.finish();
-        let conns = collector.conns;
-        let mut zeek = collector.zeek_rows;
-        // Stable: a stream's Zeek connections stay in time order.
-        zeek.sort_by_key(|z| z.conn_id);
-        let mut resets = collector.resets;
-        resets.sort_by_frame();
-        let error = error.or_else(|| {
-            // A file with frames but none on a link type we understand cannot be analysed.
-            match read.unsupported_linktypes.first() {
-                Some(&(lt, _)) if counts.frames > 0 && counts.frames == counts.unsupported_link => {
-                    Some(TraceError::UnsupportedLinkType { path: Default::default(), linktype: lt, interface: 0 })
-                }
-                _ => None,
-            }
-        });
-        Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error }
+        (tracker.finish(), out)
     }
+
+    fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
+        let (collector, out) = self.into_parts();
+        let Output { counts, segments, keep_rows, .. } = out;
+        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, read, error)
+    }
+}
+
+/// The tables of a finished pass (rows of any order: sorted here), and the error to report.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    conns: ConnRows,
+    mut zeek: Vec<ZeekRow>,
+    segments: SegmentRows,
+    mut resets: ResetRows,
+    counts: FrameCounts,
+    keep_rows: bool,
+    read: ReadStats,
+    error: Option<TraceError>,
+) -> Analysis {
+    // Stable: a stream's Zeek connections stay in time order.
+    zeek.sort_by_key(|z| z.conn_id);
+    resets.sort_by_frame();
+    let error = error.or_else(|| {
+        // A file with frames but none on a link type we understand cannot be analysed.
+        match read.unsupported_linktypes.first() {
+            Some(&(lt, _)) if counts.frames > 0 && counts.frames == counts.unsupported_link => {
+                Some(TraceError::UnsupportedLinkType { path: Default::default(), linktype: lt, interface: 0 })
+            }
+            _ => None,
+        }
+    });
+    Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error }
 }
 
 /// Analyse a capture file. Reading stops early on damage (returned in `error`, with everything
 /// before it analysed) or when `progress` returns `Break` (`error` is `Interrupted`).
 pub fn analyze_file(path: &Path, opts: &AnalyzeOptions, progress: Option<&mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Analysis {
-    let mut pass = Pass::new(opts, progress);
-    let (read, error) = read_frames(path, &mut pass);
-    let error = error.map(|e| match e {
-        TraceError::UnsupportedLinkType { linktype, interface, .. } => {
-            TraceError::UnsupportedLinkType { path: path.into(), linktype, interface }
-        }
-        e => e,
-    });
-    let mut a = pass.finish(read, error);
+    let mut a = if let Some(workers) = opts.parallel() {
+        shard::analyze(opts, workers, progress, |sink| read_frames(path, sink))
+    } else {
+        let mut pass = Pass::new(opts, progress);
+        let (read, error) = read_frames(path, &mut pass);
+        pass.finish(read, error)
+    };
     if let Some(TraceError::UnsupportedLinkType { path: p, .. }) = a.error.as_mut() {
         *p = path.into();
     }
@@ -338,9 +380,13 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions, progress: Option<&mut dy
 /// Analyse a capture file already in memory: the same streaming pass as [`analyze_file`]
 /// (`name` stands for the path in error messages). The fuzz target's entry point.
 pub fn analyze_bytes(name: &Path, bytes: &[u8], opts: &AnalyzeOptions) -> Analysis {
-    let mut pass = Pass::new(opts, None);
-    let (read, error) = crate::capture::read_frames_from(name, bytes, &mut pass);
-    let mut a = pass.finish(read, error);
+    let mut a = if let Some(workers) = opts.parallel() {
+        shard::analyze(opts, workers, None, |sink| crate::capture::read_frames_from(name, bytes, sink))
+    } else {
+        let mut pass = Pass::new(opts, None);
+        let (read, error) = crate::capture::read_frames_from(name, bytes, &mut pass);
+        pass.finish(read, error)
+    };
     if let Some(TraceError::UnsupportedLinkType { path: p, .. }) = a.error.as_mut() {
         *p = name.into();
     }

@@ -1,0 +1,222 @@
+//! One capture on all cores: the pass split by flow.
+//!
+//! The reading thread reads and decodes every frame and hashes each TCP segment's 4-tuple to
+//! one of N workers ([`shard_of`]: both directions and every incarnation of a connection go to
+//! the same one, as Suricata's workers and Zeek's cluster nodes split traffic). Each worker is
+//! the single-threaded pass's tracker and collector over its share, in capture order. The
+//! tables are exactly those of one pass:
+//! - connections are tracked, split (Wireshark's port reuse, Zeek's timers) and classified per
+//!   4-tuple, so a worker decides everything a single pass would for its flows;
+//! - idle connections are retired at the same segments and capture times: after every
+//!   [`SWEEP_EVERY`]-th segment of the capture, the reader tells every worker to sweep as of that
+//!   segment's time (a worker never sweeps on its own count);
+//! - `conn_id` is Wireshark's `tcp.stream`, the order in which connections first appear: each
+//!   worker numbers its own and records the frame that opened each one; the merge orders all of
+//!   them by that frame and renumbers every table.
+//!
+//! The one figure that differs is `peak_alive`: the sum of the workers' own peaks (an upper
+//! bound on the single pass's; they peak at different moments).
+
+use super::{build, Analysis, AnalyzeOptions, Collector, FrameCounts, Pass};
+use crate::capture::{FrameSink, ReadStats};
+use crate::classify::ResetRows;
+use crate::error::TraceError;
+use crate::flow::{shard_of, SWEEP_EVERY};
+use crate::report::{ConnRows, SegmentRows, ZeekRow};
+use crate::wire::{decode_into, Checksum, DecodeOptions, FrameMeta, Outcome, Segment};
+use std::ops::ControlFlow;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+/// Segments handed to a worker at once: enough to make the hand-over rare, few enough to stay in
+/// the cache (a segment is 120-odd bytes).
+const BATCH: usize = 512;
+/// Batches in flight per worker before the reader waits for it.
+const QUEUE: usize = 8;
+
+enum Msg {
+    Segments(Vec<Segment>),
+    /// Retire connections idle as of this capture time (every segment before it is in).
+    Sweep(i64),
+}
+
+/// The reading thread's part: decode, count, route.
+pub(super) struct Splitter<'p> {
+    decode: DecodeOptions,
+    counts: FrameCounts,
+    scratch: Segment,
+    batches: Vec<Vec<Segment>>,
+    to_workers: Vec<SyncSender<Msg>>,
+    /// Emptied batches coming back from the workers, to be filled again.
+    spare: Receiver<Vec<Segment>>,
+    since_sweep: u32,
+    progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
+}
+
+impl Splitter<'_> {
+    fn send(&mut self, w: usize) {
+        let fresh = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let full = std::mem::replace(&mut self.batches[w], fresh);
+        // A worker that is gone has panicked: its panic is raised when it is joined.
+        let _ = self.to_workers[w].send(Msg::Segments(full));
+    }
+
+    fn flush(&mut self) {
+        for w in 0..self.batches.len() {
+            if !self.batches[w].is_empty() {
+                self.send(w);
+            }
+        }
+    }
+}
+
+impl FrameSink for Splitter<'_> {
+    #[inline]
+    fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
+        self.counts.frames += 1;
+        match decode_into(meta, data, self.decode, &mut self.scratch) {
+            Outcome::Tcp => {
+                self.counts.tcp += 1;
+                if self.scratch.checksum == Checksum::Bad {
+                    self.counts.bad_checksum += 1;
+                }
+                let w = shard_of(&self.scratch, self.batches.len());
+                self.batches[w].push(self.scratch);
+                if self.batches[w].len() == BATCH {
+                    self.send(w);
+                }
+                self.since_sweep += 1;
+                if self.since_sweep == SWEEP_EVERY {
+                    self.since_sweep = 0;
+                    self.flush();
+                    for tx in &self.to_workers {
+                        let _ = tx.send(Msg::Sweep(self.scratch.ts_ns));
+                    }
+                }
+            }
+            Outcome::Fragment => self.counts.fragments += 1,
+            Outcome::NotTcp => self.counts.not_tcp += 1,
+            Outcome::Malformed(_) => self.counts.malformed += 1,
+            Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
+        match self.progress.as_mut() {
+            Some(p) => p(bytes, total),
+            None => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// What a worker hands back: its collector (rows numbered by its own ids, and the frame that
+/// opened each) and its peak of live connections.
+struct Share {
+    collector: Collector,
+    peak_alive: u64,
+}
+
+fn work(opts: &AnalyzeOptions, from_reader: Receiver<Msg>, spare: SyncSender<Vec<Segment>>) -> Share {
+    let mut pass = Pass::new(opts, None);
+    pass.pipeline.tracker_mut().sink.opened_at = Some(Vec::new());
+    let Pass { pipeline, out } = &mut pass;
+    for msg in from_reader {
+        match msg {
+            Msg::Segments(mut batch) => {
+                for s in &batch {
+                    *pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir)) = *s;
+                    pipeline.queue();
+                }
+                batch.clear();
+                // The reader allocates a new one when none is spare.
+                let _ = spare.try_send(batch);
+            }
+            Msg::Sweep(now) => pipeline.sweep_at(now, |t, seg, id, dir| out.tracked(t, seg, id, dir)),
+        }
+    }
+    let (collector, out) = pass.into_parts();
+    Share { collector, peak_alive: out.counts.peak_alive }
+}
+
+/// The pass over `read`'s frames on `workers` tracking threads.
+pub(super) fn analyze(
+    opts: &AnalyzeOptions,
+    workers: usize,
+    progress: Option<&mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
+    read: impl FnOnce(&mut Splitter<'_>) -> (ReadStats, Option<TraceError>),
+) -> Analysis {
+    let n = workers.max(1);
+    let (spare_tx, spare_rx) = sync_channel(n * QUEUE);
+    let mut channels: Vec<_> = (0..n).map(|_| sync_channel::<Msg>(QUEUE)).collect();
+    let (shares, counts, read, error) = std::thread::scope(|scope| {
+        let mut to_workers = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for (tx, rx) in channels.drain(..) {
+            to_workers.push(tx);
+            let spare = spare_tx.clone();
+            handles.push(
+                std::thread::Builder::new()
+                    .name("rstlab-track".into())
+                    .spawn_scoped(scope, move || work(opts, rx, spare))
+                    .expect("spawning a tracking thread"),
+            );
+        }
+        let mut splitter = Splitter {
+            decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+            counts: FrameCounts::default(),
+            scratch: Segment::default(),
+            batches: (0..n).map(|_| Vec::with_capacity(BATCH)).collect(),
+            to_workers,
+            spare: spare_rx,
+            since_sweep: 0,
+            progress,
+        };
+        let (read, error) = read(&mut splitter);
+        splitter.flush();
+        let Splitter { counts, to_workers, .. } = splitter;
+        // Closing the channels ends the workers' loops.
+        drop(to_workers);
+        let shares: Vec<Share> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        (shares, counts, read, error)
+    });
+    merge(shares, counts, opts.keep_reset_rows, read, error)
+}
+
+/// The workers' rows renumbered in order of first appearance, as one pass numbers them.
+fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, read: ReadStats, error: Option<TraceError>) -> Analysis {
+    // Global ids: a merge of the workers' opening frames (each list ascends; frames are unique).
+    let mut global: Vec<Vec<u64>> = shares.iter().map(|s| vec![0; s.collector.opened_at.as_ref().map_or(0, Vec::len)]).collect();
+    let mut next = vec![0usize; shares.len()];
+    let total: usize = global.iter().map(Vec::len).sum();
+    for id in 0..total as u64 {
+        let w = (0..shares.len())
+            .filter(|&w| next[w] < global[w].len())
+            .min_by_key(|&w| shares[w].collector.opened_at.as_ref().map_or(u64::MAX, |at| at[next[w]]))
+            .expect("an id left to give");
+        global[w][next[w]] = id;
+        next[w] += 1;
+    }
+    let mut conns = ConnRows::default();
+    let mut zeek: Vec<ZeekRow> = Vec::new();
+    let mut resets = ResetRows::new();
+    for (share, ids) in shares.into_iter().zip(&global) {
+        counts.peak_alive += share.peak_alive;
+        let c = share.collector;
+        for mut row in c.conns.into_rows() {
+            row.conn_id = ids[row.conn_id as usize];
+            let id = row.conn_id;
+            *conns.slot(id) = Some(row);
+        }
+        zeek.extend(c.zeek_rows.into_iter().map(|mut z| {
+            z.conn_id = ids[z.conn_id as usize];
+            z
+        }));
+        let mut r = c.resets;
+        r.renumber_conns(|local| ids[local as usize]);
+        resets.append(&mut r);
+    }
+    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, read, error)
+}
