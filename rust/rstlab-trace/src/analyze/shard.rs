@@ -26,15 +26,30 @@ use crate::report::{ConnRows, SegmentRows, ZeekRow};
 use crate::wire::{decode_into, Checksum, DecodeOptions, FrameMeta, Outcome, Segment};
 use std::ops::ControlFlow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
-/// Segments handed to a worker at once: enough to make the hand-over rare, few enough to stay in
-/// the cache (a segment is 120-odd bytes).
-const BATCH: usize = 512;
+/// Segments decoded before the workers see them: enough to make the hand-over rare, few enough
+/// to stay in the cache (a segment is a couple of hundred bytes).
+const BATCH: usize = 256;
 /// Batches in flight per worker before the reader waits for it.
 const QUEUE: usize = 8;
 
+/// Decoded segments, each tagged with its worker. Every worker is sent the same batch and takes
+/// its own: the reader decodes straight into it and nothing is copied to route a segment.
+struct Batch {
+    segs: Vec<Segment>,
+    shard: Vec<u8>,
+    len: usize,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch { segs: vec![Segment::default(); BATCH], shard: vec![0; BATCH], len: 0 }
+    }
+}
+
 enum Msg {
-    Segments(Vec<Segment>),
+    Segments(Arc<Batch>),
     /// Retire connections idle as of this capture time (every segment before it is in).
     Sweep(i64),
 }
@@ -43,29 +58,29 @@ enum Msg {
 pub(super) struct Splitter<'p> {
     decode: DecodeOptions,
     counts: FrameCounts,
-    scratch: Segment,
-    batches: Vec<Vec<Segment>>,
+    /// The batch being filled (the reader's alone until sent).
+    batch: Arc<Batch>,
+    /// Batches sent: each is filled again once every worker has dropped it.
+    sent: Vec<Arc<Batch>>,
     to_workers: Vec<SyncSender<Msg>>,
-    /// Emptied batches coming back from the workers, to be filled again.
-    spare: Receiver<Vec<Segment>>,
     since_sweep: u32,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
 }
 
 impl Splitter<'_> {
-    fn send(&mut self, w: usize) {
-        let fresh = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
-        let full = std::mem::replace(&mut self.batches[w], fresh);
-        // A worker that is gone has panicked: its panic is raised when it is joined.
-        let _ = self.to_workers[w].send(Msg::Segments(full));
-    }
-
-    fn flush(&mut self) {
-        for w in 0..self.batches.len() {
-            if !self.batches[w].is_empty() {
-                self.send(w);
-            }
+    /// Sends the batch being filled to every worker and starts another.
+    fn send(&mut self) {
+        let fresh = match self.sent.iter().position(|b| Arc::strong_count(b) == 1) {
+            Some(i) => self.sent.swap_remove(i),
+            None => Arc::new(Batch::new()),
+        };
+        let full = std::mem::replace(&mut self.batch, fresh);
+        for tx in &self.to_workers {
+            // A worker that is gone has panicked: its panic is raised when it is joined.
+            let _ = tx.send(Msg::Segments(Arc::clone(&full)));
         }
+        self.sent.push(full);
+        Arc::get_mut(&mut self.batch).expect("a batch no worker holds").len = 0;
     }
 }
 
@@ -73,24 +88,28 @@ impl FrameSink for Splitter<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
         self.counts.frames += 1;
-        match decode_into(meta, data, self.decode, &mut self.scratch) {
+        let workers = self.to_workers.len();
+        let b = Arc::get_mut(&mut self.batch).expect("the batch being filled is the reader's");
+        let at = b.len;
+        let seg = &mut b.segs[at];
+        match decode_into(meta, data, self.decode, seg) {
             Outcome::Tcp => {
                 self.counts.tcp += 1;
-                if self.scratch.checksum == Checksum::Bad {
+                if seg.checksum == Checksum::Bad {
                     self.counts.bad_checksum += 1;
                 }
-                let w = shard_of(&self.scratch, self.batches.len());
-                self.batches[w].push(self.scratch);
-                if self.batches[w].len() == BATCH {
-                    self.send(w);
-                }
+                let ts = seg.ts_ns;
+                b.shard[at] = shard_of(seg, workers) as u8;
+                b.len += 1;
                 self.since_sweep += 1;
                 if self.since_sweep == SWEEP_EVERY {
                     self.since_sweep = 0;
-                    self.flush();
+                    self.send();
                     for tx in &self.to_workers {
-                        let _ = tx.send(Msg::Sweep(self.scratch.ts_ns));
+                        let _ = tx.send(Msg::Sweep(ts));
                     }
+                } else if b.len == BATCH {
+                    self.send();
                 }
             }
             Outcome::Fragment => self.counts.fragments += 1,
@@ -116,20 +135,17 @@ struct Share {
     peak_alive: u64,
 }
 
-fn work(opts: &AnalyzeOptions, from_reader: Receiver<Msg>, spare: SyncSender<Vec<Segment>>) -> Share {
+fn work(opts: &AnalyzeOptions, me: u8, from_reader: Receiver<Msg>) -> Share {
     let mut pass = Pass::new(opts, None);
     pass.pipeline.tracker_mut().sink.opened_at = Some(Vec::new());
     let Pass { pipeline, out } = &mut pass;
     for msg in from_reader {
         match msg {
-            Msg::Segments(mut batch) => {
-                for s in &batch {
+            Msg::Segments(batch) => {
+                for (s, _) in batch.segs[..batch.len].iter().zip(&batch.shard).filter(|(_, &w)| w == me) {
                     *pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir)) = *s;
                     pipeline.queue();
                 }
-                batch.clear();
-                // The reader allocates a new one when none is spare.
-                let _ = spare.try_send(batch);
             }
             Msg::Sweep(now) => pipeline.sweep_at(now, |t, seg, id, dir| out.tracked(t, seg, id, dir)),
         }
@@ -145,34 +161,34 @@ pub(super) fn analyze(
     progress: Option<&mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
     read: impl FnOnce(&mut Splitter<'_>) -> (ReadStats, Option<TraceError>),
 ) -> Analysis {
-    let n = workers.max(1);
-    let (spare_tx, spare_rx) = sync_channel(n * QUEUE);
+    // A worker's number is a byte of each batch.
+    let n = workers.clamp(1, u8::MAX as usize);
     let mut channels: Vec<_> = (0..n).map(|_| sync_channel::<Msg>(QUEUE)).collect();
     let (shares, counts, read, error) = std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
-        for (tx, rx) in channels.drain(..) {
+        for (me, (tx, rx)) in channels.drain(..).enumerate() {
             to_workers.push(tx);
-            let spare = spare_tx.clone();
             handles.push(
                 std::thread::Builder::new()
                     .name("rstlab-track".into())
-                    .spawn_scoped(scope, move || work(opts, rx, spare))
+                    .spawn_scoped(scope, move || work(opts, me as u8, rx))
                     .expect("spawning a tracking thread"),
             );
         }
         let mut splitter = Splitter {
             decode: DecodeOptions { verify_checksums: opts.verify_checksums },
             counts: FrameCounts::default(),
-            scratch: Segment::default(),
-            batches: (0..n).map(|_| Vec::with_capacity(BATCH)).collect(),
+            batch: Arc::new(Batch::new()),
+            sent: Vec::new(),
             to_workers,
-            spare: spare_rx,
             since_sweep: 0,
             progress,
         };
         let (read, error) = read(&mut splitter);
-        splitter.flush();
+        if splitter.batch.len > 0 {
+            splitter.send();
+        }
         let Splitter { counts, to_workers, .. } = splitter;
         // Closing the channels ends the workers' loops.
         drop(to_workers);
