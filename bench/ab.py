@@ -5,6 +5,9 @@ pandas, in a fresh interpreter) run in turn with each build's package on ``sys.p
 
     python bench/ab.py NAME=DIR NAME=DIR ... [--runs 10] [--packets 5000000]
 
+With ``RSTLAB_BENCH_WORKERS=1`` in the environment, builds that have ``read(workers=)`` read on
+one thread, so a build from before it is compared like for like.
+
 Each DIR holds a built ``rstlab`` package (e.g. a copy of site-packages/rstlab, or
 ``pip install --target DIR --no-deps .``). Prints per build: median and best end to end, the
 ratio of medians and of bests against the first build, and the peak RSS.

@@ -42,11 +42,14 @@ print(json.dumps({"read": time.perf_counter() - t0}))
 """
 
 CHILD = r"""
-import json, resource, sys, time
+import inspect, json, os, resource, sys, time
 t0 = time.perf_counter()
 import rstlab
 t1 = time.perf_counter()
-t = rstlab.read(sys.argv[1])
+# RSTLAB_BENCH_WORKERS=1 compares one thread with a build from before `workers=` (bench/ab.py).
+w = os.environ.get("RSTLAB_BENCH_WORKERS")
+kw = {"workers": int(w)} if w and "workers" in inspect.signature(rstlab.read).parameters else {}
+t = rstlab.read(sys.argv[1], **kw)
 t2 = time.perf_counter()
 # pandas is imported where a user's code would import it (after reading, as to_pandas does
 # lazily), but outside the clock: the timing is the work on the file, the RSS the whole process.
