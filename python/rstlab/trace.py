@@ -75,13 +75,14 @@ def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object
 
 
 def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, zeek_bare: bool,
-             segments: str | int | None, progress: ProgressArg) -> _rstlab.Analysis:
+             segments: str | int | None, progress: ProgressArg,
+             skip_link_bytes: int | None = None) -> _rstlab.Analysis:
     cb, bar = _progress(progress, os.path.basename(path))
     try:
         return _rstlab.analyze_file(path, verify_checksums=verify_checksums or zeek_checksums,
                                     zeek_drop_bad_checksums=zeek_checksums, zeek_bare=zeek_bare,
                                     segments=segments,
-                                    progress=cb)
+                                    progress=cb, skip_link_bytes=skip_link_bytes)
     finally:
         if bar is not None:
             bar.close()
@@ -89,7 +90,7 @@ def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, zeek_ba
 
 def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
          zeek_checksums: bool = False, zeek_bare: bool = False, errors: str = "raise",
-         progress: ProgressArg = None) -> "Trace":
+         progress: ProgressArg = None, skip_link_bytes: int | None = None) -> "Trace":
     """Read a pcap / pcapng file and rebuild every TCP connection in it.
 
     The file is streamed in Rust with the GIL released; memory follows the connections alive at
@@ -107,14 +108,17 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
       (``pip install rstlab[progress]``: a terminal bar, or a widget in Jupyter), else a plain bar
       drawn on a terminal only — or ``callback(bytes_done, bytes_total)``, called every few
       megabytes and once at the end of a clean read (``bytes_done == bytes_total``).
+    - ``skip_link_bytes``: Zeek's skip analyzer (``PacketAnalyzer::SKIP::skip_bytes``): frames on
+      a link type rstlab does not read are taken as that many bytes of header, then an IP
+      packet. By default they are skipped, and ``trace.notes`` says so.
     """
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
     p = os.fspath(path)
     res = _analyze(p, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-                   zeek_bare=zeek_bare, segments=None, progress=progress)
+                   zeek_bare=zeek_bare, segments=None, progress=progress, skip_link_bytes=skip_link_bytes)
     t = Trace(p, res, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-              zeek_bare=zeek_bare)
+              zeek_bare=zeek_bare, skip_link_bytes=skip_link_bytes)
     err = res.error
     if err is not None:
         if isinstance(err, TraceFormatError):
@@ -153,17 +157,20 @@ class Trace:
 
     def __init__(self, path: str, native: TraceSource, *, verify_checksums: bool = False,
                  zeek_checksums: bool = False, zeek_bare: bool = False,
-                 segments: Table[SegmentRow] | None = None) -> None:
+                 segments: Table[SegmentRow] | None = None, skip_link_bytes: int | None = None) -> None:
         self.path: str = path
         self._native = native
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-                          zeek_bare=zeek_bare)
+                          zeek_bare=zeek_bare, skip_link_bytes=skip_link_bytes)
         self.connections: Table[ConnectionRow] = Table(native.connections, "connections")
         self._zeek: Table[ZeekConnRow] | None = None
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
         self.resets: Table[ResetRow] = Table(native.resets, "resets")
         self.counts: dict[str, int] = dict(native.counts)
         self.error: TraceFormatError | None = None
+        #: What the reader skipped and you should know: one sentence per link type rstlab does
+        #: not read (how many frames, on which interfaces). Empty when every frame was readable.
+        self.notes: list[str] = list(getattr(native, "notes", ()))
         self._segments: Table[SegmentRow] | None = segments
 
     @property

@@ -6,7 +6,7 @@ use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
 use crate::report::{ConnRow, ConnRows, SegmentRows, Tables, ZeekRow};
-use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
+use crate::wire::{decode_into, DecodeOptions, FrameMeta, LinkType, Outcome, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -41,6 +41,9 @@ pub struct AnalyzeOptions {
     /// Retire an ended (FIN both ways or RST) connection idle this long, seconds. Zeek forgets
     /// such a connection after 5 s too (`tcp_close_delay`, `tcp_reset_delay`).
     pub closed_idle_secs: u32,
+    /// Read frames on link types rstlab does not decode as this many bytes of header, then IP
+    /// (Zeek's skip analyzer; see [`DecodeOptions::skip_link_bytes`]).
+    pub skip_link_bytes: Option<u32>,
 }
 
 impl Default for AnalyzeOptions {
@@ -54,6 +57,7 @@ impl Default for AnalyzeOptions {
             keep_reset_rows: false,
             idle_secs: 3600,
             closed_idle_secs: 5,
+            skip_link_bytes: None,
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct Analysis {
     pub counts: FrameCounts,
     pub read: ReadStats,
     pub error: Option<TraceError>,
+    /// What the reader could not use and the caller should know (link types skipped, by
+    /// interface): plain sentences, logged as warnings and shown on the Python `Trace`.
+    pub notes: Vec<String>,
 }
 
 /// Per-connection state the analysis keeps next to the tracker's record.
@@ -282,7 +289,7 @@ impl<'p> Pass<'p> {
         Pass {
             pipeline: Pipeline::new(Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs)),
             out: Output {
-                decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+                decode: DecodeOptions { verify_checksums: opts.verify_checksums, skip_link_bytes: opts.skip_link_bytes },
                 counts: FrameCounts::default(),
                 segments: SegmentRows::default(),
                 want: opts.segments,
@@ -295,7 +302,7 @@ impl<'p> Pass<'p> {
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        let Output { counts, segments, keep_rows, .. } = out;
+        let Output { counts, segments, keep_rows, decode, .. } = out;
         let collector = tracker.finish();
         let conns = collector.conns;
         let mut zeek = collector.zeek_rows;
@@ -312,7 +319,8 @@ impl<'p> Pass<'p> {
                 _ => None,
             }
         });
-        Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error }
+        let notes = notes(&read, decode.skip_link_bytes);
+        Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error, notes }
     }
 }
 
@@ -348,14 +356,42 @@ pub fn analyze_bytes(name: &Path, bytes: &[u8], opts: &AnalyzeOptions) -> Analys
     a
 }
 
+/// One note per link type the reader met but rstlab does not decode: how many frames, on which
+/// interfaces, and what rstlab reads instead (or how the skip rule read them).
+fn notes(read: &ReadStats, skip: Option<u32>) -> Vec<String> {
+    read.unsupported_linktypes
+        .iter()
+        .map(|&(linktype, frames)| {
+            let ifaces: Vec<String> = read
+                .interfaces
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.linktype.0 == linktype)
+                .map(|(n, i)| match &i.name {
+                    Some(name) => format!("{n} ({name})"),
+                    None => n.to_string(),
+                })
+                .collect();
+            let on = if ifaces.is_empty() { String::new() } else { format!(" on interface {}", ifaces.join(", ")) };
+            match skip {
+                Some(n) => format!("{frames} frames on link type {linktype}{on} read as IP after skipping {n} bytes (skip_link_bytes)"),
+                None => format!(
+                    "{frames} frames on unsupported link type {linktype}{on} skipped (rstlab reads {})",
+                    LinkType::supported_list()
+                ),
+            }
+        })
+        .collect()
+}
+
 /// What a finished pass tells the log ([`crate::LOG_TARGET`]): frames skipped on a link type
 /// rstlab does not decode (one record per link type), frames too malformed to decode (one
 /// summary), and damage that ended reading early (the partial tables are still returned).
 fn log_pass(path: &Path, a: &Analysis) {
     use log::{info, warn};
     let target = crate::LOG_TARGET;
-    for &(linktype, frames) in &a.read.unsupported_linktypes {
-        warn!(target: target, "{}: {frames} frames on unsupported link type {linktype} skipped (rstlab reads Ethernet, Linux SLL/SLL2, raw IP and BSD loopback)", path.display());
+    for note in &a.notes {
+        warn!(target: target, "{}: {note}", path.display());
     }
     if a.counts.malformed > 0 {
         info!(target: target, "{}: {} frames too malformed to decode (counted in `malformed`)", path.display(), a.counts.malformed);
