@@ -372,11 +372,11 @@ fn notes(read: &ReadStats, skip: Option<u32>) -> Vec<String> {
                     None => n.to_string(),
                 })
                 .collect();
-            let on = if ifaces.is_empty() { String::new() } else { format!(" on interface {}", ifaces.join(", ")) };
+            let on = if ifaces.is_empty() { String::new() } else { format!("interface {}; ", ifaces.join(", ")) };
             match skip {
-                Some(n) => format!("{frames} frames on link type {linktype}{on} read as IP after skipping {n} bytes (skip_link_bytes)"),
+                Some(n) => format!("{frames} frames on link type {linktype} read as IP after skipping {n} bytes ({on}skip_link_bytes)"),
                 None => format!(
-                    "{frames} frames on unsupported link type {linktype}{on} skipped (rstlab reads {})",
+                    "{frames} frames on unsupported link type {linktype} skipped ({on}rstlab reads {})",
                     LinkType::supported_list()
                 ),
             }

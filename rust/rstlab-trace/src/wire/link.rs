@@ -211,7 +211,8 @@ fn c_hdlc(d: &[u8]) -> Payload<'_> {
 }
 
 /// LINKTYPE_NFLOG: address family, version 0, resource id, then TLVs whose length and type are
-/// in the capturing host's byte order; the packet is the payload TLV (type 9, NFULA_PAYLOAD).
+/// in the capturing host's byte order (which is the file's: libpcap and Wireshark swap them by
+/// the file header); the packet is the payload TLV (type 9, NFULA_PAYLOAD).
 fn nflog(d: &[u8]) -> Payload<'_> {
     if d.len() < 4 {
         return Payload::Truncated("nflog header cut short");
@@ -221,8 +222,9 @@ fn nflog(d: &[u8]) -> Payload<'_> {
     }
     let family = d[0];
     let mut r = &d[4..];
-    // Which byte order the host used: a TLV is at least 4 bytes long, so the order that gives
-    // the first TLV a length in [4, what is left] is the host's (little-endian when both fit).
+    // The decoder does not see the file header, so it tells the order from the data: a TLV is
+    // at least 4 bytes long, so the order that gives the first TLV a length in [4, what is
+    // left] is the host's (little-endian when both fit).
     let le = match r.get(..2) {
         Some(l) => {
             let n = u16::from_le_bytes([l[0], l[1]]) as usize;
@@ -238,7 +240,8 @@ fn nflog(d: &[u8]) -> Payload<'_> {
         if r.len() < 4 {
             return Payload::Truncated("nflog payload tlv missing");
         }
-        let (len, kind) = (rd(r, 0), rd(r, 2));
+        // The type's top bit is netlink's NLA_F_NESTED, not part of the type.
+        let (len, kind) = (rd(r, 0), rd(r, 2) & 0x7fff);
         if len < 4 {
             return Payload::Truncated("nflog tlv length below 4");
         }
