@@ -161,7 +161,8 @@ class Trace:
         self.path: str = path
         self._native = native
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-                          zeek_bare=zeek_bare, skip_link_bytes=skip_link_bytes)
+                          zeek_bare=zeek_bare)
+        self._skip_link_bytes = skip_link_bytes
         self.connections: Table[ConnectionRow] = Table(native.connections, "connections")
         self._zeek: Table[ZeekConnRow] | None = None
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
@@ -186,7 +187,8 @@ class Trace:
     def segments(self) -> Table[SegmentRow]:
         """Every TCP segment (one row per frame), computed on first use by a second pass."""
         if self._segments is None:
-            res = _analyze(self.path, **self._opts, segments="all", progress=None)
+            res = _analyze(self.path, **self._opts, segments="all", progress=None,
+                           skip_link_bytes=self._skip_link_bytes)
             self._segments = Table(res.segments, "segments")
         return self._segments
 
@@ -198,7 +200,8 @@ class Trace:
         if self._segments is not None:
             segs = self._segments.filter(conn_id=conn_id)
         else:
-            res = _analyze(self.path, **self._opts, segments=conn_id, progress=None)
+            res = _analyze(self.path, **self._opts, segments=conn_id, progress=None,
+                           skip_link_bytes=self._skip_link_bytes)
             segs = Table(res.segments, "segments")
         return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id), trace=self)
 
