@@ -35,6 +35,8 @@ from capwriter import (
     ppp,
     pppoe_session,
     radiotap,
+    sll,
+    sll2,
     teredo,
     udp,
     vntag,
@@ -90,6 +92,9 @@ CASES: list[tuple[str, int, bool, Build]] = [
     ("8023_snap_8021h_oui", 1, False, lambda ip, c: ieee8023(llc_snap(0x0800, ip, oui=0xF8))),
     ("8023_llc_ip_sap", 1, False, lambda ip, c: ieee8023(llc_ip(ip))),
     ("8023_vlan_snap", 1, False, lambda ip, c: ieee8023(llc_snap(0x0800, ip), vlans=[(0x8100, 5)])),
+    # Linux cooked captures of 802.2 frames (protocol ETH_P_802_2, not an EtherType).
+    ("sll_llc_snap", 113, False, lambda ip, c: sll(0x0004, llc_snap(0x0800, ip))),
+    ("sll2_llc_snap_v6", 276, True, lambda ip, c: sll2(0x0004, llc_snap(0x86DD, ip))),
     # FDDI with 802.2 SNAP.
     ("fddi", 10, False, lambda ip, c: fddi(llc_snap(0x0800, ip))),
     ("fddi_v6", 10, True, lambda ip, c: fddi(llc_snap(0x86DD, ip))),

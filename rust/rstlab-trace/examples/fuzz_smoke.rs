@@ -186,7 +186,7 @@ fn load_seeds(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
 }
 
 fn main() {
-    let mut iters: u64 = 100_000;
+    let mut iters: Option<u64> = None;
     let mut seconds: Option<u64> = None;
     let mut rng_seed: u64 = 0x5eed;
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -195,7 +195,7 @@ fn main() {
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
-            "--iters" => iters = val().parse().expect("--iters N"),
+            "--iters" => iters = Some(val().parse().expect("--iters N")),
             "--seconds" => seconds = Some(val().parse().expect("--seconds S")),
             "--rng" => rng_seed = val().parse().expect("--rng SEED"),
             "--seeds" => dirs.push(val().into()),
@@ -229,6 +229,9 @@ fn main() {
     let mut crashes: HashSet<u64> = HashSet::new();
     let start = Instant::now();
     let deadline = seconds.map(|s| start + Duration::from_secs(s));
+    // `--seconds` alone runs for that long (`make fuzz-stable FUZZ_SECONDS=3600`); without
+    // either bound, 100,000 executions.
+    let iters = iters.unwrap_or(if seconds.is_some() { u64::MAX } else { 100_000 });
     let mut execs: u64 = 0;
     let mut panicked_inputs: u64 = 0;
     for s in &seeds {

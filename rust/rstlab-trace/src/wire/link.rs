@@ -106,6 +106,7 @@ pub(crate) fn strip(lt: LinkType, d: &[u8]) -> Payload<'_> {
         113 => {
             // Linux cooked v1: 16 bytes, protocol type in the last two.
             match be16(d, 14) {
+                Some(proto) if proto < 0x0600 => sll_protocol(proto, &d[16..]),
                 Some(proto) => ethertype(proto, &d[16..]),
                 None => Payload::Truncated("linux cooked (SLL) header cut short"),
             }
@@ -115,7 +116,10 @@ pub(crate) fn strip(lt: LinkType, d: &[u8]) -> Payload<'_> {
             if d.len() < 20 {
                 return Payload::Truncated("linux cooked (SLL2) header cut short");
             }
-            ethertype(u16::from_be_bytes([d[0], d[1]]), &d[20..])
+            match u16::from_be_bytes([d[0], d[1]]) {
+                proto if proto < 0x0600 => sll_protocol(proto, &d[20..]),
+                proto => ethertype(proto, &d[20..]),
+            }
         }
         other => other_link(other, d),
     }
@@ -174,6 +178,17 @@ fn other_link(lt: u32, d: &[u8]) -> Payload<'_> {
         }
         239 => nflog(d),
         other => Payload::Unsupported(other),
+    }
+}
+
+/// A Linux cooked capture's protocol below 0x0600 is not an 802.3 length but a Linux
+/// `ETH_P_*` pseudo-protocol (linux/if_ether.h): 0x0004 (ETH_P_802_2) is an 802.2 LLC frame;
+/// the others (Novell raw 802.3, CAN, ...) carry no IP.
+#[inline(never)]
+fn sll_protocol(proto: u16, d: &[u8]) -> Payload<'_> {
+    match proto {
+        0x0004 => llc(d),
+        _ => Payload::NotIp,
     }
 }
 
