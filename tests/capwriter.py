@@ -4,7 +4,11 @@ It deliberately shares nothing with rstlab (not its pcapng writer, not its decod
 built here checks rstlab against the format specifications, not against itself:
 - pcap: https://www.tcpdump.org/manpages/pcap-savefile.5.html and draft-ietf-opsawg-pcap
 - pcapng: draft-ietf-opsawg-pcapng (block layouts §4, options §3.5, if_tsresol / if_tsoffset §4.2)
-- link types: https://www.tcpdump.org/linktypes.html (LINKTYPE_LINUX_SLL / SLL2 / NULL / LOOP)
+- link types: https://www.tcpdump.org/linktypes.html (LINKTYPE_LINUX_SLL / SLL2 / NULL / LOOP / PPP /
+  PPP_HDLC / C_HDLC / FDDI / IEEE802_11 / IEEE802_11_RADIOTAP / NFLOG); IEEE 802.2 LLC / SNAP (RFC 1042),
+  802.1ah, RFC 1661/1662 (PPP), RFC 2516 (PPPoE), RFC 3032 (MPLS)
+- tunnels: GRE RFC 1701 / 2784 / 2890 / 2637, VXLAN RFC 7348, Geneve RFC 8926, Teredo RFC 4380,
+  GTPv1-U 3GPP TS 29.281, ERSPAN draft-foschiano-erspan
 - IPv4 RFC 791, IPv6 RFC 8200 (extension headers §4), TCP RFC 9293 §3.1, UDP RFC 768.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 # --- checksums -----------------------------------------------------------------------------------
@@ -138,6 +143,195 @@ def null(af: int, payload: bytes, *, byteorder: str = "<") -> bytes:
 def loop(af: int, payload: bytes) -> bytes:
     """LINKTYPE_LOOP: the address family in network byte order."""
     return struct.pack("!I", af) + payload
+
+
+# IEEE 802.2 / 802.3 and the link layers that carry it.
+
+
+def llc_snap(ethertype: int, payload: bytes, *, oui: int = 0) -> bytes:
+    """802.2 LLC U-frame to the SNAP SAP (0xaa 0xaa 0x03), then OUI + EtherType (RFC 1042)."""
+    return b"\xaa\xaa\x03" + oui.to_bytes(3, "big") + struct.pack("!H", ethertype) + payload
+
+
+def llc_ip(ip: bytes) -> bytes:
+    """802.2 LLC to the IP SAP 0x06 (a UI frame: control 0x03), then the IPv4 packet."""
+    return b"\x06\x06\x03" + ip
+
+
+def ieee8023(payload: bytes, *, dst: bytes = MAC_B, src: bytes = MAC_A, vlans: list[tuple[int, int]] = ()) -> bytes:
+    """An IEEE 802.3 frame: a length (<= 1500) where Ethernet II has its type, padded to 60 bytes
+    (the padding is not counted in the length, IEEE 802.3 clause 3.2.6)."""
+    tags = b"".join(struct.pack("!HH", tpid, vid) for tpid, vid in vlans)
+    f = dst + src + tags + struct.pack("!H", len(payload)) + payload
+    return f + b"\0" * max(0, 60 - len(f))
+
+
+def fddi(llc: bytes) -> bytes:
+    """LINKTYPE_FDDI: frame control (0x50: asynchronous LLC frame), destination, source, then LLC."""
+    return b"\x50" + MAC_B + MAC_A + llc
+
+
+def ppp(proto: int, payload: bytes, *, framed: bool = True, compressed: bool = False) -> bytes:
+    """PPP (RFC 1661 §2): with ``framed`` the RFC 1662 address/control bytes 0xff 0x03 first;
+    ``compressed`` sends a one-byte protocol (§6.5, odd values only)."""
+    head = b"\xff\x03" if framed else b""
+    return head + (bytes([proto]) if compressed else struct.pack("!H", proto)) + payload
+
+
+def cisco_hdlc(ethertype: int, payload: bytes, *, address: int = 0x0F) -> bytes:
+    """Cisco HDLC (LINKTYPE_C_HDLC, RFC 1547 §4.3.1): address, control 0, EtherType."""
+    return struct.pack("!BBH", address, 0, ethertype) + payload
+
+
+def pppoe_session(ppp_payload: bytes, *, session: int = 0x1234) -> bytes:
+    """PPPoE session stage (RFC 2516 §4): ver/type 0x11, code 0, session id, length, PPP payload."""
+    return struct.pack("!BBHH", 0x11, 0, session, len(ppp_payload)) + ppp_payload
+
+
+def ieee80211_data(payload_llc: bytes, *, qos: bool = False, to_ds: bool = True, from_ds: bool = False,
+                   protected: bool = False) -> bytes:
+    """An IEEE 802.11 data frame (subtype 0 data, 8 QoS data): frame control, duration, three
+    addresses (four with ToDS and FromDS), sequence control, QoS control; then LLC/SNAP."""
+    fc0 = 0x08 | (0x80 if qos else 0)
+    fc1 = (0x01 if to_ds else 0) | (0x02 if from_ds else 0) | (0x40 if protected else 0)
+    h = bytes([fc0, fc1]) + b"\0\0" + MAC_B + MAC_A + bytes.fromhex("020000000003") + b"\x10\x00"
+    if to_ds and from_ds:
+        h += bytes.fromhex("020000000004")
+    if qos:
+        h += b"\x00\x00"
+    return h + payload_llc
+
+
+def radiotap(frame80211: bytes) -> bytes:
+    """A radiotap header (version 0, little-endian length) with one field, Flags (bit 1; 0 =
+    no FCS), then the 802.11 frame."""
+    return struct.pack("<BBHIB", 0, 0, 9, 0x2, 0) + frame80211
+
+
+def nflog(family: int, ip: bytes, *, endian: str = "<") -> bytes:
+    """LINKTYPE_NFLOG: family, version 0, resource id (big-endian), then TLVs in host byte order
+    (``endian``): NFULA_PACKET_HDR (1), NFULA_PREFIX (10, padded to 4 bytes), NFULA_PAYLOAD (9)."""
+    def tlv(kind: int, value: bytes) -> bytes:
+        raw = struct.pack(f"{endian}HH", 4 + len(value), kind) + value
+        return raw + b"\0" * (-len(raw) % 4)
+    proto = 0x0800 if family == 2 else 0x86DD
+    return (struct.pack("!BBH", family, 0, 7) + tlv(1, struct.pack("!HBB", proto, 3, 0))
+            + tlv(10, b"rstlab\0") + tlv(9, ip))
+
+
+def pbb(ethertype: int, payload: bytes, *, isid: int = 0x10203) -> bytes:
+    """IEEE 802.1ah: the I-TAG (priority/flags byte, 24-bit I-SID), then the customer's
+    destination, source and EtherType. The outer (B-)Ethernet header says 0x88e7."""
+    return struct.pack("!I", isid & 0xFFFFFF) + MAC_B + MAC_A + struct.pack("!H", ethertype) + payload
+
+
+def vntag(ethertype: int, payload: bytes) -> bytes:
+    """Cisco VN-Tag (EtherType 0x8926): 4 bytes of tag (direction, pointer, vif ids), then the
+    EtherType of what follows."""
+    return struct.pack("!IH", 0x00010002, ethertype) + payload
+
+
+def fabricpath(inner_frame: bytes) -> bytes:
+    """Cisco FabricPath: outer destination / source (hierarchical MACs), EtherType 0x8903 with
+    the FTag and TTL (2 bytes), the original Ethernet frame, and the FabricPath frame's own FCS
+    (IEEE 802.3 CRC-32, least significant byte first), which Wireshark's dissector expects."""
+    f = bytes.fromhex("010fffc1015a") + bytes.fromhex("020102030405") + struct.pack("!HH", 0x8903, 0x0041) + inner_frame
+    return f + struct.pack("<I", zlib.crc32(f))
+
+
+def mpls(labels: list[int], payload: bytes) -> bytes:
+    """An MPLS label stack (RFC 3032 §2.1): label, TC 0, S on the last, TTL 64."""
+    out = b""
+    for i, label in enumerate(labels):
+        out += struct.pack("!I", (label << 12) | ((i == len(labels) - 1) << 8) | 64)
+    return out + payload
+
+
+# Tunnels.
+
+
+def gre(proto: int, payload: bytes, *, checksum: bool = False, key: int | None = None, seq: int | None = None,
+        routing: list[bytes] | None = None, version: int = 0, ack: int | None = None) -> bytes:
+    """GRE (RFC 2784, keys and sequence numbers RFC 2890, RFC 1701's routing: ``routing`` is a list
+    of SRE bodies, each sent with address family 0x0800; version 1 is PPTP's, RFC 2637 §4.1, with
+    ``key`` as payload length << 16 | call id and an optional ``ack``)."""
+    flags = (0x8000 if checksum else 0) | (0x4000 if routing is not None else 0) | (0x2000 if key is not None else 0) \
+        | (0x1000 if seq is not None else 0) | (0x0080 if ack is not None else 0) | version
+    h = struct.pack("!HH", flags, proto)
+    if checksum or routing is not None:
+        h += b"\0\0\0\0"  # checksum (0: not verified by readers) + offset
+    if key is not None:
+        h += struct.pack("!I", key)
+    if seq is not None:
+        h += struct.pack("!I", seq)
+    if ack is not None:
+        h += struct.pack("!I", ack)
+    if routing is not None:
+        for sre in routing:
+            h += struct.pack("!HBB", 0x0800, 0, len(sre)) + sre
+        h += struct.pack("!HBB", 0, 0, 0)
+    return h + payload
+
+
+def erspan2(frame: bytes, *, session: int = 5) -> bytes:
+    """ERSPAN type II header (version 1, VLAN, COS/En/T, session id, index): 8 bytes."""
+    return struct.pack("!HHI", 0x1000 | 10, session & 0x3FF, 0) + frame
+
+
+def erspan3(frame: bytes, *, platform: bool = False) -> bytes:
+    """ERSPAN type III (version 2): 12 bytes ending with the O bit; with ``platform`` an 8-byte
+    platform-specific sub-header follows."""
+    h = struct.pack("!HHIHH", 0x2000 | 10, 5, 0x12345678, 0, 1 if platform else 0)
+    return h + (struct.pack("!II", 0x08000000, 0) if platform else b"") + frame
+
+
+def vxlan(frame: bytes, *, vni: int = 42) -> bytes:
+    """VXLAN (RFC 7348 §5): flags 0x08 (I), reserved, the 24-bit VNI, reserved."""
+    return struct.pack("!II", 0x08000000, vni << 8) + frame
+
+
+def geneve(proto: int, payload: bytes, *, options: bytes = b"", vni: int = 42) -> bytes:
+    """Geneve (RFC 8926 §3.4): version 0, options length in 4-byte words, protocol, VNI."""
+    assert len(options) % 4 == 0
+    return struct.pack("!BBHI", len(options) // 4, 0, proto, vni << 8) + options + payload
+
+
+def geneve_option(cls: int, kind: int, data: bytes) -> bytes:
+    """One Geneve option (RFC 8926 §3.5): class, type, length in 4-byte words, data."""
+    assert len(data) % 4 == 0
+    return struct.pack("!HBB", cls, kind, len(data) // 4) + data
+
+
+def teredo(ip6: bytes, *, origin: tuple[int, str] | None = None, auth: tuple[bytes, bytes] | None = None) -> bytes:
+    """Teredo (RFC 4380 §5.1.1): optional authentication (indicator 0x0001, client id and auth
+    value lengths, the values, 8-byte nonce, confirmation byte), optional origin indication
+    (0x0000, port and IPv4 address, both obfuscated by XOR with all ones), then IPv6."""
+    out = b""
+    if auth is not None:
+        cid, val = auth
+        out += struct.pack("!HBB", 1, len(cid), len(val)) + cid + val + b"\x01" * 8 + b"\x00"
+    if origin is not None:
+        port, addr = origin
+        out += struct.pack("!HH", 0, port ^ 0xFFFF) + bytes(b ^ 0xFF for b in _addr(addr))
+    return out + ip6
+
+
+def ayiya(next_header: int, ip: bytes, *, identity: bytes = b"\0" * 16, signature: bytes = b"\0" * 20) -> bytes:
+    """AYIYA (SixXS): id length as log2 (16 bytes: 4) and type (1: integer), signature length in
+    4-byte words and hash (SHA-1), auth method 2 and opcode 1 (forward), next header, epoch."""
+    idlen = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}[len(identity)]
+    return struct.pack("!BBBBI", (idlen << 4) | 1, ((len(signature) // 4) << 4) | 2, 0x21, next_header, 1_700_000_000) \
+        + identity + signature + ip
+
+
+def gtpu(ip: bytes, *, teid: int = 0x1234, ext: bool = False) -> bytes:
+    """GTPv1-U G-PDU (3GPP TS 29.281 §5.1): version 1, PT 1, message type 255, length, TEID; with
+    ``ext`` the sequence number and a PDU Session Container extension header (type 0x85)."""
+    if not ext:
+        return struct.pack("!BBHI", 0x30, 0xFF, len(ip), teid) + ip
+    extension = struct.pack("!BBBB", 1, 0x00, 0x09, 0x00)  # 4 bytes, QFI 9, next type 0
+    body = struct.pack("!HBB", 7, 0, 0x85) + extension + ip
+    return struct.pack("!BBHI", 0x34, 0xFF, len(body), teid) + body
 
 
 # --- pcap ----------------------------------------------------------------------------------------

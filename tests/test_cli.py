@@ -153,6 +153,7 @@ def test_log_records_show_on_stderr_at_the_chosen_level(tmp_path: Path) -> None:
     f.write_bytes(ng_shb() + ng_idb(1) + ng_idb(147) + ng_epb(0, 1, syn) + ng_epb(1, 2, b"\x01"))
     p = cli("classify", str(f), "--format", "csv")
     assert p.returncode == 0 and p.stderr == f"rstlab: {f}: 1 frames on unsupported link type 147 skipped " \
-                                              "(rstlab reads Ethernet, Linux SLL/SLL2, raw IP and BSD loopback)\n"
+        "(interface 1; rstlab reads ETHERNET, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP, PPP, PPP_HDLC, " \
+        "C_HDLC, FDDI, IEEE802_11, IEEE802_11_RADIOTAP, NFLOG)\n"
     p = cli("--log-level", "error", "classify", str(f), "--format", "csv")
     assert (p.returncode, p.stderr) == (0, "")

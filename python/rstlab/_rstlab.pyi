@@ -65,6 +65,10 @@ class Analysis:
         (the tables hold what was read before the damage), an :class:`OSError` by errno with the
         filename, or :class:`KeyboardInterrupt`. Made, not raised: ``rstlab.read`` attaches the
         partial trace and raises or keeps it."""
+    @property
+    def notes(self) -> list[str]:
+        """What the reader skipped and the caller should know: one sentence per link type
+        rstlab does not read (frames, interfaces, what it reads instead)."""
 
 def analyze_file(
     path: str | PathLike[str],
@@ -76,6 +80,7 @@ def analyze_file(
     classify: bool = True,
     progress: Callable[[int, int], object] | None = None,
     workers: int = 1,
+    skip_link_bytes: int | None = None,
 ) -> Analysis:
     """Analyse a capture file with the GIL released; ``progress(done, total)`` every few MB;
     ``workers`` tracking threads (0: one per core)."""

@@ -76,13 +76,14 @@ def _progress(arg: ProgressArg, label: str) -> tuple[Callable[[int, int], object
 
 def _analyze(path: str, *, verify_checksums: bool, zeek_checksums: bool, zeek_bare: bool,
              segments: str | int | None, progress: ProgressArg,
-             workers: int | None = 1) -> _rstlab.Analysis:
+             skip_link_bytes: int | None = None, workers: int | None = 1) -> _rstlab.Analysis:
     cb, bar = _progress(progress, os.path.basename(path))
     try:
         return _rstlab.analyze_file(path, verify_checksums=verify_checksums or zeek_checksums,
                                     zeek_drop_bad_checksums=zeek_checksums, zeek_bare=zeek_bare,
                                     segments=segments,
-                                    progress=cb, workers=_workers(workers))
+                                    progress=cb, skip_link_bytes=skip_link_bytes,
+                                    workers=_workers(workers))
     finally:
         if bar is not None:
             bar.close()
@@ -99,7 +100,8 @@ def _workers(workers: int | None) -> int:
 
 def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
          zeek_checksums: bool = False, zeek_bare: bool = False, errors: str = "raise",
-         progress: ProgressArg = None, workers: int | None = None) -> "Trace":
+         progress: ProgressArg = None, skip_link_bytes: int | None = None,
+         workers: int | None = None) -> "Trace":
     """Read a pcap / pcapng file and rebuild every TCP connection in it.
 
     The file is streamed in Rust with the GIL released; memory follows the connections alive at
@@ -120,14 +122,18 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     - ``workers``: threads that track and classify connections, each taking a share of the
       flows while this thread reads and decodes (default ``None``: one per core; ``1`` does it
       all on one thread). The tables are identical for any number, ``conn_id`` included.
+    - ``skip_link_bytes``: Zeek's skip analyzer (``PacketAnalyzer::SKIP::skip_bytes``): frames on
+      a link type rstlab does not read are taken as that many bytes of header, then an IP
+      packet. By default they are skipped, and ``trace.notes`` says so.
     """
     if errors not in ("raise", "keep"):
         raise ValueError("errors must be 'raise' or 'keep'")
     p = os.fspath(path)
     res = _analyze(p, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-                   zeek_bare=zeek_bare, segments=None, progress=progress, workers=workers)
+                   zeek_bare=zeek_bare, segments=None, progress=progress, skip_link_bytes=skip_link_bytes,
+                   workers=workers)
     t = Trace(p, res, verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
-              zeek_bare=zeek_bare)
+              zeek_bare=zeek_bare, skip_link_bytes=skip_link_bytes)
     err = res.error
     if err is not None:
         if isinstance(err, TraceFormatError):
@@ -166,17 +172,21 @@ class Trace:
 
     def __init__(self, path: str, native: TraceSource, *, verify_checksums: bool = False,
                  zeek_checksums: bool = False, zeek_bare: bool = False,
-                 segments: Table[SegmentRow] | None = None) -> None:
+                 segments: Table[SegmentRow] | None = None, skip_link_bytes: int | None = None) -> None:
         self.path: str = path
         self._native = native
         self._opts = dict(verify_checksums=verify_checksums, zeek_checksums=zeek_checksums,
                           zeek_bare=zeek_bare)
+        self._skip_link_bytes = skip_link_bytes
         self.connections: Table[ConnectionRow] = Table(native.connections, "connections")
         self._zeek: Table[ZeekConnRow] | None = None
         #: One row per RST: who sent it, in answer to what, acceptability, effect, cause, evidence.
         self.resets: Table[ResetRow] = Table(native.resets, "resets")
         self.counts: dict[str, int] = dict(native.counts)
         self.error: TraceFormatError | None = None
+        #: What the reader skipped and you should know: one sentence per link type rstlab does
+        #: not read (how many frames, on which interfaces). Empty when every frame was readable.
+        self.notes: list[str] = list(getattr(native, "notes", ()))
         self._segments: Table[SegmentRow] | None = segments
 
     @property
@@ -192,7 +202,8 @@ class Trace:
     def segments(self) -> Table[SegmentRow]:
         """Every TCP segment (one row per frame), computed on first use by a second pass."""
         if self._segments is None:
-            res = _analyze(self.path, **self._opts, segments="all", progress=None)
+            res = _analyze(self.path, **self._opts, segments="all", progress=None,
+                           skip_link_bytes=self._skip_link_bytes)
             self._segments = Table(res.segments, "segments")
         return self._segments
 
@@ -204,7 +215,8 @@ class Trace:
         if self._segments is not None:
             segs = self._segments.filter(conn_id=conn_id)
         else:
-            res = _analyze(self.path, **self._opts, segments=conn_id, progress=None)
+            res = _analyze(self.path, **self._opts, segments=conn_id, progress=None,
+                           skip_link_bytes=self._skip_link_bytes)
             segs = Table(res.segments, "segments")
         return Connection(rows[0], segs, self.resets.filter(conn_id=conn_id), trace=self)
 

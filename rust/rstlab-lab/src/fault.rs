@@ -278,7 +278,7 @@ mod tests {
         let f = Forged { src: src.parse().unwrap(), dst: dst.parse().unwrap(), seq: 1000, ack: 2000, flags: flags::RST | flags::ACK, window: 0, ttl: 200, options: timestamp_option(7, 9), payload: vec![] };
         let bytes = f.to_bytes();
         let meta = FrameMeta { frame: 1, ts_ns: 0, linktype: LinkType::RAW, orig_len: bytes.len() as u32, interface: 0 };
-        let Decoded::Tcp(s) = decode(&meta, &bytes, DecodeOptions { verify_checksums: true }) else { panic!("not decoded") };
+        let Decoded::Tcp(s) = decode(&meta, &bytes, DecodeOptions { verify_checksums: true, ..DecodeOptions::default() }) else { panic!("not decoded") };
         assert!(s.flags.has(TcpFlags::RST) && s.flags.has(TcpFlags::ACK));
         assert_eq!((s.seq.0, s.ack.0, s.ttl), (1000, 2000, 200));
         assert_eq!((s.options.tsval, s.options.tsecr), (Some(7), Some(9)));

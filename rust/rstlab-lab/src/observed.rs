@@ -130,7 +130,7 @@ pub fn decode_frames(frames: &[CapturedFrame]) -> Vec<(usize, Segment)> {
         .enumerate()
         .filter_map(|(i, f)| {
             let meta = FrameMeta { frame: i as u64 + 1, ts_ns: f.ts_ns, linktype: f.linktype, orig_len: f.orig_len, interface: f.interface };
-            match decode(&meta, &f.data, DecodeOptions { verify_checksums: true }) {
+            match decode(&meta, &f.data, DecodeOptions { verify_checksums: true, ..DecodeOptions::default() }) {
                 Decoded::Tcp(s) => Some((i, s)),
                 _ => None,
             }

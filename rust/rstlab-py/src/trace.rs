@@ -26,6 +26,9 @@ pub struct Analysis {
     /// Why the pass stopped early (the exception `rstlab.read` raises or keeps), if it did.
     #[pyo3(get)]
     error: Option<Py<PyBaseException>>,
+    /// What the reader skipped and the caller should know (link types rstlab does not read).
+    #[pyo3(get)]
+    notes: Vec<String>,
 }
 
 fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
@@ -60,7 +63,7 @@ impl Analysis {
 /// Analyse a capture file with the GIL released. `progress(bytes_done, bytes_total)` is called
 /// every few megabytes (with the GIL); Ctrl-C or an exception from it stops the pass.
 #[pyfunction]
-#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, classify=true, progress=None, workers=1))]
+#[pyo3(signature = (path, *, verify_checksums=false, zeek_drop_bad_checksums=false, zeek_bare=false, segments=None, classify=true, progress=None, skip_link_bytes=None, workers=1))]
 #[allow(clippy::too_many_arguments)]
 pub fn analyze_file(
     py: Python<'_>,
@@ -71,6 +74,7 @@ pub fn analyze_file(
     segments: Option<Bound<'_, PyAny>>,
     classify: bool,
     progress: Option<Py<PyAny>>,
+    skip_link_bytes: Option<u32>,
     workers: usize,
 ) -> PyResult<Analysis> {
     let opts = AnalyzeOptions {
@@ -80,6 +84,7 @@ pub fn analyze_file(
         zeek_bare,
         segments: segment_filter(segments.as_ref())?,
         classify,
+        skip_link_bytes,
         ..AnalyzeOptions::default()
     };
     let mut pending: Option<PyErr> = None;
@@ -130,6 +135,7 @@ pub fn analyze_file(
         resets: Py::new(py, ArrowTable::new(t.resets))?,
         counts: counts.unbind(),
         error,
+        notes: analysis.notes,
     })
 }
 

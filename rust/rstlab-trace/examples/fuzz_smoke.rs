@@ -43,7 +43,8 @@ impl Rng {
 const INTERESTING: &[u32] = &[
     0, 1, 2, 3, 4, 5, 7, 8, 11, 12, 13, 15, 16, 19, 20, 24, 28, 32, 40, 60, 64, 127, 128, 255, 256, 1500, 4096,
     65535, 65536, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff, 0x0a0d_0d0a, 0x1a2b_3c4d, 0xa1b2_c3d4,
-    0xa1b2_3c4d, 0x0800, 0x86dd, 0x8100, 0x88a8, 0x8847, 0x8864,
+    0xa1b2_3c4d, 0x0800, 0x86dd, 0x8100, 0x88a8, 0x8847, 0x8864, 0x88e7, 0x8926, 0x8903, 0x6558, 0x88be, 0x22eb,
+    0x880b, 0x0021, 0x0057, 0x0281, 0xaaaa, 3544, 4754, 4789, 5072, 6081, 2152,
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8], pool: &[Vec<u8>]) -> Vec<u8> {
@@ -185,7 +186,7 @@ fn load_seeds(dirs: &[PathBuf]) -> Vec<Vec<u8>> {
 }
 
 fn main() {
-    let mut iters: u64 = 100_000;
+    let mut iters: Option<u64> = None;
     let mut seconds: Option<u64> = None;
     let mut rng_seed: u64 = 0x5eed;
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -194,7 +195,7 @@ fn main() {
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
         match a.as_str() {
-            "--iters" => iters = val().parse().expect("--iters N"),
+            "--iters" => iters = Some(val().parse().expect("--iters N")),
             "--seconds" => seconds = Some(val().parse().expect("--seconds S")),
             "--rng" => rng_seed = val().parse().expect("--rng SEED"),
             "--seeds" => dirs.push(val().into()),
@@ -228,6 +229,9 @@ fn main() {
     let mut crashes: HashSet<u64> = HashSet::new();
     let start = Instant::now();
     let deadline = seconds.map(|s| start + Duration::from_secs(s));
+    // `--seconds` alone runs for that long (`make fuzz-stable FUZZ_SECONDS=3600`); without
+    // either bound, 100,000 executions.
+    let iters = iters.unwrap_or(if seconds.is_some() { u64::MAX } else { 100_000 });
     let mut execs: u64 = 0;
     let mut panicked_inputs: u64 = 0;
     for s in &seeds {

@@ -20,6 +20,9 @@ from capwriter import (  # noqa: E402
     ng_spb, null, pcap, sll, sll2, tcp, tsresol_binary, tsresol_decimal, udp, v6_ext, v6_frag,
 )
 
+from encaps import CASES, NOT_TCP, USER0  # noqa: E402
+from capwriter import nflog  # noqa: E402
+
 NS = 10**9
 
 
@@ -108,6 +111,27 @@ def main() -> None:
         ethernet(0x0806, bytes(28)),
     ]
     seeds["tunnels-and-others.pcap"] = pcap(1, [Rec(4, i, x) for i, x in enumerate(tunnels)], snaplen=262144)
+
+    # Every link layer and encapsulation of tests/encaps.py: an interface per case, its SYN and
+    # its RST (the two frames that reach the classifier); the not-TCP cases one frame each; a
+    # big-endian NFLOG file; a private link type for the skip rule.
+    # Two files, each under `make fuzz`'s -max_len.
+    half = len(CASES) // 2
+    for name, cases in (("encaps-1.pcapng", CASES[:half]), ("encaps-2.pcapng", CASES[half:])):
+        blocks = [ng_shb()]
+        frames = []
+        for i, (_, lt, v6, build) in enumerate(cases):
+            blocks.append(ng_idb(lt, snaplen=262144, tsresol=tsresol_decimal(9)))
+            conv = (Conv("2001:db8::1", "2001:db8::2", 30000 + i, 80, v6=True) if v6
+                    else Conv("10.0.0.1", "10.0.0.2", 30000 + i, 80))
+            syn, rst = conv.seg(True, SYN), conv.seg(False, RST | ACK)
+            frames += [ng_epb(i, 2 * i, build(syn, True)), ng_epb(i, 2 * i + 1, build(rst, False))]
+        seeds[name] = b"".join(blocks + frames)
+    _, f = conv_frames(port=40200)
+    seeds["not-tcp-encapsulations.pcap"] = pcap(1, [Rec(5, i, b(f[0], True)) for i, (_, lt, b) in enumerate(NOT_TCP) if lt == 1])
+    _, f = conv_frames(v6=True, port=40201)
+    seeds["nflog-be.pcap"] = pcap(239, [Rec(6, i, nflog(10, x, endian=">")) for i, x in enumerate(f[:2])], endian=">")
+    seeds["user0-skip.pcap"] = pcap(USER0, [Rec(7, i, b"HDR" + bytes([i, 0, 0]) + x) for i, x in enumerate(f[:2])])
 
     for name, data in seeds.items():
         (HERE / "seeds" / name).write_bytes(data)

@@ -12,7 +12,7 @@ pub enum TraceError {
     },
     #[error("{path}: at byte offset {offset}: {what}")]
     Format { path: PathBuf, offset: u64, what: String },
-    #[error("{path}: unsupported link type {linktype} on interface {interface}: rstlab reads Ethernet, Linux SLL/SLL2, raw IP and BSD loopback")]
+    #[error("{path}: unsupported link type {linktype} on interface {interface}: rstlab reads {}", crate::wire::LinkType::supported_list())]
     UnsupportedLinkType { path: PathBuf, linktype: u32, interface: u32 },
     #[error("interrupted")]
     Interrupted,

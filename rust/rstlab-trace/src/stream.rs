@@ -124,7 +124,7 @@ impl Stream {
         };
         Stream {
             tracker: Tracker::new(sink, opts.idle_secs, opts.closed_idle_secs),
-            decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+            decode: DecodeOptions { verify_checksums: opts.verify_checksums, ..DecodeOptions::default() },
             counts: FrameCounts::default(),
             place: Segment::default(),
         }

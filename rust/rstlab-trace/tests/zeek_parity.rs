@@ -133,6 +133,7 @@ fn zeek_rows(path: &Path, flags: &str) -> Vec<Row> {
         server_ports: if bare { &[] } else { ZEEK_LIKELY_SERVER_PORTS },
         decode: DecodeOptions {
             verify_checksums: !ignore,
+            ..DecodeOptions::default()
         },
         live: HashMap::new(),
         done: Vec::new(),

@@ -6,7 +6,7 @@ use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
 use crate::report::{ConnRow, ConnRows, SegmentRows, Tables, ZeekRow};
-use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
+use crate::wire::{decode_into, DecodeOptions, FrameMeta, LinkType, Outcome, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -48,6 +48,9 @@ pub struct AnalyzeOptions {
     /// either way. A segments table and frames already in memory are always tracked on the
     /// calling thread.
     pub workers: usize,
+    /// Read frames on link types rstlab does not decode as this many bytes of header, then IP
+    /// (Zeek's skip analyzer; see [`DecodeOptions::skip_link_bytes`]).
+    pub skip_link_bytes: Option<u32>,
 }
 
 impl Default for AnalyzeOptions {
@@ -62,11 +65,17 @@ impl Default for AnalyzeOptions {
             idle_secs: 3600,
             closed_idle_secs: 5,
             workers: 1,
+            skip_link_bytes: None,
         }
     }
 }
 
 impl AnalyzeOptions {
+    /// What the decoder is told.
+    fn decode(&self) -> DecodeOptions {
+        DecodeOptions { verify_checksums: self.verify_checksums, skip_link_bytes: self.skip_link_bytes }
+    }
+
     /// How many tracking threads a file's pass uses, when more than one.
     fn parallel(&self) -> Option<usize> {
         let n = match self.workers {
@@ -97,6 +106,9 @@ pub struct Analysis {
     pub counts: FrameCounts,
     pub read: ReadStats,
     pub error: Option<TraceError>,
+    /// What the reader could not use and the caller should know (link types skipped, by
+    /// interface): plain sentences, logged as warnings and shown on the Python `Trace`.
+    pub notes: Vec<String>,
 }
 
 /// Per-connection state the analysis keeps next to the tracker's record.
@@ -309,7 +321,7 @@ impl<'p> Pass<'p> {
         Pass {
             pipeline: Pipeline::new(Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs)),
             out: Output {
-                decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+                decode: opts.decode(),
                 counts: FrameCounts::default(),
                 segments: SegmentRows::default(),
                 want: opts.segments,
@@ -328,8 +340,8 @@ impl<'p> Pass<'p> {
 
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         let (collector, out) = self.into_parts();
-        let Output { counts, segments, keep_rows, .. } = out;
-        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, read, error)
+        let Output { counts, segments, keep_rows, decode, .. } = out;
+        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, decode, read, error)
     }
 }
 
@@ -342,6 +354,7 @@ fn build(
     mut resets: ResetRows,
     counts: FrameCounts,
     keep_rows: bool,
+    decode: DecodeOptions,
     read: ReadStats,
     error: Option<TraceError>,
 ) -> Analysis {
@@ -357,7 +370,8 @@ fn build(
             _ => None,
         }
     });
-    Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error }
+    let notes = notes(&read, decode.skip_link_bytes);
+    Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error, notes }
 }
 
 /// Analyse a capture file. Reading stops early on damage (returned in `error`, with everything
@@ -394,14 +408,42 @@ pub fn analyze_bytes(name: &Path, bytes: &[u8], opts: &AnalyzeOptions) -> Analys
     a
 }
 
+/// One note per link type the reader met but rstlab does not decode: how many frames, on which
+/// interfaces, and what rstlab reads instead (or how the skip rule read them).
+fn notes(read: &ReadStats, skip: Option<u32>) -> Vec<String> {
+    read.unsupported_linktypes
+        .iter()
+        .map(|&(linktype, frames)| {
+            let ifaces: Vec<String> = read
+                .interfaces
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.linktype.0 == linktype)
+                .map(|(n, i)| match &i.name {
+                    Some(name) => format!("{n} ({name})"),
+                    None => n.to_string(),
+                })
+                .collect();
+            let on = if ifaces.is_empty() { String::new() } else { format!("interface {}; ", ifaces.join(", ")) };
+            match skip {
+                Some(n) => format!("{frames} frames on link type {linktype} read as IP after skipping {n} bytes ({on}skip_link_bytes)"),
+                None => format!(
+                    "{frames} frames on unsupported link type {linktype} skipped ({on}rstlab reads {})",
+                    LinkType::supported_list()
+                ),
+            }
+        })
+        .collect()
+}
+
 /// What a finished pass tells the log ([`crate::LOG_TARGET`]): frames skipped on a link type
 /// rstlab does not decode (one record per link type), frames too malformed to decode (one
 /// summary), and damage that ended reading early (the partial tables are still returned).
 fn log_pass(path: &Path, a: &Analysis) {
     use log::{info, warn};
     let target = crate::LOG_TARGET;
-    for &(linktype, frames) in &a.read.unsupported_linktypes {
-        warn!(target: target, "{}: {frames} frames on unsupported link type {linktype} skipped (rstlab reads Ethernet, Linux SLL/SLL2, raw IP and BSD loopback)", path.display());
+    for note in &a.notes {
+        warn!(target: target, "{}: {note}", path.display());
     }
     if a.counts.malformed > 0 {
         info!(target: target, "{}: {} frames too malformed to decode (counted in `malformed`)", path.display(), a.counts.malformed);

@@ -177,7 +177,7 @@ pub(super) fn analyze(
             );
         }
         let mut splitter = Splitter {
-            decode: DecodeOptions { verify_checksums: opts.verify_checksums },
+            decode: opts.decode(),
             counts: FrameCounts::default(),
             batch: Arc::new(Batch::new()),
             sent: Vec::new(),
@@ -198,11 +198,11 @@ pub(super) fn analyze(
             .collect();
         (shares, counts, read, error)
     });
-    merge(shares, counts, opts.keep_reset_rows, read, error)
+    merge(shares, counts, opts.keep_reset_rows, opts.decode(), read, error)
 }
 
 /// The workers' rows renumbered in order of first appearance, as one pass numbers them.
-fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, read: ReadStats, error: Option<TraceError>) -> Analysis {
+fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: DecodeOptions, read: ReadStats, error: Option<TraceError>) -> Analysis {
     // Global ids: a merge of the workers' opening frames (each list ascends; frames are unique).
     let mut global: Vec<Vec<u64>> = shares.iter().map(|s| vec![0; s.collector.opened_at.as_ref().map_or(0, Vec::len)]).collect();
     let mut next = vec![0usize; shares.len()];
@@ -234,5 +234,5 @@ fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, read: Rea
         r.renumber_conns(|local| ids[local as usize]);
         resets.append(&mut r);
     }
-    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, read, error)
+    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, decode, read, error)
 }

@@ -1,6 +1,6 @@
 //! IPv4 (RFC 791) and IPv6 (RFC 8200, with extension headers), plus the tunnels Wireshark and
-//! Zeek look through by default (IP-in-IP, GRE, VXLAN, GTP-U, GRE-in-UDP), so connections inside
-//! tunnels are tracked like any other.
+//! Zeek look through by default (IP-in-IP, GRE with ERSPAN and PPTP, VXLAN, GTP-U, GRE-in-UDP,
+//! Geneve, Teredo, AYIYA), so connections inside tunnels are tracked like any other.
 
 use super::link::{self, Payload};
 use super::tcp;
@@ -168,63 +168,86 @@ fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: 
     }
 }
 
-/// GRE (RFC 2784 / 2890; version 1 is PPTP's enhanced GRE, RFC 2637).
+/// GRE (RFC 2784 / 2890; RFC 1701's routing field; version 1 is PPTP's enhanced GRE,
+/// RFC 2637 §4.1). Versions above 1 and the reserved flag bits are not GRE rstlab (or Zeek)
+/// can read.
 fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     if d.len() < 4 {
         return Outcome::Malformed("gre header cut short");
     }
-    let (f0, f1) = (d[0], d[1]);
-    let version = f1 & 0x07;
+    let flags = u16::from_be_bytes([d[0], d[1]]);
+    let version = flags & 0x0007;
     let proto = u16::from_be_bytes([d[2], d[3]]);
-    let mut off = 4;
-    if f0 & 0x80 != 0 {
-        off += 4; // checksum + reserved
+    if version > 1 || flags & 0x0078 != 0 {
+        return Outcome::NotTcp;
     }
-    if f0 & 0x20 != 0 {
+    let (checksum, routing, key, seq) = (flags & 0x8000 != 0, flags & 0x4000 != 0, flags & 0x2000 != 0, flags & 0x1000 != 0);
+    let mut off = 4;
+    if checksum || routing {
+        off += 4; // checksum + offset (RFC 1701 §2.1: both present if either bit is set)
+    }
+    if key {
         off += 4; // key (or PPTP payload length + call id)
     }
-    if f0 & 0x10 != 0 {
+    if seq {
         off += 4; // sequence number
     }
-    if version == 1 && f1 & 0x80 != 0 {
+    if version == 1 && flags & 0x0080 != 0 {
         off += 4; // PPTP acknowledgment number
+    }
+    if routing {
+        // RFC 1701 §2.1: source route entries (address family, offset, length, then `length`
+        // bytes) until the NULL entry (family 0, length 0).
+        loop {
+            let Some(sre) = d.get(off..off + 4) else {
+                return Outcome::Malformed("gre routing cut short");
+            };
+            let (af, len) = (u16::from_be_bytes([sre[0], sre[1]]), sre[3] as usize);
+            off += 4 + len;
+            if af == 0 && len == 0 {
+                break;
+            }
+        }
     }
     let Some(rest) = d.get(off..) else {
         return Outcome::Malformed("gre header cut short");
     };
-    match proto {
+    if version == 1 {
+        // Enhanced GRE carries only PPP (RFC 2637 §4.1), address/control optional.
+        if proto != 0x880b {
+            return Outcome::NotTcp;
+        }
+        let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
+        return inner(meta, link::ppp(r), opts, depth, out);
+    }
+    let payload = match proto {
         // Transparent Ethernet bridging.
-        0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, rest), opts, depth, out),
-        // ERSPAN type II: 8-byte header then Ethernet; type III: 12 bytes (+8 optional).
+        0x6558 => link::strip(link::LinkType::ETHERNET, rest),
+        // ERSPAN: type I has no header of its own and no GRE sequence number; type II has the
+        // sequence number and an 8-byte header (draft-foschiano-erspan §4.1, as Zeek reads it).
+        0x88be if !seq => link::strip(link::LinkType::ETHERNET, rest),
         0x88be => match rest.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
-            None => Outcome::Malformed("erspan header cut short"),
+            Some(e) => link::strip(link::LinkType::ETHERNET, e),
+            None => Payload::Truncated("erspan header cut short"),
         },
+        // ERSPAN type III: 12 bytes, plus an 8-byte platform sub-header when the O bit is set.
         0x22eb => {
             let o = if rest.get(11).is_some_and(|b| b & 1 != 0) { 20 } else { 12 };
             match rest.get(o..) {
-                Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
-                None => Outcome::Malformed("erspan header cut short"),
+                Some(e) => link::strip(link::LinkType::ETHERNET, e),
+                None => Payload::Truncated("erspan header cut short"),
             }
         }
-        // PPP inside PPTP's GRE: optional address/control bytes, then the protocol.
-        0x880b => {
-            let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
-            match r.first() {
-                Some(0x21) => decode(meta, &r[1..], opts, depth, out),
-                Some(0x57) => decode(meta, &r[1..], opts, depth, out),
-                Some(0x00) if r.get(1) == Some(&0x21) || r.get(1) == Some(&0x57) => decode(meta, &r[2..], opts, depth, out),
-                _ => Outcome::NotTcp,
-            }
-        }
-        // Aruba's WLAN tunnel: an 802.11 frame (0x8200-0x82ff by controller model).
-        0x8200..=0x82ff => inner(meta, link::ieee80211(rest), opts, depth, out),
-        t => inner(meta, link::ethertype(t, rest), opts, depth, out),
-    }
+        // Aruba's WLAN tunnel carries 802.11 frames; the protocol numbers Zeek recognises.
+        p if (p & 0xff0f == 0x8200) || (p & 0xff0f == 0x8300 && p <= 0x8370) || p == 0x9000 => link::ieee80211(rest),
+        t => link::ethertype(t, rest),
+    };
+    inner(meta, payload, opts, depth, out)
 }
 
 /// UDP-carried tunnels on their IANA ports: VXLAN (RFC 7348, 4789), GTP-U (3GPP TS 29.281,
-/// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544).
+/// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544),
+/// AYIYA (5072).
 fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     if d.len() < 8 {
         return Outcome::NotTcp;
@@ -246,21 +269,71 @@ fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
         return gre(meta, body, opts, depth, out);
     }
     if is(6081) {
-        if body.len() < 8 {
-            return Outcome::NotTcp;
-        }
-        let optlen = (body[0] & 0x3f) as usize * 4;
-        let proto = u16::from_be_bytes([body[2], body[3]]);
-        return match body.get(8 + optlen..) {
-            Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out),
-            Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out),
-            None => Outcome::NotTcp,
-        };
+        return geneve(meta, body, opts, depth, out);
     }
-    if is(3544) && body.first().map(|b| b >> 4) == Some(6) {
-        return decode(meta, body, opts, depth, out);
+    if is(3544) {
+        return teredo(meta, body, opts, depth, out);
+    }
+    if is(5072) {
+        return ayiya(meta, body, opts, depth, out);
     }
     Outcome::NotTcp
+}
+
+/// Geneve (RFC 8926 §3.4): version 0 only; the options (in 4-byte units) are skipped.
+fn geneve(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+    if body.len() < 8 || body[0] >> 6 != 0 {
+        return Outcome::NotTcp;
+    }
+    let optlen = (body[0] & 0x3f) as usize * 4;
+    let proto = u16::from_be_bytes([body[2], body[3]]);
+    match body.get(8 + optlen..) {
+        Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out),
+        Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out),
+        None => Outcome::Malformed("geneve options cut short"),
+    }
+}
+
+/// Teredo (RFC 4380 §5.1.1): an optional authentication header (indicator 0x0001: client id
+/// and authentication value lengths, the two values, an 8-byte nonce and a confirmation byte),
+/// then an optional origin indication (0x0000, 8 bytes), then the IPv6 packet. Anything else
+/// on the port is not Teredo.
+fn teredo(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+    if b.len() >= 4 && b[0] == 0 && b[1] == 1 {
+        let len = 4 + b[2] as usize + b[3] as usize + 9;
+        match b.get(len..) {
+            Some(r) => b = r,
+            None => return Outcome::Malformed("teredo authentication cut short"),
+        }
+    }
+    if b.len() >= 2 && b[0] == 0 && b[1] == 0 {
+        match b.get(8..) {
+            Some(r) => b = r,
+            None => return Outcome::Malformed("teredo origin indication cut short"),
+        }
+    }
+    match b.first().map(|v| v >> 4) {
+        Some(6) => decode(meta, b, opts, depth, out),
+        _ => Outcome::NotTcp,
+    }
+}
+
+/// AYIYA ("anything in anything", SixXS): identity length (log2) and type, signature length
+/// (in 4-byte words) and hash method, authentication method and opcode, next header, a 4-byte
+/// epoch, then the identity and signature. Only opcode 1 (forward) carries a packet.
+fn ayiya(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+    if b.len() < 8 {
+        return Outcome::NotTcp;
+    }
+    if b[2] & 0x0f != 1 {
+        return Outcome::NotTcp;
+    }
+    let len = 8 + (1usize << (b[0] >> 4)) + (b[1] >> 4) as usize * 4;
+    match (b[3], b.get(len..)) {
+        (PROTO_IPIP | PROTO_IPV6, Some(r)) => decode(meta, r, opts, depth, out),
+        (_, Some(_)) => Outcome::NotTcp,
+        (_, None) => Outcome::Malformed("ayiya header cut short"),
+    }
 }
 
 fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {

@@ -120,6 +120,10 @@ pub struct DecodeOptions {
     /// Verify IPv4 and TCP checksums (costs a pass over the payload). When off, every segment's
     /// checksum is [`Checksum::Unverified`].
     pub verify_checksums: bool,
+    /// Zeek's skip analyzer (`PacketAnalyzer::SKIP::skip_bytes`): a frame on a link type rstlab
+    /// does not read is taken as this many bytes of link header, then an IP packet. `None`
+    /// (the default) leaves such frames unsupported.
+    pub skip_link_bytes: Option<u32>,
 }
 
 /// Frame metadata the capture layer supplies with the bytes.
@@ -177,6 +181,18 @@ pub fn decode_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, out: &mut
         link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out),
         link::Payload::NotIp => Outcome::NotTcp,
         link::Payload::Truncated(why) => Outcome::Malformed(why),
-        link::Payload::Unsupported(lt) => Outcome::UnsupportedLink(lt),
+        link::Payload::Unsupported(lt) => skip(meta, data, opts, lt, out),
+    }
+}
+
+/// A link type rstlab does not read: Zeek's skip analyzer when the caller chose an offset.
+#[inline(never)]
+fn skip(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, lt: u32, out: &mut Segment) -> Outcome {
+    match opts.skip_link_bytes {
+        None => Outcome::UnsupportedLink(lt),
+        Some(n) => match data.get(n as usize..) {
+            Some(ip) => ip::decode(meta, ip, opts, 0, out),
+            None => Outcome::Malformed("frame shorter than skip_link_bytes"),
+        },
     }
 }
