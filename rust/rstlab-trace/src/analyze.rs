@@ -6,7 +6,7 @@ use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
 use crate::report::{ConnRow, ConnRows, SegmentRows, Tables, ZeekRow};
-use crate::wire::{decode_into, DecodeOptions, FrameMeta, Outcome, Segment};
+use crate::wire::{decode_into, reassemble_into, DecodeOptions, FragCounts, FrameMeta, Outcome, Reassembler, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -62,8 +62,13 @@ impl Default for AnalyzeOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FrameCounts {
     pub frames: u64,
+    /// TCP segments: one per frame carrying a whole one, plus one per reassembled datagram that
+    /// carried one (its frame, the last fragment, is counted in `fragments`).
     pub tcp: u64,
+    /// Frames carrying an IP fragment.
     pub fragments: u64,
+    /// What became of the datagrams that came in fragments.
+    pub reassembly: FragCounts,
     pub not_tcp: u64,
     pub malformed: u64,
     pub unsupported_link: u64,
@@ -212,6 +217,7 @@ struct Pass<'p> {
 struct Output<'p> {
     decode: DecodeOptions,
     counts: FrameCounts,
+    frags: Reassembler,
     segments: SegmentRows,
     want: SegmentFilter,
     keep_rows: bool,
@@ -233,7 +239,11 @@ impl FrameSink for Pass<'_> {
                 self.pipeline.queue();
             }
             // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => out.counts.fragments += 1,
+            Outcome::Fragment => {
+                if out.fragment(meta, data, place) {
+                    self.pipeline.queue();
+                }
+            }
             Outcome::NotTcp => out.counts.not_tcp += 1,
             Outcome::Malformed(_) => out.counts.malformed += 1,
             Outcome::UnsupportedLink(_) => out.counts.unsupported_link += 1,
@@ -250,6 +260,22 @@ impl FrameSink for Pass<'_> {
 }
 
 impl Output<'_> {
+    /// A fragment frame: counted, and reassembled; true if it completed a TCP segment (now in
+    /// `place`). Out of line: frames that are not fragments never come here.
+    #[cold]
+    #[inline(never)]
+    fn fragment(&mut self, meta: &FrameMeta, data: &[u8], place: &mut Segment) -> bool {
+        self.counts.fragments += 1;
+        if reassemble_into(meta, data, self.decode, &mut self.frags, place) != Outcome::Tcp {
+            return false;
+        }
+        self.counts.tcp += 1;
+        if place.checksum == crate::wire::Checksum::Bad {
+            self.counts.bad_checksum += 1;
+        }
+        true
+    }
+
     /// A segment the tracker took, as connection `id`, `dir` relative to its first sender.
     #[inline]
     fn tracked(&mut self, tracker: &Tracker<Collector>, seg: &Segment, id: u64, dir: Dir) {
@@ -284,6 +310,7 @@ impl<'p> Pass<'p> {
             out: Output {
                 decode: DecodeOptions { verify_checksums: opts.verify_checksums },
                 counts: FrameCounts::default(),
+                frags: Reassembler::default(),
                 segments: SegmentRows::default(),
                 want: opts.segments,
                 keep_rows: opts.keep_reset_rows,
@@ -295,7 +322,8 @@ impl<'p> Pass<'p> {
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        let Output { counts, segments, keep_rows, .. } = out;
+        let Output { mut counts, frags, segments, keep_rows, .. } = out;
+        counts.reassembly = frags.counts();
         let collector = tracker.finish();
         let conns = collector.conns;
         let mut zeek = collector.zeek_rows;

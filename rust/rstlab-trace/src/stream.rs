@@ -13,7 +13,7 @@ use crate::analyze::{ConnExtra, FrameCounts};
 use crate::classify::{ConnMeta, ResetRow, ResetRows};
 use crate::flow::zeek::{ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
-use crate::wire::{decode_into, DecodeOptions, FrameMeta, LinkType, Outcome, Segment};
+use crate::wire::{decode_into, reassemble_into, DecodeOptions, FrameMeta, LinkType, Outcome, Reassembler, Segment};
 use std::net::SocketAddr;
 
 /// How the incremental pass judges and forgets.
@@ -110,6 +110,7 @@ pub struct Stream {
     tracker: Tracker<LiveSink>,
     decode: DecodeOptions,
     counts: FrameCounts,
+    frags: Reassembler,
     place: Segment,
 }
 
@@ -126,6 +127,7 @@ impl Stream {
             tracker: Tracker::new(sink, opts.idle_secs, opts.closed_idle_secs),
             decode: DecodeOptions { verify_checksums: opts.verify_checksums },
             counts: FrameCounts::default(),
+            frags: Reassembler::default(),
             place: Segment::default(),
         }
     }
@@ -134,7 +136,17 @@ impl Stream {
     pub fn frame(&mut self, ts_ns: i64, linktype: LinkType, data: &[u8], orig_len: u32) -> u64 {
         self.counts.frames += 1;
         let meta = FrameMeta { frame: self.counts.frames, ts_ns, linktype, orig_len, interface: 0 };
-        match decode_into(&meta, data, self.decode, &mut self.place) {
+        let mut outcome = decode_into(&meta, data, self.decode, &mut self.place);
+        if outcome == Outcome::Fragment {
+            // Counted as a fragment; a TCP segment it completes is tracked like any other.
+            self.counts.fragments += 1;
+            outcome = match reassemble_into(&meta, data, self.decode, &mut self.frags, &mut self.place) {
+                Outcome::Tcp => Outcome::Tcp,
+                _ => Outcome::Fragment,
+            };
+            self.counts.reassembly = self.frags.counts();
+        }
+        match outcome {
             Outcome::Tcp => {
                 self.counts.tcp += 1;
                 if self.place.checksum == crate::wire::Checksum::Bad {
@@ -144,7 +156,7 @@ impl Stream {
                 let alive = self.tracker.alive() as u64;
                 self.counts.peak_alive = self.counts.peak_alive.max(alive);
             }
-            Outcome::Fragment => self.counts.fragments += 1,
+            Outcome::Fragment => {}
             Outcome::NotTcp => self.counts.not_tcp += 1,
             Outcome::Malformed(_) => self.counts.malformed += 1,
             Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
