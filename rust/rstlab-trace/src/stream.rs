@@ -277,6 +277,44 @@ mod tests {
         assert_eq!(counts.tcp, 2);
     }
 
+    /// An IPv4 packet cut in two fragments at byte `cut` of its payload (a multiple of 8).
+    fn fragments(p: &[u8], cut: usize) -> [Vec<u8>; 2] {
+        let (hdr, body) = p.split_at(20);
+        let frag = |data: &[u8], off: usize, more: bool| {
+            let mut f = hdr.to_vec();
+            f[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+            f[6..8].copy_from_slice(&(((off / 8) as u16) | if more { 0x2000 } else { 0 }).to_be_bytes());
+            f.extend_from_slice(data);
+            f
+        };
+        [frag(&body[..cut], 0, true), frag(&body[cut..], cut, false)]
+    }
+
+    #[test]
+    fn a_reset_answering_a_fragmented_syn_is_judged_like_the_file_pass() {
+        // A SYN with 40 bytes of data (RFC 9293 §3.10.7.2 allows it) in two fragments, then the
+        // closed port's RST: the incremental pass reassembles as the file pass does, so the SYN
+        // is tracked (on the frame of its last fragment) and the RST answers it.
+        let syn = seg().from_client().syn().seq(100).payload(40).ts_ms(0).frame(1).build();
+        let rst = seg().from_server().rst().ack_flag().seq(0).ack(141).ts_ms(1).frame(3).build();
+        let [f1, f2] = fragments(&raw_ipv4(&syn), 32);
+        let frames: Vec<CapturedFrame> = [f1, f2, raw_ipv4(&rst)]
+            .into_iter()
+            .map(|data| CapturedFrame { ts_ns: 0, linktype: LinkType::RAW, interface: 0, data, orig_len: 0 })
+            .collect();
+        let mut st = Stream::new(&StreamOptions::default());
+        for f in &frames {
+            st.frame(f.ts_ns, f.linktype, &f.data, f.data.len() as u32);
+        }
+        let (live, counts) = st.finish();
+        assert_eq!((counts.frames, counts.fragments, counts.tcp, counts.reassembly.reassembled), (3, 2, 2, 1));
+        let offline = analyze_frames(&frames, &AnalyzeOptions { keep_reset_rows: true, ..AnalyzeOptions::default() });
+        assert_eq!(offline.counts, counts);
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].row.cause.as_str(), "refused");
+        assert_eq!((live[0].row.frame, live[0].row.cause), (offline.tables.reset_rows[0].frame, offline.tables.reset_rows[0].cause));
+    }
+
     #[test]
     fn a_retired_connection_emits_its_rsts_with_the_file_verdict() {
         let segs = [seg().from_client().syn().seq(100).ts_ms(0).frame(1).build(), seg().from_server().rst().ack_flag().seq(0).ack(101).ts_ms(1).frame(2).build()];
