@@ -67,14 +67,14 @@ pub struct FrameCounts {
     pub tcp: u64,
     /// Frames carrying an IP fragment.
     pub fragments: u64,
-    /// What became of the datagrams that came in fragments.
-    pub reassembly: FragCounts,
     pub not_tcp: u64,
     pub malformed: u64,
     pub unsupported_link: u64,
     pub bad_checksum: u64,
     /// Peak number of connections alive in the table at once.
     pub peak_alive: u64,
+    /// What became of the datagrams that came in fragments.
+    pub reassembly: FragCounts,
 }
 
 /// The result of a pass: tables, counts and the error that cut reading short (if any).
@@ -239,11 +239,7 @@ impl FrameSink for Pass<'_> {
                 self.pipeline.queue();
             }
             // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => {
-                if out.fragment(meta, data, place) {
-                    self.pipeline.queue();
-                }
-            }
+            Outcome::Fragment => self.fragment(meta, data),
             Outcome::NotTcp => out.counts.not_tcp += 1,
             Outcome::Malformed(_) => out.counts.malformed += 1,
             Outcome::UnsupportedLink(_) => out.counts.unsupported_link += 1,
@@ -260,22 +256,6 @@ impl FrameSink for Pass<'_> {
 }
 
 impl Output<'_> {
-    /// A fragment frame: counted, and reassembled; true if it completed a TCP segment (now in
-    /// `place`). Out of line: frames that are not fragments never come here.
-    #[cold]
-    #[inline(never)]
-    fn fragment(&mut self, meta: &FrameMeta, data: &[u8], place: &mut Segment) -> bool {
-        self.counts.fragments += 1;
-        if reassemble_into(meta, data, self.decode, &mut self.frags, place) != Outcome::Tcp {
-            return false;
-        }
-        self.counts.tcp += 1;
-        if place.checksum == crate::wire::Checksum::Bad {
-            self.counts.bad_checksum += 1;
-        }
-        true
-    }
-
     /// A segment the tracker took, as connection `id`, `dir` relative to its first sender.
     #[inline]
     fn tracked(&mut self, tracker: &Tracker<Collector>, seg: &Segment, id: u64, dir: Dir) {
@@ -296,6 +276,25 @@ impl Output<'_> {
 }
 
 impl<'p> Pass<'p> {
+    /// A fragment frame: counted, and reassembled; a TCP segment it completes is queued like any
+    /// other. Out of line, so the path of frames that are not fragments stays as it was.
+    #[cold]
+    #[inline(never)]
+    fn fragment(&mut self, meta: &FrameMeta, data: &[u8]) {
+        let out = &mut self.out;
+        out.counts.fragments += 1;
+        // The place frame() was handed: already free, so asking again changes nothing.
+        let place = self.pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
+        if reassemble_into(meta, data, out.decode, &mut out.frags, place) != Outcome::Tcp {
+            return;
+        }
+        out.counts.tcp += 1;
+        if place.checksum == crate::wire::Checksum::Bad {
+            out.counts.bad_checksum += 1;
+        }
+        self.pipeline.queue();
+    }
+
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
