@@ -230,19 +230,24 @@ impl FrameSink for Pass<'_> {
         let out = &mut self.out;
         out.counts.frames += 1;
         let place = self.pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        match decode_into(meta, data, out.decode, place) {
+        let outcome = match decode_into(meta, data, out.decode, place) {
+            Outcome::Fragment => self.fragment(meta, data),
+            o => o,
+        };
+        let counts = &mut self.out.counts;
+        match outcome {
             Outcome::Tcp => {
-                out.counts.tcp += 1;
-                if place.checksum == crate::wire::Checksum::Bad {
-                    out.counts.bad_checksum += 1;
+                counts.tcp += 1;
+                if self.pipeline.place_again().checksum == crate::wire::Checksum::Bad {
+                    counts.bad_checksum += 1;
                 }
                 self.pipeline.queue();
             }
             // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => self.fragment(meta, data),
-            Outcome::NotTcp => out.counts.not_tcp += 1,
-            Outcome::Malformed(_) => out.counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => out.counts.unsupported_link += 1,
+            Outcome::Fragment => {}
+            Outcome::NotTcp => counts.not_tcp += 1,
+            Outcome::Malformed(_) => counts.malformed += 1,
+            Outcome::UnsupportedLink(_) => counts.unsupported_link += 1,
         }
         ControlFlow::Continue(())
     }
@@ -276,23 +281,17 @@ impl Output<'_> {
 }
 
 impl<'p> Pass<'p> {
-    /// A fragment frame: counted, and reassembled; a TCP segment it completes is queued like any
-    /// other. Out of line, so the path of frames that are not fragments stays as it was.
+    /// A fragment frame: counted, and reassembled into the place `frame` was handed.
+    /// [`Outcome::Tcp`] if it completed a TCP segment (which `frame` then queues like any other),
+    /// else [`Outcome::Fragment`]. Out of line, so the path of other frames stays as it was.
     #[cold]
     #[inline(never)]
-    fn fragment(&mut self, meta: &FrameMeta, data: &[u8]) {
-        let out = &mut self.out;
-        out.counts.fragments += 1;
-        // The place frame() was handed: already free, so asking again changes nothing.
-        let place = self.pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        if reassemble_into(meta, data, out.decode, &mut out.frags, place) != Outcome::Tcp {
-            return;
+    fn fragment(&mut self, meta: &FrameMeta, data: &[u8]) -> Outcome {
+        self.out.counts.fragments += 1;
+        match reassemble_into(meta, data, self.out.decode, &mut self.out.frags, self.pipeline.place_again()) {
+            Outcome::Tcp => Outcome::Tcp,
+            _ => Outcome::Fragment,
         }
-        out.counts.tcp += 1;
-        if place.checksum == crate::wire::Checksum::Bad {
-            out.counts.bad_checksum += 1;
-        }
-        self.pipeline.queue();
     }
 
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {

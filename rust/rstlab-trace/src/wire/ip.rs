@@ -58,18 +58,18 @@ fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, 
     }
     // Drop Ethernet padding past the declared end; keep a snap-length cut as it is.
     let body = &d[ihl..declared.min(d.len())];
-    transport(meta, h[9], body, v4_facts(h, (declared - ihl) as u32), opts, depth, out, frags)
+    transport(meta, h[9], body, v4_facts(h, frag, (declared - ihl) as u32), opts, depth, out, frags)
 }
 
 #[inline(always)]
-fn v4_facts(h: &[u8; 20], declared_len: u32) -> IpFacts {
+fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32) -> IpFacts {
     IpFacts {
         src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
         dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
         version: 4,
         ttl: h[8],
         ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
-        dont_fragment: h[6] & 0x40 != 0,
+        dont_fragment: frag & 0x4000 != 0,
         declared_len,
     }
 }
@@ -88,7 +88,7 @@ fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: u
         return Outcome::Fragment;
     };
     let off = u16::from_be_bytes([h[6], h[7]]);
-    let facts = v4_facts(h, 0);
+    let facts = v4_facts(h, off, 0);
     let f = Fragment {
         key: FragKey { src: facts.src, dst: facts.dst, id: u16::from_be_bytes([h[4], h[5]]) as u32, proto: h[9] },
         offset: (off & 0x1fff) as u32 * 8,
