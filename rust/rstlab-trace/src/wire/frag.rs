@@ -228,7 +228,8 @@ impl Reassembler {
         let mut conflict = false;
         for piece in &p.pieces {
             let (start, end) = (piece.offset as usize, (piece.offset + piece.len) as usize);
-            if laid >= total {
+            // Whole means no hole below `total`: a piece starting past `laid` is past it too.
+            if laid >= total || start > laid {
                 break;
             }
             let data = &p.arena[piece.at as usize..piece.at as usize + piece.len as usize];
