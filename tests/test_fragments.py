@@ -12,6 +12,8 @@ order, a byte comes from the covering fragment that starts lowest); the timeout 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,7 @@ def v4_fragments(src: str, dst: str, proto: int, payload: bytes, cuts: list[int]
     """``payload`` split at ``cuts`` (byte offsets, multiples of 8) into IPv4 fragments, in order."""
     edges = [0, *cuts, len(payload)]
     return [ipv4(src, dst, proto, payload[a:b], ident=ident, ttl=ttl, df=False, mf=b < len(payload),
-                 frag_offset=a // 8) for a, b in zip(edges, edges[1:])]
+                 frag_offset=a // 8) for a, b in pairwise(edges)]
 
 
 def v6_fragments(src: str, dst: str, unfrag: bytes, first_next: int, fragmentable: bytes, next_after: int,
@@ -37,13 +39,13 @@ def v6_fragments(src: str, dst: str, unfrag: bytes, first_next: int, fragmentabl
     each fragment, then a fragment header, then a piece of the fragmentable part."""
     edges = [0, *cuts, len(fragmentable)]
     out = []
-    for a, b in zip(edges, edges[1:]):
+    for a, b in pairwise(edges):
         fh = v6_frag(next_after, a // 8, b < len(fragmentable), ident)
         out.append(ipv6(src, dst, first_next, unfrag + fh + fragmentable[a:b]))
     return out
 
 
-def conversation(conv: Conv, split: "callable") -> tuple[list[bytes], int]:
+def conversation(conv: Conv, split: Callable[[bytes], list[bytes]]) -> tuple[list[bytes], int]:
     """SYN, SYN-ACK, ACK, the client's data segment (as the IP packets ``split`` makes of its TCP
     bytes), RST-ACK. Returns the IP packets and how many carry the data segment."""
     syn, synack, ack = conv.seg(True, SYN), conv.seg(False, SYN | ACK), conv.seg(True, ACK)
@@ -94,7 +96,8 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return p
 
 
-def std_v4(order: list[int] | None = None, cuts: tuple[int, ...] = (192, 400), extra: list[int] = ()) -> tuple[list[bytes], int]:
+def std_v4(order: list[int] | None = None, cuts: tuple[int, ...] = (192, 400),
+           extra: tuple[int, ...] = ()) -> tuple[list[bytes], int]:
     """The standard IPv4 conversation, its data segment in fragments sent in ``order`` (indices
     into the fragments; ``extra`` indices are sent again after them)."""
     conv = Conv("10.0.0.1", "10.0.0.2", 40000, 80)
@@ -113,7 +116,7 @@ ORDERS = [("in_order", [0, 1, 2], 6), ("reversed", [2, 1, 0], 6), ("out_of_order
 @pytest.mark.parametrize(("name", "order", "completes"), ORDERS, ids=[o[0] for o in ORDERS])
 def test_a_fragmented_segment_is_one_packet_on_the_frame_that_completes_it(
         tmp_path: Path, name: str, order: list[int], completes: int) -> None:
-    packets, n = std_v4(order)
+    packets, _ = std_v4(order)
     t = rstlab.read(write(tmp_path, f"{name}.pcap", capture(packets)))
     c = t.counts
     assert (c["frames"], c["fragments"], c["tcp"], c["reassembled"]) == (7, 3, 5, 1)
@@ -139,7 +142,7 @@ def test_fragment_orders_against_tshark(tmp_path: Path, tshark: str, name: str, 
 def test_duplicates_before_and_after_completion(tmp_path: Path, tshark: str) -> None:
     # Fragment 0 twice before the datagram completes; then fragment 1 again after it: that one
     # starts a new datagram (the first is done) which never completes.
-    packets, _ = std_v4([0, 0, 1, 2], extra=[1])
+    packets, _ = std_v4([0, 0, 1, 2], extra=(1,))
     p = write(tmp_path, "dups.pcap", capture(packets))
     t = rstlab.read(p)
     c = t.counts
@@ -159,7 +162,7 @@ def overlap_capture() -> tuple[bytes, int]:
         src, dst = conv.client, conv.server
         low = bytearray(seg[:16])
         low[8:12] = forged_ack.to_bytes(4, "big")
-        mk = lambda b, off, more: ipv4(src, dst, 6, b, ident=7, df=False, mf=more, frag_offset=off // 8)  # noqa: E731
+        mk = lambda b, off, more: ipv4(src, dst, 6, b, ident=7, df=False, mf=more, frag_offset=off // 8)
         return [mk(seg[8:32], 8, True), mk(bytes(low), 0, True), mk(seg[32:], 32, False)]
 
     packets, _ = conversation(conv, split)
@@ -171,7 +174,7 @@ def test_overlapping_fragments_follow_wiresharks_policy(tmp_path: Path, tshark: 
     p = write(tmp_path, "overlap.pcap", data)
     t = rstlab.read(p)
     assert (t.counts["reassembled"], t.counts["reassembled_conflicting"]) == (1, 1)
-    seg = [r for r in t.segments.to_pylist() if r["frame"] == 6][0]
+    seg = next(r for r in t.segments.to_pylist() if r["frame"] == 6)
     # Policy (module docs): the overlapped bytes come from the fragment starting lowest.
     assert seg["ack"] == forged_ack
     check_against_tshark(tshark, p, t)
@@ -244,8 +247,8 @@ def tunnel_capture() -> list[bytes]:
 
     pa, _ = conversation(a, inner_split)
     pb, _ = conversation(b, outer_split)
-    wrap = lambda p: ipv4(*outer, 4, p, ident=1)  # noqa: E731
-    tunneled = lambda ps, n: [wrap(p) for p in ps[:3]] + ps[3:3 + n] + [wrap(ps[-1])]  # noqa: E731
+    wrap = lambda p: ipv4(*outer, 4, p, ident=1)
+    tunneled = lambda ps, n: [wrap(p) for p in ps[:3]] + ps[3:3 + n] + [wrap(ps[-1])]
     return tunneled(pa, 4) + tunneled(pb, 3)
 
 

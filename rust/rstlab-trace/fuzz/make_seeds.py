@@ -54,7 +54,7 @@ def fragments() -> list[bytes]:
     c = Conv("10.2.0.1", "10.2.0.2", 42000, 80)
     syn, synack = c.seg(True, SYN), c.seg(False, SYN | ACK)
     seg = c.tcp_seg(True, PSH | ACK, bytes(range(48)))
-    fr = lambda b, off, more, ident=9, src=c.client, dst=c.server, proto=6: ipv4(  # noqa: E731
+    fr = lambda b, off, more, ident=9, src=c.client, dst=c.server, proto=6: ipv4(
         src, dst, proto, b, ident=ident, df=False, mf=more, frag_offset=off // 8)
     low = bytearray(seg[:16])
     low[12] ^= 0xFF
