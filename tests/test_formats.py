@@ -379,8 +379,8 @@ def test_ipv6_extension_headers_agree_with_tshark(tmp_path: Path, tshark: str) -
 
 def fragments_and_other_protocols() -> tuple[bytes, Conv]:
     conv = Conv("10.0.0.1", "10.0.0.2", 40000, 80)
-    # A TCP segment of *another* connection, in two IPv4 fragments: if the fragments were
-    # mistaken for TCP they would make a second connection.
+    # A TCP segment of *another* connection, in two IPv4 fragments: reassembled, it is that
+    # connection's one packet, on the frame of the last fragment (never one per fragment).
     inner = tcp(41000, 81, 7, 0, SYN, b"x" * 40, src="10.0.0.1", dst="10.0.0.2")
     frag1 = ipv4("10.0.0.1", "10.0.0.2", 6, inner[:24], ident=77, df=False, mf=True)
     frag2 = ipv4("10.0.0.1", "10.0.0.2", 6, inner[24:], ident=77, df=False, frag_offset=3)
@@ -414,12 +414,18 @@ def test_fragments_and_other_protocols_are_counted_and_skipped(tmp_path: Path) -
     data, conv = fragments_and_other_protocols()
     t = rstlab.read(write(tmp_path, "mixed.pcap", data))
     c = t.counts
-    assert (c["frames"], c["tcp"], c["fragments"], c["not_tcp"], c["malformed"]) == (12, 5, 4, 3, 0)
+    # Fragment frames are counted as such; the two segments they carried count as TCP.
+    assert (c["frames"], c["tcp"], c["fragments"], c["not_tcp"], c["malformed"]) == (12, 7, 4, 3, 0)
+    assert c["reassembled"] == 2
     rows = segs(t)
-    assert [r["frame"] for r in rows] == [1, 5, 10, 11, 12]
-    assert proj(rows) == STD
-    [only] = conns(t)
-    assert_std_conn(only, conv, 0, 1, [1, 5, 10, 11, 12])
+    assert [r["frame"] for r in rows] == [1, 3, 5, 9, 10, 11, 12]
+    std = [r for r in rows if r["conn_id"] == 0]
+    assert proj(std) == STD
+    first, v4, v6 = conns(t)
+    assert_std_conn(first, conv, 0, 1, [1, 5, 10, 11, 12])
+    # The reassembled SYNs: 40 bytes of payload each (RFC 9293 §3.1: SYN may carry data).
+    assert [(r["orig_port"], r["first_frame"], r["orig_pkts"], r["orig_bytes"]) for r in (v4, v6)] == [
+        (41000, 3, 1, 40), (41001, 9, 1, 40)]
 
 
 def test_fragments_and_other_protocols_against_tshark(tmp_path: Path, tshark: str) -> None:
@@ -428,12 +434,10 @@ def test_fragments_and_other_protocols_against_tshark(tmp_path: Path, tshark: st
     t = rstlab.read(p)
     theirs = tshark_rows(tshark, p)
     assert len(theirs) == t.counts["frames"]
-    # tshark reassembles the fragments (the TCP shows on the last one); rstlab does not, by policy.
-    # Every frame rstlab calls TCP has tshark's tcp.stream.
+    # Both reassemble the fragments and show the TCP on the last one: the same frames, the same
+    # tcp.stream.
     streams = {int(r["frame.number"]): r["tcp.stream"] for r in theirs}
-    for r in segs(t):
-        assert streams[r["frame"]] == str(r["conn_id"])
-    assert {f for f, s in streams.items() if s} - {r["frame"] for r in segs(t)} <= {3, 9}
+    assert {f: str(r["conn_id"]) for r in segs(t) for f in [r["frame"]]} == {f: s for f, s in streams.items() if s}
 
 
 def snaplen_capture() -> bytes:

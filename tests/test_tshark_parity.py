@@ -1,12 +1,11 @@
 """conn_id and per-connection packet counts against Wireshark's own tcp.stream.
 
-Expected values come from tshark, run here on the same files. Two kinds of disagreement are
-rstlab's policy, not bugs, and are checked to be *exactly* those:
-- IP fragments: tshark reassembles them and dissects the TCP inside; rstlab counts fragments
-  and skips them (no reassembly), so a TCP segment inside fragments has no conn_id.
+Expected values come from tshark, run here on the same files. One kind of disagreement is
+rstlab's policy, not a bug, and is checked to be *exactly* that:
 - ICMP errors quoting a TCP header: Wireshark files the quoted header under its stream; rstlab
   counts the frame as non-TCP (it is an ICMP message, not a segment of the connection).
-Every other frame must have the same conn_id as tcp.stream.
+Every other frame must have the same conn_id as tcp.stream — IP fragments included: both
+reassemble them and put the TCP segment on the frame that completed the datagram.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ import pytest
 import rstlab
 from conftest import all_captures
 
-FIELDS = ["frame.number", "tcp.stream", "ip.flags.mf", "ip.frag_offset", "icmp.type", "icmpv6.type",
-          "ipv6.fraghdr.offset", "ipv6.fraghdr.more"]
+FIELDS = ["frame.number", "tcp.stream", "icmp.type", "icmpv6.type"]
 
 
 def tshark_frames(tshark: str, path: Path) -> dict[int, dict[str, str]]:
@@ -42,10 +40,6 @@ def policy_reason(row: dict[str, str]) -> str | None:
     # ICMP first: an ICMP error quotes an IP header whose fields tshark also reports.
     if row["icmp.type"] or row["icmpv6.type"]:
         return "icmp_quoted_tcp"
-    more = (row["ip.flags.mf"], row["ipv6.fraghdr.more"])
-    offsets = (row["ip.frag_offset"], row["ipv6.fraghdr.offset"])
-    if any(v and v not in ("0", "False") for v in more) or any(v.strip("0,") for v in offsets):
-        return "ip_fragment"
     return None
 
 

@@ -141,6 +141,8 @@ fn signature(data: &[u8]) -> u64 {
     (bucket(c.frames), bucket(c.tcp), bucket(c.fragments), bucket(c.not_tcp), bucket(c.malformed), bucket(c.unsupported_link))
         .hash(&mut h);
     bucket(a.tables.connections.num_rows() as u64).hash(&mut h);
+    let r = &c.reassembly;
+    (bucket(r.reassembled), bucket(r.conflicting), bucket(r.timed_out), bucket(r.evicted), bucket(r.incomplete)).hash(&mut h);
     // Coverage signature: the distinct causes and connection states the input reached.
     for name in [("resets", "cause"), ("connections", "conn_state")] {
         let batch = if name.0 == "resets" { &a.tables.resets } else { &a.tables.connections };

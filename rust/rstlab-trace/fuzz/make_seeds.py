@@ -48,6 +48,31 @@ def rst_scenarios() -> list[bytes]:
     return out
 
 
+def fragments() -> list[bytes]:
+    """Ethernet frames exercising reassembly (RFC 791 §3.2, RFC 8200 §4.5): an IPv4 data segment
+    in fragments out of order with a duplicate and a conflicting overlap; an IPv6 one with the
+    fragment header between hop-by-hop and destination options; an IP-in-IP packet whose outer
+    header is fragmented (its last fragment stamped 70 s late: past the timeout); a datagram
+    whose middle fragment comes last."""
+    c = Conv("10.2.0.1", "10.2.0.2", 42000, 80)
+    syn, synack = c.seg(True, SYN), c.seg(False, SYN | ACK)
+    seg = c.tcp_seg(True, PSH | ACK, bytes(range(48)))
+    fr = lambda b, off, more, ident=9, src=c.client, dst=c.server, proto=6: ipv4(
+        src, dst, proto, b, ident=ident, df=False, mf=more, frag_offset=off // 8)
+    low = bytearray(seg[:16])
+    low[12] ^= 0xFF
+    out = [syn, synack, fr(seg[8:40], 8, True), fr(bytes(low), 0, True), fr(seg[8:40], 8, True), fr(seg[40:], 40, False)]
+    c6 = Conv("2001:db8::c", "2001:db8::d", 42001, 80, v6=True)
+    s6 = v6_ext(6) + c6.tcp_seg(True, SYN, b"q" * 16)
+    for off, more in ((16, False), (0, True)):
+        part = s6[off:off + 16] if more else s6[off:]
+        out.append(ipv6(c6.client, c6.server, 0, v6_ext(44) + v6_frag(60, off // 8, more, 5) + part))
+    whole = ipv4("10.2.0.3", "10.2.0.4", 6, tcp(7, 8, 9, 0, SYN, b"w" * 24, src="10.2.0.3", dst="10.2.0.4"))
+    out += [fr(whole[:32], 0, True, 4, "192.0.2.1", "192.0.2.2", 4), fr(whole[32:], 32, False, 4, "192.0.2.1", "192.0.2.2", 4)]
+    out += [fr(seg[:16], 0, True, 10), fr(seg[32:], 32, False, 10), fr(seg[16:32], 16, True, 10)]
+    return [ethernet(0x86DD if p[0] >> 4 == 6 else 0x0800, p) for p in out]
+
+
 def main() -> None:
     seeds: dict[str, bytes] = {}
     _, f = conv_frames()
@@ -132,6 +157,7 @@ def main() -> None:
     _, f = conv_frames(v6=True, port=40201)
     seeds["nflog-be.pcap"] = pcap(239, [Rec(6, i, nflog(10, x, endian=">")) for i, x in enumerate(f[:2])], endian=">")
     seeds["user0-skip.pcap"] = pcap(USER0, [Rec(7, i, b"HDR" + bytes([i, 0, 0]) + x) for i, x in enumerate(f[:2])])
+    seeds["fragments.pcap"] = pcap(1, [Rec(5 + 70 * (i == 9), i, x) for i, x in enumerate(fragments())])
 
     for name, data in seeds.items():
         (HERE / "seeds" / name).write_bytes(data)

@@ -23,8 +23,15 @@ pub fn read_and_track(data: &[u8]) {
     let a = analyze_bytes(Path::new("fuzz.pcap"), data, &full);
     let c = &a.counts;
     assert_eq!(c.frames, a.read.frames, "every frame read is counted once");
-    assert_eq!(c.tcp + c.fragments + c.not_tcp + c.malformed + c.unsupported_link, c.frames);
-    assert_eq!(a.tables.segments.num_rows() as u64, c.tcp, "one segment row per TCP frame");
+    // Every frame is counted once by what it is on the wire; a TCP segment reassembled from
+    // fragments is counted in `tcp` too (its frame, the last fragment, in `fragments`).
+    let r = &c.reassembly;
+    let whole_tcp = c.tcp + c.fragments + c.not_tcp + c.malformed + c.unsupported_link - c.frames;
+    assert!(whole_tcp <= r.reassembled && r.reassembled <= c.fragments, "{c:?}");
+    assert!(r.conflicting <= r.reassembled);
+    // Each datagram given up or left over holds at least one fragment no completed one used.
+    assert!(r.reassembled + r.timed_out + r.evicted + r.incomplete <= c.fragments, "{c:?}");
+    assert_eq!(a.tables.segments.num_rows() as u64, c.tcp, "one segment row per TCP segment");
     assert!(c.bad_checksum <= c.tcp);
     assert!(a.read.bytes_read <= data.len() as u64);
     let conns = &a.tables.connections;

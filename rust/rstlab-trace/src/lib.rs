@@ -8,7 +8,8 @@
 //! - Inputs: pcap (both byte orders, µs and ns) and pcapng (several interfaces, per-interface
 //!   timestamp resolution, EPB / SPB / OPB), link types Ethernet (802.1Q / QinQ / MPLS),
 //!   Linux SLL / SLL2, raw IPv4 / IPv6, BSD NULL / LOOP; IPv4 and IPv6 with extension headers;
-//!   frames cut by the snap length; common tunnels (IP-in-IP, GRE, VXLAN, GTP-U).
+//!   frames cut by the snap length; common tunnels (IP-in-IP, GRE, VXLAN, GTP-U); IP fragments,
+//!   reassembled with bounded memory (`wire/frag.rs` states the policy).
 //! - No panics on any input. Damage in a file ends reading with a [`TraceError`] that names the
 //!   byte offset and what was wrong, after everything readable before it was analysed.
 //! - No OS calls beyond reading the file it is given, and nothing about Python.

@@ -13,7 +13,7 @@ use crate::analyze::{ConnExtra, FrameCounts};
 use crate::classify::{ConnMeta, ResetRow, ResetRows};
 use crate::flow::zeek::{ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
-use crate::wire::{decode_into, DecodeOptions, FrameMeta, LinkType, Outcome, Segment};
+use crate::wire::{decode_into, reassemble_into, DecodeOptions, FrameMeta, LinkType, Outcome, Reassembler, Segment};
 use std::net::SocketAddr;
 
 /// How the incremental pass judges and forgets.
@@ -110,6 +110,7 @@ pub struct Stream {
     tracker: Tracker<LiveSink>,
     decode: DecodeOptions,
     counts: FrameCounts,
+    frags: Reassembler,
     place: Segment,
 }
 
@@ -126,6 +127,7 @@ impl Stream {
             tracker: Tracker::new(sink, opts.idle_secs, opts.closed_idle_secs),
             decode: DecodeOptions { verify_checksums: opts.verify_checksums, ..DecodeOptions::default() },
             counts: FrameCounts::default(),
+            frags: Reassembler::default(),
             place: Segment::default(),
         }
     }
@@ -134,7 +136,17 @@ impl Stream {
     pub fn frame(&mut self, ts_ns: i64, linktype: LinkType, data: &[u8], orig_len: u32) -> u64 {
         self.counts.frames += 1;
         let meta = FrameMeta { frame: self.counts.frames, ts_ns, linktype, orig_len, interface: 0 };
-        match decode_into(&meta, data, self.decode, &mut self.place) {
+        let mut outcome = decode_into(&meta, data, self.decode, &mut self.place);
+        if outcome == Outcome::Fragment {
+            // Counted as a fragment; a TCP segment it completes is tracked like any other.
+            self.counts.fragments += 1;
+            outcome = match reassemble_into(&meta, data, self.decode, &mut self.frags, &mut self.place) {
+                Outcome::Tcp => Outcome::Tcp,
+                _ => Outcome::Fragment,
+            };
+            self.counts.reassembly = self.frags.counts();
+        }
+        match outcome {
             Outcome::Tcp => {
                 self.counts.tcp += 1;
                 if self.place.checksum == crate::wire::Checksum::Bad {
@@ -144,7 +156,7 @@ impl Stream {
                 let alive = self.tracker.alive() as u64;
                 self.counts.peak_alive = self.counts.peak_alive.max(alive);
             }
-            Outcome::Fragment => self.counts.fragments += 1,
+            Outcome::Fragment => {}
             Outcome::NotTcp => self.counts.not_tcp += 1,
             Outcome::Malformed(_) => self.counts.malformed += 1,
             Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
@@ -263,6 +275,44 @@ mod tests {
         let (rest, counts) = st.finish();
         assert!(rest.is_empty(), "emitted once");
         assert_eq!(counts.tcp, 2);
+    }
+
+    /// An IPv4 packet cut in two fragments at byte `cut` of its payload (a multiple of 8).
+    fn fragments(p: &[u8], cut: usize) -> [Vec<u8>; 2] {
+        let (hdr, body) = p.split_at(20);
+        let frag = |data: &[u8], off: usize, more: bool| {
+            let mut f = hdr.to_vec();
+            f[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+            f[6..8].copy_from_slice(&(((off / 8) as u16) | if more { 0x2000 } else { 0 }).to_be_bytes());
+            f.extend_from_slice(data);
+            f
+        };
+        [frag(&body[..cut], 0, true), frag(&body[cut..], cut, false)]
+    }
+
+    #[test]
+    fn a_reset_answering_a_fragmented_syn_is_judged_like_the_file_pass() {
+        // A SYN with 40 bytes of data (RFC 9293 §3.10.7.2 allows it) in two fragments, then the
+        // closed port's RST: the incremental pass reassembles as the file pass does, so the SYN
+        // is tracked (on the frame of its last fragment) and the RST answers it.
+        let syn = seg().from_client().syn().seq(100).payload(40).ts_ms(0).frame(1).build();
+        let rst = seg().from_server().rst().ack_flag().seq(0).ack(141).ts_ms(1).frame(3).build();
+        let [f1, f2] = fragments(&raw_ipv4(&syn), 32);
+        let frames: Vec<CapturedFrame> = [f1, f2, raw_ipv4(&rst)]
+            .into_iter()
+            .map(|data| CapturedFrame { ts_ns: 0, linktype: LinkType::RAW, interface: 0, data, orig_len: 0 })
+            .collect();
+        let mut st = Stream::new(&StreamOptions::default());
+        for f in &frames {
+            st.frame(f.ts_ns, f.linktype, &f.data, f.data.len() as u32);
+        }
+        let (live, counts) = st.finish();
+        assert_eq!((counts.frames, counts.fragments, counts.tcp, counts.reassembly.reassembled), (3, 2, 2, 1));
+        let offline = analyze_frames(&frames, &AnalyzeOptions { keep_reset_rows: true, ..AnalyzeOptions::default() });
+        assert_eq!(offline.counts, counts);
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].row.cause.as_str(), "refused");
+        assert_eq!((live[0].row.frame, live[0].row.cause), (offline.tables.reset_rows[0].frame, offline.tables.reset_rows[0].cause));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
 use crate::report::{ConnRow, ConnRows, SegmentRows, Tables, ZeekRow};
-use crate::wire::{decode_into, DecodeOptions, FrameMeta, LinkType, Outcome, Segment};
+use crate::wire::{decode_into, reassemble_into, DecodeOptions, FragCounts, FrameMeta, LinkType, Outcome, Reassembler, Segment};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -90,7 +90,10 @@ impl AnalyzeOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FrameCounts {
     pub frames: u64,
+    /// TCP segments: one per frame carrying a whole one, plus one per reassembled datagram that
+    /// carried one (its frame, the last fragment, is counted in `fragments`).
     pub tcp: u64,
+    /// Frames carrying an IP fragment.
     pub fragments: u64,
     pub not_tcp: u64,
     pub malformed: u64,
@@ -98,6 +101,8 @@ pub struct FrameCounts {
     pub bad_checksum: u64,
     /// Peak number of connections alive in the table at once.
     pub peak_alive: u64,
+    /// What became of the datagrams that came in fragments.
+    pub reassembly: FragCounts,
 }
 
 /// The result of a pass: tables, counts and the error that cut reading short (if any).
@@ -250,6 +255,7 @@ struct Pass<'p> {
 struct Output<'p> {
     decode: DecodeOptions,
     counts: FrameCounts,
+    frags: Reassembler,
     segments: SegmentRows,
     want: SegmentFilter,
     keep_rows: bool,
@@ -262,19 +268,24 @@ impl FrameSink for Pass<'_> {
         let out = &mut self.out;
         out.counts.frames += 1;
         let place = self.pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        match decode_into(meta, data, out.decode, place) {
+        let outcome = match decode_into(meta, data, out.decode, place) {
+            Outcome::Fragment => self.fragment(meta, data),
+            o => o,
+        };
+        let counts = &mut self.out.counts;
+        match outcome {
             Outcome::Tcp => {
-                out.counts.tcp += 1;
-                if place.checksum == crate::wire::Checksum::Bad {
-                    out.counts.bad_checksum += 1;
+                counts.tcp += 1;
+                if self.pipeline.place_again().checksum == crate::wire::Checksum::Bad {
+                    counts.bad_checksum += 1;
                 }
                 self.pipeline.queue();
             }
             // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => out.counts.fragments += 1,
-            Outcome::NotTcp => out.counts.not_tcp += 1,
-            Outcome::Malformed(_) => out.counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => out.counts.unsupported_link += 1,
+            Outcome::Fragment => {}
+            Outcome::NotTcp => counts.not_tcp += 1,
+            Outcome::Malformed(_) => counts.malformed += 1,
+            Outcome::UnsupportedLink(_) => counts.unsupported_link += 1,
         }
         ControlFlow::Continue(())
     }
@@ -308,6 +319,19 @@ impl Output<'_> {
 }
 
 impl<'p> Pass<'p> {
+    /// A fragment frame: counted, and reassembled into the place `frame` was handed.
+    /// [`Outcome::Tcp`] if it completed a TCP segment (which `frame` then queues like any other),
+    /// else [`Outcome::Fragment`]. Out of line, so the path of other frames stays as it was.
+    #[cold]
+    #[inline(never)]
+    fn fragment(&mut self, meta: &FrameMeta, data: &[u8]) -> Outcome {
+        self.out.counts.fragments += 1;
+        match reassemble_into(meta, data, self.out.decode, &mut self.out.frags, self.pipeline.place_again()) {
+            Outcome::Tcp => Outcome::Tcp,
+            _ => Outcome::Fragment,
+        }
+    }
+
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
@@ -323,6 +347,7 @@ impl<'p> Pass<'p> {
             out: Output {
                 decode: opts.decode(),
                 counts: FrameCounts::default(),
+                frags: Reassembler::default(),
                 segments: SegmentRows::default(),
                 want: opts.segments,
                 keep_rows: opts.keep_reset_rows,
@@ -335,6 +360,7 @@ impl<'p> Pass<'p> {
     fn into_parts(self) -> (Collector, Output<'p>) {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
+        out.counts.reassembly = out.frags.counts();
         (tracker.finish(), out)
     }
 

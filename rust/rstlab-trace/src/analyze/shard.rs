@@ -23,7 +23,7 @@ use crate::classify::ResetRows;
 use crate::error::TraceError;
 use crate::flow::{shard_of, SWEEP_EVERY};
 use crate::report::{ConnRows, SegmentRows, ZeekRow};
-use crate::wire::{decode_into, Checksum, DecodeOptions, FrameMeta, Outcome, Segment};
+use crate::wire::{decode_into, reassemble_into, Checksum, DecodeOptions, FrameMeta, Outcome, Reassembler, Segment};
 use std::ops::ControlFlow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -58,6 +58,9 @@ enum Msg {
 pub(super) struct Splitter<'p> {
     decode: DecodeOptions,
     counts: FrameCounts,
+    /// IP fragments waiting for the rest of their datagram (reassembled here, before routing:
+    /// the 4-tuple is inside the first fragment).
+    frags: Reassembler,
     /// The batch being filled (the reader's alone until sent).
     batch: Arc<Batch>,
     /// Batches sent: each is filled again once every worker has dropped it.
@@ -92,7 +95,17 @@ impl FrameSink for Splitter<'_> {
         let b = Arc::get_mut(&mut self.batch).expect("the batch being filled is the reader's");
         let at = b.len;
         let seg = &mut b.segs[at];
-        match decode_into(meta, data, self.decode, seg) {
+        let outcome = match decode_into(meta, data, self.decode, seg) {
+            Outcome::Fragment => {
+                self.counts.fragments += 1;
+                match reassemble_into(meta, data, self.decode, &mut self.frags, seg) {
+                    Outcome::Tcp => Outcome::Tcp,
+                    _ => Outcome::Fragment,
+                }
+            }
+            o => o,
+        };
+        match outcome {
             Outcome::Tcp => {
                 self.counts.tcp += 1;
                 if seg.checksum == Checksum::Bad {
@@ -112,7 +125,7 @@ impl FrameSink for Splitter<'_> {
                     self.send();
                 }
             }
-            Outcome::Fragment => self.counts.fragments += 1,
+            Outcome::Fragment => {}
             Outcome::NotTcp => self.counts.not_tcp += 1,
             Outcome::Malformed(_) => self.counts.malformed += 1,
             Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
@@ -179,6 +192,7 @@ pub(super) fn analyze(
         let mut splitter = Splitter {
             decode: opts.decode(),
             counts: FrameCounts::default(),
+            frags: Reassembler::default(),
             batch: Arc::new(Batch::new()),
             sent: Vec::new(),
             to_workers,
@@ -189,7 +203,8 @@ pub(super) fn analyze(
         if splitter.batch.len > 0 {
             splitter.send();
         }
-        let Splitter { counts, to_workers, .. } = splitter;
+        let Splitter { mut counts, frags, to_workers, .. } = splitter;
+        counts.reassembly = frags.counts();
         // Closing the channels ends the workers' loops.
         drop(to_workers);
         let shares: Vec<Share> = handles

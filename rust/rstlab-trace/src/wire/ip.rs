@@ -4,7 +4,7 @@
 
 use super::link::{self, Payload};
 use super::tcp;
-use super::{DecodeOptions, FrameMeta, IpFacts, Outcome, Segment};
+use super::{DecodeOptions, FragKey, Fragment, Fragments, FrameMeta, IpFacts, Outcome, Segment};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const MAX_TUNNEL_DEPTH: u8 = 4;
@@ -18,10 +18,10 @@ const PROTO_GRE: u8 = 47;
 // Always inlined into the frame path (it runs once per packet): left to LLVM, the choice
 // flips with unrelated changes elsewhere in the pass.
 #[inline(always)]
-pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     match d.first().map(|b| b >> 4) {
-        Some(4) => v4(meta, d, opts, depth, out),
-        Some(6) => v6(meta, d, opts, depth, out),
+        Some(4) => v4(meta, d, opts, depth, out, frags),
+        Some(6) => v6(meta, d, opts, depth, out, frags),
         Some(_) => Outcome::NotTcp,
         None => Outcome::Malformed("ip header missing"),
     }
@@ -30,7 +30,7 @@ pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
 #[inline(always)]
-fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -51,35 +51,80 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
     // Flags (3 bits: reserved, DF, MF) and the 13-bit fragment offset.
     let frag = u16::from_be_bytes([h[6], h[7]]);
     if frag & 0x2000 != 0 || frag & 0x1fff != 0 {
-        return Outcome::Fragment;
+        if !F::REASSEMBLES {
+            return Outcome::Fragment;
+        }
+        return v4_fragment(meta, d, ihl, declared, opts, depth, out, frags);
     }
     // Drop Ethernet padding past the declared end; keep a snap-length cut as it is.
     let body = &d[ihl..declared.min(d.len())];
-    let facts = IpFacts {
+    transport(meta, h[9], body, v4_facts(h, frag, (declared - ihl) as u32), opts, depth, out, frags)
+}
+
+#[inline(always)]
+fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32) -> IpFacts {
+    IpFacts {
         src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
         dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
         version: 4,
         ttl: h[8],
         ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
         dont_fragment: frag & 0x4000 != 0,
-        declared_len: (declared - ihl) as u32,
+        declared_len,
+    }
+}
+
+/// An IPv4 fragment (RFC 791 §3.2): handed to `frags`; if it completed its datagram, the whole
+/// datagram is decoded as if it had come in this frame, with this frame's header (its TTL and
+/// flags are what tshark shows on the frame that carries the reassembled segment).
+#[allow(clippy::too_many_arguments)]
+fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: usize, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+    let Some(h) = d.first_chunk::<20>() else {
+        return Outcome::Malformed("ipv4 header cut short");
     };
-    transport(meta, h[9], body, facts, opts, depth, out)
+    // A fragment cut by the snap length cannot be placed (Wireshark adds a fragment only when
+    // all its declared bytes were captured); neither can an empty one.
+    let Some(data) = d.get(ihl..declared).filter(|b| !b.is_empty()) else {
+        return Outcome::Fragment;
+    };
+    let off = u16::from_be_bytes([h[6], h[7]]);
+    let facts = v4_facts(h, off, 0);
+    let f = Fragment {
+        key: FragKey { src: facts.src, dst: facts.dst, id: u16::from_be_bytes([h[4], h[5]]) as u32, proto: h[9] },
+        offset: (off & 0x1fff) as u32 * 8,
+        more: off & 0x2000 != 0,
+        next: h[9],
+        data,
+    };
+    let Some((whole, proto)) = frags.add(meta, &f) else {
+        return Outcome::Fragment;
+    };
+    let facts = IpFacts { declared_len: whole.len() as u32, ..facts };
+    let r = transport(meta, proto, &whole, facts, opts, depth, out, frags);
+    frags.done(whole);
+    r
 }
 
 /// IPv6 (RFC 8200 §3), the fixed header read like IPv4's: from a 40-byte array at constant
 /// offsets.
 #[inline(always)]
-fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<40>() else {
         return Outcome::Malformed("ipv6 header cut short");
     };
     let plen = u16::from_be_bytes([h[4], h[5]]) as usize;
     // Zero payload length: a jumbogram (RFC 2675) or a TSO capture; use what was captured.
     let declared = if plen == 0 { d.len() - 40 } else { plen };
-    let mut body = &d[40..(40 + declared).min(d.len())];
-    let mut next = h[6];
-    let mut declared = declared as u32;
+    let body = &d[40..(40 + declared).min(d.len())];
+    v6_chain(meta, h, h[6], body, declared as u32, opts, depth, out, frags)
+}
+
+/// The IPv6 extension-header chain from `next` over `body`, then the transport: the packet's own
+/// chain, or the rest of a reassembled datagram's (what follows its fragment header).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+    let (mut next, mut body, mut declared) = (next, body, declared);
     // Walk the extension-header chain (RFC 8200 §4). Every header consumes at least 8 bytes, so
     // the walk ends with the packet; no count limit (Wireshark has none either, and stopping
     // early would call a TCP segment "not TCP" and shift every later conn_id off tcp.stream).
@@ -104,7 +149,10 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
                 let off_m = u16::from_be_bytes([body[2], body[3]]);
                 // An atomic fragment (offset 0, M clear; RFC 6946) is a whole packet.
                 if off_m & 0xfff9 != 0 {
-                    return Outcome::Fragment;
+                    if !F::REASSEMBLES {
+                        return Outcome::Fragment;
+                    }
+                    return v6_fragment(meta, h, body, declared, opts, depth, out, frags);
                 }
                 next = body[0];
                 body = &body[8..];
@@ -135,33 +183,64 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
         dont_fragment: false,
         declared_len: declared,
     };
-    transport(meta, next, body, facts, opts, depth, out)
+    transport(meta, next, body, facts, opts, depth, out, frags)
+}
+
+/// An IPv6 fragment (RFC 8200 §4.5), `body` starting at its fragment header (which may come
+/// anywhere in the extension chain): handed to `frags`; a completed datagram goes on down the
+/// chain from the offset-zero fragment's Next Header, with this frame's fixed header.
+#[allow(clippy::too_many_arguments)]
+fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+    // Cut by the snap length (fewer bytes than declared): cannot be placed, as in v4_fragment.
+    if (body.len() as u64) < declared as u64 || body.len() <= 8 {
+        return Outcome::Fragment;
+    }
+    let off_m = u16::from_be_bytes([body[2], body[3]]);
+    let f = Fragment {
+        key: FragKey {
+            src: IpAddr::V6(Ipv6Addr::from(*h[8..].first_chunk::<16>().expect("40 bytes"))),
+            dst: IpAddr::V6(Ipv6Addr::from(*h[24..].first_chunk::<16>().expect("40 bytes"))),
+            id: u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+            proto: 0,
+        },
+        offset: (off_m & 0xfff8) as u32,
+        more: off_m & 1 != 0,
+        next: body[0],
+        data: &body[8..],
+    };
+    let Some((whole, next)) = frags.add(meta, &f) else {
+        return Outcome::Fragment;
+    };
+    let r = v6_chain(meta, h, next, &whole, whole.len() as u32, opts, depth, out, frags);
+    frags.done(whole);
+    r
 }
 
 #[inline(always)]
-fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+#[allow(clippy::too_many_arguments)]
+fn transport<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     match proto {
         PROTO_TCP => tcp::decode(meta, body, facts, opts, out),
-        _ => tunnel(meta, proto, body, opts, depth, out),
+        _ => tunnel(meta, proto, body, opts, depth, out, frags),
     }
 }
 
 /// Everything that is not plain TCP: tunnels recurse into [`decode`], kept out of line so the
 /// common path inlines into one function.
 #[inline(never)]
-fn tunnel(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn tunnel<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     match proto {
         _ if depth >= MAX_TUNNEL_DEPTH => Outcome::NotTcp,
-        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, out),
-        PROTO_GRE => gre(meta, body, opts, depth + 1, out),
-        PROTO_UDP => udp(meta, body, opts, depth + 1, out),
+        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, out, frags),
+        PROTO_GRE => gre(meta, body, opts, depth + 1, out, frags),
+        PROTO_UDP => udp(meta, body, opts, depth + 1, out, frags),
         _ => Outcome::NotTcp,
     }
 }
 
-fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     match p {
-        Payload::Ip(b) => decode(meta, b, opts, depth, out),
+        Payload::Ip(b) => decode(meta, b, opts, depth, out, frags),
         Payload::NotIp => Outcome::NotTcp,
         Payload::Truncated(w) => Outcome::Malformed(w),
         Payload::Unsupported(_) => Outcome::NotTcp,
@@ -171,7 +250,7 @@ fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: 
 /// GRE (RFC 2784 / 2890; RFC 1701's routing field; version 1 is PPTP's enhanced GRE,
 /// RFC 2637 §4.1). Versions above 1 and the reserved flag bits are not GRE rstlab (or Zeek)
 /// can read.
-fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     if d.len() < 4 {
         return Outcome::Malformed("gre header cut short");
     }
@@ -218,7 +297,7 @@ fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
             return Outcome::NotTcp;
         }
         let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
-        return inner(meta, link::ppp(r), opts, depth, out);
+        return inner(meta, link::ppp(r), opts, depth, out, frags);
     }
     let payload = match proto {
         // Transparent Ethernet bridging.
@@ -242,13 +321,13 @@ fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
         p if (p & 0xff0f == 0x8200) || (p & 0xff0f == 0x8300 && p <= 0x8370) || p == 0x9000 => link::ieee80211(rest),
         t => link::ethertype(t, rest),
     };
-    inner(meta, payload, opts, depth, out)
+    inner(meta, payload, opts, depth, out, frags)
 }
 
 /// UDP-carried tunnels on their IANA ports: VXLAN (RFC 7348, 4789), GTP-U (3GPP TS 29.281,
 /// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544),
 /// AYIYA (5072).
-fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn udp<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     if d.len() < 8 {
         return Outcome::NotTcp;
     }
@@ -258,38 +337,38 @@ fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
     let is = |p: u16| sport == p || dport == p;
     if is(4789) {
         return match body.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out, frags),
             None => Outcome::NotTcp,
         };
     }
     if is(2152) {
-        return gtpu(meta, body, opts, depth, out);
+        return gtpu(meta, body, opts, depth, out, frags);
     }
     if is(4754) {
-        return gre(meta, body, opts, depth, out);
+        return gre(meta, body, opts, depth, out, frags);
     }
     if is(6081) {
-        return geneve(meta, body, opts, depth, out);
+        return geneve(meta, body, opts, depth, out, frags);
     }
     if is(3544) {
-        return teredo(meta, body, opts, depth, out);
+        return teredo(meta, body, opts, depth, out, frags);
     }
     if is(5072) {
-        return ayiya(meta, body, opts, depth, out);
+        return ayiya(meta, body, opts, depth, out, frags);
     }
     Outcome::NotTcp
 }
 
 /// Geneve (RFC 8926 §3.4): version 0 only; the options (in 4-byte units) are skipped.
-fn geneve(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     if body.len() < 8 || body[0] >> 6 != 0 {
         return Outcome::NotTcp;
     }
     let optlen = (body[0] & 0x3f) as usize * 4;
     let proto = u16::from_be_bytes([body[2], body[3]]);
     match body.get(8 + optlen..) {
-        Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out),
-        Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out),
+        Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out, frags),
+        Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out, frags),
         None => Outcome::Malformed("geneve options cut short"),
     }
 }
@@ -298,7 +377,7 @@ fn geneve(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, out: &m
 /// and authentication value lengths, the two values, an 8-byte nonce and a confirmation byte),
 /// then an optional origin indication (0x0000, 8 bytes), then the IPv6 packet. Anything else
 /// on the port is not Teredo.
-fn teredo(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     if b.len() >= 4 && b[0] == 0 && b[1] == 1 {
         let len = 4 + b[2] as usize + b[3] as usize + 9;
         match b.get(len..) {
@@ -313,7 +392,7 @@ fn teredo(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, out: &
         }
     }
     match b.first().map(|v| v >> 4) {
-        Some(6) => decode(meta, b, opts, depth, out),
+        Some(6) => decode(meta, b, opts, depth, out, frags),
         _ => Outcome::NotTcp,
     }
 }
@@ -321,7 +400,7 @@ fn teredo(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, out: &
 /// AYIYA ("anything in anything", SixXS): identity length (log2) and type, signature length
 /// (in 4-byte words) and hash method, authentication method and opcode, next header, a 4-byte
 /// epoch, then the identity and signature. Only opcode 1 (forward) carries a packet.
-fn ayiya(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     if b.len() < 8 {
         return Outcome::NotTcp;
     }
@@ -330,13 +409,13 @@ fn ayiya(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, out: &mut S
     }
     let len = 8 + (1usize << (b[0] >> 4)) + (b[1] >> 4) as usize * 4;
     match (b[3], b.get(len..)) {
-        (PROTO_IPIP | PROTO_IPV6, Some(r)) => decode(meta, r, opts, depth, out),
+        (PROTO_IPIP | PROTO_IPV6, Some(r)) => decode(meta, r, opts, depth, out, frags),
         (_, Some(_)) => Outcome::NotTcp,
         (_, None) => Outcome::Malformed("ayiya header cut short"),
     }
 }
 
-fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn gtpu<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
     if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
         return Outcome::NotTcp;
@@ -364,7 +443,7 @@ fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Se
         }
     }
     match d.get(off..) {
-        Some(r) => decode(meta, r, opts, depth, out),
+        Some(r) => decode(meta, r, opts, depth, out, frags),
         None => Outcome::Malformed("gtp-u header cut short"),
     }
 }

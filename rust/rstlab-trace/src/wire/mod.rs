@@ -3,12 +3,16 @@
 //!
 //! Decoding never panics and never allocates. A frame that is not a TCP segment comes back as a
 //! [`Decoded`] variant saying what it was (IP fragment, other protocol, too short), so the caller
-//! can count it and move on: none of these are errors of the capture file.
+//! can count it and move on: none of these are errors of the capture file. An IP fragment goes
+//! on to the [`Reassembler`] ([`reassemble_into`], `frag.rs`): a frame that completes a datagram
+//! carrying TCP decodes to that segment.
 
 mod link;
 mod ip;
 mod tcp;
+mod frag;
 
+pub use frag::{FragCounts, FragLimits, Reassembler};
 pub use link::LinkType;
 pub use tcp::{Checksum, OptionNames, TcpFlags, TcpOptions};
 
@@ -104,7 +108,8 @@ impl Segment {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {
     Tcp(Segment),
-    /// An IP fragment (first or later); fragments are counted, not reassembled.
+    /// An IP fragment (first or later) that completes nothing: [`decode`] does not reassemble
+    /// (see [`reassemble_into`]).
     Fragment,
     /// IP but not TCP (UDP, ICMP, ...), or not IP at all (ARP, LLDP, ...).
     NotTcp,
@@ -139,6 +144,7 @@ pub struct FrameMeta {
 
 /// Network-layer facts the TCP decoder needs: what `ip` hands to `tcp` (kept here, so neither
 /// decoder module depends on the other for it).
+#[derive(Clone, Copy)]
 pub(crate) struct IpFacts {
     pub src: IpAddr,
     pub dst: IpAddr,
@@ -160,6 +166,60 @@ pub enum Outcome {
     UnsupportedLink(u32),
 }
 
+/// What identifies the fragments of one datagram: source, destination, identification and
+/// protocol for IPv4 (RFC 791 §3.2, "the identification field is used to distinguish the
+/// fragments of one datagram from those of another"), source, destination and identification for
+/// IPv6 (RFC 8200 §4.5; `proto` is 0). The addresses are those of the header carrying the
+/// fragment header (inside a tunnel, the inner one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FragKey {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub id: u32,
+    pub proto: u8,
+}
+
+/// One IP fragment as the IP decoder found it (`ip` hands it to `frag`; kept here for the same
+/// reason as [`IpFacts`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Fragment<'a> {
+    pub key: FragKey,
+    /// Byte offset of `data` in the original datagram's fragmentable part.
+    pub offset: u32,
+    /// More Fragments: false on the one that ends the datagram.
+    pub more: bool,
+    /// IPv6: the fragment header's Next Header (only the offset-zero fragment's counts, RFC 8200
+    /// §4.5); IPv4: the protocol.
+    pub next: u8,
+    /// The fragment's data, every declared byte present (a fragment cut by the snap length never
+    /// gets here).
+    pub data: &'a [u8],
+}
+
+/// What the IP decoder does with a fragment. The frame path uses [`NoReassembly`] (a fragment is
+/// reported, nothing else: the path every packet takes pays nothing for reassembly); the
+/// [`Reassembler`] keeps fragments and hands back a datagram once it is whole.
+pub(crate) trait Fragments {
+    const REASSEMBLES: bool;
+    /// Keeps `f`; the whole datagram's fragmentable part and its next protocol if `f` completed
+    /// one. The buffer goes back through [`Fragments::done`] after it is decoded.
+    fn add(&mut self, meta: &FrameMeta, f: &Fragment<'_>) -> Option<(Vec<u8>, u8)>;
+    fn done(&mut self, buf: Vec<u8>);
+}
+
+/// Reports fragments as [`Outcome::Fragment`], keeps nothing.
+pub(crate) struct NoReassembly;
+
+impl Fragments for NoReassembly {
+    const REASSEMBLES: bool = false;
+    #[inline(always)]
+    fn add(&mut self, _meta: &FrameMeta, _f: &Fragment<'_>) -> Option<(Vec<u8>, u8)> {
+        None
+    }
+    #[inline(always)]
+    fn done(&mut self, _buf: Vec<u8>) {}
+}
+
 /// Decode one captured frame down to TCP.
 #[inline]
 pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
@@ -178,20 +238,37 @@ pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
 #[inline]
 pub fn decode_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, out: &mut Segment) -> Outcome {
     match link::strip(meta.linktype, data) {
-        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out),
+        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out, &mut NoReassembly),
         link::Payload::NotIp => Outcome::NotTcp,
         link::Payload::Truncated(why) => Outcome::Malformed(why),
-        link::Payload::Unsupported(lt) => skip(meta, data, opts, lt, out),
+        link::Payload::Unsupported(lt) => skip(meta, data, opts, lt, out, &mut NoReassembly),
+    }
+}
+
+/// A frame [`decode_into`] called [`Outcome::Fragment`], decoded again with `frags` keeping its
+/// fragment: [`Outcome::Tcp`] (the segment in `out`, numbered and timed as this frame) when it
+/// completed a datagram carrying TCP, [`Outcome::Fragment`] while the datagram is incomplete,
+/// otherwise what the whole datagram turned out to be. Decoding twice costs only fragments: the
+/// path every other frame takes stays as it was.
+#[cold]
+#[inline(never)]
+pub fn reassemble_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, frags: &mut Reassembler, out: &mut Segment) -> Outcome {
+    frags.expire(meta.ts_ns);
+    match link::strip(meta.linktype, data) {
+        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out, frags),
+        link::Payload::NotIp => Outcome::NotTcp,
+        link::Payload::Truncated(why) => Outcome::Malformed(why),
+        link::Payload::Unsupported(lt) => skip(meta, data, opts, lt, out, frags),
     }
 }
 
 /// A link type rstlab does not read: Zeek's skip analyzer when the caller chose an offset.
 #[inline(never)]
-fn skip(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, lt: u32, out: &mut Segment) -> Outcome {
+fn skip<F: Fragments>(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, lt: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     match opts.skip_link_bytes {
         None => Outcome::UnsupportedLink(lt),
         Some(n) => match data.get(n as usize..) {
-            Some(ip) => ip::decode(meta, ip, opts, 0, out),
+            Some(ip) => ip::decode(meta, ip, opts, 0, out, frags),
             None => Outcome::Malformed("frame shorter than skip_link_bytes"),
         },
     }
