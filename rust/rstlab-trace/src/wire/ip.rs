@@ -18,10 +18,10 @@ const PROTO_GRE: u8 = 47;
 // Always inlined into the frame path (it runs once per packet): left to LLVM, the choice
 // flips with unrelated changes elsewhere in the pass.
 #[inline(always)]
-pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
     match d.first().map(|b| b >> 4) {
-        Some(4) => v4(meta, d, opts, depth, out),
-        Some(6) => v6(meta, d, opts, depth, out),
+        Some(4) => v4(meta, d, opts, depth, encap, out),
+        Some(6) => v6(meta, d, opts, depth, encap, out),
         Some(_) => Outcome::NotTcp,
         None => Outcome::Malformed("ip header missing"),
     }
@@ -30,7 +30,7 @@ pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
 #[inline(always)]
-fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -63,6 +63,7 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
         ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
         dont_fragment: frag & 0x4000 != 0,
         declared_len: (declared - ihl) as u32,
+        encap,
     };
     transport(meta, h[9], body, facts, opts, depth, out)
 }
@@ -70,7 +71,7 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
 /// IPv6 (RFC 8200 §3), the fixed header read like IPv4's: from a 40-byte array at constant
 /// offsets.
 #[inline(always)]
-fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<40>() else {
         return Outcome::Malformed("ipv6 header cut short");
     };
@@ -134,6 +135,7 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
         ip_id: None,
         dont_fragment: false,
         declared_len: declared,
+        encap,
     };
     transport(meta, next, body, facts, opts, depth, out)
 }
@@ -142,26 +144,64 @@ fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segm
 fn transport(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     match proto {
         PROTO_TCP => tcp::decode(meta, body, facts, opts, out),
-        _ => tunnel(meta, proto, body, opts, depth, out),
+        _ => tunnel(meta, proto, body, &facts, opts, depth, out),
     }
 }
 
 /// Everything that is not plain TCP: tunnels recurse into [`decode`], kept out of line so the
 /// common path inlines into one function.
 #[inline(never)]
-fn tunnel(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn tunnel(meta: &FrameMeta, proto: u8, body: &[u8], ip: &IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+    // Zeek's `EncapsulatingConn` for IP-in-IP and GRE is the address pair, either way round.
+    let level = |kind: Tunnel| encap_level(ip.encap, kind, (ip.src, 0), (ip.dst, 0));
     match proto {
         _ if depth >= MAX_TUNNEL_DEPTH => Outcome::NotTcp,
-        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, out),
-        PROTO_GRE => gre(meta, body, opts, depth + 1, out),
-        PROTO_UDP => udp(meta, body, opts, depth + 1, out),
+        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, level(Tunnel::Ip), out),
+        PROTO_GRE => gre(meta, body, opts, depth + 1, level(Tunnel::Gre), out),
+        PROTO_UDP => udp(meta, body, ip, opts, depth + 1, out),
         _ => Outcome::NotTcp,
     }
 }
 
-fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+/// Zeek's tunnel types (`Tunnel::Type` in `init-bare.zeek`), as far as they tell
+/// encapsulations apart here.
+#[derive(Clone, Copy)]
+enum Tunnel {
+    Ip = 1,
+    Gre = 2,
+    Vxlan = 3,
+    Gtp = 4,
+    Geneve = 5,
+    Teredo = 6,
+}
+
+/// [`Segment::encap`] one level further in: the outer value mixed with this tunnel's kind and
+/// its endpoints, unordered (Zeek compares a tunnel by its outer connection, whichever way the
+/// packet goes). Never 0, which means "no tunnel".
+fn encap_level(outer: u32, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> u32 {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    // FNV-1a over the level's bytes: a fingerprint, not a security boundary (a collision
+    // between two tunnels of one connection would hide one change).
+    let mut h: u32 = 0x811c_9dc5 ^ outer;
+    let mut eat = |bytes: &[u8]| {
+        for &x in bytes {
+            h = (h ^ x as u32).wrapping_mul(0x0100_0193);
+        }
+    };
+    eat(&[kind as u8]);
+    for (addr, port) in [lo, hi] {
+        match addr {
+            IpAddr::V4(v) => eat(&v.octets()),
+            IpAddr::V6(v) => eat(&v.octets()),
+        }
+        eat(&port.to_be_bytes());
+    }
+    h.max(1)
+}
+
+fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
     match p {
-        Payload::Ip(b) => decode(meta, b, opts, depth, out),
+        Payload::Ip(b) => decode(meta, b, opts, depth, encap, out),
         Payload::NotIp => Outcome::NotTcp,
         Payload::Truncated(w) => Outcome::Malformed(w),
         Payload::Unsupported(_) => Outcome::NotTcp,
@@ -169,7 +209,7 @@ fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: 
 }
 
 /// GRE (RFC 2784 / 2890; version 1 is PPTP's enhanced GRE, RFC 2637).
-fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
     if d.len() < 4 {
         return Outcome::Malformed("gre header cut short");
     }
@@ -194,16 +234,16 @@ fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
     };
     match proto {
         // Transparent Ethernet bridging.
-        0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, rest), opts, depth, out),
+        0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, rest), opts, depth, encap, out),
         // ERSPAN type II: 8-byte header then Ethernet; type III: 12 bytes (+8 optional).
         0x88be => match rest.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, encap, out),
             None => Outcome::Malformed("erspan header cut short"),
         },
         0x22eb => {
             let o = if rest.get(11).is_some_and(|b| b & 1 != 0) { 20 } else { 12 };
             match rest.get(o..) {
-                Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+                Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, encap, out),
                 None => Outcome::Malformed("erspan header cut short"),
             }
         }
@@ -211,21 +251,21 @@ fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
         0x880b => {
             let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
             match r.first() {
-                Some(0x21) => decode(meta, &r[1..], opts, depth, out),
-                Some(0x57) => decode(meta, &r[1..], opts, depth, out),
-                Some(0x00) if r.get(1) == Some(&0x21) || r.get(1) == Some(&0x57) => decode(meta, &r[2..], opts, depth, out),
+                Some(0x21) => decode(meta, &r[1..], opts, depth, encap, out),
+                Some(0x57) => decode(meta, &r[1..], opts, depth, encap, out),
+                Some(0x00) if r.get(1) == Some(&0x21) || r.get(1) == Some(&0x57) => decode(meta, &r[2..], opts, depth, encap, out),
                 _ => Outcome::NotTcp,
             }
         }
         // Aruba's WLAN tunnel: an 802.11 frame (0x8200-0x82ff by controller model).
-        0x8200..=0x82ff => inner(meta, link::ieee80211(rest), opts, depth, out),
-        t => inner(meta, link::ethertype(t, rest), opts, depth, out),
+        0x8200..=0x82ff => inner(meta, link::ieee80211(rest), opts, depth, encap, out),
+        t => inner(meta, link::ethertype(t, rest), opts, depth, encap, out),
     }
 }
 
 /// UDP-carried tunnels on their IANA ports: VXLAN (RFC 7348, 4789), GTP-U (3GPP TS 29.281,
 /// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544).
-fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn udp(meta: &FrameMeta, d: &[u8], ip: &IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
     if d.len() < 8 {
         return Outcome::NotTcp;
     }
@@ -233,17 +273,21 @@ fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
     let dport = u16::from_be_bytes([d[2], d[3]]);
     let body = &d[8..];
     let is = |p: u16| sport == p || dport == p;
+    // A UDP tunnel is Zeek's UDP connection that carries it.
+    let level = |kind: Tunnel| encap_level(ip.encap, kind, (ip.src, sport), (ip.dst, dport));
     if is(4789) {
         return match body.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out),
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, level(Tunnel::Vxlan), out),
             None => Outcome::NotTcp,
         };
     }
     if is(2152) {
-        return gtpu(meta, body, opts, depth, out);
+        return gtpu(meta, body, opts, depth, level(Tunnel::Gtp), out);
     }
     if is(4754) {
-        return gre(meta, body, opts, depth, out);
+        // Zeek hands GRE-in-UDP to its GRE analyzer, whose tunnel is the address pair (the UDP
+        // source port is per-flow entropy, RFC 8086 §3.2, and may differ each way).
+        return gre(meta, body, opts, depth, encap_level(ip.encap, Tunnel::Gre, (ip.src, 0), (ip.dst, 0)), out);
     }
     if is(6081) {
         if body.len() < 8 {
@@ -252,18 +296,18 @@ fn udp(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Seg
         let optlen = (body[0] & 0x3f) as usize * 4;
         let proto = u16::from_be_bytes([body[2], body[3]]);
         return match body.get(8 + optlen..) {
-            Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out),
-            Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out),
+            Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, level(Tunnel::Geneve), out),
+            Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, level(Tunnel::Geneve), out),
             None => Outcome::NotTcp,
         };
     }
     if is(3544) && body.first().map(|b| b >> 4) == Some(6) {
-        return decode(meta, body, opts, depth, out);
+        return decode(meta, body, opts, depth, level(Tunnel::Teredo), out);
     }
     Outcome::NotTcp
 }
 
-fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment) -> Outcome {
+fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
     // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
     if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
         return Outcome::NotTcp;
@@ -291,7 +335,7 @@ fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Se
         }
     }
     match d.get(off..) {
-        Some(r) => decode(meta, r, opts, depth, out),
+        Some(r) => decode(meta, r, opts, depth, encap, out),
         None => Outcome::Malformed("gtp-u header cut short"),
     }
 }
