@@ -393,6 +393,68 @@ mod tests {
         assert!(matches!(crate::wire::decode(&meta(), &p, DecodeOptions::default()), Decoded::Malformed(_)));
     }
 
+    /// IPv4 from `a` to `b` carrying `proto`'s `body`.
+    fn v4(a: [u8; 4], b: [u8; 4], proto: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+        p.extend_from_slice(&a);
+        p.extend_from_slice(&b);
+        p[2..4].copy_from_slice(&((20 + body.len()) as u16).to_be_bytes());
+        p.extend_from_slice(body);
+        p
+    }
+
+    /// UDP from `sp` to `dp` with `body` (checksum 0: none).
+    fn udp(sp: u16, dp: u16, body: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sp.to_be_bytes());
+        u.extend_from_slice(&dp.to_be_bytes());
+        u.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(body);
+        u
+    }
+
+    fn encap_of(p: &[u8]) -> u32 {
+        match crate::wire::decode(&meta(), p, DecodeOptions::default()) {
+            Decoded::Tcp(s) => s.encap,
+            other => panic!("not tcp: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn encapsulation_is_the_outer_connection_either_way_round() {
+        let inner = v4([10, 0, 0, 1], [10, 0, 0, 2], PROTO_TCP, &syn());
+        // GTP-U G-PDU (3GPP TS 29.281 §5.1): version 1, PT 1, no options; type 255.
+        let mut gtp = vec![0x30, 0xff];
+        gtp.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+        gtp.extend_from_slice(&[0, 0, 0, 7]);
+        gtp.extend_from_slice(&inner);
+        let (a, b) = ([192, 0, 2, 1], [192, 0, 2, 2]);
+        let there = v4(a, b, PROTO_UDP, &udp(5906, 2152, &gtp));
+        let back = v4(b, a, PROTO_UDP, &udp(2152, 5906, &gtp));
+        let other = v4(b, a, PROTO_UDP, &udp(2152, 2152, &gtp));
+        assert_eq!(encap_of(&inner), 0, "no tunnel");
+        assert_ne!(encap_of(&there), 0);
+        // One UDP connection, either direction: one tunnel (Zeek's EncapsulatingConn is the
+        // outer connection); another UDP connection is another tunnel.
+        assert_eq!(encap_of(&there), encap_of(&back));
+        assert_ne!(encap_of(&there), encap_of(&other));
+        // IP-in-IP: the address pair, either way round; a different pair differs.
+        let ipip = |x, y| v4(x, y, PROTO_IPIP, &inner);
+        assert_eq!(encap_of(&ipip(a, b)), encap_of(&ipip(b, a)));
+        assert_ne!(encap_of(&ipip(a, b)), encap_of(&ipip(a, [192, 0, 2, 3])));
+        // GRE-in-UDP (RFC 8086): Zeek's GRE tunnel is the address pair, whatever the UDP
+        // source port (per-flow entropy).
+        let mut gre = vec![0, 0, 0x08, 0x00];
+        gre.extend_from_slice(&inner);
+        let g1 = v4(a, b, PROTO_UDP, &udp(40987, 4754, &gre));
+        let g2 = v4(b, a, PROTO_UDP, &udp(36527, 4754, &gre));
+        assert_eq!(encap_of(&g1), encap_of(&g2));
+        assert_eq!(encap_of(&g1), encap_of(&v4(a, b, PROTO_GRE, &gre)));
+        // Nested: the outer level is part of the inner one's identity.
+        assert_ne!(encap_of(&v4([1, 1, 1, 1], [2, 2, 2, 2], PROTO_IPIP, &there)), encap_of(&there));
+    }
+
     #[test]
     fn tunnels_nested_past_the_limit_stop_without_recursing() {
         // 200 levels of IP-in-IP: bounded recursion, and no panic.
