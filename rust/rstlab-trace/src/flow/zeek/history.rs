@@ -86,10 +86,11 @@ impl History {
 }
 
 /// What few connections need, allocated on first use: a history longer than the inline
-/// buffer, and the counters behind the rarer logarithmic letters (bad checksums,
-/// retransmissions, zero windows), by physical direction. (`G`'s counter is not rare: in a
-/// headers-only capture every acked segment is a content gap; it stays in the endpoint.)
-#[derive(Clone, Debug, Default)]
+/// buffer, the counters behind the rarer logarithmic letters (bad checksums,
+/// retransmissions, zero windows), by physical direction, a tunnel, and the reset timer.
+/// (`G`'s counter is not rare: in a headers-only capture every acked segment is a content gap;
+/// it stays in the endpoint.)
+#[derive(Clone, Debug)]
 pub(super) struct Rare {
     /// The whole history once it is longer than [`HIST_INLINE`]; empty until then.
     pub(super) history: String,
@@ -101,6 +102,23 @@ pub(super) struct Rare {
     pub(super) encap: u32,
     /// `Connection::tunnel_changes`: changes from one tunnel to another, up to the limit.
     pub(super) tunnel_changes: u32,
+    /// `TCPSessionAdapter::ResetTimer` (a RST after this side's FIN), as the other timers
+    /// (`ZeekConn::attempt_at`), or `NO_TIMER`.
+    pub(super) reset_at: u32,
+}
+
+impl Default for Rare {
+    fn default() -> Self {
+        Rare {
+            history: String::new(),
+            chk_cnt: [0; 2],
+            rxmt_cnt: [0; 2],
+            win0_cnt: [0; 2],
+            encap: 0,
+            tunnel_changes: 0,
+            reset_at: super::timers::NO_TIMER,
+        }
+    }
 }
 
 /// `ScaledHistoryEntry` with base 10: true on the 1st, 10th, 100th, ... event.
