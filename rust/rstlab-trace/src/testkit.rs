@@ -122,6 +122,11 @@ impl SegBuilder {
         self.s.header_len = 32;
         self
     }
+    /// The segment came through tunnels fingerprinted `e` ([`Segment::encap`]; 0: none).
+    pub fn encap(mut self, e: u32) -> Self {
+        self.s.encap = e;
+        self
+    }
     pub fn bad_checksum(mut self) -> Self {
         self.s.checksum = Checksum::Bad;
         self

@@ -228,15 +228,31 @@ impl ConnSink for Collector {
         if let Some(r) = st.resets {
             row.end_reason = r.finish_with_end_reason(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
         }
+        // Only streams Zeek splits need rows of their own in zeek_conns. A stream retired and
+        // continued is one Zeek splits too (the tracker retires only what Zeek's timers have
+        // ended): its earlier part, if it was whole, has no row of its own yet.
+        let mut split = st.zeek_done.map(|d| *d);
         match self.conns.slot(conn.id) {
             // A connection retired and then continued closes once per part, in order (the
             // continuation starts only after the part before it was retired): merge the parts.
-            Some(first) => first.merge(&mut row),
+            Some(first) => {
+                let parts = split.get_or_insert_default();
+                if first.zeek_conns == 1 {
+                    let earlier = ZeekRow {
+                        conn_id: first.conn_id,
+                        orig: first.orig,
+                        resp: first.resp,
+                        conn_state: first.conn_state,
+                        history: first.history.to_string(),
+                    };
+                    parts.insert(0, earlier);
+                }
+                first.merge(&mut row);
+            }
             none => *none = Some(row),
         }
-        // Only streams Zeek splits need rows of their own in zeek_conns.
-        if let Some(done) = st.zeek_done {
-            self.zeek_rows.extend(*done);
+        if let Some(parts) = split {
+            self.zeek_rows.extend(parts);
             self.zeek_rows.push(last);
         }
     }
@@ -550,5 +566,14 @@ mod tests {
         assert_eq!(u64_col(&a, "orig_bytes"), [10, 0]);
         assert_eq!(u64_col(&a, "first_frame"), [1, 5]);
         assert_eq!(u64_col(&a, "last_frame"), [frame, frame - 1]);
+        // Zeek ends connection 0 tcp_close_delay (5 s) after the server's RST, so the data at
+        // 11 s is a new Zeek connection: a partial one from port 40000 to 80, no flip (D, OTH).
+        // Both parts are Zeek rows of stream 0; stream 1 is one ACK-only partial connection.
+        let b = a.tables.zeek_conns.batch();
+        let ids = b.column(0).as_any().downcast_ref::<UInt64Array>().expect("conn_id");
+        let history = b.column_by_name("history").expect("history");
+        let history = history.as_any().downcast_ref::<arrow_array::StringArray>().expect("history");
+        let rows: Vec<(u64, &str)> = (0..b.num_rows()).map(|i| (ids.value(i), history.value(i))).collect();
+        assert_eq!(rows, [(0, "ShAr"), (0, "D"), (1, "A")]);
     }
 }

@@ -18,10 +18,10 @@ const PROTO_GRE: u8 = 47;
 // Always inlined into the frame path (it runs once per packet): left to LLVM, the choice
 // flips with unrelated changes elsewhere in the pass.
 #[inline(always)]
-pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     match d.first().map(|b| b >> 4) {
-        Some(4) => v4(meta, d, opts, depth, out, frags),
-        Some(6) => v6(meta, d, opts, depth, out, frags),
+        Some(4) => v4(meta, d, opts, depth, encap, out, frags),
+        Some(6) => v6(meta, d, opts, depth, encap, out, frags),
         Some(_) => Outcome::NotTcp,
         None => Outcome::Malformed("ip header missing"),
     }
@@ -30,7 +30,7 @@ pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptio
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
 #[inline(always)]
-fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -54,15 +54,15 @@ fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, 
         if !F::REASSEMBLES {
             return Outcome::Fragment;
         }
-        return v4_fragment(meta, d, ihl, declared, opts, depth, out, frags);
+        return v4_fragment(meta, d, ihl, declared, opts, depth, encap, out, frags);
     }
     // Drop Ethernet padding past the declared end; keep a snap-length cut as it is.
     let body = &d[ihl..declared.min(d.len())];
-    transport(meta, h[9], body, v4_facts(h, frag, (declared - ihl) as u32), opts, depth, out, frags)
+    transport(meta, h[9], body, v4_facts(h, frag, (declared - ihl) as u32, encap), opts, depth, out, frags)
 }
 
 #[inline(always)]
-fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32) -> IpFacts {
+fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32, encap: u32) -> IpFacts {
     IpFacts {
         src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
         dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
@@ -71,6 +71,7 @@ fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32) -> IpFacts {
         ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
         dont_fragment: frag & 0x4000 != 0,
         declared_len,
+        encap,
     }
 }
 
@@ -78,7 +79,7 @@ fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32) -> IpFacts {
 /// datagram is decoded as if it had come in this frame, with this frame's header (its TTL and
 /// flags are what tshark shows on the frame that carries the reassembled segment).
 #[allow(clippy::too_many_arguments)]
-fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: usize, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: usize, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -88,7 +89,7 @@ fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: u
         return Outcome::Fragment;
     };
     let off = u16::from_be_bytes([h[6], h[7]]);
-    let facts = v4_facts(h, off, 0);
+    let facts = v4_facts(h, off, 0, encap);
     let f = Fragment {
         key: FragKey { src: facts.src, dst: facts.dst, id: u16::from_be_bytes([h[4], h[5]]) as u32, proto: h[9] },
         offset: (off & 0x1fff) as u32 * 8,
@@ -108,7 +109,7 @@ fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: u
 /// IPv6 (RFC 8200 §3), the fixed header read like IPv4's: from a 40-byte array at constant
 /// offsets.
 #[inline(always)]
-fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<40>() else {
         return Outcome::Malformed("ipv6 header cut short");
     };
@@ -116,14 +117,14 @@ fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, 
     // Zero payload length: a jumbogram (RFC 2675) or a TSO capture; use what was captured.
     let declared = if plen == 0 { d.len() - 40 } else { plen };
     let body = &d[40..(40 + declared).min(d.len())];
-    v6_chain(meta, h, h[6], body, declared as u32, opts, depth, out, frags)
+    v6_chain(meta, h, h[6], body, declared as u32, opts, depth, encap, out, frags)
 }
 
 /// The IPv6 extension-header chain from `next` over `body`, then the transport: the packet's own
 /// chain, or the rest of a reassembled datagram's (what follows its fragment header).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     let (mut next, mut body, mut declared) = (next, body, declared);
     // Walk the extension-header chain (RFC 8200 §4). Every header consumes at least 8 bytes, so
     // the walk ends with the packet; no count limit (Wireshark has none either, and stopping
@@ -152,7 +153,7 @@ fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8],
                     if !F::REASSEMBLES {
                         return Outcome::Fragment;
                     }
-                    return v6_fragment(meta, h, body, declared, opts, depth, out, frags);
+                    return v6_fragment(meta, h, body, declared, opts, depth, encap, out, frags);
                 }
                 next = body[0];
                 body = &body[8..];
@@ -182,6 +183,7 @@ fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8],
         ip_id: None,
         dont_fragment: false,
         declared_len: declared,
+        encap,
     };
     transport(meta, next, body, facts, opts, depth, out, frags)
 }
@@ -190,7 +192,7 @@ fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8],
 /// anywhere in the extension chain): handed to `frags`; a completed datagram goes on down the
 /// chain from the offset-zero fragment's Next Header, with this frame's fixed header.
 #[allow(clippy::too_many_arguments)]
-fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     // Cut by the snap length (fewer bytes than declared): cannot be placed, as in v4_fragment.
     if (body.len() as u64) < declared as u64 || body.len() <= 8 {
         return Outcome::Fragment;
@@ -211,7 +213,7 @@ fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declar
     let Some((whole, next)) = frags.add(meta, &f) else {
         return Outcome::Fragment;
     };
-    let r = v6_chain(meta, h, next, &whole, whole.len() as u32, opts, depth, out, frags);
+    let r = v6_chain(meta, h, next, &whole, whole.len() as u32, opts, depth, encap, out, frags);
     frags.done(whole);
     r
 }
@@ -221,26 +223,65 @@ fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declar
 fn transport<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     match proto {
         PROTO_TCP => tcp::decode(meta, body, facts, opts, out),
-        _ => tunnel(meta, proto, body, opts, depth, out, frags),
+        _ => tunnel(meta, proto, body, &facts, opts, depth, out, frags),
     }
 }
 
 /// Everything that is not plain TCP: tunnels recurse into [`decode`], kept out of line so the
 /// common path inlines into one function.
 #[inline(never)]
-fn tunnel<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn tunnel<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], ip: &IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+    // Zeek's `EncapsulatingConn` for IP-in-IP and GRE is the address pair, either way round.
+    let level = |kind: Tunnel| encap_level(ip.encap, kind, (ip.src, 0), (ip.dst, 0));
     match proto {
         _ if depth >= MAX_TUNNEL_DEPTH => Outcome::NotTcp,
-        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, out, frags),
-        PROTO_GRE => gre(meta, body, opts, depth + 1, out, frags),
-        PROTO_UDP => udp(meta, body, opts, depth + 1, out, frags),
+        PROTO_IPIP | PROTO_IPV6 => decode(meta, body, opts, depth + 1, level(Tunnel::Ip), out, frags),
+        PROTO_GRE => gre(meta, body, opts, depth + 1, level(Tunnel::Gre), out, frags),
+        PROTO_UDP => udp(meta, body, ip, opts, depth + 1, out, frags),
         _ => Outcome::NotTcp,
     }
 }
 
-fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+/// Zeek's tunnel types (`Tunnel::Type` in `init-bare.zeek`), as far as they tell
+/// encapsulations apart here.
+#[derive(Clone, Copy)]
+enum Tunnel {
+    Ip = 1,
+    Gre = 2,
+    Vxlan = 3,
+    Gtp = 4,
+    Geneve = 5,
+    Teredo = 6,
+    Ayiya = 7,
+}
+
+/// [`Segment::encap`] one level further in: the outer value mixed with this tunnel's kind and
+/// its endpoints, unordered (Zeek compares a tunnel by its outer connection, whichever way the
+/// packet goes). Never 0, which means "no tunnel".
+fn encap_level(outer: u32, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> u32 {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    // FNV-1a over the level's bytes: a fingerprint, not a security boundary (a collision
+    // between two tunnels of one connection would hide one change).
+    let mut h: u32 = 0x811c_9dc5 ^ outer;
+    let mut eat = |bytes: &[u8]| {
+        for &x in bytes {
+            h = (h ^ x as u32).wrapping_mul(0x0100_0193);
+        }
+    };
+    eat(&[kind as u8]);
+    for (addr, port) in [lo, hi] {
+        match addr {
+            IpAddr::V4(v) => eat(&v.octets()),
+            IpAddr::V6(v) => eat(&v.octets()),
+        }
+        eat(&port.to_be_bytes());
+    }
+    h.max(1)
+}
+
+fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     match p {
-        Payload::Ip(b) => decode(meta, b, opts, depth, out, frags),
+        Payload::Ip(b) => decode(meta, b, opts, depth, encap, out, frags),
         Payload::NotIp => Outcome::NotTcp,
         Payload::Truncated(w) => Outcome::Malformed(w),
         Payload::Unsupported(_) => Outcome::NotTcp,
@@ -250,7 +291,7 @@ fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, de
 /// GRE (RFC 2784 / 2890; RFC 1701's routing field; version 1 is PPTP's enhanced GRE,
 /// RFC 2637 §4.1). Versions above 1 and the reserved flag bits are not GRE rstlab (or Zeek)
 /// can read.
-fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     if d.len() < 4 {
         return Outcome::Malformed("gre header cut short");
     }
@@ -297,7 +338,7 @@ fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
             return Outcome::NotTcp;
         }
         let r = if rest.starts_with(&[0xff, 0x03]) { &rest[2..] } else { rest };
-        return inner(meta, link::ppp(r), opts, depth, out, frags);
+        return inner(meta, link::ppp(r), opts, depth, encap, out, frags);
     }
     let payload = match proto {
         // Transparent Ethernet bridging.
@@ -321,13 +362,13 @@ fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
         p if (p & 0xff0f == 0x8200) || (p & 0xff0f == 0x8300 && p <= 0x8370) || p == 0x9000 => link::ieee80211(rest),
         t => link::ethertype(t, rest),
     };
-    inner(meta, payload, opts, depth, out, frags)
+    inner(meta, payload, opts, depth, encap, out, frags)
 }
 
 /// UDP-carried tunnels on their IANA ports: VXLAN (RFC 7348, 4789), GTP-U (3GPP TS 29.281,
 /// 2152), GRE-in-UDP (RFC 8086, 4754), Geneve (RFC 8926, 6081), Teredo (RFC 4380, 3544),
 /// AYIYA (5072).
-fn udp<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn udp<F: Fragments>(meta: &FrameMeta, d: &[u8], ip: &IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     if d.len() < 8 {
         return Outcome::NotTcp;
     }
@@ -335,40 +376,44 @@ fn udp<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
     let dport = u16::from_be_bytes([d[2], d[3]]);
     let body = &d[8..];
     let is = |p: u16| sport == p || dport == p;
+    // A UDP tunnel is Zeek's UDP connection that carries it.
+    let level = |kind: Tunnel| encap_level(ip.encap, kind, (ip.src, sport), (ip.dst, dport));
     if is(4789) {
         return match body.get(8..) {
-            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, out, frags),
+            Some(e) => inner(meta, link::strip(link::LinkType::ETHERNET, e), opts, depth, level(Tunnel::Vxlan), out, frags),
             None => Outcome::NotTcp,
         };
     }
     if is(2152) {
-        return gtpu(meta, body, opts, depth, out, frags);
+        return gtpu(meta, body, opts, depth, level(Tunnel::Gtp), out, frags);
     }
     if is(4754) {
-        return gre(meta, body, opts, depth, out, frags);
+        // Zeek hands GRE-in-UDP to its GRE analyzer, whose tunnel is the address pair (the UDP
+        // source port is per-flow entropy, RFC 8086 §3.2, and may differ each way).
+        return gre(meta, body, opts, depth, encap_level(ip.encap, Tunnel::Gre, (ip.src, 0), (ip.dst, 0)), out, frags);
     }
     if is(6081) {
-        return geneve(meta, body, opts, depth, out, frags);
+        return geneve(meta, body, opts, depth, level(Tunnel::Geneve), out, frags);
     }
     if is(3544) {
-        return teredo(meta, body, opts, depth, out, frags);
+        return teredo(meta, body, opts, depth, level(Tunnel::Teredo), out, frags);
     }
     if is(5072) {
-        return ayiya(meta, body, opts, depth, out, frags);
+        return ayiya(meta, body, opts, depth, level(Tunnel::Ayiya), out, frags);
     }
     Outcome::NotTcp
 }
 
 /// Geneve (RFC 8926 §3.4): version 0 only; the options (in 4-byte units) are skipped.
-fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     if body.len() < 8 || body[0] >> 6 != 0 {
         return Outcome::NotTcp;
     }
     let optlen = (body[0] & 0x3f) as usize * 4;
     let proto = u16::from_be_bytes([body[2], body[3]]);
     match body.get(8 + optlen..) {
-        Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, out, frags),
-        Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, out, frags),
+        Some(r) if proto == 0x6558 => inner(meta, link::strip(link::LinkType::ETHERNET, r), opts, depth, encap, out, frags),
+        Some(r) => inner(meta, link::ethertype(proto, r), opts, depth, encap, out, frags),
         None => Outcome::Malformed("geneve options cut short"),
     }
 }
@@ -377,7 +422,7 @@ fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, dept
 /// and authentication value lengths, the two values, an 8-byte nonce and a confirmation byte),
 /// then an optional origin indication (0x0000, 8 bytes), then the IPv6 packet. Anything else
 /// on the port is not Teredo.
-fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     if b.len() >= 4 && b[0] == 0 && b[1] == 1 {
         let len = 4 + b[2] as usize + b[3] as usize + 9;
         match b.get(len..) {
@@ -392,7 +437,7 @@ fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, dep
         }
     }
     match b.first().map(|v| v >> 4) {
-        Some(6) => decode(meta, b, opts, depth, out, frags),
+        Some(6) => decode(meta, b, opts, depth, encap, out, frags),
         _ => Outcome::NotTcp,
     }
 }
@@ -400,7 +445,7 @@ fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, dep
 /// AYIYA ("anything in anything", SixXS): identity length (log2) and type, signature length
 /// (in 4-byte words) and hash method, authentication method and opcode, next header, a 4-byte
 /// epoch, then the identity and signature. Only opcode 1 (forward) carries a packet.
-fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     if b.len() < 8 {
         return Outcome::NotTcp;
     }
@@ -409,13 +454,13 @@ fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u
     }
     let len = 8 + (1usize << (b[0] >> 4)) + (b[1] >> 4) as usize * 4;
     match (b[3], b.get(len..)) {
-        (PROTO_IPIP | PROTO_IPV6, Some(r)) => decode(meta, r, opts, depth, out, frags),
+        (PROTO_IPIP | PROTO_IPV6, Some(r)) => decode(meta, r, opts, depth, encap, out, frags),
         (_, Some(_)) => Outcome::NotTcp,
         (_, None) => Outcome::Malformed("ayiya header cut short"),
     }
 }
 
-fn gtpu<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
+fn gtpu<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
     // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
     if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
         return Outcome::NotTcp;
@@ -443,7 +488,7 @@ fn gtpu<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8
         }
     }
     match d.get(off..) {
-        Some(r) => decode(meta, r, opts, depth, out, frags),
+        Some(r) => decode(meta, r, opts, depth, encap, out, frags),
         None => Outcome::Malformed("gtp-u header cut short"),
     }
 }
@@ -499,6 +544,68 @@ mod tests {
         // A chain of nothing but extension headers that never ends in a payload.
         let p = v6(&[60; 8], &[], 60);
         assert!(matches!(crate::wire::decode(&meta(), &p, DecodeOptions::default()), Decoded::Malformed(_)));
+    }
+
+    /// IPv4 from `a` to `b` carrying `proto`'s `body`.
+    fn v4(a: [u8; 4], b: [u8; 4], proto: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+        p.extend_from_slice(&a);
+        p.extend_from_slice(&b);
+        p[2..4].copy_from_slice(&((20 + body.len()) as u16).to_be_bytes());
+        p.extend_from_slice(body);
+        p
+    }
+
+    /// UDP from `sp` to `dp` with `body` (checksum 0: none).
+    fn udp(sp: u16, dp: u16, body: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sp.to_be_bytes());
+        u.extend_from_slice(&dp.to_be_bytes());
+        u.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(body);
+        u
+    }
+
+    fn encap_of(p: &[u8]) -> u32 {
+        match crate::wire::decode(&meta(), p, DecodeOptions::default()) {
+            Decoded::Tcp(s) => s.encap,
+            other => panic!("not tcp: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn encapsulation_is_the_outer_connection_either_way_round() {
+        let inner = v4([10, 0, 0, 1], [10, 0, 0, 2], PROTO_TCP, &syn());
+        // GTP-U G-PDU (3GPP TS 29.281 §5.1): version 1, PT 1, no options; type 255.
+        let mut gtp = vec![0x30, 0xff];
+        gtp.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+        gtp.extend_from_slice(&[0, 0, 0, 7]);
+        gtp.extend_from_slice(&inner);
+        let (a, b) = ([192, 0, 2, 1], [192, 0, 2, 2]);
+        let there = v4(a, b, PROTO_UDP, &udp(5906, 2152, &gtp));
+        let back = v4(b, a, PROTO_UDP, &udp(2152, 5906, &gtp));
+        let other = v4(b, a, PROTO_UDP, &udp(2152, 2152, &gtp));
+        assert_eq!(encap_of(&inner), 0, "no tunnel");
+        assert_ne!(encap_of(&there), 0);
+        // One UDP connection, either direction: one tunnel (Zeek's EncapsulatingConn is the
+        // outer connection); another UDP connection is another tunnel.
+        assert_eq!(encap_of(&there), encap_of(&back));
+        assert_ne!(encap_of(&there), encap_of(&other));
+        // IP-in-IP: the address pair, either way round; a different pair differs.
+        let ipip = |x, y| v4(x, y, PROTO_IPIP, &inner);
+        assert_eq!(encap_of(&ipip(a, b)), encap_of(&ipip(b, a)));
+        assert_ne!(encap_of(&ipip(a, b)), encap_of(&ipip(a, [192, 0, 2, 3])));
+        // GRE-in-UDP (RFC 8086): Zeek's GRE tunnel is the address pair, whatever the UDP
+        // source port (per-flow entropy).
+        let mut gre = vec![0, 0, 0x08, 0x00];
+        gre.extend_from_slice(&inner);
+        let g1 = v4(a, b, PROTO_UDP, &udp(40987, 4754, &gre));
+        let g2 = v4(b, a, PROTO_UDP, &udp(36527, 4754, &gre));
+        assert_eq!(encap_of(&g1), encap_of(&g2));
+        assert_eq!(encap_of(&g1), encap_of(&v4(a, b, PROTO_GRE, &gre)));
+        // Nested: the outer level is part of the inner one's identity.
+        assert_ne!(encap_of(&v4([1, 1, 1, 1], [2, 2, 2, 2], PROTO_IPIP, &there)), encap_of(&there));
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub struct Segment {
     pub checksum: Checksum,
     /// Index of the capture interface (pcapng) the frame came from.
     pub interface: u32,
+    /// The tunnels the segment came through, as Zeek tells encapsulations apart
+    /// (`EncapsulationStack` equality): 0 for none, else a hash of each level's kind and its
+    /// outer endpoints, unordered (Zeek's `EncapsulatingConn` is the outer connection, not the
+    /// packet's direction). Two segments of one connection with different values came through
+    /// different tunnels (`Connection::CheckEncapsulation`).
+    pub encap: u32,
 }
 
 impl Default for Segment {
@@ -85,6 +91,7 @@ impl Default for Segment {
             options: TcpOptions::default(),
             checksum: Checksum::Unverified,
             interface: 0,
+            encap: 0,
         }
     }
 }
@@ -154,6 +161,8 @@ pub(crate) struct IpFacts {
     pub dont_fragment: bool,
     /// Bytes of the transport segment the IP header declares.
     pub declared_len: u32,
+    /// The tunnels around this IP header ([`Segment::encap`]).
+    pub encap: u32,
 }
 
 /// What one frame turned out to be, for [`decode_into`] (the segment itself is written in place).
@@ -238,7 +247,7 @@ pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
 #[inline]
 pub fn decode_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, out: &mut Segment) -> Outcome {
     match link::strip(meta.linktype, data) {
-        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out, &mut NoReassembly),
+        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, 0, out, &mut NoReassembly),
         link::Payload::NotIp => Outcome::NotTcp,
         link::Payload::Truncated(why) => Outcome::Malformed(why),
         link::Payload::Unsupported(lt) => skip(meta, data, opts, lt, out, &mut NoReassembly),
@@ -255,7 +264,7 @@ pub fn decode_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, out: &mut
 pub fn reassemble_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, frags: &mut Reassembler, out: &mut Segment) -> Outcome {
     frags.expire(meta.ts_ns);
     match link::strip(meta.linktype, data) {
-        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, out, frags),
+        link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, 0, out, frags),
         link::Payload::NotIp => Outcome::NotTcp,
         link::Payload::Truncated(why) => Outcome::Malformed(why),
         link::Payload::Unsupported(lt) => skip(meta, data, opts, lt, out, frags),
@@ -268,7 +277,7 @@ fn skip<F: Fragments>(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, lt: u3
     match opts.skip_link_bytes {
         None => Outcome::UnsupportedLink(lt),
         Some(n) => match data.get(n as usize..) {
-            Some(ip) => ip::decode(meta, ip, opts, 0, out, frags),
+            Some(ip) => ip::decode(meta, ip, opts, 0, 0, out, frags),
             None => Outcome::Malformed("frame shorter than skip_link_bytes"),
         },
     }

@@ -290,6 +290,7 @@ pub(crate) fn decode(meta: &FrameMeta, body: &[u8], ip: IpFacts, opts: DecodeOpt
         options,
         checksum,
         interface: meta.interface,
+        encap: ip.encap,
     };
     Outcome::Tcp
 }

@@ -13,6 +13,10 @@ pub(super) const HIST_FIN_RST_PKT: u16 = 0x08;
 pub(super) const HIST_DATA_PKT: u16 = 0x10;
 pub(super) const HIST_ACK_PKT: u16 = 0x20;
 pub(super) const HIST_MULTI_FLAG_PKT: u16 = 0x40;
+/// The connection-level `HIST_UNKNOWN_PKT` (`session::detail` in Zeek): `X` once per connection,
+/// upper case whichever side caused it. Kept in the originator's byte, where no endpoint mask
+/// reaches, and never shifted.
+pub(super) const HIST_UNKNOWN_PKT: u16 = 0x80;
 
 pub(super) const HIST_INLINE: usize = 15;
 /// `History::len` once the history has moved to [`Rare::history`].
@@ -82,16 +86,39 @@ impl History {
 }
 
 /// What few connections need, allocated on first use: a history longer than the inline
-/// buffer, and the counters behind the rarer logarithmic letters (bad checksums,
-/// retransmissions, zero windows), by physical direction. (`G`'s counter is not rare: in a
-/// headers-only capture every acked segment is a content gap; it stays in the endpoint.)
-#[derive(Clone, Debug, Default)]
+/// buffer, the counters behind the rarer logarithmic letters (bad checksums,
+/// retransmissions, zero windows), by physical direction, a tunnel, and the reset timer.
+/// (`G`'s counter is not rare: in a headers-only capture every acked segment is a content gap;
+/// it stays in the endpoint.)
+#[derive(Clone, Debug)]
 pub(super) struct Rare {
     /// The whole history once it is longer than [`HIST_INLINE`]; empty until then.
     pub(super) history: String,
     pub(super) chk_cnt: [u32; 2],
     pub(super) rxmt_cnt: [u32; 2],
     pub(super) win0_cnt: [u32; 2],
+    /// The encapsulation the connection last saw ([`crate::wire::Segment::encap`]), while it is
+    /// tunnelled (`Connection::encapsulation`).
+    pub(super) encap: u32,
+    /// `Connection::tunnel_changes`: changes from one tunnel to another, up to the limit.
+    pub(super) tunnel_changes: u32,
+    /// `TCPSessionAdapter::ResetTimer` (a RST after this side's FIN), as the other timers
+    /// (`ZeekConn::attempt_at`), or `NO_TIMER`.
+    pub(super) reset_at: u32,
+}
+
+impl Default for Rare {
+    fn default() -> Self {
+        Rare {
+            history: String::new(),
+            chk_cnt: [0; 2],
+            rxmt_cnt: [0; 2],
+            win0_cnt: [0; 2],
+            encap: 0,
+            tunnel_changes: 0,
+            reset_at: super::timers::NO_TIMER,
+        }
+    }
 }
 
 /// `ScaledHistoryEntry` with base 10: true on the 1st, 10th, 100th, ... event.
@@ -145,6 +172,14 @@ impl ZeekConn {
             false
         } else {
             true
+        }
+    }
+
+    /// `Connection::CheckHistory` at the connection level: `code` as given, once.
+    pub(super) fn check_conn_history(&mut self, mask: u16, code: u8) {
+        if self.hist_seen & mask == 0 {
+            self.hist_seen |= mask;
+            self.history.push(&mut self.rare, code);
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::endpoint::{relative_seq, segment_len, F_DID_CLOSE, F_FIN_SEEN};
 use super::history::{scaled_hit, HIST_SYN_PKT};
-use super::timers::{NO_TIMER, TCP_ATTEMPT_DELAY, TCP_CLOSE_DELAY, TCP_SESSION_TIMER};
+use super::timers::{NO_TIMER, TCP_ATTEMPT_DELAY, TCP_CLOSE_DELAY, TCP_RESET_DELAY, TCP_SESSION_TIMER};
 use super::{EndpointState, ZeekConn, C_ACTIVE, C_TCP_INACTIVITY};
 use crate::seq::SeqNumber;
 use crate::wire::{Segment, TcpFlags};
@@ -239,7 +239,7 @@ impl ZeekConn {
             E::Inactive => self.update_inactive_state(t, e, base, len, f),
             E::SynSent | E::SynAckSent => self.update_syn_sent_state(e, f),
             E::Established | E::Partial => self.update_established_state(e, f),
-            E::Closed => self.update_closed_state(e, f),
+            E::Closed => self.update_closed_state(t, e, f),
             E::Reset => (false, false), // only weirds: SYN/FIN/data after reset
         }
     }
@@ -362,14 +362,21 @@ impl ZeekConn {
         (do_close, gen_event)
     }
 
-    /// `UpdateClosedState`: after a full FIN exchange, a RST does not change the state.
-    pub(super) fn update_closed_state(&mut self, e: usize, f: TcpFlags) -> (bool, bool) {
+    /// `UpdateClosedState`: after a full FIN exchange, a RST does not change the state. A RST
+    /// after this side's own FIN (the peer still open) sets the `ResetTimer`: the connection
+    /// ends `tcp_reset_delay` later, however busy the peer (Zeek used to set it only when a
+    /// script handled `connection_reset`; its core.tcp.fin-rst-timeout test pins the timer as
+    /// unconditional).
+    pub(super) fn update_closed_state(&mut self, t: i64, e: usize, f: TcpFlags) -> (bool, bool) {
         let mut do_close = false;
         if f.rst() && self.ep[1 - e].state != EndpointState::Closed {
             self.set_state(e, EndpointState::Reset);
             if !self.ep[e].has(F_DID_CLOSE) {
                 do_close = true;
             }
+            let at = self.timer_at(t.saturating_add(TCP_RESET_DELAY));
+            let r = self.rare_counters();
+            r.reset_at = r.reset_at.min(at);
         }
         (do_close, false)
     }
@@ -393,6 +400,9 @@ impl ZeekConn {
             self.attempt_at = NO_TIMER;
             self.expire_at = NO_TIMER;
             self.close_expire_at = NO_TIMER;
+            if let Some(r) = self.rare.as_mut() {
+                r.reset_at = NO_TIMER;
+            }
             let at = self.timer_at(self.last_time.saturating_add(TCP_CLOSE_DELAY));
             self.delete_at = self.delete_at.min(at);
         } else if ep_prev != E::Inactive {

@@ -19,9 +19,10 @@
 //! Known approximations, all documented where they are made: the reassembler keeps one
 //! out-of-order block per direction (several holes acked at once count as one gap); closing is
 //! never deferred for undelivered data; timers fire at their own time, not at the next packet of
-//! the whole capture; the analysis-limit letter `X` is never produced (it needs the
-//! encapsulation, which a [`Segment`] does not carry). The first-packet and late (PR #2191) role
-//! flips and the PR's `H` → `^h` rewrite follow Zeek's baselines.
+//! the whole capture; of the limits behind the analysis-partial letter `X`, only the tunnel
+//! changes one applies to TCP's own view (`tunnel`; the others are application analyzers').
+//! The first-packet and late (PR #2191) role flips and the PR's `H` → `^h` rewrite follow
+//! Zeek's baselines.
 //!
 //! A [`ZeekConn`] is 184 bytes, the per-packet state first. It allocates only for what few
 //! connections need (a history longer than 15 letters, or bad-checksum, retransmission or
@@ -34,8 +35,9 @@
 //!
 //! One file per seam, each using only the ones before it (and what is declared here):
 //! `endpoint` (one side's state and numbering), `history` (the letters), `reassembly` (content
-//! gaps), `timers`, `machine` (per-packet processing and the state machine), `fast` (the
-//! established fast path); `state` (`conn_state`) reads `endpoint` only.
+//! gaps), `timers`, `tunnel` (the encapsulation and its change limit), `machine` (per-packet
+//! processing and the state machine), `fast` (the established fast path); `state`
+//! (`conn_state`) reads `endpoint` only.
 
 mod endpoint;
 mod fast;
@@ -44,6 +46,7 @@ mod machine;
 mod reassembly;
 mod state;
 mod timers;
+mod tunnel;
 #[cfg(test)]
 mod tests;
 
@@ -146,7 +149,7 @@ pub struct ZeekConn {
     /// `first_packet_seen`, by role: bit 0 originator, bit 1 responder.
     first_packet_seen: u8,
     /// `C_*` bits: `is_partial`, `Connection::is_active`, the TCP inactivity timeout in force,
-    /// `-C`.
+    /// `-C`, tunnelled.
     bits: u8,
     // ----- cold
     /// `TCP_Endpoint::prev_state`, by physical direction.
@@ -170,6 +173,8 @@ const C_ACTIVE: u8 = 2;
 const C_TCP_INACTIVITY: u8 = 4;
 /// Zeek's `-C` ([`ZeekOptions::ignore_checksums`]).
 const C_IGNORE_CHECKSUMS: u8 = 8;
+/// The connection is tunnelled: its encapsulation is in `Rare::encap` (`tunnel`).
+const C_TUNNELLED: u8 = 16;
 
 impl ZeekConn {
     /// Called with the connection's first packet (before [`ZeekConn::on_segment`] is called
@@ -224,6 +229,7 @@ impl ZeekConn {
                 c.flip_roles();
             }
         }
+        c.init_encapsulation(first.encap);
         c.next_deadline_ns = c.deadline();
         c
     }
@@ -298,6 +304,11 @@ impl ZeekConn {
     #[inline]
     pub fn on_segment(&mut self, dir: Dir, seg: &Segment) {
         let e = dir.idx();
+        // `CheckEncapsulation`, for tunnelled packets and connections only: untunnelled traffic
+        // pays two tests.
+        if seg.encap != 0 || self.bit(C_TUNNELLED) {
+            self.check_encapsulation(seg.encap);
+        }
         if !self.established_fast_path(seg) {
             self.on_segment_full(e, seg);
         } else if cfg!(debug_assertions) {

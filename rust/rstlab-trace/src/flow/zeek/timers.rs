@@ -1,6 +1,8 @@
 //! Zeek's timers for a connection: the inactivity timeout (`Connection`), and the
-//! connection-attempt, expire and close-delay timers (`TCPSessionAdapter::AttemptTimer`,
-//! `ExpireTimer`, `ConnDeleteTimer`), with their defaults from `init-bare.zeek`.
+//! connection-attempt, expire, reset and close-delay timers (`TCPSessionAdapter::AttemptTimer`,
+//! `ExpireTimer`, `ResetTimer`, `ConnDeleteTimer`), with their defaults from `init-bare.zeek`.
+//! The partial-close timer (`tcp_partial_close_delay`) is set only when a script handles
+//! `connection_partial_close`, which none of Zeek's own scripts do.
 
 use super::endpoint::F_DID_CLOSE;
 use super::{EndpointState, ZeekConn, C_ACTIVE, C_TCP_INACTIVITY};
@@ -12,6 +14,7 @@ pub(super) const TCP_SESSION_TIMER: i64 = 6 * SEC;
 pub(super) const TCP_CONNECTION_LINGER: i64 = 5 * SEC;
 pub(super) const TCP_ATTEMPT_DELAY: i64 = 5 * SEC;
 pub(super) const TCP_CLOSE_DELAY: i64 = 5 * SEC;
+pub(super) const TCP_RESET_DELAY: i64 = 5 * SEC;
 pub(super) const TCP_INACTIVITY_TIMEOUT: i64 = 300 * SEC;
 /// The TCP session adapter starts a connection on `udp_inactivity_timeout` and switches to
 /// `tcp_inactivity_timeout` when the handshake completes (`TCP_Endpoint::SetState`).
@@ -45,6 +48,14 @@ impl ZeekConn {
             || now_ns >= self.timer_ns(self.delete_at)
         {
             return true;
+        }
+        let reset_at = self.rare.as_ref().map_or(NO_TIMER, |r| r.reset_at);
+        if self.timer_ns(reset_at) <= now_ns {
+            // `ResetTimer`: the connection ends unless it already finished or was reset.
+            self.rare_counters().reset_at = NO_TIMER;
+            if self.bit(C_ACTIVE) {
+                return true;
+            }
         }
         if self.timer_ns(self.attempt_at) <= now_ns {
             self.attempt_at = NO_TIMER;
@@ -86,13 +97,15 @@ impl ZeekConn {
     }
 
     /// The earliest time at which [`ZeekConn::timed_out_full`] does anything: the inactivity
-    /// deadline, the delete timer, the attempt timer and the two expire chains.
+    /// deadline, the delete timer, the attempt timer, the reset timer and the two expire
+    /// chains.
     pub(super) fn deadline(&self) -> i64 {
         let timers = self
             .delete_at
             .min(self.attempt_at)
             .min(self.expire_at)
-            .min(self.close_expire_at);
+            .min(self.close_expire_at)
+            .min(self.rare.as_ref().map_or(NO_TIMER, |r| r.reset_at));
         // `timer_ns` is monotonic in its argument (NO_TIMER, the largest, maps to i64::MAX).
         self.last_time
             .saturating_add(self.inactivity_timeout())

@@ -4,10 +4,12 @@
 //! originator's state when the event under test arrives: `<state>_<event>_<variant>`.
 //!
 //! `states`: one group per originator state; `fast`: the fast paths against the full
-//! computation, on seeded random streams; here: the helpers and their own checks.
+//! computation, on seeded random streams; `tunnel`: the encapsulation and its change limit;
+//! here: the helpers and their own checks.
 
 mod fast;
 mod states;
+mod tunnel;
 
 use super::state::rstos0_history;
 use super::*;

@@ -519,6 +519,42 @@ fn established_inactivity_timeout() {
 // ----- CLOSED ----------------------------------------------------------------------------------------
 
 #[test]
+fn closed_rst_after_own_fin_reset_timer_ends_a_busy_connection() {
+    // UpdateClosedState: the client's RST after its own FIN, the server still open, sets the
+    // ResetTimer at t + tcp_reset_delay (5 s); when it fires the connection is removed however
+    // recent its last packet (core.tcp.fin-rst-timeout). The server keeps talking until 6 s.
+    let mut pkts = with(
+        established(),
+        &[cs(11, 21).fin().ts_ms(1100), ss(21, 12).ts_ms(1150), cs(12, 21).rst().ts_ms(1200)],
+    );
+    for (i, ms) in (2000..=6000).step_by(1000).enumerate() {
+        pkts.push(ss(21 + 10 * i as u32, 12).payload(10).ts_ms(ms));
+    }
+    let mut c = run(&pkts);
+    check(&c, "ShADadFR", ConnState::RSTO);
+    assert!(!c.timed_out(6_199_000_000));
+    assert!(c.timed_out(6_200_000_000));
+}
+
+#[test]
+fn closed_rst_after_own_fin_then_peer_fin_cancels_reset_timer() {
+    // The server's FIN then completes the close (the client's FIN-then-RST counts as a normal
+    // termination): CancelTimers, and the delete timer at last + tcp_close_delay (5 s).
+    let mut c = run(&with(
+        established(),
+        &[
+            cs(11, 21).fin().ts_ms(1100),
+            ss(21, 12).ts_ms(1150),
+            cs(12, 21).rst().ts_ms(1200),
+            ss(21, 12).fin().ts_ms(2000),
+        ],
+    ));
+    check(&c, "ShADadFRf", ConnState::SF);
+    assert!(!c.timed_out(6_999_000_000));
+    assert!(c.timed_out(7_000_000_000));
+}
+
+#[test]
 fn closed_rst_after_orig_fin_rsto() {
     // ldap/ldap-starttls.pcap: ShADadFR / RSTO.
     let c = run(&with(
