@@ -28,7 +28,7 @@ from ._rstlab import Sock
 from .errors import RstlabError
 from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
                    RunResetRow, ScenarioInfo, WatchRow)
-from .table import Table
+from .table import Table, rfc3339
 from .trace import Connection, Trace
 
 if TYPE_CHECKING:
@@ -77,10 +77,17 @@ def privileges() -> str | None:
     return None
 
 
-def _table(rows: list[Row], name: str) -> Table[Row]:
+def _table(rows: list[Row], name: str, times: tuple[str, ...] = ()) -> Table[Row]:
+    """A table of the binding's record dicts; ``times`` are columns of integer nanoseconds since
+    the epoch, made ``timestamp[ns, tz=UTC]`` like the trace tables' times."""
     import pyarrow as pa
 
-    table: Table[Row] = Table.from_arrow(pa.Table.from_pylist(rows), name)
+    tbl = pa.Table.from_pylist(rows)
+    for c in times:
+        if c in tbl.column_names:
+            i = tbl.column_names.index(c)
+            tbl = tbl.set_column(i, c, tbl.column(c).cast(pa.int64()).cast(pa.timestamp("ns", tz="UTC")))
+    table: Table[Row] = Table.from_arrow(tbl, name)
     return table
 
 
@@ -159,7 +166,7 @@ class Run:
 
     @cached_property
     def resets(self) -> Table[RunResetRow]:
-        return _table(self._native.resets, "resets")
+        return _table(self._native.resets, "resets", times=("ts",))
 
     @cached_property
     def app_events(self) -> Table[AppEvent]:
@@ -223,7 +230,7 @@ class Run:
             "claim": self.claim,
             "verdict": self.verdict,
             "evidence": self.evidence,
-            "resets": list(self._native.resets),
+            "resets": [{**r, "ts": rfc3339(r["ts"])} for r in self._native.resets],
             "app_events": list(self._native.app_events),
             "kernel_events": list(self._native.kernel_events),
             "oracle_available": self.oracle_available,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime, timedelta
 import os
 import sys
 from collections.abc import Mapping
@@ -292,9 +293,9 @@ class Connection:
     resp_addr: str
     resp_port: int
     ip_version: int
-    first_ts: float
-    last_ts: float
-    duration: float
+    first_ts: datetime
+    last_ts: datetime
+    duration: timedelta
     first_frame: int
     last_frame: int
     orig_pkts: int
@@ -390,7 +391,7 @@ class Connection:
             ("conn_state / history", f"{r.get('conn_state') or '?'} / {r.get('history') or '-'}"),
             ("packets", f"{r.get('orig_pkts')} → / ← {r.get('resp_pkts')}"),
             ("bytes", f"{r.get('orig_bytes')} → / ← {r.get('resp_bytes')}"),
-            ("duration", f"{float(r.get('duration') or 0.0):.6f} s"),
+            ("duration", f"{(r['duration'] // timedelta(microseconds=1)) / 1e6:.6f} s"),
             ("ended by", str(r.get("end_reason") or "?")),
         ]
         out = [f"<div class='rstlab-connection'><p><b>rstlab.Connection {self.conn_id}</b></p>",
