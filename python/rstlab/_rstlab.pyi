@@ -65,6 +65,13 @@ class Analysis:
         (the tables hold what was read before the damage), an :class:`OSError` by errno with the
         filename, or :class:`KeyboardInterrupt`. Made, not raised: ``rstlab.read`` attaches the
         partial trace and raises or keeps it."""
+    def connection_segments(self, conn_id: int, first_frame: int, last_frame: int) -> ArrowTable:
+        """The segments of connection ``conn_id`` (its row's ``first_frame`` / ``last_frame``),
+        re-read with the GIL released: only the frames it spans, from the last place the pass
+        marked before them (classic pcap; pcapng is read from the start up to ``last_frame``)."""
+    @property
+    def index_bytes(self) -> int:
+        """Bytes the drill-down index takes (one mark per 8 MiB of file)."""
 
 def analyze_file(
     path: str | PathLike[str],

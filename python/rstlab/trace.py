@@ -185,12 +185,22 @@ class Trace:
         return self._segments
 
     def connection(self, conn_id: int) -> "Connection":
-        """Drill down into one connection (``conn_id`` as in Wireshark's ``tcp.stream``)."""
+        """Drill down into one connection (``conn_id`` as in Wireshark's ``tcp.stream``).
+
+        Its segments are read again from the file, but only the frames the connection spans:
+        the first pass marked, every 8 MiB, where reading can resume (16 bytes a mark), and a
+        classic pcap is read from the last mark before the connection's first frame up to its
+        last (a pcapng from the start up to its last frame)."""
         rows = self.connections.filter(conn_id=conn_id).to_pylist()
         if not rows:
             raise KeyError(f"no connection {conn_id} in {self.path}")
         if self._segments is not None:
             segs = self._segments.filter(conn_id=conn_id)
+        elif isinstance(self._native, _rstlab.Analysis):
+            # Only the frames the connection spans are read again (rstlab_trace::drill).
+            r = rows[0]
+            segs = Table(self._native.connection_segments(conn_id, r["first_frame"], r["last_frame"]),
+                         "segments")
         else:
             res = _analyze(self.path, **self._opts, segments=conn_id, progress=None)
             segs = Table(res.segments, "segments")

@@ -1,7 +1,8 @@
 //! The one pass over a capture: decode every frame, track connections, collect the tables.
 
 use crate::classify::{ConnMeta, ResetRows, ResetTracker};
-use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
+use crate::capture::{read_frames, read_frames_at, CapturedFrame, FrameSink, ReadStats, Resume};
+use crate::drill::{ConnSpan, FrameIndex, Window};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
@@ -75,6 +76,8 @@ pub struct FrameCounts {
 /// The result of a pass: tables, counts and the error that cut reading short (if any).
 pub struct Analysis {
     pub tables: Tables,
+    /// Where reading could resume, for drilling into one connection ([`crate::drill`]).
+    pub index: FrameIndex,
     pub counts: FrameCounts,
     pub read: ReadStats,
     pub error: Option<TraceError>,
@@ -215,6 +218,7 @@ struct Output<'p> {
     segments: SegmentRows,
     want: SegmentFilter,
     keep_rows: bool,
+    index: FrameIndex,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
 }
 
@@ -242,6 +246,8 @@ impl FrameSink for Pass<'_> {
     }
 
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
+        // Progress comes between records, with every frame before `bytes` handed over.
+        self.out.index.mark(bytes, self.out.counts.frames);
         match self.out.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),
@@ -287,6 +293,7 @@ impl<'p> Pass<'p> {
                 segments: SegmentRows::default(),
                 want: opts.segments,
                 keep_rows: opts.keep_reset_rows,
+                index: FrameIndex::default(),
                 progress,
             },
         }
@@ -295,7 +302,7 @@ impl<'p> Pass<'p> {
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        let Output { counts, segments, keep_rows, .. } = out;
+        let Output { counts, segments, keep_rows, index, .. } = out;
         let collector = tracker.finish();
         let conns = collector.conns;
         let mut zeek = collector.zeek_rows;
@@ -312,8 +319,18 @@ impl<'p> Pass<'p> {
                 _ => None,
             }
         });
-        Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error }
+        Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), index, counts, read, error }
     }
+}
+
+/// A pass over the frames of `span` only, read from `at` ([`crate::drill`]).
+pub(crate) fn analyze_window(path: &Path, at: Resume, span: ConnSpan, opts: &AnalyzeOptions) -> Analysis {
+    let mut pass = Pass::new(opts, None);
+    let mut window = Window::new(&mut pass, span);
+    let (read, error) = read_frames_at(path, at, &mut window);
+    // Stopping after the span's last frame is the window's doing, not an interruption.
+    let error = if window.done { error.filter(|e| !matches!(e, TraceError::Interrupted)) } else { error };
+    pass.finish(read, error)
 }
 
 /// Analyse a capture file. Reading stops early on damage (returned in `error`, with everything
