@@ -8,7 +8,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, final
 
-from rstlab.rows import AppEvent, KernelEvent, RunMeta, RunResetRow, ScenarioInfo, Verdict
+from rstlab.rows import AppEvent, KernelEvent, RunMeta, ScenarioInfo, Verdict
 
 __all__ = [
     "__version__",
@@ -114,7 +114,9 @@ class LabRun:
     @property
     def kernel_events(self) -> list[KernelEvent]: ...
     @property
-    def resets(self) -> list[RunResetRow]: ...
+    def resets(self) -> list[dict[str, Any]]:
+        """The run's RSTs: :class:`~rstlab.rows.RunResetRow`'s keys, ``ts`` as integer
+        nanoseconds since the epoch (``Run.resets`` makes it a ``timestamp[ns, tz=UTC]`` column)."""
     @property
     def hosts(self) -> list[tuple[str, str]]: ...
     @property

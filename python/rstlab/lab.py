@@ -28,7 +28,7 @@ from ._rstlab import Sock
 from .errors import RstlabError
 from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
                    RunResetRow, ScenarioInfo, WatchRow)
-from .table import Table, rfc3339
+from .table import Table
 from .trace import Connection, Trace
 
 if TYPE_CHECKING:
@@ -166,7 +166,8 @@ class Run:
 
     @cached_property
     def resets(self) -> Table[RunResetRow]:
-        return _table(self._native.resets, "resets", times=("ts",))
+        table: Table[RunResetRow] = _table(self._native.resets, "resets", times=("ts",))  # type: ignore[assignment]
+        return table
 
     @cached_property
     def app_events(self) -> Table[AppEvent]:
@@ -230,7 +231,8 @@ class Run:
             "claim": self.claim,
             "verdict": self.verdict,
             "evidence": self.evidence,
-            "resets": [{**r, "ts": rfc3339(r["ts"])} for r in self._native.resets],
+            # Times as the table has them; the JSON encoder writes them as RFC 3339 text.
+            "resets": self.resets.to_pylist(),
             "app_events": list(self._native.app_events),
             "kernel_events": list(self._native.kernel_events),
             "oracle_available": self.oracle_available,

@@ -1,8 +1,7 @@
 //! The one pass over a capture: decode every frame, track connections, collect the tables.
 
 use crate::classify::{ConnMeta, ResetRows, ResetTracker};
-use crate::capture::{read_frames, read_frames_at, CapturedFrame, FrameSink, ReadStats, Resume};
-use crate::drill::{ConnSpan, FrameIndex, Window};
+use crate::capture::{read_frames, CapturedFrame, FrameIndex, FrameSink, ReadStats};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
@@ -323,14 +322,12 @@ impl<'p> Pass<'p> {
     }
 }
 
-/// A pass over the frames of `span` only, read from `at` ([`crate::drill`]).
-pub(crate) fn analyze_window(path: &Path, at: Resume, span: ConnSpan, opts: &AnalyzeOptions) -> Analysis {
+/// The pass over whatever frames `read` hands it (drill-down reads a window of a file:
+/// [`crate::drill`]).
+pub(crate) fn analyze_with(opts: &AnalyzeOptions, read: impl FnOnce(&mut dyn FrameSink) -> (ReadStats, Option<TraceError>)) -> Analysis {
     let mut pass = Pass::new(opts, None);
-    let mut window = Window::new(&mut pass, span);
-    let (read, error) = read_frames_at(path, at, &mut window);
-    // Stopping after the span's last frame is the window's doing, not an interruption.
-    let error = if window.done { error.filter(|e| !matches!(e, TraceError::Interrupted)) } else { error };
-    pass.finish(read, error)
+    let (stats, error) = read(&mut pass);
+    pass.finish(stats, error)
 }
 
 /// Analyse a capture file. Reading stops early on damage (returned in `error`, with everything

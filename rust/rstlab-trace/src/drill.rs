@@ -13,48 +13,14 @@
 //! resumes at a mark; pcapng, whose blocks need their section's interface descriptions, is read
 //! from the start and stops after the connection's last frame.
 
-use crate::analyze::{analyze_window, AnalyzeOptions, SegmentFilter};
-use crate::capture::{FrameSink, Resume};
+use crate::analyze::{analyze_with, AnalyzeOptions, SegmentFilter};
+use crate::capture::{read_frames_at, FrameIndex, FrameSink};
 use crate::error::TraceError;
 use crate::wire::FrameMeta;
 use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
-
-/// Places the file pass could resume reading from, in file order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FrameIndex {
-    marks: Vec<Resume>,
-}
-
-impl FrameIndex {
-    /// Record that reading could resume at byte `offset`, with `frames` frames before it.
-    pub fn mark(&mut self, offset: u64, frames: u64) {
-        if self.marks.last().is_none_or(|m| m.offset < offset && m.frames <= frames) {
-            self.marks.push(Resume { offset, frames });
-        }
-    }
-
-    /// The last mark at or before frame `frame` (1-based), or the start of the file.
-    pub fn before(&self, frame: u64) -> Resume {
-        let i = self.marks.partition_point(|m| m.frames < frame);
-        i.checked_sub(1).map_or(Resume::START, |i| self.marks[i])
-    }
-
-    /// The memory the marks take, in bytes.
-    pub fn bytes(&self) -> usize {
-        self.marks.capacity() * std::mem::size_of::<Resume>()
-    }
-
-    pub fn len(&self) -> usize {
-        self.marks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.marks.is_empty()
-    }
-}
 
 /// Which connection to drill into: its `conn_id` and the frames its row names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,21 +31,15 @@ pub struct ConnSpan {
 }
 
 /// Hands the inner sink frames `first..=last` only, and stops reading after `last`.
-pub(crate) struct Window<'s, S: FrameSink> {
-    pub(crate) inner: &'s mut S,
+struct Window<'s> {
+    inner: &'s mut dyn FrameSink,
     first: u64,
     last: u64,
     /// Reading stopped because the window was complete (not an interruption).
-    pub(crate) done: bool,
+    done: bool,
 }
 
-impl<'s, S: FrameSink> Window<'s, S> {
-    pub(crate) fn new(inner: &'s mut S, span: ConnSpan) -> Self {
-        Window { inner, first: span.first_frame, last: span.last_frame, done: false }
-    }
-}
-
-impl<S: FrameSink> FrameSink for Window<'_, S> {
+impl FrameSink for Window<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
         if meta.frame < self.first {
@@ -109,7 +69,14 @@ impl<S: FrameSink> FrameSink for Window<'_, S> {
 pub fn connection_segments(path: &Path, opts: &AnalyzeOptions, index: &FrameIndex, span: ConnSpan) -> Result<RecordBatch, TraceError> {
     // The window's first frame is the connection's first segment: the window's connection 0.
     let opts = AnalyzeOptions { segments: SegmentFilter::Conn(0), classify: false, keep_reset_rows: false, ..*opts };
-    let a = analyze_window(path, index.before(span.first_frame), span, &opts);
+    let at = index.before(span.first_frame);
+    let a = analyze_with(&opts, |pass| {
+        let mut window = Window { inner: pass, first: span.first_frame, last: span.last_frame, done: false };
+        let (read, error) = read_frames_at(path, at, &mut window);
+        // Stopping after the span's last frame is the window's doing, not an interruption.
+        let error = if window.done { error.filter(|e| !matches!(e, TraceError::Interrupted)) } else { error };
+        (read, error)
+    });
     if let Some(e) = a.error {
         return Err(e);
     }
@@ -123,7 +90,7 @@ pub fn connection_segments(path: &Path, opts: &AnalyzeOptions, index: &FrameInde
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::capture::{FrameIndex, Resume};
 
     #[test]
     fn before_finds_the_last_mark_ahead_of_a_frame() {

@@ -92,6 +92,40 @@ impl Resume {
     pub const START: Resume = Resume { offset: 0, frames: 0 };
 }
 
+/// Places the file pass could resume reading from, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameIndex {
+    marks: Vec<Resume>,
+}
+
+impl FrameIndex {
+    /// Record that reading could resume at byte `offset`, with `frames` frames before it.
+    pub fn mark(&mut self, offset: u64, frames: u64) {
+        if self.marks.last().is_none_or(|m| m.offset < offset && m.frames <= frames) {
+            self.marks.push(Resume { offset, frames });
+        }
+    }
+
+    /// The last mark at or before frame `frame` (1-based), or the start of the file.
+    pub fn before(&self, frame: u64) -> Resume {
+        let i = self.marks.partition_point(|m| m.frames < frame);
+        i.checked_sub(1).map_or(Resume::START, |i| self.marks[i])
+    }
+
+    /// The memory the marks take, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.marks.capacity() * std::mem::size_of::<Resume>()
+    }
+
+    pub fn len(&self) -> usize {
+        self.marks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
+}
+
 /// Read a capture from the record `at` on (see [`Resume`]; a capture that is not classic pcap
 /// is read from the start). The sink returns `Break` once it has what it wants.
 pub fn read_frames_at<S: FrameSink + ?Sized>(path: &Path, at: Resume, sink: &mut S) -> (ReadStats, Option<TraceError>) {
