@@ -58,6 +58,15 @@ impl Default for AnalyzeOptions {
     }
 }
 
+/// Where a streaming pass puts each finished connection (the analysis pass calls it as it
+/// closes connections, and once at the end).
+pub trait StreamSink: Send {
+    /// A connection finished: its row, and the rows of its RSTs (to be taken out of `resets`).
+    fn finished(&mut self, row: ConnRow, resets: &mut ResetRows);
+    /// The pass is over: hand out what is left.
+    fn end(&mut self);
+}
+
 /// Counts of frames by what they turned out to be.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FrameCounts {
@@ -158,6 +167,9 @@ struct Collector {
     zeek_rows: Vec<ZeekRow>,
     classify: bool,
     resets: ResetRows,
+    /// Where finished connections go when the pass streams them ([`crate::batches`]) instead
+    /// of keeping them for the tables.
+    stream: Option<Box<dyn StreamSink>>,
 }
 
 impl Collector {
@@ -186,6 +198,9 @@ impl ConnSink for Collector {
         row.zeek_conns = st.zeek_done.as_ref().map_or(0, |d| d.len()) as u32 + 1;
         if let Some(r) = st.resets {
             row.end_reason = r.finish_with_end_reason(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
+        }
+        if let Some(s) = self.stream.as_mut() {
+            return s.finished(row, &mut self.resets);
         }
         match self.conns.slot(conn.id) {
             // A connection retired and then continued closes once per part, in order (the
@@ -276,6 +291,10 @@ impl Output<'_> {
 
 impl<'p> Pass<'p> {
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
+        Self::streaming(opts, progress, None)
+    }
+
+    fn streaming(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>, stream: Option<Box<dyn StreamSink>>) -> Self {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
             server_ports: if opts.zeek_bare { &[] } else { ZEEK_LIKELY_SERVER_PORTS },
@@ -283,6 +302,7 @@ impl<'p> Pass<'p> {
             zeek_rows: Vec::new(),
             classify: opts.classify,
             resets: ResetRows::new(),
+            stream,
         };
         Pass {
             pipeline: Pipeline::new(Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs)),
@@ -302,7 +322,10 @@ impl<'p> Pass<'p> {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
         let Output { counts, segments, keep_rows, index, .. } = out;
-        let collector = tracker.finish();
+        let mut collector = tracker.finish();
+        if let Some(mut s) = collector.stream.take() {
+            s.end();
+        }
         let conns = collector.conns;
         let mut zeek = collector.zeek_rows;
         // Stable: a stream's Zeek connections stay in time order.
@@ -320,6 +343,15 @@ impl<'p> Pass<'p> {
         });
         Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), index, counts, read, error }
     }
+}
+
+/// The pass with every finished connection handed to `stream` as it finishes (the tables it
+/// returns are empty); `stop` is asked every few megabytes whether to go on.
+pub(crate) fn analyze_streaming(path: &Path, opts: &AnalyzeOptions, stream: Box<dyn StreamSink>, stop: &mut dyn FnMut() -> ControlFlow<()>) -> Option<TraceError> {
+    let mut progress = |_: u64, _: u64| stop();
+    let mut pass = Pass::streaming(opts, Some(&mut progress), Some(stream));
+    let (read, error) = read_frames(path, &mut pass);
+    pass.finish(read, error).error
 }
 
 /// The pass over whatever frames `read` hands it (drill-down reads a window of a file:

@@ -217,6 +217,16 @@ impl Tables {
     }
 }
 
+/// The connections table of `rows`, in their order ([`crate::batches`] hands out finished
+/// connections this way).
+pub fn connections_of(rows: &[ConnRow]) -> RecordBatch {
+    let mut conns = ConnColumns::with_capacity(rows.len());
+    for r in rows {
+        conns.append(r);
+    }
+    conns.finish()
+}
+
 /// The connections table, each chunk of rows freed once taken.
 fn connections_batch(rows: ConnRows) -> RecordBatch {
     let mut conns = ConnColumns::with_capacity(rows.count());
