@@ -14,6 +14,7 @@ __all__ = [
     "__version__",
     "ArrowTable",
     "Analysis",
+    "BatchReader",
     "analyze_file",
     "write_pcapng_with_comments",
     "causes",
@@ -44,6 +45,18 @@ class ArrowTable:
     def __len__(self) -> int: ...
     @property
     def column_names(self) -> list[str]: ...
+
+@final
+class BatchReader:
+    """One table of a capture in batches, read on a thread of Rust's own (no GIL) while the
+    batches are taken; each is an :class:`ArrowTable` of one record batch."""
+
+    def __new__(cls, path: str | PathLike[str], *, table: str = "resets", batch_size: int = 65536,
+                verify_checksums: bool = False) -> BatchReader: ...
+    def __iter__(self) -> BatchReader: ...
+    def __next__(self) -> ArrowTable: ...
+    def close(self) -> None:
+        """Stop reading (the thread ends within a few megabytes)."""
 
 @final
 class Analysis:

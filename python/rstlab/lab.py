@@ -21,7 +21,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, cast
 
 from . import _rstlab
 from ._rstlab import Sock
@@ -166,8 +166,9 @@ class Run:
 
     @cached_property
     def resets(self) -> Table[RunResetRow]:
-        table: Table[RunResetRow] = _table(self._native.resets, "resets", times=("ts",))  # type: ignore[assignment]
-        return table
+        # The binding's rows have `ts` in integer ns; the table's column is a timestamp.
+        rows = cast("list[RunResetRow]", self._native.resets)
+        return _table(rows, "resets", times=("ts",))
 
     @cached_property
     def app_events(self) -> Table[AppEvent]:

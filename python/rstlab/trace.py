@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import os
 import sys
 from collections.abc import Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import _rstlab
@@ -14,7 +15,10 @@ from .errors import TraceFormatError
 from .rows import ConnectionRow, ResetRow, SegmentRow, ZeekConnRow
 from .table import Table
 
-__all__ = ["read", "Trace", "Connection"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["read", "iter_batches", "Trace", "Connection"]
 
 ProgressArg = bool | Callable[[int, int], object] | None
 
@@ -125,6 +129,33 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
                 return t
         raise err
     return t
+
+
+def iter_batches(path: str | os.PathLike[str], *, table: str = "resets", batch_size: int = 65536,
+                 verify_checksums: bool = False) -> Iterator[pa.RecordBatch]:
+    """One table of a capture (``"resets"`` or ``"connections"``) as ``pyarrow.RecordBatch``es of
+    up to ``batch_size`` rows, handed out while Rust reads the file on a thread of its own (the
+    GIL released): for captures too big to hold as tables.
+
+    A connection's row, or its RSTs' rows, come once the connection has finished (ended and idle
+    5 s of capture time, idle an hour, or at the end of the file), so memory follows the
+    connections alive at once, not the file; at most two batches wait for the consumer, which
+    paces the reading. Rows come in the order connections finish, not in ``conn_id`` or frame
+    order (sort them if order matters). The rows are :func:`read`'s, but a stream the tracker
+    retired and that then went on is a row per part here (the same ``conn_id``), one merged row
+    there. Damage raises :class:`TraceFormatError` after the batches read before it; leaving the
+    loop early stops the reading.
+    """
+    import pyarrow as pa
+
+    reader = _rstlab.BatchReader(os.fspath(path), table=table, batch_size=batch_size,
+                                 verify_checksums=verify_checksums)
+    try:
+        for part in reader:
+            batches: list[pa.RecordBatch] = pa.table(part).to_batches()
+            yield from batches
+    finally:
+        reader.close()
 
 
 def rst_comment(r: Any) -> str:

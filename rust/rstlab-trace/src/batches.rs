@@ -66,8 +66,13 @@ impl<E: FnMut(RecordBatch) -> ControlFlow<()> + Send> Batcher<E> {
             BatchTable::Connections => connections_of(&std::mem::take(&mut self.conns)),
             BatchTable::Resets => std::mem::replace(&mut self.resets, ResetRows::new()).into_record_batch(),
         };
-        if (self.emit)(declared(batch, self.table)).is_break() {
-            self.stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+        let batch = declared(batch, self.table);
+        // One connection may bring many RSTs at once: no batch is larger than asked.
+        for at in (0..batch.num_rows()).step_by(self.size) {
+            if (self.emit)(batch.slice(at, self.size.min(batch.num_rows() - at))).is_break() {
+                self.stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
         }
     }
 }
