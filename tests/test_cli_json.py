@@ -30,7 +30,9 @@ jsonschema = pytest.importorskip("jsonschema", reason="the JSON contract tests n
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO / "tests" / "fixtures" / "lab"
 OSRELEASE = Path("/proc/sys/kernel/osrelease").read_text().strip()
-ARROW_JSON = {"string": str, "bool": bool, "double": float, "float": float}
+# Times as RFC 3339 text, durations as integer nanoseconds (rstlab.jsonout).
+ARROW_JSON = {"string": str, "bool": bool, "double": float, "float": float, "timestamp[ns, tz=UTC]": str,
+              "duration[ns]": int}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

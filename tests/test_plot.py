@@ -14,6 +14,7 @@ import pytest
 
 import rstlab
 from capwriter import ACK, PSH, RST, SYN, Rec, ethernet, ipv4, pcap, tcp
+from rstlab.table import time_ns
 from rstlab.plot import RETRANS_COLOR, RST_COLOR, ladder, tcpdump_label, time_sequence
 
 mpl = pytest.importorskip("matplotlib")
@@ -86,8 +87,9 @@ def test_ladder_app_events(traces: Path) -> None:
     t = rstlab.read(traces / "zeek/tcp/rst-inject-rae.pcap")
     conn = t.connection(0)
     ts = conn.segments["ts"]
-    events = [{"host": "server", "call": "accept", "result": 4, "ts": ts[4] + 1e-4},
-              {"host": "client", "call": "recv", "errno": "ECONNRESET", "ts": ts[6] + 1e-4}]
+    # A lab's application events carry epoch seconds (rows.AppEvent); the segments, times.
+    events = [{"host": "server", "call": "accept", "result": 4, "ts": time_ns(ts[4]) / 1e9 + 1e-4},
+              {"host": "client", "call": "recv", "errno": "ECONNRESET", "ts": time_ns(ts[6]) / 1e9 + 1e-4}]
     ax = ladder(conn, new_ax(), events=events)
     tx = texts(ax)
     assert "accept() → 4" in tx and "recv() → ECONNRESET" in tx
@@ -287,7 +289,7 @@ def test_tcptrace_on_a_lab_capture_agrees_with_tshark(tshark: str) -> None:
     path = FIX / "s11_linger_zero-v4.pcapng"
     conn = rstlab.read(path).connection(0)
     ax = time_sequence(conn, new_ax(), style="tcptrace")
-    t0 = float(conn.segments["ts"][0])
+    t0 = time_ns(conn.segments["ts"][0]) / 1e9
     srv = conn.row["resp_addr"]
     # tshark's calculated window (tcp.window_size, scaled from the handshake) plus its relative
     # ACK, for every segment the server sent with ACK (the server is the client's receiver).

@@ -15,6 +15,7 @@ import pytest
 import rstlab
 from rstlab.cli import main
 from rstlab.report import render_report, write_report
+from rstlab.table import time_ns
 
 INJECT = "zeek/tcp/rst-inject-rae.pcap"  # MANIFEST: 3 RSTs in one stream, the first forged
 SYNSCAN = "chrissanders-packets/synscan.pcapng"  # MANIFEST: 5 RSTs, each in its own stream
@@ -124,7 +125,7 @@ class LabLikeRun:
         self.trace = trace
         ts = trace.segments["ts"]
         self.app_events = [{"host": "client", "call": "connect", "result": "-1",
-                            "errno": "ECONNREFUSED", "ts": ts[-1] + 1e-4}]
+                            "errno": "ECONNREFUSED", "ts": time_ns(ts[-1]) / 1e9 + 1e-4}]
 
 
 def test_report_lab_run_shape(traces: Path) -> None:

@@ -16,6 +16,7 @@ extension (``make test`` installs the checkout first); a failure lists each of t
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import os
@@ -136,6 +137,10 @@ def _python_type(arrow_type: Any, nullable: bool) -> object:
         t = float
     elif pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         t = str
+    elif pa.types.is_timestamp(arrow_type):
+        t = datetime.datetime
+    elif pa.types.is_duration(arrow_type):
+        t = datetime.timedelta
     else:
         raise AssertionError(f"no Python type for Arrow {arrow_type}: extend this mapping and rows.py")
     return t | None if nullable else t  # type: ignore[operator]
@@ -225,7 +230,8 @@ def test_run_records_match_their_row_types() -> None:
     run = rstlab.lab.run("s11_linger_zero")
     native = run._native
     assert native.resets and native.app_events, "the run produced nothing to check"
-    bad = (_conforms(native.resets, list[rows.RunResetRow], "resets")
+    # The resets are a table (its `ts` a timestamp[ns] column, from the native rows' exact ns).
+    bad = (_conforms(run.resets.to_pylist(), list[rows.RunResetRow], "resets")
            + _conforms(native.app_events, list[rows.AppEvent], "app_events")
            + _conforms(native.kernel_events, list[rows.KernelEvent], "kernel_events")
            + _conforms(native.verdict, rows.Verdict | None, "verdict")
@@ -236,7 +242,8 @@ def test_run_records_match_their_row_types() -> None:
 
 # --- the JSON documents' row types against their published schemas ----------------------------
 
-_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
+_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null",
+              datetime.datetime: "string"}  # RFC 3339 text (rstlab.jsonout.to_jsonable)
 
 
 def _json_types(hint: object) -> set[str]:

@@ -5,6 +5,7 @@ reports an ignore that is no longer needed, so an attribute turning into ``Any``
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import assert_type
 
@@ -58,7 +59,7 @@ def trace_side(path: Path) -> None:
     assert_type(c.conn_id, int)
     assert_type(c.conn_state, str)
     assert_type(c.orig_port, int)
-    assert_type(c.duration, float)
+    assert_type(c.duration, timedelta)
     assert_type(c.orig_rst_frame, int | None)
     assert_type(c.segments, Table[SegmentRow])
     assert_type(c.resets, Table[ResetRow])

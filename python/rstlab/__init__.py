@@ -24,7 +24,7 @@ from .errors import (
     UnsupportedLinkTypeError,
 )
 from .table import Table
-from .trace import Connection, Trace, read
+from .trace import Connection, Trace, iter_batches, read
 from .many import Captures, read_many
 from . import lab  # rstlab.lab.run(...), as the README shows
 from .live import Watch, watch
@@ -34,6 +34,7 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 __all__ = [
     "__version__",
     "read",
+    "iter_batches",
     "read_many",
     "Captures",
     "lab",

@@ -8,12 +8,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, final
 
-from rstlab.rows import AppEvent, KernelEvent, RunMeta, RunResetRow, ScenarioInfo, Verdict
+from rstlab.rows import AppEvent, KernelEvent, RunMeta, ScenarioInfo, Verdict
 
 __all__ = [
     "__version__",
     "ArrowTable",
     "Analysis",
+    "BatchReader",
     "analyze_file",
     "write_pcapng_with_comments",
     "causes",
@@ -46,6 +47,18 @@ class ArrowTable:
     def column_names(self) -> list[str]: ...
 
 @final
+class BatchReader:
+    """One table of a capture in batches, read on a thread of Rust's own (no GIL) while the
+    batches are taken; each is an :class:`ArrowTable` of one record batch."""
+
+    def __new__(cls, path: str | PathLike[str], *, table: str = "resets", batch_size: int = 65536,
+                verify_checksums: bool = False) -> BatchReader: ...
+    def __iter__(self) -> BatchReader: ...
+    def __next__(self) -> ArrowTable: ...
+    def close(self) -> None:
+        """Stop reading (the thread ends within a few megabytes)."""
+
+@final
 class Analysis:
     """The result of one pass over a capture."""
 
@@ -69,6 +82,13 @@ class Analysis:
     def notes(self) -> list[str]:
         """What the reader skipped and the caller should know: one sentence per link type
         rstlab does not read (frames, interfaces, what it reads instead)."""
+    def connection_segments(self, conn_id: int, first_frame: int, last_frame: int) -> ArrowTable:
+        """The segments of connection ``conn_id`` (its row's ``first_frame`` / ``last_frame``),
+        re-read with the GIL released: only the frames it spans, from the last place the pass
+        marked before them (classic pcap; pcapng is read from the start up to ``last_frame``)."""
+    @property
+    def index_bytes(self) -> int:
+        """Bytes the drill-down index takes (one mark per 8 MiB of file)."""
 
 def analyze_file(
     path: str | PathLike[str],
@@ -114,7 +134,9 @@ class LabRun:
     @property
     def kernel_events(self) -> list[KernelEvent]: ...
     @property
-    def resets(self) -> list[RunResetRow]: ...
+    def resets(self) -> list[dict[str, Any]]:
+        """The run's RSTs: :class:`~rstlab.rows.RunResetRow`'s keys, ``ts`` as integer
+        nanoseconds since the epoch (``Run.resets`` makes it a ``timestamp[ns, tz=UTC]`` column)."""
     @property
     def hosts(self) -> list[tuple[str, str]]: ...
     @property

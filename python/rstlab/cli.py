@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from .errors import LabError, PrivilegeError, RstlabError, ScenarioError, ScenarioTimeout, TraceFormatError
 from .jsonout import dumps, to_jsonable
+from .table import plain
 from .render import agreement_markdown, claims_markdown, print_table
 
 #: Exit statuses, the same for every subcommand.
@@ -42,7 +43,9 @@ CONN_COLUMNS = ["conn_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "
 
 
 def _rows(table: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = to_jsonable(table.to_pylist())
+    # Times become text and durations integers at the Arrow level (rstlab.table.plain): exact
+    # to the nanosecond, with or without pandas.
+    rows: list[dict[str, Any]] = to_jsonable(plain(table.to_arrow()).to_pylist())
     return rows
 
 

@@ -11,7 +11,11 @@ A document is built completely before anything is written (:func:`dumps`), so a 
 leaves stdout empty and the error on stderr — never half a document. Values that JSON has no
 type for are converted here, in one place: bytes to lists of ints (PyO3 hands a Rust ``Vec<u8>``
 over as ``bytes``), NumPy and Arrow scalars and arrays to plain values, NaN and infinities to
-``null`` (JSON has neither, RFC 8259 §6), paths to strings. Anything else is a bug and raises.
+``null`` (JSON has neither, RFC 8259 §6), paths to strings, times (the tables'
+``timestamp[ns, tz=UTC]`` columns) to RFC 3339 text in UTC with nine fractional digits
+(``2026-12-05T21:09:58.123456789Z``, :func:`rstlab.table.rfc3339`) and durations to integer
+nanoseconds: nothing lost, where float seconds lose sub-microsecond steps at today's epoch.
+Anything else is a bug and raises.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import os
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from .table import rfc3339, time_ns
 
 __all__ = ["COMMANDS", "LINES", "schema", "to_jsonable", "dumps", "validate", "markdown"]
 
@@ -68,6 +74,10 @@ def to_jsonable(v: Any) -> Any:
         return to_jsonable(v.value)
     if isinstance(v, os.PathLike):
         return os.fspath(v)
+    if isinstance(v, _dt.datetime) and (v.tzinfo is not None or hasattr(v, "value")):
+        return rfc3339(time_ns(v))  # a table's time, pandas.Timestamp to the nanosecond
+    if isinstance(v, _dt.timedelta):
+        return int(getattr(v, "value", v // _dt.timedelta(microseconds=1) * 1000))
     if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
         return v.isoformat()
     if hasattr(v, "as_py"):  # pyarrow scalars

@@ -21,7 +21,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, cast
 
 from . import _rstlab
 from ._rstlab import Sock
@@ -77,10 +77,17 @@ def privileges() -> str | None:
     return None
 
 
-def _table(rows: list[Row], name: str) -> Table[Row]:
+def _table(rows: list[Row], name: str, times: tuple[str, ...] = ()) -> Table[Row]:
+    """A table of the binding's record dicts; ``times`` are columns of integer nanoseconds since
+    the epoch, made ``timestamp[ns, tz=UTC]`` like the trace tables' times."""
     import pyarrow as pa
 
-    table: Table[Row] = Table.from_arrow(pa.Table.from_pylist(rows), name)
+    tbl = pa.Table.from_pylist(rows)
+    for c in times:
+        if c in tbl.column_names:
+            i = tbl.column_names.index(c)
+            tbl = tbl.set_column(i, c, tbl.column(c).cast(pa.int64()).cast(pa.timestamp("ns", tz="UTC")))
+    table: Table[Row] = Table.from_arrow(tbl, name)
     return table
 
 
@@ -159,7 +166,9 @@ class Run:
 
     @cached_property
     def resets(self) -> Table[RunResetRow]:
-        return _table(self._native.resets, "resets")
+        # The binding's rows have `ts` in integer ns; the table's column is a timestamp.
+        rows = cast("list[RunResetRow]", self._native.resets)
+        return _table(rows, "resets", times=("ts",))
 
     @cached_property
     def app_events(self) -> Table[AppEvent]:
@@ -223,7 +232,8 @@ class Run:
             "claim": self.claim,
             "verdict": self.verdict,
             "evidence": self.evidence,
-            "resets": list(self._native.resets),
+            # Times as the table has them; the JSON encoder writes them as RFC 3339 text.
+            "resets": self.resets.to_pylist(),
             "app_events": list(self._native.app_events),
             "kernel_events": list(self._native.kernel_events),
             "oracle_available": self.oracle_available,

@@ -27,6 +27,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import _rstlab
+from .table import rfc3339, time_ns
 
 if TYPE_CHECKING:
     from .rows import WatchRow
@@ -203,7 +204,8 @@ def summary(rows: list[WatchRow], stats: dict[str, int] | None = None) -> dict[s
 def format_row(r: WatchRow) -> str:
     """One table line: time, 4-tuple, sender, flags, cause (confidence), kernel reason,
     process, history, evidence."""
-    t = time.strftime("%H:%M:%S", time.localtime(r["ts"])) + f".{int(r['ts'] * 1e6) % 1_000_000:06d}"
+    ns = time_ns(r["ts"])
+    t = time.strftime("%H:%M:%S", time.localtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}"
     proc = f"{r['comm']}[{r['pid']}]" if r.get("pid") is not None else "-"
     return (f"{t} {r['src']}:{r['sport']} > {r['dst']}:{r['dport']} {r['sender']} [{r['flags']}] "
             f"{r['cause']} ({r['confidence']:.2f}) kernel={r['kernel_reason'] or '-'} {proc} "
@@ -211,7 +213,8 @@ def format_row(r: WatchRow) -> str:
 
 
 def _jsonable(r: WatchRow) -> dict[str, Any]:
-    return {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in r.items()}
+    return {k: (v if isinstance(v, (str, int, float, bool, type(None)))
+                else rfc3339(time_ns(v)) if k == "ts" else str(v)) for k, v in r.items()}
 
 
 def cli(args: Any) -> int:

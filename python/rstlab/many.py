@@ -307,6 +307,10 @@ def arrow_type(name: str) -> pa.DataType:
         t: pa.DataType = pa.dictionary(arrow_type(fields["indices"]), arrow_type(fields["values"]),
                                        ordered=fields.get("ordered") == "1")
         return t
+    if name.startswith("timestamp[") and ", tz=" in name:  # timestamp[ns, tz=UTC]
+        unit, tz = name[len("timestamp["):-1].split(", tz=")
+        ts: pa.DataType = pa.timestamp(unit, tz=tz)
+        return ts
     return pa.type_for_alias(name)
 
 

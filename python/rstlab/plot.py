@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
+from .table import time_ns
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -129,19 +131,19 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
     retransmissions (the segments table's ``retransmission``) orange and dashed, so marked.
 
     ``events`` are application events to mark on the endpoint lines, each a mapping with
-    ``host`` (``"client"``/``"server"``), ``call``, ``result`` or ``errno``, and ``ts`` (epoch
-    seconds, the capture's clock); they are placed in time order among the segments.
+    ``host`` (``"client"``/``"server"``), ``call``, ``result`` or ``errno``, and ``ts`` (a time
+    as the tables hold it, or epoch seconds; the capture's clock); they are placed in time order among the segments.
     ``max_segments`` caps the rows drawn (segments and events): the first and last rows, every
     RST and every failed call are kept.
     """
     segs = list(conn.segments)
     rsts = _reset_rows(conn)
-    t0 = min([float(s["ts"]) for s in segs], default=0.0)
+    t0 = min([time_ns(s["ts"]) for s in segs], default=0)
 
-    rows: list[dict[str, Any]] = [{"kind": "seg", "ts": float(s["ts"]), "seg": s} for s in segs]
+    rows: list[dict[str, Any]] = [{"kind": "seg", "ts": time_ns(s["ts"]), "seg": s} for s in segs]
     for ev in events or ():
         ts = ev.get("ts")
-        rows.append({"kind": "event", "ts": float(ts) if ts is not None else math.inf, "ev": ev})
+        rows.append({"kind": "event", "ts": time_ns(ts) if ts is not None else math.inf, "ev": ev})
     # Stable sort: an event at the same instant as a segment goes after it.
     rows.sort(key=lambda r: r["ts"])
     # Elision keeps every RST and every failed call; other events count as rows like segments.
@@ -190,7 +192,7 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
                     color=color, fontweight="bold",
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.6))
             if math.isfinite(r["ts"]):
-                ax.text(x_time, y, f"{r['ts'] - t0:.6f}", ha="right", va="center",
+                ax.text(x_time, y, f"{(r['ts'] - t0) / 1e9:.6f}", ha="right", va="center",
                         fontsize=8, family="monospace", color=color)
             continue
         s = r["seg"]
@@ -206,7 +208,7 @@ def ladder(conn: "ConnectionLike", ax: "Axes | None" = None, *,
                 family="monospace", color=color, fontweight="bold" if rst else "normal")
         ax.text(x_frame, y + 0.18, str(frame), ha="right", va="center", fontsize=8,
                 family="monospace", color=color)
-        ax.text(x_time, y + 0.18, f"{float(s['ts']) - t0:.6f}", ha="right", va="center", fontsize=8,
+        ax.text(x_time, y + 0.18, f"{(time_ns(s['ts']) - t0) / 1e9:.6f}", ha="right", va="center", fontsize=8,
                 family="monospace", color=color)
         if rst is not None:
             ax.text(x_note, y + 0.18, f"RST: {rst['cause']} ({float(rst['confidence']):.2f})",
@@ -273,8 +275,8 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
     rsts = _reset_rows(conn)
     if ax is None:
         ax = _new_axes((10.0, 5.0))
-    t0 = min([float(s["ts"]) for s in segs], default=0.0)
-    span_t = max([float(s["ts"]) - t0 for s in segs], default=0.0) or 1.0
+    t0 = min([time_ns(s["ts"]) for s in segs], default=0)
+    span_t = max([(time_ns(s["ts"]) - t0) / 1e9 for s in segs], default=0.0) or 1.0
     placed: list[tuple[float, int]] = []
     row = conn.row
     tcptrace = style == "tcptrace"
@@ -290,7 +292,7 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
                 continue
             seq = int(s["seq_rel"])
             xs, ys0, ys1 = bars[tcptrace and bool(s.get("retransmission"))]
-            xs.append(float(s["ts"]) - t0)
+            xs.append((time_ns(s["ts"]) - t0) / 1e9)
             ys0.append(seq)
             ys1.append(seq + max(_seq_span(s), 0))
         for again, (xs, ys0, ys1) in bars.items():
@@ -305,7 +307,7 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
                     ax.annotate("R", (x, y), xytext=(2, 1), textcoords="offset points", fontsize=7,
                                 color=RETRANS_COLOR, fontweight="bold")
         theirs = [s for s in segs if s["dir"] == peer and "." in s["flags"]]
-        acks = [(float(s["ts"]) - t0, int(s["ack_rel"])) for s in theirs]
+        acks = [((time_ns(s["ts"]) - t0) / 1e9, int(s["ack_rel"])) for s in theirs]
         if acks:
             ax.step([a[0] for a in acks], [a[1] for a in acks], where="post", color=color,
                     alpha=0.45, lw=1.2, label=f"{label} ACKed by peer")
@@ -317,7 +319,7 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
             rst = rsts.get(int(s["frame"]))
             if "R" not in s["flags"]:
                 continue
-            x, y = float(s["ts"]) - t0, int(s["seq_rel"])
+            x, y = (time_ns(s["ts"]) - t0) / 1e9, int(s["seq_rel"])
             ax.plot([x], [y], marker="X", ms=10, color=RST_COLOR, zorder=4)
             text = f"RST {s['frame']}" + (f": {rst['cause']}" if rst is not None else "")
             # Stack the labels of RSTs that land on the same spot (bursts, duplicated frames).
@@ -344,14 +346,14 @@ def time_sequence(conn: "ConnectionLike", ax: "Axes | None" = None, *,
     return ax
 
 
-def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: float,
+def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: int,
                     shifts: Mapping[str, int], label: str, color: str) -> None:
     """The receive window (dashed, in the direction's ``color``), SACK blocks and zero windows
     the peer's ACKs (``theirs``) report about one direction's data."""
     # A RST offers no window: it ends the connection (RFC 9293 §3.5.2).
     live = [s for s in theirs if "R" not in s["flags"]]
     if live:
-        ax.step([float(s["ts"]) - t0 for s in live],
+        ax.step([(time_ns(s["ts"]) - t0) / 1e9 for s in live],
                 [int(s["ack_rel"]) + receive_window(s, shifts) for s in live], where="post",
                 color=color, linestyle=(0, (4, 2)), lw=1.2, label=f"{label} receive window")
     xs: list[float] = []
@@ -360,14 +362,14 @@ def _tcptrace_marks(ax: "Axes", theirs: Sequence[Mapping[str, Any]], t0: float,
     for s in live:
         for block in filter(None, str(s.get("sack") or "").split(",")):
             left, right = block.split("-")
-            xs.append(float(s["ts"]) - t0)
+            xs.append((time_ns(s["ts"]) - t0) / 1e9)
             lo.append(int(left))
             hi.append(int(right))
     if xs:
         ax.vlines(xs, lo, hi, color=SACK_COLOR, lw=3.0, alpha=0.8, label=f"{label} SACKed")
     zero = [s for s in live if int(s["window"]) == 0]
     if zero:
-        ax.plot([float(s["ts"]) - t0 for s in zero], [int(s["ack_rel"]) for s in zero],
+        ax.plot([(time_ns(s["ts"]) - t0) / 1e9 for s in zero], [int(s["ack_rel"]) for s in zero],
                 linestyle="none", marker="v", ms=8, color=ZERO_WINDOW_COLOR, zorder=4,
                 label=f"{label} zero window")
 

@@ -20,6 +20,8 @@ import html
 import os
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from .table import time_ns
+
 if TYPE_CHECKING:
     from .trace import Trace
 
@@ -117,10 +119,10 @@ def _events_near(conn: Any, events: list[Any] | None) -> list[Any] | None:
     (a run's events carry no connection id; a run may hold many connections)."""
     if not events:
         return events
-    first, last = float(conn.row["first_ts"]), float(conn.row["last_ts"])
-    margin = max(1e-3, 0.05 * (last - first))
+    first, last = time_ns(conn.row["first_ts"]), time_ns(conn.row["last_ts"])
+    margin = max(1_000_000, (last - first) // 20)
     return [e for e in events
-            if _get(e, "ts") is not None and first - margin <= float(_get(e, "ts")) <= last + margin]
+            if _get(e, "ts") is not None and first - margin <= time_ns(_get(e, "ts")) <= last + margin]
 
 
 def _ladder_html(conn: Any, max_segments: int, events: list[Any] | None = None) -> str:

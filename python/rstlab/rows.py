@@ -2,6 +2,7 @@
 
 Each ``TypedDict`` here restates, in Python types, what the Rust side declares: the tables'
 columns (``rstlab.table.columns()``: Arrow ``uint*`` → ``int``, ``double`` → ``float``,
+``timestamp[ns, tz=UTC]`` → ``datetime``, ``duration[ns]`` → ``timedelta``,
 ``string`` and ``dictionary<string>`` → ``str``, a nullable column → ``… | None``) and the dicts
 ``rstlab._rstlab`` builds for a lab run. ``tests/test_typing.py`` checks every key and type here
 against those declarations, so a column added in Rust and not here fails a test.
@@ -13,6 +14,7 @@ is a ``str`` to a type checker); :class:`~rstlab.trace.Connection` exposes
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Literal, TypedDict
 
 __all__ = [
@@ -52,9 +54,9 @@ class ConnectionRow(TypedDict):
     resp_addr: str
     resp_port: int
     ip_version: int
-    first_ts: float
-    last_ts: float
-    duration: float
+    first_ts: datetime
+    last_ts: datetime
+    duration: timedelta
     first_frame: int
     last_frame: int
     orig_pkts: int
@@ -78,7 +80,7 @@ class SegmentRow(TypedDict):
     """One row of ``Trace.segments`` / ``Connection.segments``."""
 
     frame: int
-    ts: float
+    ts: datetime
     conn_id: int
     dir: str
     src: str
@@ -117,7 +119,7 @@ class ResetRow(TypedDict):
     """One row of ``Trace.resets``: one RST and the classifier's verdict on it."""
 
     frame: int
-    ts: float
+    ts: datetime
     conn_id: int
     sender: str
     flags: str

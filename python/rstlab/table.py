@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, cast
@@ -21,7 +22,50 @@ else:
     # TypeVar defaults (PEP 696) are new in Python 3.13; at run time the bound is all there is.
     Row = TypeVar("Row", bound=Mapping[str, Any])
 
-__all__ = ["Table", "columns", "columns_markdown"]
+__all__ = ["Table", "columns", "columns_markdown", "time_ns", "rfc3339", "plain"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def time_ns(v: object) -> int:
+    """Nanoseconds since the Unix epoch of a time as rows hold it: a ``pandas.Timestamp``
+    (exact), a ``datetime`` (aware, or naive meaning UTC; to the microsecond), or a number of
+    seconds (a lab event's ``ts``)."""
+    value = getattr(v, "value", None)
+    if isinstance(v, _dt.datetime) and isinstance(value, int):  # pandas.Timestamp: ns exact
+        return value
+    if isinstance(v, _dt.datetime):
+        d = v if v.tzinfo is not None else v.replace(tzinfo=_dt.timezone.utc)
+        return (d - _EPOCH) // _dt.timedelta(microseconds=1) * 1000
+    if isinstance(v, (int, float)):
+        return round(v * 1_000_000_000)
+    raise TypeError(f"not a time: {v!r}")
+
+
+def rfc3339(ns: int) -> str:
+    """A time as RFC 3339 text in UTC with all nine fractional digits
+    (``2026-12-05T21:09:58.123456789Z``): what JSON, JSON Lines and CSV output hold."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return (_EPOCH + _dt.timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+def plain(tbl: pa.Table) -> pa.Table:
+    """``tbl`` with its time columns in the text output's form, nothing lost: every
+    ``timestamp[ns]`` as RFC 3339 text (:func:`rfc3339`'s), every ``duration[ns]`` as integer
+    nanoseconds. Other columns as they are."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for name, col in zip(tbl.column_names, tbl.columns):
+        if pa.types.is_timestamp(col.type):
+            utc = col.cast(pa.timestamp("ns", tz="UTC"))
+            col = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ")
+        elif pa.types.is_duration(col.type):
+            col = col.cast(pa.duration("ns")).cast(pa.int64())
+        cols.append(col)
+    out: pa.Table = pa.table(cols, names=tbl.column_names)
+    return out
 
 
 class Table(Generic[Row]):
@@ -74,9 +118,12 @@ class Table(Generic[Row]):
             import pyarrow as pa
 
             # Dictionary columns (states, causes) become ordinary categoricals: pandas supports
-            # those everywhere, and they are small; everything else stays in Arrow memory.
+            # those everywhere, and they are small; times become datetime64[ns, UTC] and
+            # timedelta64[ns] (the same 64-bit nanoseconds, which every pandas time function
+            # takes); everything else stays in Arrow memory.
             def mapper(t: pa.DataType) -> Any:
-                return None if pa.types.is_dictionary(t) else pd.ArrowDtype(t)
+                native = pa.types.is_dictionary(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t)
+                return None if native else pd.ArrowDtype(t)
 
             frame: pd.DataFrame = self.to_arrow().to_pandas(types_mapper=mapper)
             return frame
@@ -92,8 +139,11 @@ class Table(Generic[Row]):
         return cast("pl.DataFrame", pl.from_arrow(self.to_arrow()))
 
     def to_pylist(self) -> list[Row]:
-        """Every row as a dict (column name → Python value; ``None`` for a null)."""
-        rows: list[Row] = self.to_arrow().to_pylist()
+        """Every row as a dict (column name → Python value; ``None`` for a null). Times are
+        ``pandas.Timestamp`` / ``pandas.Timedelta`` (``datetime`` / ``timedelta`` subclasses, to
+        the nanosecond) when pandas is installed, else ``datetime`` / ``timedelta`` cut to the
+        microsecond (:func:`time_ns` reads either)."""
+        rows: list[Row] = _micro_without_pandas(self.to_arrow()).to_pylist()
         return rows
 
     @property
@@ -104,7 +154,7 @@ class Table(Generic[Row]):
         return int(self.to_arrow().num_rows)
 
     def __getitem__(self, column: str) -> list[Any]:
-        values: list[Any] = self.to_arrow().column(column).to_pylist()
+        values: list[Any] = _micro_without_pandas(self.to_arrow().select([column])).column(0).to_pylist()
         return values
 
     def __iter__(self) -> Iterator[Row]:
@@ -130,12 +180,28 @@ class Table(Generic[Row]):
         tbl = self.to_arrow()
         head = "".join(f"<th>{html.escape(c)}</th>" for c in tbl.column_names)
         body = []
-        for row in tbl.slice(0, max_rows).to_pylist():
+        for row in _micro_without_pandas(tbl.slice(0, max_rows)).to_pylist():
             body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>")
         more = f"<p>… {tbl.num_rows - max_rows} more rows</p>" if tbl.num_rows > max_rows else ""
         return (f"<p><b>rstlab {html.escape(self._name)}</b>: {tbl.num_rows} rows</p>"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}")
 
+
+def _micro_without_pandas(tbl: pa.Table) -> pa.Table:
+    """``tbl`` as is when pandas is installed (pyarrow gives nanosecond times as pandas
+    objects); without it, its nanosecond times cut to microseconds, which ``datetime`` holds
+    (pyarrow refuses to convert a value with nanoseconds to one)."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        import pyarrow as pa
+
+        fields = [pa.field(f.name, pa.timestamp("us", tz=f.type.tz) if pa.types.is_timestamp(f.type)
+                           else pa.duration("us") if pa.types.is_duration(f.type) else f.type, f.nullable)
+                  for f in tbl.schema]
+        cut: pa.Table = tbl.cast(pa.schema(fields), safe=False)
+        return cut
+    return tbl
 
 
 def columns() -> list[tuple[str, str, str, str]]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime, timedelta
 import os
 import sys
 from collections.abc import Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import _rstlab
@@ -13,7 +15,10 @@ from .errors import TraceFormatError
 from .rows import ConnectionRow, ResetRow, SegmentRow, ZeekConnRow
 from .table import Table
 
-__all__ = ["read", "Trace", "Connection"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["read", "iter_batches", "Trace", "Connection"]
 
 ProgressArg = bool | Callable[[int, int], object] | None
 
@@ -145,6 +150,33 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
     return t
 
 
+def iter_batches(path: str | os.PathLike[str], *, table: str = "resets", batch_size: int = 65536,
+                 verify_checksums: bool = False) -> Iterator[pa.RecordBatch]:
+    """One table of a capture (``"resets"`` or ``"connections"``) as ``pyarrow.RecordBatch``es of
+    up to ``batch_size`` rows, handed out while Rust reads the file on a thread of its own (the
+    GIL released): for captures too big to hold as tables.
+
+    A connection's row, or its RSTs' rows, come once the connection has finished (ended and idle
+    5 s of capture time, idle an hour, or at the end of the file), so memory follows the
+    connections alive at once, not the file; at most two batches wait for the consumer, which
+    paces the reading. Rows come in the order connections finish, not in ``conn_id`` or frame
+    order (sort them if order matters). The rows are :func:`read`'s, but a stream the tracker
+    retired and that then went on is a row per part here (the same ``conn_id``), one merged row
+    there. Damage raises :class:`TraceFormatError` after the batches read before it; leaving the
+    loop early stops the reading.
+    """
+    import pyarrow as pa
+
+    reader = _rstlab.BatchReader(os.fspath(path), table=table, batch_size=batch_size,
+                                 verify_checksums=verify_checksums)
+    try:
+        for part in reader:
+            batches: list[pa.RecordBatch] = pa.table(part).to_batches()
+            yield from batches
+    finally:
+        reader.close()
+
+
 def rst_comment(r: Any) -> str:
     """A RST's packet comment in the pcapng files rstlab writes: cause, confidence, who, how,
     and the evidence (``r`` is a row of the resets table, as a mapping)."""
@@ -208,12 +240,22 @@ class Trace:
         return self._segments
 
     def connection(self, conn_id: int) -> "Connection":
-        """Drill down into one connection (``conn_id`` as in Wireshark's ``tcp.stream``)."""
+        """Drill down into one connection (``conn_id`` as in Wireshark's ``tcp.stream``).
+
+        Its segments are read again from the file, but only the frames the connection spans:
+        the first pass marked, every 8 MiB, where reading can resume (16 bytes a mark), and a
+        classic pcap is read from the last mark before the connection's first frame up to its
+        last (a pcapng from the start up to its last frame)."""
         rows = self.connections.filter(conn_id=conn_id).to_pylist()
         if not rows:
             raise KeyError(f"no connection {conn_id} in {self.path}")
         if self._segments is not None:
             segs = self._segments.filter(conn_id=conn_id)
+        elif isinstance(self._native, _rstlab.Analysis):
+            # Only the frames the connection spans are read again (rstlab_trace::drill).
+            r = rows[0]
+            segs = Table(self._native.connection_segments(conn_id, r["first_frame"], r["last_frame"]),
+                         "segments")
         else:
             res = _analyze(self.path, **self._opts, segments=conn_id, progress=None,
                            skip_link_bytes=self._skip_link_bytes)
@@ -317,9 +359,9 @@ class Connection:
     resp_addr: str
     resp_port: int
     ip_version: int
-    first_ts: float
-    last_ts: float
-    duration: float
+    first_ts: datetime
+    last_ts: datetime
+    duration: timedelta
     first_frame: int
     last_frame: int
     orig_pkts: int
@@ -415,7 +457,7 @@ class Connection:
             ("conn_state / history", f"{r.get('conn_state') or '?'} / {r.get('history') or '-'}"),
             ("packets", f"{r.get('orig_pkts')} → / ← {r.get('resp_pkts')}"),
             ("bytes", f"{r.get('orig_bytes')} → / ← {r.get('resp_bytes')}"),
-            ("duration", f"{float(r.get('duration') or 0.0):.6f} s"),
+            ("duration", f"{(r['duration'] // timedelta(microseconds=1)) / 1e6:.6f} s"),
             ("ended by", str(r.get("end_reason") or "?")),
         ]
         out = [f"<div class='rstlab-connection'><p><b>rstlab.Connection {self.conn_id}</b></p>",

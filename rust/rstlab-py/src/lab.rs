@@ -120,7 +120,8 @@ impl LabRun {
             let x = &c.row;
             let d = PyDict::new(py);
             d.set_item("frame", x.frame)?;
-            d.set_item("ts", x.ts_ns as f64 / 1e9)?;
+            // Exact nanoseconds: `Run.resets` makes the column `timestamp[ns, tz=UTC]` of them.
+            d.set_item("ts", x.ts_ns)?;
             d.set_item("conn_id", x.conn_id)?;
             d.set_item("sender", x.sender())?;
             d.set_item("host", Role::name_or_unknown(c.host))?;

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod arrow;
+mod batches;
 mod errors;
 mod compose;
 mod lab;
@@ -29,6 +30,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<arrow::ArrowTable>()?;
     m.add_class::<trace::Analysis>()?;
     m.add_function(wrap_pyfunction!(trace::analyze_file, m)?)?;
+    m.add_class::<batches::BatchReader>()?;
     m.add_function(wrap_pyfunction!(trace::write_pcapng_with_comments, m)?)?;
     m.add_function(wrap_pyfunction!(trace::causes, m)?)?;
     m.add_function(wrap_pyfunction!(trace::columns, m)?)?;

@@ -6,6 +6,8 @@ use pyo3::prelude::*;
 use pyo3::exceptions::PyBaseException;
 use pyo3::types::PyDict;
 use rstlab_trace::report::ZeekTable;
+use rstlab_trace::capture::FrameIndex;
+use rstlab_trace::drill::{connection_segments, ConnSpan};
 use rstlab_trace::{analyze_file as core_analyze, AnalyzeOptions, SegmentFilter};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -29,6 +31,11 @@ pub struct Analysis {
     /// What the reader skipped and the caller should know (link types rstlab does not read).
     #[pyo3(get)]
     notes: Vec<String>,
+    /// The file and options of the pass, and where reading can resume: drill-down re-reads
+    /// only the frames of one connection (`rstlab_trace::drill`).
+    path: PathBuf,
+    opts: AnalyzeOptions,
+    index: FrameIndex,
 }
 
 fn segment_filter(v: Option<&Bound<'_, PyAny>>) -> PyResult<SegmentFilter> {
@@ -57,6 +64,22 @@ impl Analysis {
     fn zeek_conns(&self, py: Python<'_>) -> PyResult<Py<ArrowTable>> {
         let b = py.detach(|| self.zeek.batch().clone());
         Py::new(py, ArrowTable::new(b))
+    }
+
+    /// The segments of connection `conn_id` (whose row names `first_frame` and `last_frame`),
+    /// re-read from the file with the GIL released: only the frames it spans, from the last
+    /// place the pass marked before them.
+    fn connection_segments(&self, py: Python<'_>, conn_id: u64, first_frame: u64, last_frame: u64) -> PyResult<Py<ArrowTable>> {
+        let span = ConnSpan { conn_id, first_frame, last_frame };
+        let r = py.detach(|| connection_segments(&self.path, &self.opts, &self.index, span));
+        let b = r.map_err(|e| errors::trace_error(py, &e))?;
+        Py::new(py, ArrowTable::new(b))
+    }
+
+    /// Bytes the drill-down index takes (one mark per 8 MiB of file).
+    #[getter]
+    fn index_bytes(&self) -> usize {
+        self.index.bytes()
     }
 }
 
@@ -106,6 +129,7 @@ pub fn analyze_file(
         };
         core_analyze(&path, &opts, Some(&mut report))
     });
+    let index = analysis.index;
     if let Some(e) = pending {
         return Err(e);
     }
@@ -141,6 +165,9 @@ pub fn analyze_file(
         counts: counts.unbind(),
         error,
         notes: analysis.notes,
+        path,
+        opts,
+        index,
     })
 }
 

@@ -26,6 +26,8 @@ pub mod capture;
 pub mod columns;
 pub mod report;
 pub mod analyze;
+pub mod drill;
+pub mod batches;
 pub mod stream;
 
 pub use analyze::{analyze_bytes, analyze_file, analyze_frames, AnalyzeOptions, Analysis, SegmentFilter};

@@ -1,7 +1,7 @@
 //! The one pass over a capture: decode every frame, track connections, collect the tables.
 
 use crate::classify::{ConnMeta, ResetRows, ResetTracker};
-use crate::capture::{read_frames, CapturedFrame, FrameSink, ReadStats};
+use crate::capture::{read_frames, CapturedFrame, FrameIndex, FrameSink, ReadStats};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
@@ -86,6 +86,15 @@ impl AnalyzeOptions {
     }
 }
 
+/// Where a streaming pass puts each finished connection (the analysis pass calls it as it
+/// closes connections, and once at the end).
+pub trait StreamSink: Send {
+    /// A connection finished: its row, and the rows of its RSTs (to be taken out of `resets`).
+    fn finished(&mut self, row: ConnRow, resets: &mut ResetRows);
+    /// The pass is over: hand out what is left.
+    fn end(&mut self);
+}
+
 /// Counts of frames by what they turned out to be.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FrameCounts {
@@ -108,6 +117,8 @@ pub struct FrameCounts {
 /// The result of a pass: tables, counts and the error that cut reading short (if any).
 pub struct Analysis {
     pub tables: Tables,
+    /// Where reading could resume, for drilling into one connection ([`crate::drill`]).
+    pub index: FrameIndex,
     pub counts: FrameCounts,
     pub read: ReadStats,
     pub error: Option<TraceError>,
@@ -195,6 +206,9 @@ struct Collector {
     /// A shard's record of the frame that opened each of its connections, by its own
     /// `conn_id` (see [`shard`]); `None` in a single pass.
     opened_at: Option<Vec<u64>>,
+    /// Where finished connections go when the pass streams them ([`crate::batches`]) instead
+    /// of keeping them for the tables.
+    stream: Option<Box<dyn StreamSink>>,
 }
 
 impl Collector {
@@ -227,6 +241,9 @@ impl ConnSink for Collector {
         row.zeek_conns = st.zeek_done.as_ref().map_or(0, |d| d.len()) as u32 + 1;
         if let Some(r) = st.resets {
             row.end_reason = r.finish_with_end_reason(&ConnMeta { conn_id: conn.id, orig_is_fwd }, &mut self.resets);
+        }
+        if let Some(s) = self.stream.as_mut() {
+            return s.finished(row, &mut self.resets);
         }
         // Only streams Zeek splits need rows of their own in zeek_conns. A stream retired and
         // continued is one Zeek splits too (the tracker retires only what Zeek's timers have
@@ -275,6 +292,7 @@ struct Output<'p> {
     segments: SegmentRows,
     want: SegmentFilter,
     keep_rows: bool,
+    index: FrameIndex,
     progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>,
 }
 
@@ -307,6 +325,8 @@ impl FrameSink for Pass<'_> {
     }
 
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
+        // Progress comes between records, with every frame before `bytes` handed over.
+        self.out.index.mark(bytes, self.out.counts.frames);
         match self.out.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),
@@ -349,6 +369,10 @@ impl<'p> Pass<'p> {
     }
 
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
+        Self::streaming(opts, progress, None)
+    }
+
+    fn streaming(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>, stream: Option<Box<dyn StreamSink>>) -> Self {
         let collector = Collector {
             zeek: ZeekOptions { ignore_checksums: !opts.zeek_drop_bad_checksums },
             server_ports: if opts.zeek_bare { &[] } else { ZEEK_LIKELY_SERVER_PORTS },
@@ -357,6 +381,7 @@ impl<'p> Pass<'p> {
             classify: opts.classify,
             resets: ResetRows::new(),
             opened_at: None,
+            stream,
         };
         Pass {
             pipeline: Pipeline::new(Tracker::new(collector, opts.idle_secs, opts.closed_idle_secs)),
@@ -367,6 +392,7 @@ impl<'p> Pass<'p> {
                 segments: SegmentRows::default(),
                 want: opts.segments,
                 keep_rows: opts.keep_reset_rows,
+                index: FrameIndex::default(),
                 progress,
             },
         }
@@ -377,13 +403,17 @@ impl<'p> Pass<'p> {
         let Pass { pipeline, mut out } = self;
         let tracker = pipeline.finish(|t, seg, id, dir| out.tracked(t, seg, id, dir));
         out.counts.reassembly = out.frags.counts();
-        (tracker.finish(), out)
+        let mut collector = tracker.finish();
+        if let Some(mut s) = collector.stream.take() {
+            s.end();
+        }
+        (collector, out)
     }
 
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         let (collector, out) = self.into_parts();
-        let Output { counts, segments, keep_rows, decode, .. } = out;
-        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, decode, read, error)
+        let Output { counts, segments, keep_rows, decode, index, .. } = out;
+        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, decode, index, read, error)
     }
 }
 
@@ -397,6 +427,7 @@ fn build(
     counts: FrameCounts,
     keep_rows: bool,
     decode: DecodeOptions,
+    index: FrameIndex,
     read: ReadStats,
     error: Option<TraceError>,
 ) -> Analysis {
@@ -413,7 +444,24 @@ fn build(
         }
     });
     let notes = notes(&read, decode.skip_link_bytes);
-    Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), counts, read, error, notes }
+    Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), index, counts, read, error, notes }
+}
+
+/// The pass with every finished connection handed to `stream` as it finishes (the tables it
+/// returns are empty); `stop` is asked every few megabytes whether to go on.
+pub(crate) fn analyze_streaming(path: &Path, opts: &AnalyzeOptions, stream: Box<dyn StreamSink>, stop: &mut dyn FnMut() -> ControlFlow<()>) -> Option<TraceError> {
+    let mut progress = |_: u64, _: u64| stop();
+    let mut pass = Pass::streaming(opts, Some(&mut progress), Some(stream));
+    let (read, error) = read_frames(path, &mut pass);
+    pass.finish(read, error).error
+}
+
+/// The pass over whatever frames `read` hands it (drill-down reads a window of a file:
+/// [`crate::drill`]).
+pub(crate) fn analyze_with(opts: &AnalyzeOptions, read: impl FnOnce(&mut dyn FrameSink) -> (ReadStats, Option<TraceError>)) -> Analysis {
+    let mut pass = Pass::new(opts, None);
+    let (stats, error) = read(&mut pass);
+    pass.finish(stats, error)
 }
 
 /// Analyse a capture file. Reading stops early on damage (returned in `error`, with everything

@@ -18,7 +18,7 @@
 //! bound on the single pass's; they peak at different moments).
 
 use super::{build, Analysis, AnalyzeOptions, Collector, FrameCounts, Pass};
-use crate::capture::{FrameSink, ReadStats};
+use crate::capture::{FrameIndex, FrameSink, ReadStats};
 use crate::classify::ResetRows;
 use crate::error::TraceError;
 use crate::flow::{shard_of, SWEEP_EVERY};
@@ -58,6 +58,8 @@ enum Msg {
 pub(super) struct Splitter<'p> {
     decode: DecodeOptions,
     counts: FrameCounts,
+    /// Where reading can resume, every few megabytes (drill-down: [`crate::drill`]).
+    index: FrameIndex,
     /// IP fragments waiting for the rest of their datagram (reassembled here, before routing:
     /// the 4-tuple is inside the first fragment).
     frags: Reassembler,
@@ -134,6 +136,8 @@ impl FrameSink for Splitter<'_> {
     }
 
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
+        // Progress comes between records, with every frame before `bytes` handed over.
+        self.index.mark(bytes, self.counts.frames);
         match self.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),
@@ -177,7 +181,7 @@ pub(super) fn analyze(
     // A worker's number is a byte of each batch.
     let n = workers.clamp(1, u8::MAX as usize);
     let mut channels: Vec<_> = (0..n).map(|_| sync_channel::<Msg>(QUEUE)).collect();
-    let (shares, counts, read, error) = std::thread::scope(|scope| {
+    let (shares, counts, index, read, error) = std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
         for (me, (tx, rx)) in channels.drain(..).enumerate() {
@@ -192,6 +196,7 @@ pub(super) fn analyze(
         let mut splitter = Splitter {
             decode: opts.decode(),
             counts: FrameCounts::default(),
+            index: FrameIndex::default(),
             frags: Reassembler::default(),
             batch: Arc::new(Batch::new()),
             sent: Vec::new(),
@@ -203,7 +208,7 @@ pub(super) fn analyze(
         if splitter.batch.len > 0 {
             splitter.send();
         }
-        let Splitter { mut counts, frags, to_workers, .. } = splitter;
+        let Splitter { mut counts, frags, to_workers, index, .. } = splitter;
         counts.reassembly = frags.counts();
         // Closing the channels ends the workers' loops.
         drop(to_workers);
@@ -211,13 +216,14 @@ pub(super) fn analyze(
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect();
-        (shares, counts, read, error)
+        (shares, counts, index, read, error)
     });
-    merge(shares, counts, opts.keep_reset_rows, opts.decode(), read, error)
+    merge(shares, counts, opts.keep_reset_rows, opts.decode(), index, read, error)
 }
 
 /// The workers' rows renumbered in order of first appearance, as one pass numbers them.
-fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: DecodeOptions, read: ReadStats, error: Option<TraceError>) -> Analysis {
+#[allow(clippy::too_many_arguments)]
+fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: DecodeOptions, index: FrameIndex, read: ReadStats, error: Option<TraceError>) -> Analysis {
     // Global ids: a merge of the workers' opening frames (each list ascends; frames are unique).
     let mut global: Vec<Vec<u64>> = shares.iter().map(|s| vec![0; s.collector.opened_at.as_ref().map_or(0, Vec::len)]).collect();
     let mut next = vec![0usize; shares.len()];
@@ -249,5 +255,5 @@ fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: D
         r.renumber_conns(|local| ids[local as usize]);
         resets.append(&mut r);
     }
-    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, decode, read, error)
+    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, decode, index, read, error)
 }

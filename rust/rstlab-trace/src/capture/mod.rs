@@ -10,7 +10,7 @@ mod damage;
 mod reader;
 pub mod pcapng_write;
 
-pub use reader::{read_frames, read_frames_from, FrameSink, Interface, ReadStats};
+pub use reader::{read_frames, read_frames_at, read_frames_from, FrameIndex, FrameSink, Interface, ReadStats, Resume};
 
 use crate::wire::LinkType;
 

@@ -3,7 +3,7 @@
 
 use super::record::RstSeg;
 use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
-use crate::columns::{columns, Column, Keyed, Num, OptNum, Text, TextBuilder};
+use crate::columns::{columns, Column, Keyed, Num, OptNum, Text, TextBuilder, Time};
 use crate::wire::{TcpFlags, TcpOptions};
 use arrow_array::types::{Float64Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::RecordBatch;
@@ -137,8 +137,8 @@ columns! {
     struct ResetColumns: "resets", nulls Declared, |r: &ResetRow| {
         /// Frame number of the RST, 1-based like Wireshark's `frame.number`.
         frame: Num<UInt64Type> = r.frame,
-        /// Capture time, seconds since the Unix epoch (Wireshark's `frame.time_epoch`).
-        ts: Num<Float64Type> = r.ts_ns as f64 / 1e9,
+        /// Capture time of the RST, UTC, to the nanosecond (Wireshark's `frame.time_epoch`).
+        ts: Time = r.ts_ns,
         /// The RST's stream (Wireshark's `tcp.stream`; the connections table's `conn_id`).
         conn_id: Num<UInt64Type> = r.conn_id,
         /// Which endpoint the RST comes from by its addresses: `orig` (the originator) or `resp`.

@@ -600,12 +600,14 @@ fn record_batch_has_the_documented_columns() {
             "acceptability", "effect", "origin", "cause", "confidence", "evidence"
         ]
     );
-    use arrow_array::{Array, Float64Array, StringArray, UInt16Array, UInt64Array};
+    use arrow_array::{Array, StringArray, TimestampNanosecondArray, UInt16Array, UInt64Array};
     let col = |n: &str| b.column_by_name(n).unwrap().clone();
     assert!(col("ip_id").as_any().downcast_ref::<UInt16Array>().unwrap().is_null(0));
     assert!(col("trigger").as_any().downcast_ref::<UInt64Array>().unwrap().is_null(0));
     assert_eq!(col("frame").as_any().downcast_ref::<UInt64Array>().unwrap().value(0), 9);
-    assert_eq!(col("ts").as_any().downcast_ref::<Float64Array>().unwrap().value(0), 1.5);
+    let ts = col("ts");
+    let ts = ts.as_any().downcast_ref::<TimestampNanosecondArray>().unwrap();
+    assert_eq!((ts.value(0), ts.timezone()), (1_500_000_000, Some("UTC")));
     // Low-cardinality text columns are dictionary-encoded; read them through their dictionary.
     let text = |n: &str| {
         let c = col(n);

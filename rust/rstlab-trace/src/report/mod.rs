@@ -2,12 +2,12 @@
 //! table's columns are declared once, below (the RST table's in `classify::rows`), with
 //! [`crate::columns`]; [`Tables::columns`] is the column reference of all four.
 
-use crate::columns::{addr_text, columns, Addr, Column, Flag, Keyed, Label, LabelKey, Num, OptNum, Text};
+use crate::columns::{addr_text, columns, Addr, Column, Flag, Keyed, Label, LabelKey, Num, OptNum, Span, Text, Time};
 use crate::flow::{Conn, Dir};
 use crate::seq::SeqNumber;
 use crate::wire::{Checksum, Segment};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::types::{Int32Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::RecordBatch;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -217,6 +217,16 @@ impl Tables {
     }
 }
 
+/// The connections table of `rows`, in their order ([`crate::batches`] hands out finished
+/// connections this way).
+pub fn connections_of(rows: &[ConnRow]) -> RecordBatch {
+    let mut conns = ConnColumns::with_capacity(rows.len());
+    for r in rows {
+        conns.append(r);
+    }
+    conns.finish()
+}
+
 /// The connections table, each chunk of rows freed once taken.
 fn connections_batch(rows: ConnRows) -> RecordBatch {
     let mut conns = ConnColumns::with_capacity(rows.count());
@@ -353,11 +363,6 @@ fn sack_text(out: &mut String, seg: &Segment, ack_rel: u32) {
     }
 }
 
-#[inline]
-fn secs(ns: i64) -> f64 {
-    ns as f64 / 1e9
-}
-
 columns! {
     /// The connections table: one row per TCP stream.
     struct ConnColumns: "connections", nulls Seen, |r: &ConnRow| {
@@ -373,12 +378,12 @@ columns! {
         resp_port: Num<UInt16Type> = r.resp.1,
         /// IP version of the stream: 4 or 6.
         ip_version: Num<UInt8Type> = r.ip_version,
-        /// Capture time of the stream's first segment, seconds since the Unix epoch (Zeek's `ts`, Wireshark's `frame.time_epoch`).
-        first_ts: Num<Float64Type> = secs(r.first_ts),
-        /// Capture time of the stream's last segment, seconds since the Unix epoch.
-        last_ts: Num<Float64Type> = secs(r.last_ts),
-        /// `last_ts - first_ts`, in seconds (Zeek's `duration`).
-        duration: Num<Float64Type> = secs(r.last_ts.saturating_sub(r.first_ts)),
+        /// Capture time of the stream's first segment, UTC, to the nanosecond (Zeek's `ts`, Wireshark's `frame.time_epoch`).
+        first_ts: Time = r.first_ts,
+        /// Capture time of the stream's last segment, UTC, to the nanosecond.
+        last_ts: Time = r.last_ts,
+        /// `last_ts - first_ts`, to the nanosecond (Zeek's `duration`).
+        duration: Span = r.last_ts.saturating_sub(r.first_ts),
         /// Frame number of the stream's first segment, 1-based like Wireshark's `frame.number`.
         first_frame: Num<UInt64Type> = r.first_frame,
         /// Frame number of the stream's last segment, 1-based like Wireshark's `frame.number`.
@@ -440,8 +445,8 @@ columns! {
     struct SegmentColumns: "segments", nulls Seen, |v: SegmentView<'_>| {
         /// Frame number, 1-based like Wireshark's `frame.number`.
         frame: Num<UInt64Type> = v.seg.frame,
-        /// Capture time, seconds since the Unix epoch (Wireshark's `frame.time_epoch`).
-        ts: Num<Float64Type> = secs(v.seg.ts_ns),
+        /// Capture time, UTC, to the nanosecond (Wireshark's `frame.time_epoch`).
+        ts: Time = v.seg.ts_ns,
         /// The segment's stream (Wireshark's `tcp.stream`; the connections table's `conn_id`).
         conn_id: Num<UInt64Type> = v.conn_id,
         /// Who sent it: `orig` (the connection's originator) or `resp`.

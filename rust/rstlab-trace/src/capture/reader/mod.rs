@@ -77,6 +77,88 @@ pub struct ReadStats {
     pub skipped_blocks: u64,
 }
 
+/// A place reading can start from: the byte offset of a record and how many frames come before
+/// it. Only classic pcap resumes there (its records need nothing but the file header to be
+/// read); a pcapng block needs its section's interface descriptions, so pcapng is read from
+/// the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub offset: u64,
+    pub frames: u64,
+}
+
+impl Resume {
+    /// The start of the file.
+    pub const START: Resume = Resume { offset: 0, frames: 0 };
+}
+
+/// Places the file pass could resume reading from, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameIndex {
+    marks: Vec<Resume>,
+}
+
+impl FrameIndex {
+    /// Record that reading could resume at byte `offset`, with `frames` frames before it.
+    pub fn mark(&mut self, offset: u64, frames: u64) {
+        if self.marks.last().is_none_or(|m| m.offset < offset && m.frames <= frames) {
+            self.marks.push(Resume { offset, frames });
+        }
+    }
+
+    /// The last mark at or before frame `frame` (1-based), or the start of the file.
+    pub fn before(&self, frame: u64) -> Resume {
+        let i = self.marks.partition_point(|m| m.frames < frame);
+        i.checked_sub(1).map_or(Resume::START, |i| self.marks[i])
+    }
+
+    /// The memory the marks take, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.marks.capacity() * std::mem::size_of::<Resume>()
+    }
+
+    pub fn len(&self) -> usize {
+        self.marks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
+}
+
+/// Read a capture from the record `at` on (see [`Resume`]; a capture that is not classic pcap
+/// is read from the start). The sink returns `Break` once it has what it wants.
+pub fn read_frames_at<S: FrameSink + ?Sized>(path: &Path, at: Resume, sink: &mut S) -> (ReadStats, Option<TraceError>) {
+    use std::io::{Seek, SeekFrom};
+    let mut stats = ReadStats::default();
+    let io_err = |e| TraceError::Io { path: path.into(), source: e };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (stats, Some(io_err(e))),
+    };
+    stats.file_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut head = vec![0u8; HEAD];
+    let mut n = 0;
+    while n < HEAD {
+        match read_some(&mut file, &mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return (stats, Some(io_err(e))),
+        }
+    }
+    let err = match sniff(path, &head[..n]) {
+        Ok(Format::Pcap(h)) if at.offset > 0 => match file.seek(SeekFrom::Start(at.offset)) {
+            Ok(_) => read_pcap(path, file, vec![0u8; PCAP_BUFFER], 0, &h, at, sink, &mut stats),
+            Err(e) => Some(io_err(e)),
+        },
+        _ => match file.seek(SeekFrom::Start(0)) {
+            Ok(_) => read_input(path, file, PCAP_BUFFER, BUFFER, sink, &mut stats),
+            Err(e) => Some(io_err(e)),
+        },
+    };
+    (stats, err)
+}
+
 /// Receives frames as they are read. Returning `Break` stops reading early (e.g. on Ctrl-C).
 pub trait FrameSink {
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()>;
@@ -176,7 +258,7 @@ fn read_input<R: Read + Send, S: FrameSink + ?Sized>(
     }
     let err = match sniff(path, &buf[..head]) {
         Err(e) => Some(e),
-        Ok(Format::Pcap(h)) => read_pcap(path, input, buf, head, &h, sink, stats),
+        Ok(Format::Pcap(h)) => read_pcap(path, input, buf, head, &h, Resume::START, sink, stats),
         Ok(Format::Blocks { pcapng, little_endian }) => {
             let head = &buf[..head];
             read_blocks(path, head.chain(input), head, blocks, pcapng, little_endian, sink, stats)

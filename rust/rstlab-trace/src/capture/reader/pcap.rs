@@ -6,7 +6,7 @@
 //! streaming reader read these files.
 
 use super::timestamps::pcap_ts_ns;
-use super::{describe, format_err, read_some, FrameSink, Interface, ReadStats, MAX_BLOCK};
+use super::{describe, format_err, read_some, FrameSink, Interface, ReadStats, Resume, MAX_BLOCK};
 use crate::capture::damage;
 use crate::error::TraceError;
 use crate::wire::{FrameMeta, LinkType};
@@ -126,6 +126,12 @@ impl PcapWalk {
 
 /// Start a classic pcap capture: its one interface, described to the stats and the sink.
 fn pcap_start<S: FrameSink + ?Sized>(h: &PcapHeader, sink: &mut S, stats: &mut ReadStats) -> (PcapWalk, damage::Layout) {
+    pcap_start_at(h, Resume::START, sink, stats)
+}
+
+/// Start walking a classic pcap capture at a record boundary `at` (the file header's end for
+/// the whole file).
+fn pcap_start_at<S: FrameSink + ?Sized>(h: &PcapHeader, at: Resume, sink: &mut S, stats: &mut ReadStats) -> (PcapWalk, damage::Layout) {
     let iface = Interface::of_pcap(h);
     let linktype = iface.linktype;
     stats.interfaces = vec![iface.clone()];
@@ -134,9 +140,9 @@ fn pcap_start<S: FrameSink + ?Sized>(h: &PcapHeader, sink: &mut S, stats: &mut R
         linktype,
         big_endian: h.is_bigendian(),
         nanos: h.is_nanosecond_precision(),
-        frames: 0,
-        offset: PCAP_FILE_HEADER as u64,
-        next_progress: 8 << 20,
+        frames: at.frames,
+        offset: at.offset.max(PCAP_FILE_HEADER as u64),
+        next_progress: at.offset.max(PCAP_FILE_HEADER as u64) + (8 << 20),
         file_size: stats.file_size,
     };
     let layout = damage::Layout::Pcap { little_endian: !h.is_bigendian(), snaplen: h.snaplen };
@@ -199,6 +205,7 @@ pub(super) fn read_pcap<R: Read, S: FrameSink + ?Sized>(
     mut buf: Vec<u8>,
     mut end: usize,
     h: &PcapHeader,
+    at: Resume,
     sink: &mut S,
     stats: &mut ReadStats,
 ) -> Option<TraceError> {
@@ -212,8 +219,9 @@ pub(super) fn read_pcap<R: Read, S: FrameSink + ?Sized>(
             }
         }
     }
-    let (mut walk, layout) = pcap_start(h, sink, stats);
-    let mut start = PCAP_FILE_HEADER;
+    let (mut walk, layout) = pcap_start_at(h, at, sink, stats);
+    // `buf` starts at the file header, or at the record `at` names when resuming there.
+    let mut start = if at.offset > PCAP_FILE_HEADER as u64 { 0 } else { PCAP_FILE_HEADER };
     let mut eof = false;
     let err = loop {
         let (used, stop) = walk.walk(&buf[start..end], sink);

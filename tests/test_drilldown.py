@@ -1,0 +1,101 @@
+"""Drill-down without a full pass: ``Trace.connection(i)`` re-reads only the frames connection
+``i`` spans. Its segments must be exactly what the full pass kept for that connection (the
+old way: ``segments=conn_id`` over the whole file), on captures whose connections overlap, on
+a file large enough for the pass to mark places to resume from, and on the public captures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rstlab
+from rstlab import _rstlab
+from capwriter import ACK, FIN, PSH, SYN, Conv, Rec, ethernet, pcap
+
+REPO = Path(__file__).resolve().parent.parent
+MARK = 8 << 20  # the pass marks a place to resume from every 8 MiB
+
+
+def full_pass_segments(path: Path, conn_id: int) -> object:
+    """The old way: one pass over the whole file keeping connection ``conn_id``'s segments."""
+    return _rstlab.analyze_file(str(path), segments=conn_id).segments
+
+
+def assert_same_as_full_pass(path: Path, ids: list[int]) -> None:
+    import pyarrow as pa
+
+    t = rstlab.read(path)
+    for i in ids:
+        got = t.connection(i).segments.to_arrow()
+        want = pa.table(full_pass_segments(path, i))
+        assert got.schema == want.schema, (path, i)
+        assert got.equals(want), (path, i)
+
+
+@pytest.fixture(scope="module")
+def big_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A classic pcap of ~24 MiB: 2,000 connections, four open at a time and their frames
+    interleaved, each data segment padded to a full frame (Ethernet padding after the IP
+    packet), so that connections start and end past several resume marks."""
+    convs = [Conv(f"10.1.{i // 250}.{i % 250 + 1}", "10.9.0.1", 20000 + i, 80) for i in range(2000)]
+    pad = bytes(1400)
+    scripts = []
+    for c in convs:
+        frames = [c.seg(True, SYN), c.seg(False, SYN | ACK), c.seg(True, ACK)]
+        frames += [c.seg(True, PSH | ACK, b"x" * 100) for _ in range(3)]
+        frames += [c.seg(False, ACK), c.seg(True, FIN | ACK), c.seg(False, FIN | ACK), c.seg(True, ACK)]
+        scripts.append(frames)
+    recs: list[Rec] = []
+    t = 1_796_504_400 * 1_000_000
+    for g in range(0, len(scripts), 4):
+        group = scripts[g:g + 4]
+        for step in range(max(map(len, group))):
+            for s in group:
+                if step < len(s):
+                    t += 7
+                    recs.append(Rec(sec=t // 1_000_000, frac=t % 1_000_000, data=ethernet(0x0800, s[step]) + pad))
+    p = tmp_path_factory.mktemp("drill") / "big.pcap"
+    p.write_bytes(pcap(1, recs))
+    assert p.stat().st_size > 2 * MARK
+    return p
+
+
+def test_the_pass_marks_places_to_resume_from(big_pcap: Path) -> None:
+    native = _rstlab.analyze_file(str(big_pcap))
+    # One mark per 8 MiB read, 16 bytes each.
+    marks = big_pcap.stat().st_size // MARK
+    assert marks * 16 <= native.index_bytes <= 4 * marks * 16
+
+
+def test_connections_past_the_marks_equal_the_full_pass(big_pcap: Path) -> None:
+    t = rstlab.read(big_pcap)
+    n = len(t.connections)
+    assert n == 2000
+    # The first, some around each 8 MiB mark (~560 connections apart), and the last.
+    ids = sorted({0, 1, 2, 3, n - 1, n - 2} | {k for m in range(1, 4) for k in range(m * 560 - 4, m * 560 + 4)})
+    assert_same_as_full_pass(big_pcap, ids)
+
+
+def test_lab_fixtures_equal_the_full_pass() -> None:
+    for p in sorted((REPO / "tests" / "fixtures" / "lab").glob("*.pcapng"))[:12]:
+        n = len(rstlab.read(p).connections)
+        assert_same_as_full_pass(p, list(range(min(n, 6))))
+
+
+@pytest.mark.shared
+def test_public_captures_equal_the_full_pass(traces: Path) -> None:
+    from conftest import all_captures
+
+    checked = 0
+    for p in all_captures(traces):
+        try:
+            t = rstlab.read(p)
+        except (rstlab.RstlabError, OSError):
+            continue  # damaged or unsupported captures are tested elsewhere
+        n = len(t.connections)
+        ids = sorted({0, n // 2, n - 1}) if n else []
+        assert_same_as_full_pass(p, ids)
+        checked += len(ids)
+    assert checked > 100
