@@ -126,7 +126,7 @@ def test_a_fragmented_segment_is_one_packet_on_the_frame_that_completes_it(
     # RFC 9293 §3.4: the data segment follows the ACK at ISN+1 (1001) and carries all 512 bytes.
     assert (data["conn_id"], data["seq"], data["len"], data["flags"]) == (0, 1001, len(DATA), "P.")
     # The frame's own time (the completing fragment's record).
-    assert round(data["ts"] * 1e6) == (completes - 1) * US
+    assert round(data["ts"].timestamp() * 1e6) == (completes - 1) * US
     [conn] = t.connections.to_pylist()
     assert (conn["orig_pkts"], conn["resp_pkts"], conn["orig_bytes"]) == (3, 2, len(DATA))
     assert conn["history"] == "ShADr"  # Zeek's: the data (D) was seen
