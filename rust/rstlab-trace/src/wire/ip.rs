@@ -358,7 +358,8 @@ fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
                 None => Payload::Truncated("erspan header cut short"),
             }
         }
-        // Aruba's WLAN tunnel carries 802.11 frames; the protocol numbers Zeek recognises.
+        // Aruba's WLAN tunnel carries 802.11 frames: 0x8200-0x82f0 and 0x8300-0x8370 in steps
+        // of 0x10, and 0x9000 (the values Zeek's GRE analyzer takes for Aruba).
         p if (p & 0xff0f == 0x8200) || (p & 0xff0f == 0x8300 && p <= 0x8370) || p == 0x9000 => link::ieee80211(rest),
         t => link::ethertype(t, rest),
     };
