@@ -99,3 +99,26 @@ def test_public_captures_equal_the_full_pass(traces: Path) -> None:
         assert_same_as_full_pass(p, ids)
         checked += len(ids)
     assert checked > 100
+
+
+def test_a_damaged_capture_drills_down_as_the_full_pass_did(tmp_path: Path) -> None:
+    # The file ends inside a record (truncated capture): read(errors="keep") keeps what came
+    # before, and the last connection's segments are those before the damage, as before.
+    src = REPO / "tests" / "fixtures" / "lab" / "s11_linger_zero-v4.pcapng"
+    data = src.read_bytes()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[: len(data) - 40])
+    t = rstlab.read(cut, errors="keep")
+    assert t.error is not None
+    n = len(t.connections)
+    assert n > 0
+    assert_damaged_same(cut, list(range(n)))
+
+
+def assert_damaged_same(path: Path, ids: list[int]) -> None:
+    import pyarrow as pa
+
+    t = rstlab.read(path, errors="keep")
+    for i in ids:
+        got = t.connection(i).segments.to_arrow()
+        assert got.equals(pa.table(full_pass_segments(path, i))), (path, i)

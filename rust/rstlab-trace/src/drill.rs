@@ -77,8 +77,11 @@ pub fn connection_segments(path: &Path, opts: &AnalyzeOptions, index: &FrameInde
         let error = if window.done { error.filter(|e| !matches!(e, TraceError::Interrupted)) } else { error };
         (read, error)
     });
-    if let Some(e) = a.error {
-        return Err(e);
+    // Damage inside the span ends it there, as it ended the file pass: the segments before it
+    // are the connection's (the trace already carries the error). Anything else is raised.
+    match a.error {
+        None | Some(TraceError::Format { .. }) => {}
+        Some(e) => return Err(e),
     }
     let segs = a.tables.segments;
     let pos = segs.schema().index_of("conn_id").expect("the segments table has a conn_id column");
