@@ -18,7 +18,7 @@ const PROTO_GRE: u8 = 47;
 // Always inlined into the frame path (it runs once per packet): left to LLVM, the choice
 // flips with unrelated changes elsewhere in the pass.
 #[inline(always)]
-pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
+pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment) -> Outcome {
     match d.first().map(|b| b >> 4) {
         Some(4) => v4(meta, d, opts, depth, encap, out),
         Some(6) => v6(meta, d, opts, depth, encap, out),
@@ -30,7 +30,7 @@ pub(crate) fn decode(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8,
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
 #[inline(always)]
-fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
+fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -71,7 +71,7 @@ fn v4(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, ou
 /// IPv6 (RFC 8200 §3), the fixed header read like IPv4's: from a 40-byte array at constant
 /// offsets.
 #[inline(always)]
-fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
+fn v6(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment) -> Outcome {
     let Some(h) = d.first_chunk::<40>() else {
         return Outcome::Malformed("ipv6 header cut short");
     };
@@ -178,11 +178,10 @@ enum Tunnel {
 /// [`Segment::encap`] one level further in: the outer value mixed with this tunnel's kind and
 /// its endpoints, unordered (Zeek compares a tunnel by its outer connection, whichever way the
 /// packet goes). Never 0, which means "no tunnel".
-fn encap_level(outer: u32, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> u32 {
+fn encap_level(outer: u16, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> u16 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    // FNV-1a over the level's bytes: a fingerprint, not a security boundary (a collision
-    // between two tunnels of one connection would hide one change).
-    let mut h: u32 = 0x811c_9dc5 ^ outer;
+    // FNV-1a over the level's bytes: a fingerprint, not a security boundary.
+    let mut h: u32 = 0x811c_9dc5 ^ outer as u32;
     let mut eat = |bytes: &[u8]| {
         for &x in bytes {
             h = (h ^ x as u32).wrapping_mul(0x0100_0193);
@@ -196,10 +195,12 @@ fn encap_level(outer: u32, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> 
         }
         eat(&port.to_be_bytes());
     }
-    h.max(1)
+    // Folded to 16 bits: the segment keeps its size (one tunnel change in 65,536 between two
+    // tunnels of one connection goes unseen).
+    ((h ^ (h >> 16)) as u16).max(1)
 }
 
-fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
+fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment) -> Outcome {
     match p {
         Payload::Ip(b) => decode(meta, b, opts, depth, encap, out),
         Payload::NotIp => Outcome::NotTcp,
@@ -209,7 +210,7 @@ fn inner(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap
 }
 
 /// GRE (RFC 2784 / 2890; version 1 is PPTP's enhanced GRE, RFC 2637).
-fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
+fn gre(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment) -> Outcome {
     if d.len() < 4 {
         return Outcome::Malformed("gre header cut short");
     }
@@ -307,7 +308,7 @@ fn udp(meta: &FrameMeta, d: &[u8], ip: &IpFacts, opts: DecodeOptions, depth: u8,
     Outcome::NotTcp
 }
 
-fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment) -> Outcome {
+fn gtpu(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment) -> Outcome {
     // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
     if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
         return Outcome::NotTcp;
@@ -414,7 +415,7 @@ mod tests {
         u
     }
 
-    fn encap_of(p: &[u8]) -> u32 {
+    fn encap_of(p: &[u8]) -> u16 {
         match crate::wire::decode(&meta(), p, DecodeOptions::default()) {
             Decoded::Tcp(s) => s.encap,
             other => panic!("not tcp: {other:?}"),

@@ -99,7 +99,7 @@ pub(super) struct Rare {
     pub(super) win0_cnt: [u32; 2],
     /// The encapsulation the connection last saw ([`crate::wire::Segment::encap`]), while it is
     /// tunnelled (`Connection::encapsulation`).
-    pub(super) encap: u32,
+    pub(super) encap: u16,
     /// `Connection::tunnel_changes`: changes from one tunnel to another, up to the limit.
     pub(super) tunnel_changes: u32,
     /// `TCPSessionAdapter::ResetTimer` (a RST after this side's FIN), as the other timers
