@@ -122,7 +122,9 @@ impl Default for Rare {
 }
 
 /// `ScaledHistoryEntry` with base 10: true on the 1st, 10th, 100th, ... event.
-/// (The counter saturates at `u32::MAX`, so the last entry is at 10^9.)
+/// (The counter saturates at `u32::MAX`, so the last entry is at 10^9; Zeek's u32 threshold
+/// wraps past it — entries at 1,410,065,408 events and every that many after — which no
+/// capture of one connection reaches.)
 #[inline(always)]
 // `u32::is_multiple_of` is newer than the crate's MSRV (1.80).
 #[allow(clippy::manual_is_multiple_of)]
