@@ -29,16 +29,14 @@ impl ZeekConn {
     #[inline(never)]
     pub(super) fn check_encapsulation(&mut self, encap: u16) {
         let was = if self.bit(C_TUNNELLED) { self.rare_counters().encap } else { 0 };
-        if was != 0 && encap != 0 {
-            if was != encap {
-                // Only a change from one tunnel to another counts; losing or gaining a tunnel
-                // is reported without counting.
-                let r = self.rare_counters();
-                if r.tunnel_changes < TUNNEL_MAX_CHANGES_PER_CONNECTION {
-                    r.tunnel_changes += 1;
-                } else {
-                    self.check_conn_history(HIST_UNKNOWN_PKT, b'X');
-                }
+        // Only a change from one tunnel to another counts; losing or gaining a tunnel is
+        // reported without counting.
+        if was != 0 && encap != 0 && was != encap {
+            let r = self.rare_counters();
+            if r.tunnel_changes < TUNNEL_MAX_CHANGES_PER_CONNECTION {
+                r.tunnel_changes += 1;
+            } else {
+                self.check_conn_history(HIST_UNKNOWN_PKT, b'X');
             }
         }
         self.rare_counters().encap = encap;
