@@ -123,7 +123,7 @@ impl SegBuilder {
         self
     }
     /// The segment came through tunnels fingerprinted `e` ([`Segment::encap`]; 0: none).
-    pub fn encap(mut self, e: u32) -> Self {
+    pub fn encap(mut self, e: u16) -> Self {
         self.s.encap = e;
         self
     }

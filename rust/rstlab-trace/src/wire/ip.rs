@@ -18,7 +18,7 @@ const PROTO_GRE: u8 = 47;
 // Always inlined into the frame path (it runs once per packet): left to LLVM, the choice
 // flips with unrelated changes elsewhere in the pass.
 #[inline(always)]
-pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     match d.first().map(|b| b >> 4) {
         Some(4) => v4(meta, d, opts, depth, encap, out, frags),
         Some(6) => v6(meta, d, opts, depth, encap, out, frags),
@@ -30,7 +30,7 @@ pub(crate) fn decode<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptio
 /// IPv4 (RFC 791 §3.1). The fixed header is read from a 20-byte array at constant offsets: no
 /// per-field bounds checks on the path every packet takes.
 #[inline(always)]
-fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -62,7 +62,7 @@ fn v4<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, 
 }
 
 #[inline(always)]
-fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32, encap: u32) -> IpFacts {
+fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32, encap: u16) -> IpFacts {
     IpFacts {
         src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
         dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
@@ -79,7 +79,7 @@ fn v4_facts(h: &[u8; 20], frag: u16, declared_len: u32, encap: u32) -> IpFacts {
 /// datagram is decoded as if it had come in this frame, with this frame's header (its TTL and
 /// flags are what tshark shows on the frame that carries the reassembled segment).
 #[allow(clippy::too_many_arguments)]
-fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: usize, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: usize, opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<20>() else {
         return Outcome::Malformed("ipv4 header cut short");
     };
@@ -109,7 +109,7 @@ fn v4_fragment<F: Fragments>(meta: &FrameMeta, d: &[u8], ihl: usize, declared: u
 /// IPv6 (RFC 8200 §3), the fixed header read like IPv4's: from a 40-byte array at constant
 /// offsets.
 #[inline(always)]
-fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     let Some(h) = d.first_chunk::<40>() else {
         return Outcome::Malformed("ipv6 header cut short");
     };
@@ -124,7 +124,7 @@ fn v6<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, 
 /// chain, or the rest of a reassembled datagram's (what follows its fragment header).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     let (mut next, mut body, mut declared) = (next, body, declared);
     // Walk the extension-header chain (RFC 8200 §4). Every header consumes at least 8 bytes, so
     // the walk ends with the packet; no count limit (Wireshark has none either, and stopping
@@ -192,7 +192,7 @@ fn v6_chain<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], next: u8, body: &[u8],
 /// anywhere in the extension chain): handed to `frags`; a completed datagram goes on down the
 /// chain from the offset-zero fragment's Next Header, with this frame's fixed header.
 #[allow(clippy::too_many_arguments)]
-fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn v6_fragment<F: Fragments>(meta: &FrameMeta, h: &[u8; 40], body: &[u8], declared: u32, opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     // Cut by the snap length (fewer bytes than declared): cannot be placed, as in v4_fragment.
     if (body.len() as u64) < declared as u64 || body.len() <= 8 {
         return Outcome::Fragment;
@@ -258,11 +258,10 @@ enum Tunnel {
 /// [`Segment::encap`] one level further in: the outer value mixed with this tunnel's kind and
 /// its endpoints, unordered (Zeek compares a tunnel by its outer connection, whichever way the
 /// packet goes). Never 0, which means "no tunnel".
-fn encap_level(outer: u32, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> u32 {
+fn encap_level(outer: u16, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> u16 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    // FNV-1a over the level's bytes: a fingerprint, not a security boundary (a collision
-    // between two tunnels of one connection would hide one change).
-    let mut h: u32 = 0x811c_9dc5 ^ outer;
+    // FNV-1a over the level's bytes: a fingerprint, not a security boundary.
+    let mut h: u32 = 0x811c_9dc5 ^ outer as u32;
     let mut eat = |bytes: &[u8]| {
         for &x in bytes {
             h = (h ^ x as u32).wrapping_mul(0x0100_0193);
@@ -276,10 +275,12 @@ fn encap_level(outer: u32, kind: Tunnel, a: (IpAddr, u16), b: (IpAddr, u16)) -> 
         }
         eat(&port.to_be_bytes());
     }
-    h.max(1)
+    // Folded to 16 bits: the segment keeps its size (one tunnel change in 65,536 between two
+    // tunnels of one connection goes unseen).
+    ((h ^ (h >> 16)) as u16).max(1)
 }
 
-fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     match p {
         Payload::Ip(b) => decode(meta, b, opts, depth, encap, out, frags),
         Payload::NotIp => Outcome::NotTcp,
@@ -291,7 +292,7 @@ fn inner<F: Fragments>(meta: &FrameMeta, p: Payload<'_>, opts: DecodeOptions, de
 /// GRE (RFC 2784 / 2890; RFC 1701's routing field; version 1 is PPTP's enhanced GRE,
 /// RFC 2637 §4.1). Versions above 1 and the reserved flag bits are not GRE rstlab (or Zeek)
 /// can read.
-fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn gre<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     if d.len() < 4 {
         return Outcome::Malformed("gre header cut short");
     }
@@ -406,7 +407,7 @@ fn udp<F: Fragments>(meta: &FrameMeta, d: &[u8], ip: &IpFacts, opts: DecodeOptio
 }
 
 /// Geneve (RFC 8926 §3.4): version 0 only; the options (in 4-byte units) are skipped.
-fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     if body.len() < 8 || body[0] >> 6 != 0 {
         return Outcome::NotTcp;
     }
@@ -423,7 +424,7 @@ fn geneve<F: Fragments>(meta: &FrameMeta, body: &[u8], opts: DecodeOptions, dept
 /// and authentication value lengths, the two values, an 8-byte nonce and a confirmation byte),
 /// then an optional origin indication (0x0000, 8 bytes), then the IPv6 packet. Anything else
 /// on the port is not Teredo.
-fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     if b.len() >= 4 && b[0] == 0 && b[1] == 1 {
         let len = 4 + b[2] as usize + b[3] as usize + 9;
         match b.get(len..) {
@@ -446,7 +447,7 @@ fn teredo<F: Fragments>(meta: &FrameMeta, mut b: &[u8], opts: DecodeOptions, dep
 /// AYIYA ("anything in anything", SixXS): identity length (log2) and type, signature length
 /// (in 4-byte words) and hash method, authentication method and opcode, next header, a 4-byte
 /// epoch, then the identity and signature. Only opcode 1 (forward) carries a packet.
-fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     if b.len() < 8 {
         return Outcome::NotTcp;
     }
@@ -461,7 +462,7 @@ fn ayiya<F: Fragments>(meta: &FrameMeta, b: &[u8], opts: DecodeOptions, depth: u
     }
 }
 
-fn gtpu<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u32, out: &mut Segment, frags: &mut F) -> Outcome {
+fn gtpu<F: Fragments>(meta: &FrameMeta, d: &[u8], opts: DecodeOptions, depth: u8, encap: u16, out: &mut Segment, frags: &mut F) -> Outcome {
     // GTPv1-U, message type 255 (G-PDU) carries a user IP packet.
     if d.len() < 8 || d[0] >> 5 != 1 || d[1] != 0xff {
         return Outcome::NotTcp;
@@ -568,7 +569,7 @@ mod tests {
         u
     }
 
-    fn encap_of(p: &[u8]) -> u32 {
+    fn encap_of(p: &[u8]) -> u16 {
         match crate::wire::decode(&meta(), p, DecodeOptions::default()) {
             Decoded::Tcp(s) => s.encap,
             other => panic!("not tcp: {other:?}"),

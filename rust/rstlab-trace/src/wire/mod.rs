@@ -57,11 +57,12 @@ pub struct Segment {
     /// Index of the capture interface (pcapng) the frame came from.
     pub interface: u32,
     /// The tunnels the segment came through, as Zeek tells encapsulations apart
-    /// (`EncapsulationStack` equality): 0 for none, else a hash of each level's kind and its
-    /// outer endpoints, unordered (Zeek's `EncapsulatingConn` is the outer connection, not the
-    /// packet's direction). Two segments of one connection with different values came through
-    /// different tunnels (`Connection::CheckEncapsulation`).
-    pub encap: u32,
+    /// (`EncapsulationStack` equality): 0 for none, else a 16-bit hash of each level's kind and
+    /// its outer endpoints, unordered (Zeek's `EncapsulatingConn` is the outer connection, not
+    /// the packet's direction). Two segments of one connection with different values came
+    /// through different tunnels (`Connection::CheckEncapsulation`). Sixteen bits keep the
+    /// segment at its size; two different tunnels collide once in 65,536.
+    pub encap: u16,
 }
 
 impl Default for Segment {
@@ -162,7 +163,7 @@ pub(crate) struct IpFacts {
     /// Bytes of the transport segment the IP header declares.
     pub declared_len: u32,
     /// The tunnels around this IP header ([`Segment::encap`]).
-    pub encap: u32,
+    pub encap: u16,
 }
 
 /// What one frame turned out to be, for [`decode_into`] (the segment itself is written in place).

@@ -90,7 +90,7 @@ impl History {
 /// retransmissions, zero windows), by physical direction, a tunnel, and the reset timer.
 /// (`G`'s counter is not rare: in a headers-only capture every acked segment is a content gap;
 /// it stays in the endpoint.)
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Rare {
     /// The whole history once it is longer than [`HIST_INLINE`]; empty until then.
     pub(super) history: String,
@@ -99,30 +99,19 @@ pub(super) struct Rare {
     pub(super) win0_cnt: [u32; 2],
     /// The encapsulation the connection last saw ([`crate::wire::Segment::encap`]), while it is
     /// tunnelled (`Connection::encapsulation`).
-    pub(super) encap: u32,
+    pub(super) encap: u16,
     /// `Connection::tunnel_changes`: changes from one tunnel to another, up to the limit.
     pub(super) tunnel_changes: u32,
-    /// `TCPSessionAdapter::ResetTimer` (a RST after this side's FIN), as the other timers
-    /// (`ZeekConn::attempt_at`), or `NO_TIMER`.
-    pub(super) reset_at: u32,
+    /// `TCPSessionAdapter::ResetTimer` (a RST after this side's FIN), in the other timers'
+    /// units (`ZeekConn::attempt_at`), if set.
+    pub(super) reset_at: Option<u32>,
 }
 
-impl Default for Rare {
-    fn default() -> Self {
-        Rare {
-            history: String::new(),
-            chk_cnt: [0; 2],
-            rxmt_cnt: [0; 2],
-            win0_cnt: [0; 2],
-            encap: 0,
-            tunnel_changes: 0,
-            reset_at: super::timers::NO_TIMER,
-        }
-    }
-}
 
 /// `ScaledHistoryEntry` with base 10: true on the 1st, 10th, 100th, ... event.
-/// (The counter saturates at `u32::MAX`, so the last entry is at 10^9.)
+/// (The counter saturates at `u32::MAX`, so the last entry is at 10^9; Zeek's u32 threshold
+/// wraps past it — entries at 1,410,065,408 events and every that many after — which no
+/// capture of one connection reaches.)
 #[inline(always)]
 // `u32::is_multiple_of` is newer than the crate's MSRV (1.80).
 #[allow(clippy::manual_is_multiple_of)]

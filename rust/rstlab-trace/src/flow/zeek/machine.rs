@@ -376,7 +376,7 @@ impl ZeekConn {
             }
             let at = self.timer_at(t.saturating_add(TCP_RESET_DELAY));
             let r = self.rare_counters();
-            r.reset_at = r.reset_at.min(at);
+            r.reset_at = Some(r.reset_at.map_or(at, |was| was.min(at)));
         }
         (do_close, false)
     }
@@ -401,7 +401,7 @@ impl ZeekConn {
             self.expire_at = NO_TIMER;
             self.close_expire_at = NO_TIMER;
             if let Some(r) = self.rare.as_mut() {
-                r.reset_at = NO_TIMER;
+                r.reset_at = None;
             }
             let at = self.timer_at(self.last_time.saturating_add(TCP_CLOSE_DELAY));
             self.delete_at = self.delete_at.min(at);

@@ -11,22 +11,28 @@
 //! - `src/packet_analysis/protocol/ip/IPBasedAnalyzer.cc` and `TCP.cc` — `NewConn` /
 //!   `WantConnection` (roles of a new connection, `likely_server_ports`);
 //! - `src/analyzer/protocol/tcp/TCP_Endpoint.cc` and `src/Conn.cc` — `CheckHistory`,
-//!   `ScaledHistoryEntry`, `FlipRoles`;
+//!   `ScaledHistoryEntry`, `FlipRoles`, `CheckEncapsulation`;
 //! - `src/analyzer/protocol/tcp/TCP_Reassembler.cc` — content gaps (`AckReceived`,
 //!   `Undelivered`, `Gap`), approximated without buffering payload (see `Endpoint`);
 //! - `scripts/base/protocols/conn/main.zeek` — `conn_state`.
 //!
+//! Every letter Zeek writes for TCP, with its repeat rule: `S H F R` again only at a new
+//! sequence number, `A D I Q` once per side, `C T W G` at the 1st, 10th, 100th ... event per
+//! side (`ScaledHistoryEntry`), `^` at each flip, `X` once per connection (`tunnel`).
+//!
 //! Known approximations, all documented where they are made: the reassembler keeps one
 //! out-of-order block per direction (several holes acked at once count as one gap); closing is
-//! never deferred for undelivered data; timers fire at their own time, not at the next packet of
-//! the whole capture; of the limits behind the analysis-partial letter `X`, only the tunnel
-//! changes one applies to TCP's own view (`tunnel`; the others are application analyzers').
-//! The first-packet and late (PR #2191) role flips and the PR's `H` → `^h` rewrite follow
-//! Zeek's baselines.
+//! never deferred for undelivered data (`ConnectionClosed`'s `DataPending`); timers fire at
+//! their own time, not at the next packet of the whole capture (nor held back by Zeek's
+//! `max_timer_expires` per packet); the scaled letters stop at the 10^9th event (Zeek's u32
+//! threshold wraps past it); of the limits behind the analysis-partial letter `X`, only the
+//! tunnel changes one applies to TCP's own view (the others are application analyzers'); a
+//! tunnel is told apart by a 16-bit fingerprint (`Segment::encap`). The first-packet and late
+//! (PR #2191) role flips and the PR's `H` → `^h` rewrite follow Zeek's baselines.
 //!
 //! A [`ZeekConn`] is 184 bytes, the per-packet state first. It allocates only for what few
-//! connections need (a history longer than 15 letters, or bad-checksum, retransmission or
-//! zero-window counts), once, and never per packet.
+//! connections need (a history longer than 15 letters, bad-checksum, retransmission or
+//! zero-window counts, a tunnel, a reset timer), once, and never per packet.
 //!
 //! Two fast paths, both checked against the full computation (by the unit tests, and on every
 //! packet in debug builds): [`ZeekConn::timed_out`] compares with a cached lower bound of its

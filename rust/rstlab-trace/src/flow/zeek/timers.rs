@@ -49,10 +49,10 @@ impl ZeekConn {
         {
             return true;
         }
-        let reset_at = self.rare.as_ref().map_or(NO_TIMER, |r| r.reset_at);
+        let reset_at = self.rare.as_ref().and_then(|r| r.reset_at).unwrap_or(NO_TIMER);
         if self.timer_ns(reset_at) <= now_ns {
             // `ResetTimer`: the connection ends unless it already finished or was reset.
-            self.rare_counters().reset_at = NO_TIMER;
+            self.rare_counters().reset_at = None;
             if self.bit(C_ACTIVE) {
                 return true;
             }
@@ -105,7 +105,7 @@ impl ZeekConn {
             .min(self.attempt_at)
             .min(self.expire_at)
             .min(self.close_expire_at)
-            .min(self.rare.as_ref().map_or(NO_TIMER, |r| r.reset_at));
+            .min(self.rare.as_ref().and_then(|r| r.reset_at).unwrap_or(NO_TIMER));
         // `timer_ns` is monotonic in its argument (NO_TIMER, the largest, maps to i64::MAX).
         self.last_time
             .saturating_add(self.inactivity_timeout())

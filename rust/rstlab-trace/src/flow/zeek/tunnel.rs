@@ -16,7 +16,7 @@ pub(super) const TUNNEL_MAX_CHANGES_PER_CONNECTION: u32 = 5;
 
 impl ZeekConn {
     /// The encapsulation a new connection starts with (`Connection::Init`: `pkt->encap`).
-    pub(super) fn init_encapsulation(&mut self, encap: u32) {
+    pub(super) fn init_encapsulation(&mut self, encap: u16) {
         if encap != 0 {
             self.rare_counters().encap = encap;
             self.bits |= C_TUNNELLED;
@@ -27,18 +27,16 @@ impl ZeekConn {
     /// when the packet or the connection is tunnelled. Every packet is checked, before its
     /// checksum is (the IP-based analyzer calls it before the TCP analyzer sees the packet).
     #[inline(never)]
-    pub(super) fn check_encapsulation(&mut self, encap: u32) {
+    pub(super) fn check_encapsulation(&mut self, encap: u16) {
         let was = if self.bit(C_TUNNELLED) { self.rare_counters().encap } else { 0 };
-        if was != 0 && encap != 0 {
-            if was != encap {
-                // Only a change from one tunnel to another counts; losing or gaining a tunnel
-                // is reported without counting.
-                let r = self.rare_counters();
-                if r.tunnel_changes < TUNNEL_MAX_CHANGES_PER_CONNECTION {
-                    r.tunnel_changes += 1;
-                } else {
-                    self.check_conn_history(HIST_UNKNOWN_PKT, b'X');
-                }
+        // Only a change from one tunnel to another counts; losing or gaining a tunnel is
+        // reported without counting.
+        if was != 0 && encap != 0 && was != encap {
+            let r = self.rare_counters();
+            if r.tunnel_changes < TUNNEL_MAX_CHANGES_PER_CONNECTION {
+                r.tunnel_changes += 1;
+            } else {
+                self.check_conn_history(HIST_UNKNOWN_PKT, b'X');
             }
         }
         self.rare_counters().encap = encap;

@@ -6,11 +6,11 @@
 
 use super::*;
 
-const UP: u32 = 0x1111;
-const DOWN: u32 = 0x2222;
+const UP: u16 = 0x1111;
+const DOWN: u16 = 0x2222;
 
 /// `established()` with the client's packets in tunnel `c_enc` and the server's in `s_enc`.
-fn tunnelled(c_enc: u32, s_enc: u32, pkts: Vec<SegBuilder>) -> Vec<SegBuilder> {
+fn tunnelled(c_enc: u16, s_enc: u16, pkts: Vec<SegBuilder>) -> Vec<SegBuilder> {
     pkts.into_iter()
         .map(|b| {
             let s = b.build();
