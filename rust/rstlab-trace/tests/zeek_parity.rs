@@ -13,7 +13,7 @@ mod common;
 use rstlab_trace::capture::{read_frames, FrameSink};
 use rstlab_trace::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use rstlab_trace::flow::Dir;
-use rstlab_trace::wire::{decode, DecodeOptions, Decoded, FrameMeta, Segment};
+use rstlab_trace::wire::{decode, reassemble_into, DecodeOptions, Decoded, FrameMeta, Outcome, Reassembler, Segment};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
@@ -39,6 +39,7 @@ struct ZeekTable {
     opts: ZeekOptions,
     server_ports: &'static [u16],
     decode: DecodeOptions,
+    frags: Reassembler,
     live: HashMap<(IpAddr, u16, IpAddr, u16), Live>,
     done: Vec<Row>,
 }
@@ -92,8 +93,16 @@ impl ZeekTable {
 
 impl FrameSink for ZeekTable {
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
-        if let Decoded::Tcp(s) = decode(meta, data, self.decode) {
-            self.push(&s);
+        match decode(meta, data, self.decode) {
+            Decoded::Tcp(s) => self.push(&s),
+            // Zeek reassembles IP fragments (as rstlab's pass does: wire::reassemble_into).
+            Decoded::Fragment => {
+                let mut s = Segment::default();
+                if reassemble_into(meta, data, self.decode, &mut self.frags, &mut s) == Outcome::Tcp {
+                    self.push(&s);
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -108,7 +117,7 @@ fn has_opt(flags: &str, opt: char) -> bool {
 
 /// What a baseline needs beyond its `zeek_flags`, read from its test script
 /// (`tests/fixtures/zeek_baselines.tsv`, shared with `tests/test_zeek_parity.py`): a Zeek flag,
-/// `not-reproducible` or `fragments` (see the file's header).
+/// or `not-reproducible` (see the file's header).
 struct BaselineNote {
     baseline: String,
     effect: String,
@@ -141,6 +150,7 @@ fn zeek_rows(path: &Path, flags: &str) -> Vec<Row> {
             verify_checksums: !ignore,
             ..DecodeOptions::default()
         },
+        frags: Reassembler::default(),
         live: HashMap::new(),
         done: Vec::new(),
     };
@@ -203,7 +213,6 @@ fn zeek_conn_state_and_history_parity() {
             }
         }
         let not_reproducible = note_of("not-reproducible");
-        let fragments = note_of("fragments");
         let path = traces.join(&file);
         if !path.is_file() {
             eprintln!("skipped row: {} missing", path.display());
@@ -236,18 +245,6 @@ fn zeek_conn_state_and_history_parity() {
         if let Some(n) = not_reproducible {
             let ours: Vec<String> = rows.iter().filter(same).map(|r| format!("{} {}", r.conn_state, r.history)).collect();
             explained.push(format!("{row}, rstlab {}: not reproducible: {}", ours.join(" | "), n.reason));
-            continue;
-        }
-        if let Some(n) = fragments {
-            // The explanation is checked: without the content gaps the skipped fragments left,
-            // rstlab's row is Zeek's.
-            let degapped = |h: &str| h.replace(['g', 'G'], "");
-            let r = rows
-                .iter()
-                .filter(same)
-                .find(|r| r.conn_state == state && degapped(&r.history) == hist)
-                .unwrap_or_else(|| panic!("{row}: no rstlab row equal to it without content gaps"));
-            explained.push(format!("{row}, rstlab {} {}: fragments: {}", r.conn_state, r.history, n.reason));
             continue;
         }
         let ours: Vec<String> = rows
