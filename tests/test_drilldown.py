@@ -12,7 +12,7 @@ import pytest
 
 import rstlab
 from rstlab import _rstlab
-from capwriter import ACK, FIN, PSH, SYN, Conv, Rec, ethernet, pcap
+from capwriter import ACK, FIN, PSH, SYN, Conv, Rec, ethernet, ng_epb, ng_idb, ng_shb, pcap
 
 REPO = Path(__file__).resolve().parent.parent
 MARK = 8 << 20  # the pass marks a place to resume from every 8 MiB
@@ -34,11 +34,10 @@ def assert_same_as_full_pass(path: Path, ids: list[int]) -> None:
         assert got.equals(want), (path, i)
 
 
-@pytest.fixture(scope="module")
-def big_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A classic pcap of ~24 MiB: 2,000 connections, four open at a time and their frames
-    interleaved, each data segment padded to a full frame (Ethernet padding after the IP
-    packet), so that connections start and end past several resume marks."""
+def big_records() -> list[Rec]:
+    """~24 MiB of frames: 2,000 connections, four open at a time and their frames interleaved,
+    each data segment padded to a full frame (Ethernet padding after the IP packet), so that
+    connections start and end past several resume marks."""
     convs = [Conv(f"10.1.{i // 250}.{i % 250 + 1}", "10.9.0.1", 20000 + i, 80) for i in range(2000)]
     pad = bytes(1400)
     scripts = []
@@ -56,17 +55,60 @@ def big_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 if step < len(s):
                     t += 7
                     recs.append(Rec(sec=t // 1_000_000, frac=t % 1_000_000, data=ethernet(0x0800, s[step]) + pad))
+    return recs
+
+
+@pytest.fixture(scope="module")
+def big_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The frames of `big_records` as a classic pcap."""
     p = tmp_path_factory.mktemp("drill") / "big.pcap"
-    p.write_bytes(pcap(1, recs))
+    p.write_bytes(pcap(1, big_records()))
     assert p.stat().st_size > 2 * MARK
     return p
 
 
+def big_ng(recs: list[Rec], late_interface: bool) -> bytes:
+    """The frames as pcapng (pcapng §4): a section header and two interfaces (the frames on the
+    second), or with `late_interface` the second interface described after the first packet —
+    a section with no place to resume from (its interfaces are not all before its packets)."""
+    head = [ng_shb(), ng_idb(147, snaplen=0, name="other")]
+    tail = [ng_idb(1, snaplen=0, name="eth0")]
+    epbs = [ng_epb(1, r.sec * 1_000_000 + r.frac, r.data) for r in recs]
+    if late_interface:
+        return b"".join(head + [ng_epb(0, 0, b"\0" * 20)] + tail + epbs)
+    return b"".join(head + tail + epbs)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["interfaces_first", "late_interface"])
+def big_pcapng(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
+    late = bool(request.param)
+    p = tmp_path_factory.mktemp("drill") / f"big-{late}.pcapng"
+    p.write_bytes(big_ng(big_records(), late))
+    assert p.stat().st_size > 2 * MARK
+    return p, late
+
+
+def test_a_pcapng_resumes_past_its_section_header_and_interfaces(big_pcapng: tuple[Path, bool]) -> None:
+    path, late = big_pcapng
+    native = _rstlab.analyze_file(str(path))
+    marks = path.stat().st_size // MARK
+    if late:
+        # An interface described after a packet: no place to resume from (read from the start).
+        assert native.index_bytes == 0
+    else:
+        assert marks * 32 <= native.index_bytes <= 4 * marks * 32
+    t = rstlab.read(path)
+    n = len(t.connections)
+    assert n == 2000
+    ids = sorted({0, 1, n - 1} | {k for m in range(1, 4) for k in range(m * 560 - 3, m * 560 + 3)})
+    assert_same_as_full_pass(path, [i for i in ids if i < n])
+
+
 def test_the_pass_marks_places_to_resume_from(big_pcap: Path) -> None:
     native = _rstlab.analyze_file(str(big_pcap))
-    # One mark per 8 MiB read, 16 bytes each.
+    # One mark per 8 MiB read, 32 bytes each.
     marks = big_pcap.stat().st_size // MARK
-    assert marks * 16 <= native.index_bytes <= 4 * marks * 16
+    assert marks * 32 <= native.index_bytes <= 4 * marks * 32
 
 
 def test_connections_past_the_marks_equal_the_full_pass(big_pcap: Path) -> None:

@@ -243,9 +243,9 @@ class Trace:
         """Drill down into one connection (``conn_id`` as in Wireshark's ``tcp.stream``).
 
         Its segments are read again from the file, but only the frames the connection spans:
-        the first pass marked, every 8 MiB, where reading can resume (16 bytes a mark), and a
-        classic pcap is read from the last mark before the connection's first frame up to its
-        last (a pcapng from the start up to its last frame)."""
+        the first pass marked, every 8 MiB, where reading can resume (32 bytes a mark), and the
+        file is read from the last mark before the connection's first frame up to its last (a
+        pcapng after its section's header and interfaces)."""
         rows = self.connections.filter(conn_id=conn_id).to_pylist()
         if not rows:
             raise KeyError(f"no connection {conn_id} in {self.path}")

@@ -8,10 +8,11 @@
 //! segments exactly as the file pass would: relative numbers, roles and retransmissions depend
 //! only on the connection's own segments, all of which lie in the window.
 //!
-//! The index costs 16 bytes per mark, one mark per 8 MiB read (a 7 GB capture: ~900 marks,
-//! 14 KB); re-reading costs the connection's span in the file plus at most 8 MiB. Classic pcap
-//! resumes at a mark; pcapng, whose blocks need their section's interface descriptions, is read
-//! from the start and stops after the connection's last frame.
+//! The index costs 32 bytes per mark, one mark per 8 MiB read (a 7 GB capture: ~900 marks,
+//! 28 KB); re-reading costs the connection's span in the file plus at most 8 MiB. Classic pcap
+//! resumes at a mark; pcapng too, after its section's header and interface blocks (the mark
+//! says where they are), unless the section describes an interface after its first packet:
+//! such a section has no marks, and is read from the start up to the connection's last frame.
 
 use crate::analyze::{analyze_with, AnalyzeOptions, SegmentFilter};
 use crate::capture::{read_frames_at, FrameIndex, FrameSink};

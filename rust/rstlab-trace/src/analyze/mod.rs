@@ -1,7 +1,7 @@
 //! The one pass over a capture: decode every frame, track connections, collect the tables.
 
 use crate::classify::{ConnMeta, ResetRows, ResetTracker};
-use crate::capture::{read_frames, CapturedFrame, FrameIndex, FrameSink, ReadStats};
+use crate::capture::{read_frames, CapturedFrame, FrameIndex, FrameSink, ReadStats, Resume};
 use crate::error::TraceError;
 use crate::flow::zeek::{ZeekConn, ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Pipeline, Tracker};
@@ -324,9 +324,11 @@ impl FrameSink for Pass<'_> {
         ControlFlow::Continue(())
     }
 
+    fn resume_at(&mut self, at: Resume) {
+        self.out.index.mark(at);
+    }
+
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
-        // Progress comes between records, with every frame before `bytes` handed over.
-        self.out.index.mark(bytes, self.out.counts.frames);
         match self.out.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),

@@ -18,7 +18,7 @@
 //! bound on the single pass's; they peak at different moments).
 
 use super::{build, Analysis, AnalyzeOptions, Collector, FrameCounts, Pass};
-use crate::capture::{FrameIndex, FrameSink, ReadStats};
+use crate::capture::{FrameIndex, FrameSink, ReadStats, Resume};
 use crate::classify::ResetRows;
 use crate::error::TraceError;
 use crate::flow::{shard_of, SWEEP_EVERY};
@@ -135,9 +135,11 @@ impl FrameSink for Splitter<'_> {
         ControlFlow::Continue(())
     }
 
+    fn resume_at(&mut self, at: Resume) {
+        self.index.mark(at);
+    }
+
     fn progress(&mut self, bytes: u64, total: u64) -> ControlFlow<()> {
-        // Progress comes between records, with every frame before `bytes` handed over.
-        self.index.mark(bytes, self.counts.frames);
         match self.progress.as_mut() {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),

@@ -78,18 +78,23 @@ pub struct ReadStats {
 }
 
 /// A place reading can start from: the byte offset of a record and how many frames come before
-/// it. Only classic pcap resumes there (its records need nothing but the file header to be
-/// read); a pcapng block needs its section's interface descriptions, so pcapng is read from
-/// the start.
+/// it. A classic pcap record needs nothing but the file header to be read; a pcapng block needs
+/// its section's header and interface descriptions (pcapng §4.1, §4.2), which `prefix` locates:
+/// the byte range of the section's header block and the interface blocks right after it. A
+/// section that describes an interface after its first packet has no resume places (its
+/// interfaces are not in one range).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resume {
     pub offset: u64,
     pub frames: u64,
+    /// pcapng (and modified pcap): the `[start, end)` bytes to read before `offset`; empty for
+    /// classic pcap.
+    pub prefix: (u64, u64),
 }
 
 impl Resume {
     /// The start of the file.
-    pub const START: Resume = Resume { offset: 0, frames: 0 };
+    pub const START: Resume = Resume { offset: 0, frames: 0, prefix: (0, 0) };
 }
 
 /// Places the file pass could resume reading from, in file order.
@@ -99,10 +104,10 @@ pub struct FrameIndex {
 }
 
 impl FrameIndex {
-    /// Record that reading could resume at byte `offset`, with `frames` frames before it.
-    pub fn mark(&mut self, offset: u64, frames: u64) {
-        if self.marks.last().is_none_or(|m| m.offset < offset && m.frames <= frames) {
-            self.marks.push(Resume { offset, frames });
+    /// Record that reading could resume at `at`.
+    pub fn mark(&mut self, at: Resume) {
+        if self.marks.last().is_none_or(|m| m.offset < at.offset && m.frames <= at.frames) {
+            self.marks.push(at);
         }
     }
 
@@ -151,6 +156,19 @@ pub fn read_frames_at<S: FrameSink + ?Sized>(path: &Path, at: Resume, sink: &mut
             Ok(_) => read_pcap(path, file, vec![0u8; PCAP_BUFFER], 0, &h, at, sink, &mut stats),
             Err(e) => Some(io_err(e)),
         },
+        Ok(Format::Blocks { pcapng, little_endian }) if at.offset > 0 && at.prefix.1 > at.prefix.0 => {
+            // The section's header and interfaces, then the blocks from `at` on.
+            let mut prefix = vec![0u8; (at.prefix.1 - at.prefix.0) as usize];
+            let read = file.seek(SeekFrom::Start(at.prefix.0)).and_then(|_| file.read_exact(&mut prefix));
+            match read.and_then(|_| file.seek(SeekFrom::Start(at.offset))) {
+                Ok(_) => {
+                    stats.frames = at.frames;
+                    let input = std::io::Cursor::new(prefix.clone()).chain(file);
+                    pcapng::read_blocks_from(path, input, &prefix, BUFFER, pcapng, little_endian, Some(at), sink, &mut stats)
+                }
+                Err(e) => Some(io_err(e)),
+            }
+        }
         _ => match file.seek(SeekFrom::Start(0)) {
             Ok(_) => read_input(path, file, PCAP_BUFFER, BUFFER, sink, &mut stats),
             Err(e) => Some(io_err(e)),
@@ -166,6 +184,8 @@ pub trait FrameSink {
     fn section(&mut self) {}
     /// Interface `index` of the current section is described (before any frame uses it).
     fn interface(&mut self, _index: u32, _iface: &Interface) {}
+    /// Reading could resume at `at` (every few megabytes, just before [`FrameSink::progress`]).
+    fn resume_at(&mut self, _at: Resume) {}
     /// Called every few megabytes with the bytes consumed so far.
     fn progress(&mut self, _bytes: u64, _total: u64) -> ControlFlow<()> {
         ControlFlow::Continue(())

@@ -59,6 +59,7 @@ impl PcapWalk {
             match stop {
                 Stop::Progress => {
                     self.next_progress = self.offset + (8 << 20);
+                    sink.resume_at(Resume { offset: self.offset, frames: self.frames, prefix: (0, 0) });
                     if sink.progress(self.offset, self.file_size).is_break() {
                         return (used, Stop::Interrupted);
                     }

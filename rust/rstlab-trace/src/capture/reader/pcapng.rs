@@ -1,7 +1,7 @@
 //! pcapng, and the modified pcap format: pcap-parser's streaming reader, block by block.
 
 use super::timestamps::{ts_ns, ts_options, units_per_sec};
-use super::{describe, format_err, FrameSink, Interface, ReadStats, MAX_BLOCK};
+use super::{describe, format_err, FrameSink, Interface, ReadStats, Resume, MAX_BLOCK};
 use crate::capture::damage;
 use crate::error::TraceError;
 use crate::wire::{FrameMeta, LinkType};
@@ -23,6 +23,37 @@ pub(super) fn read_blocks<R: Read + Send, S: FrameSink + ?Sized>(
     sink: &mut S,
     stats: &mut ReadStats,
 ) -> Option<TraceError> {
+    read_blocks_from(path, input, head, capacity, pcapng, little_endian, None, sink, stats)
+}
+
+/// [`read_blocks`], or — `resumed` — the rest of a file from a place the file pass marked:
+/// `input` is then the section's prefix (header and interface blocks) followed by the file from
+/// `resumed.offset`, and offsets are told as the file's.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_blocks_from<R: Read + Send, S: FrameSink + ?Sized>(
+    path: &Path,
+    input: R,
+    head: &[u8],
+    capacity: usize,
+    pcapng: bool,
+    little_endian: bool,
+    resumed: Option<Resume>,
+    sink: &mut S,
+    stats: &mut ReadStats,
+) -> Option<TraceError> {
+    // Bytes of the input -> bytes of the file.
+    let at_file = |consumed: u64| match resumed {
+        None => consumed,
+        Some(r) => {
+            let len = r.prefix.1 - r.prefix.0;
+            if consumed < len { r.prefix.0 + consumed } else { r.offset + (consumed - len) }
+        }
+    };
+    // The current section's header and leading interface blocks, `[start, end)`: where reading
+    // can resume from needs them. `end` is set by the section's first other block; an interface
+    // described after it leaves the section without resume places.
+    let mut section: (u64, Option<u64>) = (0, None);
+    let mut resumable = true;
     let head = &head[..head.len().min(4096)];
     let mut reader = match pcap_parser::create_reader(capacity, input) {
         Ok(r) => r,
@@ -33,12 +64,27 @@ pub(super) fn read_blocks<R: Read + Send, S: FrameSink + ?Sized>(
     let mut ifaces: Vec<Interface> = Vec::new();
     // Byte order of the current pcapng section: option values are raw bytes in it.
     let mut big_endian = false;
-    let mut next_progress: u64 = 8 << 20;
+    let mut next_progress: u64 = at_file(0) + (8 << 20);
     loop {
-        let offset = reader.consumed() as u64;
+        let offset = at_file(reader.consumed() as u64);
         match reader.next() {
             Ok((len, block)) => {
                 let mut stop = false;
+                let describes = matches!(
+                    block,
+                    PcapBlockOwned::LegacyHeader(_) | PcapBlockOwned::NG(Block::SectionHeader(_)) | PcapBlockOwned::NG(Block::InterfaceDescription(_))
+                );
+                match block {
+                    PcapBlockOwned::LegacyHeader(_) | PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        section = (offset, None);
+                        resumable = true;
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(_)) => resumable &= section.1.is_none(),
+                    _ => {}
+                }
+                if !describes && section.1.is_none() {
+                    section.1 = Some(offset);
+                }
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
                         ifaces.clear();
@@ -108,12 +154,15 @@ pub(super) fn read_blocks<R: Read + Send, S: FrameSink + ?Sized>(
                     PcapBlockOwned::NG(_) => stats.skipped_blocks += 1,
                 }
                 reader.consume_noshift(len);
-                stats.bytes_read = reader.consumed() as u64;
+                stats.bytes_read = at_file(reader.consumed() as u64);
                 if stop {
                     return Some(TraceError::Interrupted);
                 }
                 if stats.bytes_read >= next_progress {
                     next_progress = stats.bytes_read + (8 << 20);
+                    if let (true, Some(end)) = (resumable, section.1) {
+                        sink.resume_at(Resume { offset: stats.bytes_read, frames: stats.frames, prefix: (section.0, end) });
+                    }
                     if sink.progress(stats.bytes_read, stats.file_size).is_break() {
                         return Some(TraceError::Interrupted);
                     }
