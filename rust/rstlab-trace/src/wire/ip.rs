@@ -230,6 +230,7 @@ fn transport<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], facts: IpFa
 /// Everything that is not plain TCP: tunnels recurse into [`decode`], kept out of line so the
 /// common path inlines into one function.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn tunnel<F: Fragments>(meta: &FrameMeta, proto: u8, body: &[u8], ip: &IpFacts, opts: DecodeOptions, depth: u8, out: &mut Segment, frags: &mut F) -> Outcome {
     // Zeek's `EncapsulatingConn` for IP-in-IP and GRE is the address pair, either way round.
     let level = |kind: Tunnel| encap_level(ip.encap, kind, (ip.src, 0), (ip.dst, 0));

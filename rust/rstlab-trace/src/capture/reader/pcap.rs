@@ -200,6 +200,7 @@ fn pcap_next(layout: damage::Layout, big_endian: bool, rest: &[u8], eof: bool) -
 
 /// Walk a classic pcap capture from `input`. `buf` holds its first `end` bytes (the file header
 /// and on); it is refilled in place: only the partial record at its end is moved to the front.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_pcap<R: Read, S: FrameSink + ?Sized>(
     path: &Path,
     mut input: R,
