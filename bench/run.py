@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -97,15 +96,18 @@ def run_rstlab(path: Path, runs: int) -> tuple[list[dict], list[float], list[dic
     return out, bare, ref
 
 
-def run_tshark(path: Path) -> dict | None:
+# The comparable job: dissect every packet and assign its TCP stream.
+STREAMS = ["-T", "fields", "-e", "tcp.stream"]
+
+
+def run_tshark(path: Path, job: list[str] = STREAMS) -> dict | None:
+    """tshark ``-n -r path`` with ``job``'s arguments: seconds, output lines, peak RSS."""
     exe = shutil.which("tshark")
     if exe is None:
         return None
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    # The comparable job: dissect every packet and assign its TCP stream.
-    r = subprocess.run([exe, "-n", "-r", str(path), "-T", "fields", "-e", "tcp.stream"],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
+    r = subprocess.run([exe, "-n", "-r", str(path), *job], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
     dt = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     lines = r.stdout.count(b"\n")

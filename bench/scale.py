@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from many import spin  # noqa: E402
-from run import DATA, example  # noqa: E402
+from many import spin
+from run import DATA, example, run_tshark
 
 CHILD = r"""
 import json, resource, sys, time
@@ -70,17 +67,16 @@ def rstlab_run(path: Path, workers: str, tables: str) -> dict:
     return json.loads(r.stdout)
 
 
-def tshark_run(path: Path) -> dict | None:
-    exe = shutil.which("tshark")
-    if exe is None:
+def tshark_line(path: Path, packets: int, rstlab_pps: float) -> float | None:
+    """Times ``tshark -n -r FILE -Y tcp.flags.reset==1`` once, prints it and rstlab's ratio to it."""
+    ts = run_tshark(path, ["-Y", "tcp.flags.reset==1"])
+    if ts is None:
+        print("  tshark not installed: ratio not measured")
         return None
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    r = subprocess.run([exe, "-n", "-r", str(path), "-Y", "tcp.flags.reset==1"],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
-    dt = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": dt, "rst_lines": r.stdout.count(b"\n"), "maxrss_mb": max(after, before) / 1024}
+    tpps = packets / ts["seconds"]
+    print(f"  {'tshark -Y reset':<22} {ts['seconds']:.1f} s -> {tpps / 1e6:.3f} M packets/s; "
+          f"peak RSS {ts['maxrss_mb']:.0f} MB; rstlab / tshark = {rstlab_pps / tpps:.1f}x")
+    return rstlab_pps / tpps
 
 
 def med(runs: list[dict], key: str) -> float:
@@ -117,12 +113,8 @@ def flows(packets: int, runs: int, tshark: bool) -> bool:
     rss = max(r["maxrss_mb"] for r in alls)
     ok = pa >= 5e6 and rss < 200
     if tshark:
-        ts = tshark_run(path)
-        if ts is not None:
-            tpps = n / ts["seconds"]
-            print(f"  {'tshark -Y reset':<22} {ts['seconds']:.1f} s -> {tpps / 1e6:.3f} M packets/s; "
-                  f"peak RSS {ts['maxrss_mb']:.0f} MB; rstlab / tshark = {pa / tpps:.0f}x")
-            ok &= pa / tpps >= 40
+        ratio = tshark_line(path, n, pa)
+        ok &= ratio is not None and ratio >= 40
     for name, good in [("end to end >= 5 M packets/s", pa >= 5e6), ("peak RSS < 200 MB", rss < 200)]:
         print(f"  target {name}: {'met' if good else 'NOT met'}")
     return ok
@@ -141,11 +133,7 @@ def scan(packets: int, runs: int, tshark: bool) -> bool:
     pa = show("rstlab every core", alls, n)
     rss = max(r["maxrss_mb"] for r in one + alls)
     if tshark:
-        ts = tshark_run(path)
-        if ts is not None:
-            tpps = n / ts["seconds"]
-            print(f"  {'tshark -Y reset':<22} {ts['seconds']:.1f} s -> {tpps / 1e6:.3f} M packets/s; "
-                  f"rstlab / tshark = {pa / tpps:.1f}x")
+        tshark_line(path, n, pa)
     good = [("end to end >= 1 M packets/s", pa >= 1e6), ("peak RSS <= 700 MB", rss <= 700)]
     for name, g in good:
         print(f"  target {name}: {'met' if g else 'NOT met'}")

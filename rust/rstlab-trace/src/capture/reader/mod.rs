@@ -164,7 +164,7 @@ pub fn read_frames_at<S: FrameSink + ?Sized>(path: &Path, at: Resume, sink: &mut
                 Ok(_) => {
                     stats.frames = at.frames;
                     let input = std::io::Cursor::new(prefix.clone()).chain(file);
-                    pcapng::read_blocks_from(path, input, &prefix, BUFFER, pcapng, little_endian, Some(at), sink, &mut stats)
+                    read_blocks(path, input, &prefix, BUFFER, pcapng, little_endian, Some(at), sink, &mut stats)
                 }
                 Err(e) => Some(io_err(e)),
             }
@@ -233,7 +233,7 @@ pub fn read_frames_from<S: FrameSink + ?Sized>(name: &Path, bytes: &[u8], sink: 
             let capacity = (bytes.len() + 1).clamp(64 << 10, BUFFER);
             // The first read hands pcap-parser the sniffed head, as a 64 KiB `BufReader` did.
             let input = head.chain(&bytes[head.len()..]);
-            read_blocks(name, input, head, capacity, pcapng, little_endian, sink, &mut stats)
+            read_blocks(name, input, head, capacity, pcapng, little_endian, None, sink, &mut stats)
         }
     };
     let err = report_the_end(sink, &stats, err);
@@ -281,7 +281,7 @@ fn read_input<R: Read + Send, S: FrameSink + ?Sized>(
         Ok(Format::Pcap(h)) => read_pcap(path, input, buf, head, &h, Resume::START, sink, stats),
         Ok(Format::Blocks { pcapng, little_endian }) => {
             let head = &buf[..head];
-            read_blocks(path, head.chain(input), head, blocks, pcapng, little_endian, sink, stats)
+            read_blocks(path, head.chain(input), head, blocks, pcapng, little_endian, None, sink, stats)
         }
     };
     report_the_end(sink, stats, err)

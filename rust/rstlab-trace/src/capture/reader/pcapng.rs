@@ -11,26 +11,11 @@ use std::io::Read;
 use std::path::Path;
 
 /// Read a capture with pcap-parser's streaming reader. `head` is the start of the input, kept to
-/// explain a header pcap-parser rejects.
+/// explain a header pcap-parser rejects. With `resumed`, the rest of a file from a place the
+/// file pass marked: `input` is then the section's prefix (header and interface blocks)
+/// followed by the file from `resumed.offset`, and offsets are told as the file's.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_blocks<R: Read + Send, S: FrameSink + ?Sized>(
-    path: &Path,
-    input: R,
-    head: &[u8],
-    capacity: usize,
-    pcapng: bool,
-    little_endian: bool,
-    sink: &mut S,
-    stats: &mut ReadStats,
-) -> Option<TraceError> {
-    read_blocks_from(path, input, head, capacity, pcapng, little_endian, None, sink, stats)
-}
-
-/// [`read_blocks`], or — `resumed` — the rest of a file from a place the file pass marked:
-/// `input` is then the section's prefix (header and interface blocks) followed by the file from
-/// `resumed.offset`, and offsets are told as the file's.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn read_blocks_from<R: Read + Send, S: FrameSink + ?Sized>(
     path: &Path,
     input: R,
     head: &[u8],
