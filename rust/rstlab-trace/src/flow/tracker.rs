@@ -303,8 +303,9 @@ impl<K: ConnSink> Tracker<K> {
         self.push_looked_up(s, &LookedUp::key_of(s))
     }
 
-    /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`.
-    #[inline]
+    /// [`Tracker::push`] with the key [`Tracker::look_up`] computed for `s`. Always inlined into
+    /// the pipeline's per-segment call, however many passes use it.
+    #[inline(always)]
     pub(super) fn push_looked_up(&mut self, s: &Segment, l: &LookedUp) -> (u64, Dir) {
         let src_is_lo = l.src_is_lo;
         // Keys are unique in the table: the guessed slot holding this key is its slot.

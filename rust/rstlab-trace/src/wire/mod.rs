@@ -244,8 +244,10 @@ pub fn decode(meta: &FrameMeta, data: &[u8], opts: DecodeOptions) -> Decoded {
 }
 
 /// [`decode`] writing the segment into `out` (left as it was unless the frame is TCP): the
-/// analysis decodes straight into its look-ahead ring, a copy fewer per packet.
-#[inline]
+/// analysis decodes straight into its look-ahead ring, a copy fewer per packet. Always inlined:
+/// the file pass and the parallel pass's reader each take it into their per-frame call (with two
+/// callers LLVM would keep it apart, at ~5 % of the pass).
+#[inline(always)]
 pub fn decode_into(meta: &FrameMeta, data: &[u8], opts: DecodeOptions, out: &mut Segment) -> Outcome {
     match link::strip(meta.linktype, data) {
         link::Payload::Ip(bytes) => ip::decode(meta, bytes, opts, 0, 0, out, &mut NoReassembly),
