@@ -100,15 +100,16 @@ mod tests {
     fn before_finds_the_last_mark_ahead_of_a_frame() {
         let mut ix = FrameIndex::default();
         assert_eq!(ix.before(5), Resume::START);
-        ix.mark(8 << 20, 100);
-        ix.mark(16 << 20, 250);
-        ix.mark(16 << 20, 250); // the same place twice is kept once
+        let at = |offset: u64, frames: u64| Resume { offset, frames, prefix: (0, 0) };
+        ix.mark(at(8 << 20, 100));
+        ix.mark(at(16 << 20, 250));
+        ix.mark(at(16 << 20, 250)); // the same place twice is kept once
         assert_eq!(ix.len(), 2);
         // Frame 100 is the last frame before the first mark: it lies before it.
         assert_eq!(ix.before(100), Resume::START);
-        assert_eq!(ix.before(101), Resume { offset: 8 << 20, frames: 100 });
-        assert_eq!(ix.before(250), Resume { offset: 8 << 20, frames: 100 });
-        assert_eq!(ix.before(251), Resume { offset: 16 << 20, frames: 250 });
-        assert_eq!(ix.before(u64::MAX), Resume { offset: 16 << 20, frames: 250 });
+        assert_eq!(ix.before(101), at(8 << 20, 100));
+        assert_eq!(ix.before(250), at(8 << 20, 100));
+        assert_eq!(ix.before(251), at(16 << 20, 250));
+        assert_eq!(ix.before(u64::MAX), at(16 << 20, 250));
     }
 }
