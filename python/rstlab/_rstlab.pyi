@@ -103,7 +103,7 @@ def analyze_file(
     skip_link_bytes: int | None = None,
 ) -> Analysis:
     """Analyse a capture file with the GIL released; ``progress(done, total)`` every few MB;
-    ``workers`` tracking threads (0: one per core)."""
+    ``workers`` threads in all, the reading one included (0: one per core)."""
 
 def write_pcapng_with_comments(src: str | PathLike[str], dst: str | PathLike[str],
                                comments: dict[int, str]) -> None:

@@ -124,9 +124,10 @@ def read(path: str | os.PathLike[str], *, verify_checksums: bool = False,
       (``pip install rstlab[progress]``: a terminal bar, or a widget in Jupyter), else a plain bar
       drawn on a terminal only — or ``callback(bytes_done, bytes_total)``, called every few
       megabytes and once at the end of a clean read (``bytes_done == bytes_total``).
-    - ``workers``: threads that track and classify connections, each taking a share of the
-      flows while this thread reads and decodes (default ``None``: one per core; ``1`` does it
-      all on one thread). The tables are identical for any number, ``conn_id`` included.
+    - ``workers``: threads in all (default ``None``: one per core). With more than one, this
+      thread reads and decodes while the others track and classify the connections, each a
+      share of the flows; ``1`` does it all on this thread. The tables are identical for any
+      number, ``conn_id`` included.
     - ``skip_link_bytes``: Zeek's skip analyzer (``PacketAnalyzer::SKIP::skip_bytes``): frames on
       a link type rstlab does not read are taken as that many bytes of header, then an IP
       packet. By default they are skipped, and ``trace.notes`` says so.

@@ -43,10 +43,10 @@ pub struct AnalyzeOptions {
     /// Retire an ended (FIN both ways or RST) connection idle this long, seconds. Zeek forgets
     /// such a connection after 5 s too (`tcp_close_delay`, `tcp_reset_delay`).
     pub closed_idle_secs: u32,
-    /// Threads that track and classify connections, each a share of the flows (see
-    /// [`shard`]); 1 tracks on the reading thread, 0 means one per core. The tables are the same
-    /// either way. A segments table and frames already in memory are always tracked on the
-    /// calling thread.
+    /// Threads in all, the reading thread included: 1 does everything on the calling thread;
+    /// N > 1 reads and decodes there and tracks and classifies the flows in N - 1 more, each a
+    /// share of them (see [`shard`]); 0 means one per core. The tables are the same either way.
+    /// A segments table and frames already in memory are always tracked on the calling thread.
     pub workers: usize,
     /// Read frames on link types rstlab does not decode as this many bytes of header, then IP
     /// (Zeek's skip analyzer; see [`DecodeOptions::skip_link_bytes`]).
@@ -76,13 +76,15 @@ impl AnalyzeOptions {
         DecodeOptions { verify_checksums: self.verify_checksums, skip_link_bytes: self.skip_link_bytes }
     }
 
-    /// How many tracking threads a file's pass uses, when more than one.
+    /// How many tracking threads besides the reading one a file's pass uses, if any. (On two
+    /// cores, the reader and one tracker beat the reader and two: the reader is a third of the
+    /// work, and a third thread only competes for the cores.)
     fn parallel(&self) -> Option<usize> {
         let n = match self.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        (n > 1 && self.segments == SegmentFilter::None).then_some(n)
+        (n > 1 && self.segments == SegmentFilter::None).then_some(n - 1)
     }
 }
 

@@ -1,7 +1,7 @@
 //! One capture on all cores: the pass split by flow.
 //!
 //! The reading thread reads and decodes every frame and hashes each TCP segment's 4-tuple to
-//! one of N workers ([`shard_of`]: both directions and every incarnation of a connection go to
+//! one of N tracking threads (workers) ([`shard_of`]: both directions and every incarnation of a connection go to
 //! the same one, as Suricata's workers and Zeek's cluster nodes split traffic). Each worker is
 //! the single-threaded pass's tracker and collector over its share, in capture order. The
 //! tables are exactly those of one pass:
