@@ -301,27 +301,11 @@ struct Output<'p> {
 impl FrameSink for Pass<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
-        let out = &mut self.out;
-        out.counts.frames += 1;
-        let place = self.pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
-        let outcome = match decode_into(meta, data, out.decode, place) {
-            Outcome::Fragment => self.fragment(meta, data),
-            o => o,
-        };
-        let counts = &mut self.out.counts;
-        match outcome {
-            Outcome::Tcp => {
-                counts.tcp += 1;
-                if self.pipeline.place_again().checksum == crate::wire::Checksum::Bad {
-                    counts.bad_checksum += 1;
-                }
-                self.pipeline.queue();
-            }
-            // Not TCP: the place stays free for the next frame.
-            Outcome::Fragment => {}
-            Outcome::NotTcp => counts.not_tcp += 1,
-            Outcome::Malformed(_) => counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => counts.unsupported_link += 1,
+        let Pass { pipeline, out } = self;
+        let place = pipeline.place(|t, seg, id, dir| out.tracked(t, seg, id, dir));
+        // Not TCP: the place stays free for the next frame.
+        if decode_counted(meta, data, out.decode, &mut out.frags, &mut out.counts, place) {
+            pipeline.queue();
         }
         ControlFlow::Continue(())
     }
@@ -335,6 +319,44 @@ impl FrameSink for Pass<'_> {
             Some(p) => p(bytes, total),
             None => ControlFlow::Continue(()),
         }
+    }
+}
+
+/// Decodes one frame into `seg` and counts it by what it was (the file pass's and the parallel
+/// reader's one way to do it). A fragment goes to the reassembler, out of line, so the path of
+/// other frames stays as it was. True when `seg` now holds a TCP segment to track.
+#[inline(always)]
+fn decode_counted(meta: &FrameMeta, data: &[u8], decode: DecodeOptions, frags: &mut Reassembler, counts: &mut FrameCounts, seg: &mut Segment) -> bool {
+    counts.frames += 1;
+    let outcome = match decode_into(meta, data, decode, seg) {
+        Outcome::Fragment => reassembled(meta, data, decode, frags, counts, seg),
+        o => o,
+    };
+    match outcome {
+        Outcome::Tcp => {
+            counts.tcp += 1;
+            if seg.checksum == crate::wire::Checksum::Bad {
+                counts.bad_checksum += 1;
+            }
+            return true;
+        }
+        Outcome::Fragment => {}
+        Outcome::NotTcp => counts.not_tcp += 1,
+        Outcome::Malformed(_) => counts.malformed += 1,
+        Outcome::UnsupportedLink(_) => counts.unsupported_link += 1,
+    }
+    false
+}
+
+/// A fragment frame: counted, and reassembled into `seg`. [`Outcome::Tcp`] if it completed a
+/// TCP segment, else [`Outcome::Fragment`].
+#[cold]
+#[inline(never)]
+fn reassembled(meta: &FrameMeta, data: &[u8], decode: DecodeOptions, frags: &mut Reassembler, counts: &mut FrameCounts, seg: &mut Segment) -> Outcome {
+    counts.fragments += 1;
+    match reassemble_into(meta, data, decode, frags, seg) {
+        Outcome::Tcp => Outcome::Tcp,
+        _ => Outcome::Fragment,
     }
 }
 
@@ -359,19 +381,6 @@ impl Output<'_> {
 }
 
 impl<'p> Pass<'p> {
-    /// A fragment frame: counted, and reassembled into the place `frame` was handed.
-    /// [`Outcome::Tcp`] if it completed a TCP segment (which `frame` then queues like any other),
-    /// else [`Outcome::Fragment`]. Out of line, so the path of other frames stays as it was.
-    #[cold]
-    #[inline(never)]
-    fn fragment(&mut self, meta: &FrameMeta, data: &[u8]) -> Outcome {
-        self.out.counts.fragments += 1;
-        match reassemble_into(meta, data, self.out.decode, &mut self.out.frags, self.pipeline.place_again()) {
-            Outcome::Tcp => Outcome::Tcp,
-            _ => Outcome::Fragment,
-        }
-    }
-
     fn new(opts: &AnalyzeOptions, progress: Option<&'p mut dyn FnMut(u64, u64) -> ControlFlow<()>>) -> Self {
         Self::streaming(opts, progress, None)
     }

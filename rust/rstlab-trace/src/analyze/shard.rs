@@ -17,13 +17,13 @@
 //! The one figure that differs is `peak_alive`: the sum of the workers' own peaks (an upper
 //! bound on the single pass's; they peak at different moments).
 
-use super::{build, Analysis, AnalyzeOptions, Collector, FrameCounts, Pass};
+use super::{build, decode_counted, Analysis, AnalyzeOptions, Collector, FrameCounts, Pass};
 use crate::capture::{FrameIndex, FrameSink, ReadStats, Resume};
 use crate::classify::ResetRows;
 use crate::error::TraceError;
 use crate::flow::{shard_of, SWEEP_EVERY};
 use crate::report::{ConnRows, SegmentRows, ZeekRow};
-use crate::wire::{decode_into, reassemble_into, Checksum, DecodeOptions, FrameMeta, Outcome, Reassembler, Segment};
+use crate::wire::{DecodeOptions, FrameMeta, Reassembler, Segment};
 use std::ops::ControlFlow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -92,45 +92,24 @@ impl Splitter<'_> {
 impl FrameSink for Splitter<'_> {
     #[inline]
     fn frame(&mut self, meta: &FrameMeta, data: &[u8]) -> ControlFlow<()> {
-        self.counts.frames += 1;
         let workers = self.to_workers.len();
         let b = Arc::get_mut(&mut self.batch).expect("the batch being filled is the reader's");
         let at = b.len;
         let seg = &mut b.segs[at];
-        let outcome = match decode_into(meta, data, self.decode, seg) {
-            Outcome::Fragment => {
-                self.counts.fragments += 1;
-                match reassemble_into(meta, data, self.decode, &mut self.frags, seg) {
-                    Outcome::Tcp => Outcome::Tcp,
-                    _ => Outcome::Fragment,
+        if decode_counted(meta, data, self.decode, &mut self.frags, &mut self.counts, seg) {
+            let ts = seg.ts_ns;
+            b.shard[at] = shard_of(seg, workers) as u8;
+            b.len += 1;
+            self.since_sweep += 1;
+            if self.since_sweep == SWEEP_EVERY {
+                self.since_sweep = 0;
+                self.send();
+                for tx in &self.to_workers {
+                    let _ = tx.send(Msg::Sweep(ts));
                 }
+            } else if b.len == BATCH {
+                self.send();
             }
-            o => o,
-        };
-        match outcome {
-            Outcome::Tcp => {
-                self.counts.tcp += 1;
-                if seg.checksum == Checksum::Bad {
-                    self.counts.bad_checksum += 1;
-                }
-                let ts = seg.ts_ns;
-                b.shard[at] = shard_of(seg, workers) as u8;
-                b.len += 1;
-                self.since_sweep += 1;
-                if self.since_sweep == SWEEP_EVERY {
-                    self.since_sweep = 0;
-                    self.send();
-                    for tx in &self.to_workers {
-                        let _ = tx.send(Msg::Sweep(ts));
-                    }
-                } else if b.len == BATCH {
-                    self.send();
-                }
-            }
-            Outcome::Fragment => {}
-            Outcome::NotTcp => self.counts.not_tcp += 1,
-            Outcome::Malformed(_) => self.counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
         }
         ControlFlow::Continue(())
     }

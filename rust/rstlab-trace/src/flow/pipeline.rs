@@ -66,14 +66,6 @@ impl<K: ConnSink> Pipeline<K> {
         &mut self.ahead[h].0
     }
 
-    /// The place [`Pipeline::place`] handed out last, asked for again (it is free already, so
-    /// nothing is tracked): for a second decode into it out of line, without a second call site
-    /// of the tracking that `place` inlines.
-    #[inline]
-    pub fn place_again(&mut self) -> &mut Segment {
-        &mut self.ahead[self.head].0
-    }
-
     /// Enqueues the segment just decoded into [`Pipeline::place`]: its index line is asked in
     /// now, and the slot of the segment queued half the ring earlier is guessed.
     #[inline]
