@@ -9,11 +9,11 @@
 //! follows the connections alive at once: ended connections are retired after
 //! `closed_idle_secs`, quiet ones after `idle_secs`.
 
-use crate::analyze::{ConnExtra, FrameCounts};
+use crate::analyze::{decode_counted, ConnExtra, FrameCounts};
 use crate::classify::{ConnMeta, ResetRow, ResetRows};
 use crate::flow::zeek::{ZeekOptions, ZEEK_LIKELY_SERVER_PORTS};
 use crate::flow::{Conn, ConnSink, Dir, Tracker};
-use crate::wire::{decode_into, reassemble_into, DecodeOptions, FrameMeta, LinkType, Outcome, Reassembler, Segment};
+use crate::wire::{DecodeOptions, FrameMeta, LinkType, Reassembler, Segment};
 use std::net::SocketAddr;
 
 /// How the incremental pass judges and forgets.
@@ -134,32 +134,17 @@ impl Stream {
 
     /// Feeds one frame; returns its frame number (1-based, over every frame fed).
     pub fn frame(&mut self, ts_ns: i64, linktype: LinkType, data: &[u8], orig_len: u32) -> u64 {
-        self.counts.frames += 1;
-        let meta = FrameMeta { frame: self.counts.frames, ts_ns, linktype, orig_len, interface: 0 };
-        let mut outcome = decode_into(&meta, data, self.decode, &mut self.place);
-        if outcome == Outcome::Fragment {
-            // Counted as a fragment; a TCP segment it completes is tracked like any other.
-            self.counts.fragments += 1;
-            outcome = match reassemble_into(&meta, data, self.decode, &mut self.frags, &mut self.place) {
-                Outcome::Tcp => Outcome::Tcp,
-                _ => Outcome::Fragment,
-            };
-            self.counts.reassembly = self.frags.counts();
+        let meta = FrameMeta { frame: self.counts.frames + 1, ts_ns, linktype, orig_len, interface: 0 };
+        let fragments = self.counts.fragments;
+        // Decoded and counted as the file pass does; a TCP segment a fragment completes is
+        // tracked like any other.
+        if decode_counted(&meta, data, self.decode, &mut self.frags, &mut self.counts, &mut self.place) {
+            self.tracker.push(&self.place);
+            let alive = self.tracker.alive() as u64;
+            self.counts.peak_alive = self.counts.peak_alive.max(alive);
         }
-        match outcome {
-            Outcome::Tcp => {
-                self.counts.tcp += 1;
-                if self.place.checksum == crate::wire::Checksum::Bad {
-                    self.counts.bad_checksum += 1;
-                }
-                self.tracker.push(&self.place);
-                let alive = self.tracker.alive() as u64;
-                self.counts.peak_alive = self.counts.peak_alive.max(alive);
-            }
-            Outcome::Fragment => {}
-            Outcome::NotTcp => self.counts.not_tcp += 1,
-            Outcome::Malformed(_) => self.counts.malformed += 1,
-            Outcome::UnsupportedLink(_) => self.counts.unsupported_link += 1,
+        if self.counts.fragments != fragments {
+            self.counts.reassembly = self.frags.counts();
         }
         self.counts.frames
     }

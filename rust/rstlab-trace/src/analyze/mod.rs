@@ -322,11 +322,11 @@ impl FrameSink for Pass<'_> {
     }
 }
 
-/// Decodes one frame into `seg` and counts it by what it was (the file pass's and the parallel
-/// reader's one way to do it). A fragment goes to the reassembler, out of line, so the path of
+/// Decodes one frame into `seg` and counts it by what it was (the one way the file pass, the
+/// parallel reader and the incremental pass do it). A fragment goes to the reassembler, out of line, so the path of
 /// other frames stays as it was. True when `seg` now holds a TCP segment to track.
 #[inline(always)]
-fn decode_counted(meta: &FrameMeta, data: &[u8], decode: DecodeOptions, frags: &mut Reassembler, counts: &mut FrameCounts, seg: &mut Segment) -> bool {
+pub(crate) fn decode_counted(meta: &FrameMeta, data: &[u8], decode: DecodeOptions, frags: &mut Reassembler, counts: &mut FrameCounts, seg: &mut Segment) -> bool {
     counts.frames += 1;
     let outcome = match decode_into(meta, data, decode, seg) {
         Outcome::Fragment => reassembled(meta, data, decode, frags, counts, seg),
