@@ -23,7 +23,7 @@ from .errors import (
     TraceFormatError,
     UnsupportedLinkTypeError,
 )
-from .table import Table
+from .table import Table, evidence_text
 from .trace import Connection, Trace, iter_batches, read
 from .many import Captures, read_many
 from . import lab  # rstlab.lab.run(...), as the README shows
@@ -44,6 +44,7 @@ __all__ = [
     "Trace",
     "Connection",
     "Table",
+    "evidence_text",
     "RstlabError",
     "TraceFormatError",
     "UnsupportedLinkTypeError",

@@ -307,6 +307,10 @@ def arrow_type(name: str) -> pa.DataType:
         t: pa.DataType = pa.dictionary(arrow_type(fields["indices"]), arrow_type(fields["values"]),
                                        ordered=fields.get("ordered") == "1")
         return t
+    if name.startswith("list<") and ": " in name:  # list<item: string>
+        item, inner = name[len("list<"):-1].split(": ", 1)
+        lt: pa.DataType = pa.list_(pa.field(item, arrow_type(inner)))
+        return lt
     if name.startswith("timestamp[") and ", tz=" in name:  # timestamp[ns, tz=UTC]
         unit, tz = name[len("timestamp["):-1].split(", tz=")
         ts: pa.DataType = pa.timestamp(unit, tz=tz)

@@ -22,7 +22,7 @@ else:
     # TypeVar defaults (PEP 696) are new in Python 3.13; at run time the bound is all there is.
     Row = TypeVar("Row", bound=Mapping[str, Any])
 
-__all__ = ["Table", "columns", "columns_markdown", "time_ns", "rfc3339", "plain"]
+__all__ = ["Table", "columns", "columns_markdown", "time_ns", "rfc3339", "plain", "evidence_text", "readable"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -49,13 +49,53 @@ def rfc3339(ns: int) -> str:
     return (_EPOCH + _dt.timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
 
 
+def evidence_text(data: Any) -> Any:
+    """The evidence text (``name: value; name: value``) of resets.
+
+    The resets table keeps each RST's evidence as ``evidence_template`` (the text with ``{}``
+    where each value goes, in ``str.format`` syntax) and ``evidence_values``: a port scan's
+    million RSTs share a handful of templates. Given a row (a mapping) this returns its text;
+    given a ``pyarrow.Table`` or ``RecordBatch``, a ``pyarrow`` string array, one text per row.
+    """
+    if isinstance(data, Mapping):
+        return str(data["evidence_template"]).format(*data["evidence_values"])
+    import pyarrow as pa
+
+    templates = data.column("evidence_template")
+    values = data.column("evidence_values")
+    if isinstance(templates, pa.ChunkedArray):
+        templates = templates.combine_chunks()
+        values = values.combine_chunks()
+    # One format string per distinct template, applied to each row's values.
+    if pa.types.is_dictionary(templates.type):
+        formats = [str(t).format for t in templates.dictionary.to_pylist()]
+        keys = templates.indices.to_pylist()
+        return pa.array([formats[k](*v) for k, v in zip(keys, values.to_pylist())], pa.string())
+    return pa.array([str(t).format(*v) for t, v in zip(templates.to_pylist(), values.to_pylist())], pa.string())
+
+
+def readable(tbl: pa.Table) -> pa.Table:
+    """``tbl`` with its evidence rendered: a resets table's ``evidence_template`` and
+    ``evidence_values`` replaced by the ``evidence`` text (:func:`evidence_text`), where they
+    stood. Any other table as it is."""
+    names = tbl.column_names
+    if "evidence_template" not in names or "evidence_values" not in names:
+        return tbl
+    at = names.index("evidence_template")
+    out = tbl.drop_columns(["evidence_template", "evidence_values"])
+    import pyarrow as pa
+
+    return out.add_column(at, pa.field("evidence", pa.string(), nullable=False), evidence_text(tbl))
+
+
 def plain(tbl: pa.Table) -> pa.Table:
     """``tbl`` with its time columns in the text output's form, nothing lost: every
     ``timestamp[ns]`` as RFC 3339 text (:func:`rfc3339`'s), every ``duration[ns]`` as integer
-    nanoseconds. Other columns as they are."""
+    nanoseconds, and its evidence rendered (:func:`readable`). Other columns as they are."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    tbl = readable(tbl)
     cols = []
     for name, col in zip(tbl.column_names, tbl.columns):
         if pa.types.is_timestamp(col.type):
@@ -75,6 +115,11 @@ class Table(Generic[Row]):
     only when asked for); ``len(t)``, ``t.columns``, ``t["col"]`` and iteration over row dicts
     work without either. ``Row`` is the type of one row to a type checker (``Trace.resets`` is a
     ``Table[ResetRow]``); at run time rows are plain dicts.
+
+    A RST's evidence is kept compact — ``evidence_template`` and ``evidence_values`` — in the
+    Arrow forms (``to_arrow()``, ``to_polars()``, Parquet); rows, ``t["evidence"]``,
+    ``to_pandas()`` and the text outputs show it rendered as ``evidence``
+    (:func:`evidence_text`).
     """
 
     __slots__ = ("_native", "_arrow", "_name")
@@ -125,9 +170,9 @@ class Table(Generic[Row]):
                 native = pa.types.is_dictionary(t) or pa.types.is_timestamp(t) or pa.types.is_duration(t)
                 return None if native else pd.ArrowDtype(t)
 
-            frame: pd.DataFrame = self.to_arrow().to_pandas(types_mapper=mapper)
+            frame: pd.DataFrame = readable(self.to_arrow()).to_pandas(types_mapper=mapper)
             return frame
-        plain: pd.DataFrame = self.to_arrow().to_pandas()
+        plain: pd.DataFrame = readable(self.to_arrow()).to_pandas()
         return plain
 
     def to_polars(self) -> pl.DataFrame:
@@ -143,18 +188,28 @@ class Table(Generic[Row]):
         ``pandas.Timestamp`` / ``pandas.Timedelta`` (``datetime`` / ``timedelta`` subclasses, to
         the nanosecond) when pandas is installed, else ``datetime`` / ``timedelta`` cut to the
         microsecond (:func:`time_ns` reads either)."""
-        rows: list[Row] = _micro_without_pandas(self.to_arrow()).to_pylist()
+        rows: list[Row] = _micro_without_pandas(readable(self.to_arrow())).to_pylist()
         return rows
 
     @property
     def columns(self) -> list[str]:
-        return list(self.to_arrow().column_names)
+        """The keys of a row, in order (a resets row shows ``evidence`` where the Arrow table
+        has ``evidence_template`` and ``evidence_values``)."""
+        names = list(self.to_arrow().column_names)
+        if "evidence_template" in names and "evidence_values" in names:
+            names[names.index("evidence_template")] = "evidence"
+            names.remove("evidence_values")
+        return names
 
     def __len__(self) -> int:
         return int(self.to_arrow().num_rows)
 
     def __getitem__(self, column: str) -> list[Any]:
-        values: list[Any] = _micro_without_pandas(self.to_arrow().select([column])).column(0).to_pylist()
+        tbl = self.to_arrow()
+        if column == "evidence" and column not in tbl.column_names:
+            texts: list[Any] = evidence_text(tbl).to_pylist()
+            return texts
+        values: list[Any] = _micro_without_pandas(tbl.select([column])).column(0).to_pylist()
         return values
 
     def __iter__(self) -> Iterator[Row]:
@@ -178,9 +233,10 @@ class Table(Generic[Row]):
 
     def _repr_html_(self, max_rows: int = 20) -> str:
         tbl = self.to_arrow()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in tbl.column_names)
         body = []
-        for row in _micro_without_pandas(tbl.slice(0, max_rows)).to_pylist():
+        shown = readable(tbl.slice(0, max_rows))
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.column_names)
+        for row in _micro_without_pandas(shown).to_pylist():
             body.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>")
         more = f"<p>… {tbl.num_rows - max_rows} more rows</p>" if tbl.num_rows > max_rows else ""
         return (f"<p><b>rstlab {html.escape(self._name)}</b>: {tbl.num_rows} rows</p>"

@@ -324,7 +324,7 @@ def _resets_html(resets: Table[ResetRow], *, evidence: bool, max_rows: int = 20)
         cols.append("evidence")
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = []
-    for r in resets.to_pylist()[:max_rows]:
+    for r in Table.from_arrow(resets.to_arrow().slice(0, max_rows)).to_pylist():
         cells = []
         row: Mapping[str, object] = r
         for c in cols:

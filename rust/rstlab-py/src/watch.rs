@@ -32,7 +32,8 @@ fn batch<'py>(py: Python<'py>, rows: Vec<LiveRow>) -> PyResult<(Py<ArrowTable>, 
         d.set_item("pid", r.kernel.pid)?;
         d.set_item("comm", r.kernel.comm)?;
         extra.append(d)?;
-        table.push(r.reset.row);
+        let mut one = r.reset.table;
+        table.append(&mut one);
     }
     Ok((Py::new(py, ArrowTable::new(table.into_record_batch()))?, extra))
 }

@@ -10,7 +10,7 @@
 //! This module knows Arrow and nothing of connections or RSTs: `report` and `classify` both
 //! declare their tables with it.
 
-use arrow_array::builder::{BooleanBuilder, PrimitiveBuilder, StringBuilder};
+use arrow_array::builder::{BooleanBuilder, ListBuilder, PrimitiveBuilder, StringBuilder};
 use arrow_array::types::{ArrowPrimitiveType, DurationNanosecondType, Int32Type, TimestampNanosecondType};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -194,6 +194,54 @@ impl Put<&str> for TextBuilder {
 impl Finish for TextBuilder {
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.0.finish())
+    }
+}
+
+/// A list of texts per row (`list<item: string>`), filled value by value through
+/// [`TextListRow::push`] (each written straight into the column's buffer).
+pub struct TextList;
+pub struct TextListBuilder {
+    list: ListBuilder<StringBuilder>,
+    buf: String,
+}
+
+/// One row of a [`TextList`] column being written.
+pub struct TextListRow<'b> {
+    list: &'b mut ListBuilder<StringBuilder>,
+    buf: &'b mut String,
+}
+
+impl TextListRow<'_> {
+    pub fn push(&mut self, v: &dyn std::fmt::Display) {
+        use std::fmt::Write;
+        self.buf.clear();
+        let _ = write!(self.buf, "{v}");
+        self.list.values().append_value(&*self.buf);
+    }
+}
+
+impl Kind for TextList {
+    type Builder = TextListBuilder;
+    const NULLABLE: bool = false;
+    fn data_type() -> DataType {
+        DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+    }
+    fn builder(rows: usize) -> Self::Builder {
+        TextListBuilder { list: ListBuilder::with_capacity(StringBuilder::new(), rows), buf: String::new() }
+    }
+}
+
+impl<F: FnOnce(&mut TextListRow<'_>)> Put<F> for TextListBuilder {
+    #[inline]
+    fn put(&mut self, f: F) {
+        f(&mut TextListRow { list: &mut self.list, buf: &mut self.buf });
+        self.list.append(true);
+    }
+}
+
+impl Finish for TextListBuilder {
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.list.finish())
     }
 }
 
@@ -422,6 +470,7 @@ fn pyarrow_name(t: &DataType) -> String {
         DataType::Timestamp(TimeUnit::Nanosecond, Some(tz)) => format!("timestamp[ns, tz={tz}]"),
         DataType::Duration(TimeUnit::Nanosecond) => "duration[ns]".into(),
         DataType::Dictionary(k, v) => format!("dictionary<values={}, indices={}, ordered=0>", pyarrow_name(v), pyarrow_name(k)),
+        DataType::List(f) => format!("list<{}: {}>", f.name(), pyarrow_name(f.data_type())),
         other => other.to_string(),
     }
 }

@@ -37,8 +37,12 @@ impl Default for StreamOptions {
 /// One judged RST with the connection context a live reader prints.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamReset {
-    /// The resets table's row (its `frame` numbers the frames fed to the stream, 1-based).
+    /// The resets table's row (its `frame` numbers the frames fed to the stream, 1-based),
+    /// its evidence rendered.
     pub row: ResetRow,
+    /// The same row as a one-row table (evidence as template and values), to gather rows
+    /// into a resets table with [`ResetRows::append`].
+    pub table: ResetRows,
     /// The RST's source (its sender) and destination.
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -68,11 +72,12 @@ struct LiveSink {
 impl LiveSink {
     fn emit(&mut self, conn: &Conn, st: &LiveState, rows: ResetRows, at_close: bool) {
         let orig_is_fwd = st.extra.orig_is_fwd();
-        for row in rows.rows() {
+        for (i, row) in rows.rows().into_iter().enumerate() {
             let sender_fwd = row.sender_is_orig == orig_is_fwd;
             let (s, d) = if sender_fwd { (conn.a(), conn.b()) } else { (conn.b(), conn.a()) };
             self.out.push(StreamReset {
-                row: row.clone(),
+                row,
+                table: rows.one(i),
                 src: SocketAddr::new(s.0, s.1),
                 dst: SocketAddr::new(d.0, d.1),
                 history: st.extra.history().to_owned(),
@@ -174,12 +179,9 @@ impl Stream {
                 let mut rows = ResetRows::new();
                 let meta = ConnMeta { conn_id: conn.id, orig_is_fwd: st.extra.orig_is_fwd() };
                 r.rows_from(st.emitted as usize, &meta, &mut rows);
-                let mut rows_due = ResetRows::new();
-                for row in rows.rows().iter().take(due) {
-                    rows_due.push(row.clone());
-                }
+                rows.truncate(due);
                 st.emitted += due as u32;
-                sink.emit(conn, st, rows_due, false);
+                sink.emit(conn, st, rows, false);
             });
             self.tracker.sink.next_due = next_due;
         }

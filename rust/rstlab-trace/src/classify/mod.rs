@@ -34,6 +34,7 @@
 //! RST+ACK at SND.NXT with the socket's usual options, window and IP ID counter.
 
 mod cause;
+pub mod evidence;
 mod kernel;
 mod observe;
 mod record;
@@ -42,11 +43,12 @@ mod rules;
 mod tracker;
 
 pub use cause::{Cause, Family};
+pub use evidence::{Evidence, EvidenceRef, EvidenceStore};
+use evidence::Tpl;
 pub use kernel::{cause_for_kernel_reason, KernelRstContext, TriggerKind};
 pub use rows::{ResetRow, ResetRows};
 pub use tracker::{ConnMeta, ResetTracker};
 
-use std::fmt;
 
 /// Where in the connection's life the RST came.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,95 +152,6 @@ impl Origin {
     }
 }
 
-/// Named predicates with their values, rendered `name: value; name: value` as they are pushed:
-/// one text buffer, plus where each item's value sits in it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Evidence {
-    text: String,
-    /// Per item: its name and its value's byte range in `text`.
-    items: Vec<(&'static str, u32, u32)>,
-}
-
-impl Evidence {
-    pub fn new() -> Self {
-        Evidence::default()
-    }
-    /// Room for `bytes` of text and `items` items before anything is reallocated.
-    pub fn with_capacity(bytes: usize, items: usize) -> Self {
-        Evidence { text: String::with_capacity(bytes), items: Vec::with_capacity(items) }
-    }
-    /// Appends `name: value`, writing `value` straight into the text (pass `format_args!(..)`
-    /// rather than a `format!`ed `String`).
-    pub fn push(&mut self, name: &'static str, value: impl fmt::Display) {
-        if !self.items.is_empty() {
-            self.text.push_str("; ");
-        }
-        self.text.push_str(name);
-        self.text.push_str(": ");
-        let start = self.text.len();
-        // Writing into a `String` cannot fail; a `Display` impl that reports an error anyway
-        // leaves whatever it wrote.
-        let _ = fmt::Write::write_fmt(&mut self.text, format_args!("{value}"));
-        self.items.push((name, start as u32, self.text.len() as u32));
-    }
-    /// Appends all of `other`'s items after this one's.
-    pub fn extend(&mut self, other: Evidence) {
-        if other.items.is_empty() {
-            return;
-        }
-        if !self.items.is_empty() {
-            self.text.push_str("; ");
-        }
-        let shift = self.text.len() as u32;
-        self.text.push_str(&other.text);
-        self.items.extend(other.items.into_iter().map(|(n, a, b)| (n, a + shift, b + shift)));
-    }
-    /// The value of the first item called `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.items().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-    /// `(name, value)` in order.
-    pub fn items(&self) -> impl ExactSizeIterator<Item = (&'static str, &str)> + '_ {
-        self.items.iter().map(|&(n, a, b)| (n, &self.text[a as usize..b as usize]))
-    }
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-    /// The rendered text, `name: value; name: value`.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-    /// The rendered text, moved out.
-    pub fn into_text(self) -> String {
-        self.text
-    }
-}
-
-impl fmt::Display for Evidence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-/// A value written by `write` where it is displayed (into the evidence text), instead of being
-/// built as a `String` first.
-pub(crate) fn text<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(write: F) -> Text<F> {
-    Text(write)
-}
-
-/// See [`text`].
-#[derive(Clone, Copy)]
-pub(crate) struct Text<F>(F);
-
-impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Text<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (self.0)(f)
-    }
-}
-
 /// One rule's answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -250,11 +163,11 @@ pub struct Verdict {
 
 impl Verdict {
     pub(crate) fn new(cause: Cause, origin: Origin, confidence: f64) -> Self {
-        // Room for what a rule writes (a few hundred bytes), so it is not reallocated as it grows.
-        Verdict { cause, origin, confidence, evidence: Evidence::with_capacity(384, 8) }
+        // Room for what a rule writes (a few dozen pieces), so it is not reallocated as it grows.
+        Verdict { cause, origin, confidence, evidence: Evidence::with_capacity(48, 12) }
     }
     /// Adds `name: value` to the evidence (see [`Evidence::push`]).
-    pub(crate) fn ev(mut self, name: &'static str, value: impl fmt::Display) -> Self {
+    pub(crate) fn ev<'a>(mut self, name: &'static str, value: impl Into<Tpl<'a>>) -> Self {
         self.evidence.push(name, value);
         self
     }

@@ -196,6 +196,11 @@ pub(crate) struct RstLog {
 impl RstLog {
     /// Adds a RST from `sender`, with `before` the connection just before it.
     pub(crate) fn push(&mut self, sender: Dir, seg: &Segment, before: Core) {
+        // Most connections reset once: room for exactly one record (a few hundred bytes), not
+        // the four a growing `Vec` starts with.
+        if self.records.capacity() == 0 {
+            self.records.reserve_exact(1);
+        }
         self.records.push(RstRecord { rst: RstSeg::of(seg), sender, before, after: After::default() });
     }
 

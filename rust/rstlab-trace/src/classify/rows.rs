@@ -3,7 +3,8 @@
 
 use super::record::RstSeg;
 use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
-use crate::columns::{columns, Column, Keyed, Num, OptNum, Text, TextBuilder, Time};
+use super::evidence::{EvidenceRef, EvidenceStore};
+use crate::columns::{columns, Column, Keyed, Num, OptNum, TextList, TextListRow, Time};
 use crate::wire::{TcpFlags, TcpOptions};
 use arrow_array::types::{Float64Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::RecordBatch;
@@ -35,14 +36,16 @@ pub struct ResetRow {
     pub origin: Origin,
     pub cause: Cause,
     pub confidence: f64,
-    /// [`super::Evidence`]'s text: `name: value; name: value`.
+    /// [`super::Evidence`]'s text, `name: value; name: value` (in [`ResetRows::rows`]; the
+    /// rows a [`ResetRows`] keeps have their evidence in its [`EvidenceStore`] instead).
     pub evidence: String,
     /// Wire facts for [`super::cause_for_kernel_reason`] (not a table column).
     pub wire: KernelRstContext,
 }
 
 impl ResetRow {
-    pub(crate) fn new(conn_id: u64, sender_is_orig: bool, rst: &RstSeg, j: Judgement) -> Self {
+    /// The row of `rst`, its evidence left out (kept by the caller, rendered or not).
+    fn of(conn_id: u64, sender_is_orig: bool, rst: &RstSeg, j: &Judgement) -> Self {
         ResetRow {
             frame: rst.frame,
             ts_ns: rst.ts_ns,
@@ -62,7 +65,7 @@ impl ResetRow {
             origin: j.verdict.origin,
             cause: j.verdict.cause,
             confidence: j.verdict.confidence,
-            evidence: j.verdict.evidence.into_text(),
+            evidence: String::new(),
             wire: j.wire,
         }
     }
@@ -78,9 +81,29 @@ impl ResetRow {
 
 /// Rows for any number of connections. [`ResetRows::into_record_batch`] gives the table with
 /// the columns of DESIGN.md §3, in capture order after [`ResetRows::sort_by_frame`].
+///
+/// Each row's evidence is kept as its shape and numbers ([`EvidenceStore`]): a RST costs its
+/// row and a few numbers, and its text is rendered only when read ([`ResetRows::rows`], the
+/// table's `evidence_template` and `evidence_values`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResetRows {
-    rows: Vec<ResetRow>,
+    /// Each row with its evidence's place in `evidence` (the row's own `evidence` is empty).
+    rows: Vec<(ResetRow, EvidenceRef)>,
+    evidence: EvidenceStore,
+}
+
+/// A kept row as the table's columns read it: the row, and where its evidence is.
+struct Kept<'a> {
+    row: &'a ResetRow,
+    ev: EvidenceRef,
+    store: &'a EvidenceStore,
+}
+
+impl std::ops::Deref for Kept<'_> {
+    type Target = ResetRow;
+    fn deref(&self) -> &ResetRow {
+        self.row
+    }
 }
 
 impl ResetRows {
@@ -93,24 +116,42 @@ impl ResetRows {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
-    pub fn rows(&self) -> &[ResetRow] {
-        &self.rows
+    /// The rows, each with its evidence rendered.
+    pub fn rows(&self) -> Vec<ResetRow> {
+        self.rows.iter().map(|(r, ev)| ResetRow { evidence: self.evidence.text(*ev), ..r.clone() }).collect()
     }
-    pub fn push(&mut self, row: ResetRow) {
-        self.rows.push(row);
+    /// The RST `rst` of connection `conn_id` and the classifier's judgement of it.
+    pub(crate) fn add(&mut self, conn_id: u64, sender_is_orig: bool, rst: &RstSeg, j: &Judgement) {
+        let ev = self.evidence.add(&j.verdict.evidence);
+        self.rows.push((ResetRow::of(conn_id, sender_is_orig, rst, j), ev));
     }
     pub fn append(&mut self, other: &mut ResetRows) {
-        self.rows.append(&mut other.rows);
+        let remap = self.evidence.absorb(std::mem::take(&mut other.evidence));
+        self.rows.extend(other.rows.drain(..).map(|(r, ev)| (r, remap(ev))));
     }
     /// Gives every row the `conn_id` `f` maps its own to (a shard's numbering to the capture's).
     pub fn renumber_conns(&mut self, f: impl Fn(u64) -> u64) {
-        for r in &mut self.rows {
+        for (r, _) in &mut self.rows {
             r.conn_id = f(r.conn_id);
         }
     }
+    /// Row `i` alone, with its evidence (rendering nothing).
+    pub fn one(&self, i: usize) -> ResetRows {
+        let (row, ev) = &self.rows[i];
+        let mut out = ResetRows::new();
+        let mut e = super::Evidence::default();
+        e.restore(self.evidence.shape(ev.template), self.evidence.values(*ev));
+        let ev = out.evidence.add(&e);
+        out.rows.push((row.clone(), ev));
+        out
+    }
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        self.rows.truncate(n);
+    }
     /// Capture order (connections finish in any order).
     pub fn sort_by_frame(&mut self) {
-        self.rows.sort_by_key(|r| r.frame);
+        self.rows.sort_by_key(|(r, _)| r.frame);
     }
 
     /// The table's columns (the column reference's part for it).
@@ -123,10 +164,8 @@ impl ResetRows {
 
     pub fn into_record_batch(self) -> RecordBatch {
         let mut t = ResetColumns::with_capacity(self.rows.len());
-        // The evidence is several hundred bytes a row: its buffer is sized exactly up front.
-        t.evidence = TextBuilder::with_bytes(self.rows.len(), self.rows.iter().map(|x| x.evidence.len()).sum());
-        for r in &self.rows {
-            t.append(r);
+        for (row, ev) in &self.rows {
+            t.append(&Kept { row, ev: *ev, store: &self.evidence });
         }
         t.finish()
     }
@@ -134,7 +173,7 @@ impl ResetRows {
 
 columns! {
     /// The RST table: one row per RST, with the columns of DESIGN.md §3.
-    struct ResetColumns: "resets", nulls Declared, |r: &ResetRow| {
+    struct ResetColumns: "resets", nulls Declared, |r: &Kept<'_>| {
         /// Frame number of the RST, 1-based like Wireshark's `frame.number`.
         frame: Num<UInt64Type> = r.frame,
         /// Capture time of the RST, UTC, to the nanosecond (Wireshark's `frame.time_epoch`).
@@ -171,7 +210,9 @@ columns! {
         cause: Keyed<Cause> = (r.cause, || r.cause.as_str()),
         /// Calibrated probability that `cause` is right, from 0 to 1.
         confidence: Num<Float64Type> = r.confidence,
-        /// The named predicates behind the verdict, with their values: `name: value; name: value`.
-        evidence: Text<0> = r.evidence.as_str(),
+        /// The named predicates behind the verdict as a template: `name: value; name: value` with `{}` where each of `evidence_values` goes (Python's `str.format`; `rstlab.evidence_text` renders it).
+        evidence_template: Keyed<u32> = (r.ev.template, || r.store.template_text(r.ev.template)),
+        /// The values of `evidence_template`'s placeholders, in order, as the evidence shows them.
+        evidence_values: TextList = |out: &mut TextListRow<'_>| r.store.shown_values(r.ev).for_each(|v| out.push(&v)),
     }
 }

@@ -8,6 +8,8 @@ use super::*;
 use crate::flow::Dir;
 use crate::testkit::{seg, SegBuilder};
 use crate::wire::TcpFlags;
+use crate::classify::evidence::{tpl, Ms};
+use crate::classify::EvidenceStore;
 
 fn c() -> SegBuilder {
     seg().from_client()
@@ -591,13 +593,14 @@ fn record_batch_has_the_documented_columns() {
     let mut rows = ResetRows::new();
     t.finish(&ConnMeta { conn_id: 3, orig_is_fwd: false }, &mut rows);
     assert_eq!(rows.len(), 1);
+    let evidence = rows.rows()[0].evidence.clone();
     let b = rows.into_record_batch();
     let names: Vec<_> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(
         names,
         [
             "frame", "ts", "conn_id", "sender", "flags", "seq", "ack", "ttl", "ip_id", "window", "options", "trigger", "phase",
-            "acceptability", "effect", "origin", "cause", "confidence", "evidence"
+            "acceptability", "effect", "origin", "cause", "confidence", "evidence_template", "evidence_values"
         ]
     );
     use arrow_array::{Array, StringArray, TimestampNanosecondArray, UInt16Array, UInt64Array};
@@ -618,6 +621,28 @@ fn record_batch_has_the_documented_columns() {
     assert_eq!(text("sender"), "resp");
     assert_eq!(text("flags"), "R");
     assert_eq!(text("cause"), "unsolicited");
+    // The evidence template with its values in place is the row's evidence text.
+    let values = col("evidence_values");
+    let values = values.as_any().downcast_ref::<arrow_array::ListArray>().unwrap().value(0);
+    let values = values.as_any().downcast_ref::<StringArray>().unwrap();
+    let mut rendered = String::new();
+    let mut vals = values.iter().map(Option::unwrap);
+    let template = text("evidence_template");
+    let mut rest = template.as_str();
+    while let Some(i) = rest.find(['{', '}']) {
+        rendered.push_str(&rest[..i]);
+        match &rest[i..i + 2] {
+            "{}" => rendered.push_str(vals.next().unwrap()),
+            "{{" => rendered.push('{'),
+            "}}" => rendered.push('}'),
+            other => panic!("unexpected {other} in {template}"),
+        }
+        rest = &rest[i + 2..];
+    }
+    rendered.push_str(rest);
+    assert!(vals.next().is_none());
+    assert_eq!(rendered, evidence);
+    assert!(evidence.starts_with("shape: no options, window 64240, IPv6; context:"), "{evidence}");
 }
 
 #[test]
@@ -725,27 +750,56 @@ fn any_segment_sequence_classifies_without_panicking() {
 
 #[test]
 fn evidence_is_one_text_with_named_values() {
+    use crate::classify::evidence::{hex4, owned, plus};
     let mut e = Evidence::new();
-    e.push("a", format_args!("SEQ {}", 5));
-    e.push("b", "x; y");
+    e.push("a", tpl!("SEQ {}", 5u32));
+    e.push("b", "x; y {verbatim}");
     let mut more = Evidence::new();
-    more.push("c", 3);
+    let nested = owned!("{} and {}", hex4(0x2a), plus(-3));
+    more.push("c", tpl!("{{{}}} {} {}", 3u64, &nested, "static"));
     more.push("a", "again");
     e.extend(more);
     e.extend(Evidence::new());
-    assert_eq!(e.as_str(), "a: SEQ 5; b: x; y; c: 3; a: again");
-    assert_eq!(e.items().collect::<Vec<_>>(), [("a", "SEQ 5"), ("b", "x; y"), ("c", "3"), ("a", "again")]);
-    assert_eq!((e.get("a"), e.get("c"), e.get("d")), (Some("SEQ 5"), Some("3"), None));
+    let text = "a: SEQ 5; b: x; y {verbatim}; c: {3} 0x002a and -3 static; a: again";
+    assert_eq!(e.to_string(), text);
+    let items = e.items();
+    let want = [("a", "SEQ 5"), ("b", "x; y {verbatim}"), ("c", "{3} 0x002a and -3 static"), ("a", "again")];
+    assert_eq!(items.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>(), want);
+    assert_eq!((e.get("a").as_deref(), e.get("c").as_deref(), e.get("d")), (Some("SEQ 5"), Some("{3} 0x002a and -3 static"), None));
     assert_eq!(e.len(), 4);
     let mut first = Evidence::new();
     first.extend(e.clone());
     assert_eq!(first, e);
-    assert_eq!(e.into_text(), "a: SEQ 5; b: x; y; c: 3; a: again");
+
+    // Kept in a store: one shape for evidence that differs only in its numbers, and the same
+    // text back; the template with Python's `str.format` syntax gives it too.
+    let mut store = EvidenceStore::default();
+    let r1 = store.add(&e);
+    let mut e2 = Evidence::new();
+    e2.push("a", tpl!("SEQ {}", 6u32));
+    e2.push("b", "x; y {verbatim}");
+    let nested2 = owned!("{} and {}", hex4(0xffff), plus(4));
+    e2.push("c", tpl!("{{{}}} {} {}", 9u64, &nested2, "static"));
+    e2.push("a", "again");
+    let r2 = store.add(&e2);
+    assert_eq!(store.templates(), 1);
+    assert_eq!(r1.template, r2.template);
+    assert_eq!(store.text(r1), text);
+    assert_eq!(store.text(r2), e2.to_string());
+    let tpl_text = store.template_text(r1.template);
+    assert_eq!(tpl_text, "a: SEQ {}; b: x; y {{verbatim}}; c: {{{}}} {} and {} static; a: again");
+    let shown: Vec<String> = store.shown_values(r2).map(|v| v.to_string()).collect();
+    assert_eq!(shown, ["6", "9", "0xffff", "+4"]);
+    // A second store's evidence moved in keeps its text.
+    let mut other = EvidenceStore::default();
+    let o = other.add(&e2);
+    let remap = store.absorb(other);
+    assert_eq!(store.text(remap(o)), e2.to_string());
+    assert_eq!(store.templates(), 1);
 }
 
 #[test]
 fn milliseconds_read_as_the_float_formatting_does() {
-    use super::rules::facts::Ms;
     let check = |ns: i64| assert_eq!(Ms(ns).to_string(), format!("{:.1}", ns as f64 / 1e6), "{ns}");
     // Every nanosecond up to 1 ms, then every value within 20 ns of a multiple of 50 µs (the
     // rounding boundaries) up to 1 s.

@@ -3,7 +3,7 @@
 
 use super::observe::RstLog;
 use super::record::{Core, RstRecord};
-use super::rows::{ResetRow, ResetRows};
+use super::rows::ResetRows;
 use super::rules::{facts::Facts, judge};
 use super::{Cause, Effect, Judgement};
 use crate::flow::Dir;
@@ -98,7 +98,7 @@ impl ResetTracker {
         let reason = Self::end_reason_of(&judgements, &self.core);
         for (rec, j) in log.records.iter().zip(judgements) {
             let sender_is_orig = (rec.sender == Dir::Fwd) == conn.orig_is_fwd;
-            out.push(ResetRow::new(conn.conn_id, sender_is_orig, &rec.rst, j));
+            out.add(conn.conn_id, sender_is_orig, &rec.rst, &j);
         }
         reason
     }
@@ -138,7 +138,7 @@ impl ResetTracker {
     fn push_rows(records: &[RstRecord], judgements: Vec<Judgement>, from: usize, conn: &ConnMeta, out: &mut ResetRows) {
         for (rec, j) in records.iter().zip(judgements).skip(from) {
             let sender_is_orig = (rec.sender == Dir::Fwd) == conn.orig_is_fwd;
-            out.push(ResetRow::new(conn.conn_id, sender_is_orig, &rec.rst, j));
+            out.add(conn.conn_id, sender_is_orig, &rec.rst, &j);
         }
     }
 

@@ -206,7 +206,7 @@ impl Tables {
         drop(segs);
         let connections = connections_batch(conns);
         let zeek_conns = ZeekTable { connections: connections.clone(), split: zeek, batch: OnceLock::new() };
-        let reset_rows = if keep_rows { resets.rows().to_vec() } else { Vec::new() };
+        let reset_rows = if keep_rows { resets.rows() } else { Vec::new() };
         let resets = resets.into_record_batch();
         Tables { connections, segments, zeek_conns, resets, reset_rows }
     }

@@ -316,6 +316,16 @@ fn verify(seg: &[u8], ip: &IpFacts, stated: u16) -> Checksum {
 #[derive(Clone, Copy, Debug)]
 pub struct OptionNames(u16);
 
+impl OptionNames {
+    /// The names of the options in bit set `present` ([`TcpOptions::present`]).
+    pub fn of(present: u16) -> Self {
+        OptionNames(present)
+    }
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+}
+
 impl fmt::Display for OptionNames {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const N: [(u16, &str); 12] = [

@@ -9,6 +9,7 @@
 use super::facts::Facts;
 use crate::classify::record::DirBits;
 use crate::classify::{Cause, Origin, Verdict};
+use crate::classify::evidence::{tpl};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
@@ -33,29 +34,25 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let mut v = Verdict::new(Cause::Abort, Origin::EndpointActiveReset, conf.min(0.9));
     v = if at_nxt {
-        v.ev("seq_eq_snd_nxt", format_args!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.5)", rst.seq))
+        v.ev("seq_eq_snd_nxt", tpl!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.5)", rst.seq))
     } else {
-        v.ev("seq_in_flight", format_args!("SEQ {} between the peer's ACK {} and SND.NXT {}", rst.seq, r.high_ack, s.snd_max))
+        v.ev("seq_in_flight", tpl!("SEQ {} between the peer's ACK {} and SND.NXT {}", rst.seq, r.high_ack, s.snd_max))
     };
     if rst.flags.ack() {
-        v = if acks_all { v.ev("ack", format_args!("ACK {} = all the peer sent", rst.ack)) } else { v.ev("ack", format_args!("ACK {}", rst.ack)) };
+        v = if acks_all { v.ev("ack", tpl!("ACK {} = all the peer sent", rst.ack)) } else { v.ev("ack", tpl!("ACK {}", rst.ack)) };
     }
     v = match (f.usual_options(), s.has(DirBits::TS)) {
         (true, true) => v.ev("options", "timestamps, like the sender's other segments"),
         (true, false) => v.ev("options", "none, like the sender's other segments"),
         (false, true) => v.ev("options", "no timestamps though the sender's other segments carry them"),
-        (false, false) => v.ev("options", format_args!("{} though the sender's other segments have none", rst.options.display_names())),
+        (false, false) => v.ev("options", tpl!("{} though the sender's other segments have none", rst.options.display_names())),
     };
     let peer_data_last = f.r_last().filter(|m| m.len > 0 && s.has(DirBits::ACK) && s.high_ack >= m.seq_end());
     let no_data = !s.has(DirBits::DATA) && !r.has(DirBits::DATA);
     v = if let Some(m) = peer_data_last {
         v.ev(
             "pattern",
-            format_args!(
-                "the peer's {} bytes at frame {} were acknowledged, then the RST: close() with unread data (RFC 2525 §2.17) or SO_LINGER 0",
-                m.len,
-                f.frame_of(m)
-            ),
+            tpl!("the peer's {} bytes at frame {} were acknowledged, then the RST: close() with unread data (RFC 2525 §2.17) or SO_LINGER 0", m.len, f.frame_of(m)),
         )
     } else if no_data && f.sender_is_opener() == Some(true) {
         v.ev("pattern", "no data exchanged: connect then an SO_LINGER 0 close (a connect scan looks like this)")

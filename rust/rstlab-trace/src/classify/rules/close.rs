@@ -9,7 +9,8 @@
 
 use super::facts::{carried, Facts};
 use crate::classify::record::DirBits;
-use crate::classify::{text, Cause, Origin, Verdict};
+use crate::classify::{Cause, Origin, Verdict};
+use crate::classify::evidence::{owned, tpl};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
@@ -18,7 +19,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let rst = f.rst();
     let fin_frame = f.frame(s.fin_frame_off).unwrap_or(0);
-    let fin_ev = text(|out| write!(out, "frame {fin_frame} (SEQ {})", s.fin_seq));
+    let fin_ev = owned!("frame {} (SEQ {})", fin_frame, s.fin_seq);
 
     if let Some(t) = f.trigger {
         // A reply to a segment captured just before the FIN still reached a closed socket: the
@@ -26,8 +27,8 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         let crossed = if t.seg.frame_off > s.fin_frame_off { "" } else { " (it crossed the FIN)" };
         let what = carried(t.seg, "the peer's FIN");
         let v = Verdict::new(Cause::AfterClose, Origin::EndpointStackReply, if f.stack_reply_shape() { 0.9 } else { 0.85 })
-            .ev("sender_fin", fin_ev)
-            .ev("answers", format_args!("{what} at frame {}{crossed}", t.frame));
+            .ev("sender_fin", &fin_ev)
+            .ev("answers", tpl!("{} at frame {}{}", &what, t.frame, crossed));
         return Some(if t.seg.len > 0 {
             v.ev("rule", "data after close (RFC 1122 §4.2.2.13; Linux TCP_ABORT_ON_DATA or TIME_WAIT)")
         } else if t.seg.flags.fin() {
@@ -40,15 +41,15 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         let peer_acked_fin = f.r().has(DirBits::ACK) && f.r().high_ack > s.fin_seq;
         return Some(
             Verdict::new(Cause::AfterClose, Origin::EndpointActiveReset, 0.7)
-                .ev("sender_fin", fin_ev)
-                .ev("seq_eq_snd_nxt", format_args!("SEQ {} = SND.NXT after the FIN", rst.seq))
+                .ev("sender_fin", &fin_ev)
+                .ev("seq_eq_snd_nxt", tpl!("SEQ {} = SND.NXT after the FIN", rst.seq))
                 .ev("peer_acked_fin", if peer_acked_fin { "yes" } else { "no" })
                 .ev("likely", "FIN-WAIT-2 timeout or close with TCP_LINGER2 < 0 (Linux TCP_ABORT_ON_LINGER / TCP_STATE)"),
         );
     }
     Some(
         Verdict::new(Cause::AfterClose, Origin::Unknown, 0.5)
-            .ev("sender_fin", fin_ev)
-            .ev("rst_seq", format_args!("{} (SND.NXT {}), answers no captured segment", rst.seq, s.snd_max)),
+            .ev("sender_fin", &fin_ev)
+            .ev("rst_seq", tpl!("{} (SND.NXT {}), answers no captured segment", rst.seq, s.snd_max)),
     )
 }

@@ -4,10 +4,10 @@
 
 use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg};
 use crate::classify::kernel::{KernelRstContext, TriggerKind};
-use crate::classify::{text, Acceptability, Effect, Evidence, Judgement, Phase};
+use crate::classify::{Acceptability, Effect, Evidence, Judgement, Phase};
 use crate::flow::Dir;
 use crate::wire::TcpOptions;
-use std::fmt;
+use crate::classify::evidence::{hex, hex4, owned, plus, tpl, Ms, Owned, Tpl};
 
 /// How a RST matches the segment it answers (RFC 9293 §3.10.7.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,11 +97,7 @@ impl<'a> Facts<'a> {
     pub fn frame(&self, off: u32) -> Option<u64> {
         self.rec.before.frame(off)
     }
-    /// Milliseconds from `ts_ns` to the RST.
-    pub fn ms_before(&self, ts_ns: i64) -> f64 {
-        self.rst().ts_ns.saturating_sub(ts_ns) as f64 / 1e6
-    }
-    /// [`Facts::ms_before`] as evidence shows it (`{:.1}`).
+    /// The time from `ts_ns` to the RST, as evidence shows it (milliseconds, `{:.1}`).
     pub fn ms_before_text(&self, ts_ns: i64) -> Ms {
         Ms(self.rst().ts_ns.saturating_sub(ts_ns))
     }
@@ -218,12 +214,12 @@ impl<'a> Facts<'a> {
             0
         })
     }
-    pub fn ttl_text(&self) -> impl fmt::Display {
-        let baseline_delta = self.ttl_baseline().zip(self.ttl_delta());
-        text(move |out| match baseline_delta {
-            Some(((lo, hi), d)) => write!(out, "{d:+} vs sender's flow ({})", ttl_range(lo, hi)),
-            None => out.write_str("n/a (no other packet from the sender)"),
-        })
+    pub fn ttl_text(&self) -> Owned {
+        match self.ttl_baseline().zip(self.ttl_delta()) {
+            Some(((lo, hi), d)) if lo == hi => owned!("{} vs sender's flow ({})", plus(d as i64), lo),
+            Some(((lo, hi), d)) => owned!("{} vs sender's flow ({}..{})", plus(d as i64), lo, hi),
+            None => Owned::lit("n/a (no other packet from the sender)"),
+        }
     }
 
     /// The sender's IP ID before and after the RST (non-zero values only).
@@ -291,7 +287,7 @@ impl<'a> Facts<'a> {
     /// receiver's RCV.NXT bracketed by its last ACK and the sender's SND.NXT. The reasoning goes
     /// into `ev` as `acceptability`.
     pub fn acceptability(&self, ev: &mut Evidence) -> Acceptability {
-        let mut noted = |acc, note: fmt::Arguments<'_>| {
+        let mut noted = |acc, note: Tpl<'_>| {
             ev.push("acceptability", note);
             acc
         };
@@ -300,16 +296,16 @@ impl<'a> Facts<'a> {
         if self.in_syn_sent(self.receiver) {
             let iss1 = r.isn + 1;
             return if !rst.flags.ack() {
-                noted(Acceptability::SynSentAckBad, format_args!("receiver in SYN-SENT; a RST without ACK is dropped (RFC 9293 §3.10.7.3)"))
+                noted(Acceptability::SynSentAckBad, tpl!("receiver in SYN-SENT; a RST without ACK is dropped (RFC 9293 §3.10.7.3)"))
             } else if rst.ack == iss1 {
                 noted(
                     Acceptability::SynSentAckOk,
-                    format_args!("receiver in SYN-SENT; ACK {} = ISS+1 acknowledges its SYN (RFC 9293 §3.10.7.3)", rst.ack),
+                    tpl!("receiver in SYN-SENT; ACK {} = ISS+1 acknowledges its SYN (RFC 9293 §3.10.7.3)", rst.ack),
                 )
             } else {
                 noted(
                     Acceptability::SynSentAckBad,
-                    format_args!("receiver in SYN-SENT; ACK {} is not ISS+1 = {} (RFC 9293 §3.10.7.3: dropped)", rst.ack, iss1),
+                    tpl!("receiver in SYN-SENT; ACK {} is not ISS+1 = {} (RFC 9293 §3.10.7.3: dropped)", rst.ack, iss1),
                 )
             };
         }
@@ -319,40 +315,41 @@ impl<'a> Facts<'a> {
             (Some(a), Some(b)) if a < b => (a, b),
             (Some(a), _) => (a, a),
             (None, Some(b)) => (b, b),
-            (None, None) => return noted(Acceptability::Unknown, format_args!("no segment shows the receiver's RCV.NXT")),
+            (None, None) => return noted(Acceptability::Unknown, tpl!("no segment shows the receiver's RCV.NXT")),
         };
         let seq = rst.seq;
-        let range = text(|out| if lo == hi { write!(out, "RCV.NXT {lo}") } else { write!(out, "RCV.NXT in {lo}..={hi}") });
+        let range = if lo == hi { owned!("RCV.NXT {}", lo) } else { owned!("RCV.NXT in {}..={}", lo, hi) };
+        let range = &range;
         if seq == lo || seq == hi {
-            return noted(Acceptability::Exact, format_args!("SEQ {seq} = {range} (RFC 5961 §3.2: reset)"));
+            return noted(Acceptability::Exact, tpl!("SEQ {} = {} (RFC 5961 §3.2: reset)", seq, range));
         }
         // Linux also accepts RCV.NXT-1 once the peer's FIN is in (tcp_reset_check).
         if seq + 1 == lo && s.has(DirBits::FIN) && r.high_ack > s.fin_seq {
             return noted(
                 Acceptability::Exact,
-                format_args!("SEQ {seq} = RCV.NXT-1 after the sender's FIN ({range}): Linux resets (tcp_reset_check); RFC 5961 would drop it"),
+                tpl!("SEQ {} = RCV.NXT-1 after the sender's FIN ({}): Linux resets (tcp_reset_check); RFC 5961 would drop it", seq, range),
             );
         }
         if seq < lo {
-            return noted(Acceptability::OutOfWindow, format_args!("SEQ {seq} is {} before {range} (RFC 5961 §3.2: dropped)", -(seq - lo)));
+            return noted(Acceptability::OutOfWindow, tpl!("SEQ {} is {} before {} (RFC 5961 §3.2: dropped)", seq, -(seq - lo), range));
         }
         if seq < hi {
-            return noted(Acceptability::InWindow, format_args!("SEQ {seq} inside {range} (RFC 5961 §3.2: challenge ACK)"));
+            return noted(Acceptability::InWindow, tpl!("SEQ {} inside {} (RFC 5961 §3.2: challenge ACK)", seq, range));
         }
         if !r.seen() {
-            return noted(Acceptability::Unknown, format_args!("SEQ {seq} beyond {range}; receiver's window unknown"));
+            return noted(Acceptability::Unknown, tpl!("SEQ {} beyond {}; receiver's window unknown", seq, range));
         }
         let shift = if self.r_last().is_some_and(|m| m.flags.syn()) { 0 } else { self.before().wscale_of(self.receiver) };
         let wnd = (r.window as u32) << shift;
         if seq.in_window(lo, wnd) || seq.in_window(hi, wnd) {
             noted(
                 Acceptability::InWindow,
-                format_args!("SEQ {seq} is {} past {range}, window {wnd} (RFC 5961 §3.2: challenge ACK)", seq - hi),
+                tpl!("SEQ {} is {} past {}, window {} (RFC 5961 §3.2: challenge ACK)", seq, seq - hi, range, wnd),
             )
         } else {
             noted(
                 Acceptability::OutOfWindow,
-                format_args!("SEQ {seq} is {} past {range}, beyond window {wnd} (RFC 5961 §3.2: dropped)", seq - hi),
+                tpl!("SEQ {} is {} past {}, beyond window {} (RFC 5961 §3.2: dropped)", seq, seq - hi, range, wnd),
             )
         }
     }
@@ -361,14 +358,15 @@ impl<'a> Facts<'a> {
     /// (plus a margin) of the RST were already in flight and say nothing. The reasoning goes
     /// into `ev` as `effect`.
     pub fn effect(&self, acc: Acceptability, ev: &mut Evidence) -> Effect {
-        let mut noted = |effect, note: fmt::Arguments<'_>| {
+        let mut noted = |effect, note: Tpl<'_>| {
             ev.push("effect", note);
             effect
         };
         let a = self.after();
         let t0 = self.rst().ts_ns;
         let (allow, measured) = self.in_flight_allowance_ns();
-        let allow_txt = text(|out| write!(out, "{} ms{}", Ms(allow), if measured { "" } else { ", round trip unknown" }));
+        let allow_txt = owned!("{} ms{}", Ms(allow), if measured { "" } else { ", round trip unknown" });
+        let allow_txt = &allow_txt;
         let r = self.r();
         if let Some(m) = a.r_first {
             let dt = m.ts_ns.saturating_sub(t0);
@@ -376,11 +374,7 @@ impl<'a> Facts<'a> {
             if dup_ack && dt <= allow && matches!(acc, Acceptability::InWindow | Acceptability::Unknown) {
                 return noted(
                     Effect::Challenged,
-                    format_args!(
-                        "challenge ACK at frame {} (+{} ms): SEQ=SND.NXT, ACK=RCV.NXT unchanged (RFC 5961 §3.2)",
-                        self.after_frame(&m),
-                        Ms(dt)
-                    ),
+                    tpl!("challenge ACK at frame {} (+{} ms): SEQ=SND.NXT, ACK=RCV.NXT unchanged (RFC 5961 §3.2)", self.after_frame(&m), Ms(dt)),
                 );
             }
         }
@@ -389,53 +383,46 @@ impl<'a> Facts<'a> {
             if dt > allow {
                 return noted(
                     Effect::Ignored,
-                    format_args!(
-                        "receiver kept sending: frame {} at +{} ms (in-flight allowance {allow_txt})",
-                        self.after_frame(&m),
-                        Ms(dt)
-                    ),
+                    tpl!("receiver kept sending: frame {} at +{} ms (in-flight allowance {})", self.after_frame(&m), Ms(dt), allow_txt),
                 );
             }
             return noted(
                 Effect::Terminated,
-                format_args!("receiver silent after frame {} (+{} ms, in flight; allowance {allow_txt})", self.after_frame(&m), Ms(dt)),
+                tpl!("receiver silent after frame {} (+{} ms, in flight; allowance {})", self.after_frame(&m), Ms(dt), allow_txt),
             );
         }
         if let Some(m) = a.r_new_syn {
             return noted(
                 Effect::Terminated,
-                format_args!("receiver's next segment opens a new incarnation: {} at frame {} with ISN {}", m.flags, self.after_frame(&m), m.seq),
+                tpl!("receiver's next segment opens a new incarnation: {} at frame {} with ISN {}", m.flags, self.after_frame(&m), m.seq),
             );
         }
-        noted(Effect::Terminated, format_args!("receiver silent after the RST"))
+        noted(Effect::Terminated, tpl!("receiver silent after the RST"))
     }
 
-    /// The RST's options, window, IP ID and anything unusual, as evidence shows them.
-    pub fn shape_text(&self) -> impl fmt::Display + '_ {
-        text(move |out| {
-            let r = self.rst();
-            if self.no_options() {
-                out.write_str("no options")?;
-            } else {
-                write!(out, "options {}", r.options.display_names())?;
-            }
-            write!(out, ", window {}", r.window)?;
-            match r.ip_id {
-                Some(0) => out.write_str(", IP ID 0")?,
-                Some(id) => write!(out, ", IP ID {id:#06x}")?,
-                None => out.write_str(", IPv6")?,
-            }
-            if r.reserved != 0 {
-                write!(out, ", reserved bits {:#x}", r.reserved)?;
-            }
-            if r.payload_len > 0 {
-                write!(out, ", {} payload bytes", r.payload_len)?;
-            }
-            if self.stack_reply_shape() {
-                out.write_str(" (stack-reply shape)")?;
-            }
-            Ok(())
-        })
+    /// The RST's options, window, IP ID and anything unusual, as evidence item `shape`.
+    pub fn push_shape(&self, ev: &mut Evidence) {
+        let r = self.rst();
+        if self.no_options() {
+            ev.push("shape", "no options");
+        } else {
+            ev.push("shape", tpl!("options {}", r.options.display_names()));
+        }
+        ev.append(tpl!(", window {}", r.window));
+        match r.ip_id {
+            Some(0) => ev.append(", IP ID 0"),
+            Some(id) => ev.append(tpl!(", IP ID {}", hex4(id))),
+            None => ev.append(", IPv6"),
+        }
+        if r.reserved != 0 {
+            ev.append(tpl!(", reserved bits {}", hex(r.reserved)));
+        }
+        if r.payload_len > 0 {
+            ev.append(tpl!(", {} payload bytes", r.payload_len));
+        }
+        if self.stack_reply_shape() {
+            ev.append(" (stack-reply shape)");
+        }
     }
 
     /// Earlier RSTs from the same sender.
@@ -468,44 +455,22 @@ impl<'a> Facts<'a> {
 
 /// What a captured segment carried, as evidence names it: `N bytes of data`, then `fin` (the
 /// caller's words for a FIN), else `an ACK`.
-pub fn carried(seg: MiniSeg, fin: &'static str) -> impl fmt::Display {
-    text(move |out| {
-        if seg.len > 0 {
-            write!(out, "{} bytes of data", seg.len)
-        } else if seg.flags.fin() {
-            out.write_str(fin)
-        } else {
-            out.write_str("an ACK")
-        }
-    })
+pub fn carried(seg: MiniSeg, fin: &'static str) -> Owned {
+    if seg.len > 0 {
+        owned!("{} bytes of data", seg.len)
+    } else if seg.flags.fin() {
+        Owned::lit(fin)
+    } else {
+        Owned::lit("an ACK")
+    }
 }
 
 /// A TTL baseline as evidence shows it: `64`, or `60..64`.
-pub fn ttl_range(lo: u8, hi: u8) -> impl fmt::Display {
-    text(move |out| if lo == hi { write!(out, "{lo}") } else { write!(out, "{lo}..{hi}") })
-}
-
-/// A duration in nanoseconds shown in milliseconds with one decimal: exactly the text of
-/// `format!("{:.1}", ns as f64 / 1e6)`, without formatting a float where integers give the
-/// same digits.
-///
-/// Why they are the same for `0 <= ns < 2^50` with `ns % 100_000 != 50_000`: `ns` converts to
-/// `f64` exactly, and the quotient `q = ns / 1e6` (below 2^31) is rounded to a double `d`
-/// within half an ulp, at most 2^-23 < 1e-6. The nearest tenths boundary `q` could round
-/// across is at least 1e-6 (one nanosecond) away from `q`, so `d` and `q` lie strictly on the
-/// same side of it and round to the same tenth: `ns / 100_000`, plus one when the remainder
-/// is above 50_000. Anything else (negative, huge, or an exact half-tenth, where the double's
-/// own rounding decides) is left to the float formatting.
-#[derive(Clone, Copy, Debug)]
-pub struct Ms(pub i64);
-
-impl fmt::Display for Ms {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = self.0;
-        if !(0..1 << 50).contains(&ns) || ns % 100_000 == 50_000 {
-            return write!(f, "{:.1}", ns as f64 / 1e6);
-        }
-        let tenths = ns / 100_000 + (ns % 100_000 > 50_000) as i64;
-        write!(f, "{}.{}", tenths / 10, tenths % 10)
+pub fn ttl_range(lo: u8, hi: u8) -> Owned {
+    if lo == hi {
+        owned!("{}", lo)
+    } else {
+        owned!("{}..{}", lo, hi)
     }
 }
+

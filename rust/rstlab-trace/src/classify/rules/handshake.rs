@@ -4,6 +4,7 @@
 use super::facts::{Facts, ReplyRule};
 use crate::classify::record::DirBits;
 use crate::classify::{Cause, Origin, Verdict};
+use crate::classify::evidence::{tpl};
 
 const FIREWALL_NOTE: &str =
     "a host firewall's `reject with tcp reset` builds the same RST as a closed port: the wire cannot tell them apart";
@@ -29,9 +30,9 @@ fn from_responder(f: &Facts) -> Option<Verdict> {
             let seq0 = rst.seq.0 == 0;
             let conf = if seq0 && f.stack_reply_shape() { 0.9 } else if seq0 || rst.window == 0 { 0.8 } else { 0.7 };
             let mut v = Verdict::new(Cause::Refused, Origin::EndpointStackReply, conf)
-                .ev("answers_initial_syn", format_args!("frame {} (ACK = SYN SEQ + 1, RFC 9293 §3.10.7.1)", t.frame));
+                .ev("answers_initial_syn", tpl!("frame {} (ACK = SYN SEQ + 1, RFC 9293 §3.10.7.1)", t.frame));
             if !seq0 {
-                v = v.ev("seq_not_zero", format_args!("SEQ {} (RFC 9293 and Linux use 0; another stack or a middlebox built it)", rst.seq));
+                v = v.ev("seq_not_zero", tpl!("SEQ {} (RFC 9293 and Linux use 0; another stack or a middlebox built it)", rst.seq));
             }
             return Some(v.ev("firewall", FIREWALL_NOTE));
         }
@@ -40,7 +41,7 @@ fn from_responder(f: &Facts) -> Option<Verdict> {
         if rst.flags.ack() && rst.ack == o.isn + 1 && !resp.seen() {
             return Some(
                 Verdict::new(Cause::Refused, Origin::EndpointStackReply, 0.6)
-                    .ev("acks_initial_syn", format_args!("ACK {} = ISS+1 of the SYN at frame {}", rst.ack, f.frame(o.syn_frame_off).unwrap_or(0)))
+                    .ev("acks_initial_syn", tpl!("ACK {} = ISS+1 of the SYN at frame {}", rst.ack, f.frame(o.syn_frame_off).unwrap_or(0)))
                     .ev("firewall", FIREWALL_NOTE),
             );
         }
@@ -58,7 +59,7 @@ fn from_responder(f: &Facts) -> Option<Verdict> {
         if t.seg.ack == resp.isn + 1 && !t.seg.flags.syn() {
             return Some(
                 Verdict::new(Cause::HandshakeAbort, Origin::EndpointStackReply, 0.8)
-                    .ev("answers_handshake_ack", format_args!("frame {} (its ACK {} = ISS+1 is valid)", t.frame, t.seg.ack))
+                    .ev("answers_handshake_ack", tpl!("frame {} (its ACK {} = ISS+1 is valid)", t.frame, t.seg.ack))
                     .ev("responder_sent", "only its SYN-ACK")
                     .ev("likely", "accept queue full with tcp_abort_on_overflow = 1"),
             );
@@ -69,7 +70,7 @@ fn from_responder(f: &Facts) -> Option<Verdict> {
         let conf = if f.handshake_complete() { 0.65 } else { 0.55 };
         return Some(
             Verdict::new(Cause::HandshakeAbort, Origin::EndpointActiveReset, conf)
-                .ev("seq_eq_snd_nxt", format_args!("SEQ {} = ISS+1: the responder never sent data", rst.seq))
+                .ev("seq_eq_snd_nxt", tpl!("SEQ {} = ISS+1: the responder never sent data", rst.seq))
                 .ev("responder_acked", "nothing past the opener's SYN")
                 .ev("likely", "listener closed with the connection in its accept queue (an accept-then-abort looks the same)"),
         );
@@ -93,8 +94,8 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
             let what = if t.seg.flags.syn() { "SYN-ACK" } else { "segment" };
             return Some(
                 Verdict::new(Cause::SynSentBadAck, Origin::EndpointStackReply, 0.9)
-                    .ev("answers", format_args!("{what} at frame {} acknowledging {}", t.frame, t.seg.ack))
-                    .ev("expected_ack", format_args!("ISS+1 = {} (RFC 9293 §3.10.7.3)", o.isn + 1))
+                    .ev("answers", tpl!("{} at frame {} acknowledging {}", what, t.frame, t.seg.ack))
+                    .ev("expected_ack", tpl!("ISS+1 = {} (RFC 9293 §3.10.7.3)", o.isn + 1))
                     .ev("likely", "the peer still holds an older connection on these ports (TIME_WAIT, half-open)"),
             );
         }
@@ -108,7 +109,7 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
         if t.seg.flags.syn() && t.seg.flags.ack() && t.seg.ack == o.isn + 1 && syn_sent {
             return Some(
                 Verdict::new(Cause::ConnectAbandoned, Origin::EndpointStackReply, 0.85)
-                    .ev("answers_syn_ack", format_args!("frame {} (+{} ms before)", t.frame, f.ms_before_text(t.seg.ts_ns)))
+                    .ev("answers_syn_ack", tpl!("frame {} (+{} ms before)", t.frame, f.ms_before_text(t.seg.ts_ns)))
                     .ev("likely", "connect timed out before the SYN-ACK came, or a half-open (SYN) scan"),
             );
         }
@@ -121,8 +122,8 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
     if resp.has(DirBits::SYNACK) {
         return Some(
             Verdict::new(Cause::ConnectAbandoned, Origin::EndpointActiveReset, 0.6)
-                .ev("after_syn_ack", format_args!("frame {}, not acknowledged", f.frame(resp.syn_frame_off).unwrap_or(0)))
-                .ev("rst_form", format_args!("{} SEQ {}: not a reply to it", rst.flags, rst.seq)),
+                .ev("after_syn_ack", tpl!("frame {}, not acknowledged", f.frame(resp.syn_frame_off).unwrap_or(0)))
+                .ev("rst_form", tpl!("{} SEQ {}: not a reply to it", rst.flags, rst.seq)),
         );
     }
     Some(

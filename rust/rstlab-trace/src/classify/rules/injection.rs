@@ -15,7 +15,8 @@
 
 use super::facts::{ttl_range, Facts};
 use crate::classify::record::DirBits;
-use crate::classify::{text, Cause, Evidence, Origin, Verdict};
+use crate::classify::{Cause, Evidence, Origin, Verdict};
+use crate::classify::evidence::{hex, hex4, owned, plus, tpl, Owned};
 
 const THRESHOLD: u32 = 3;
 /// Window for a burst of RSTs from one side.
@@ -34,41 +35,37 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             score += pts;
             ev.push(
                 "ttl_out_of_line",
-                format_args!("TTL {} vs {} on the sender's other packets ({d:+})", rst.ttl, ttl_range(lo, hi)),
+                tpl!("TTL {} vs {} on the sender's other packets ({})", rst.ttl, &ttl_range(lo, hi), plus(d)),
             );
         }
     }
     if let Some(frame) = f.ip_id_copies_peer() {
         score += 2;
-        ev.push("ip_id_copies_peer", format_args!("IP ID {:#06x} = that of frame {frame} it reacts to", rst.ip_id.unwrap_or(0)));
+        ev.push("ip_id_copies_peer", tpl!("IP ID {} = that of frame {} it reacts to", hex4(rst.ip_id.unwrap_or(0)), frame));
     } else if f.ip_id_out_of_line() {
         score += 1;
         let (p, n) = f.ip_id_neighbours();
-        let id = |x: Option<u16>| {
-            text(move |out| match x {
-                Some(v) => write!(out, "{v:#06x}"),
-                None => out.write_str("-"),
-            })
+        let id = |x: Option<u16>| match x {
+            Some(v) => owned!("{}", hex4(v)),
+            None => Owned::lit("-"),
         };
-        ev.push(
-            "ip_id_out_of_line",
-            format_args!("IP ID {:#06x} vs the sender's counter ({} before, {} after)", rst.ip_id.unwrap_or(0), id(p), id(n)),
-        );
+        let (p, n) = (id(p), id(n));
+        ev.push("ip_id_out_of_line", tpl!("IP ID {} vs the sender's counter ({} before, {} after)", hex4(rst.ip_id.unwrap_or(0)), &p, &n));
     }
     if rst.reserved != 0 {
         score += 1;
-        ev.push("reserved_bits", format_args!("{:#x} set (RFC 9293 §3.1: must be zero)", rst.reserved));
+        ev.push("reserved_bits", tpl!("{} set (RFC 9293 §3.1: must be zero)", hex(rst.reserved)));
     }
     if rst.flags.ack() && r.seen() && f.trigger.is_none() {
         if r.has(DirBits::SYN) && rst.ack == r.isn {
             score += 1;
-            ev.push("odd_ack", format_args!("ACK {} = the receiver's ISS, not ISS+1", rst.ack));
+            ev.push("odd_ack", tpl!("ACK {} = the receiver's ISS, not ISS+1", rst.ack));
         } else if rst.ack > r.snd_max {
             score += 1;
-            ev.push("odd_ack", format_args!("ACK {} beyond all the receiver sent ({})", rst.ack, r.snd_max));
+            ev.push("odd_ack", tpl!("ACK {} beyond all the receiver sent ({})", rst.ack, r.snd_max));
         } else if s.has(DirBits::ACK) && rst.ack < s.high_ack {
             score += 1;
-            ev.push("odd_ack", format_args!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack));
+            ev.push("odd_ack", tpl!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack));
         }
     }
     if let Some(m) = f.sender_carries_on() {
@@ -83,7 +80,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             score += pts;
             ev.push(
                 "sender_carries_on",
-                format_args!("frame {} ({}) from the claimed sender after its RST", f.after_frame(&m), m.flags),
+                tpl!("frame {} ({}) from the claimed sender after its RST", f.after_frame(&m), m.flags),
             );
         }
     }
@@ -94,7 +91,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             .count();
         if changing > 0 {
             score += 1;
-            ev.push("rst_burst", format_args!("{} earlier RST(s) from the sender with another SEQ within 1 s (Zeek history RR)", changing));
+            ev.push("rst_burst", tpl!("{} earlier RST(s) from the sender with another SEQ within 1 s (Zeek history RR)", changing));
         }
     }
     if score < THRESHOLD {
@@ -102,7 +99,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let mut v = Verdict::new(Cause::Injected, Origin::MiddleboxSuspected, (0.5 + 0.1 * score as f64).min(0.95));
     v.evidence = ev;
-    v.evidence.push("forgery_score", format_args!("{score} (verdict at {THRESHOLD})"));
+    v.evidence.push("forgery_score", tpl!("{} (verdict at {})", score, THRESHOLD));
     if f.stack_reply_shape() {
         v.evidence.push("note", "stack-reply shape: a router's `reject with tcp reset` looks exactly like this");
     }

@@ -14,6 +14,7 @@ mod violation;
 
 use super::{Evidence, Family, Judgement, Origin, Verdict};
 use facts::{Facts, ReplyRule};
+use crate::classify::evidence::{tpl};
 
 type Rule = fn(&Facts) -> Option<Verdict>;
 
@@ -52,18 +53,18 @@ pub(crate) fn judge(f: &Facts) -> Judgement {
         Origin::EndpointActiveReset => None,
         _ => f.trigger,
     };
-    // The facts every verdict shows around the rule's own (rarely more than 400 bytes).
-    let mut evidence = Evidence::with_capacity(found.as_str().len() + 400, found.len() + 6);
-    evidence.push("shape", f.shape_text());
+    // The facts every verdict shows around the rule's own (a few dozen pieces).
+    let mut evidence = Evidence::with_capacity(found.parts().len() + 24, found.values().len() + 8);
+    f.push_shape(&mut evidence);
     if let Some(t) = trigger {
         // RFC 9293 §3.10.7.1's two reply forms.
         match t.rule {
-            ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", format_args!("frame {}", t.frame)),
-            ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", format_args!("frame {}", t.frame)),
+            ReplyRule::SeqIsAck => evidence.push("seq_eq_trigger_ack", tpl!("frame {}", t.frame)),
+            ReplyRule::AckIsEnd => evidence.push("ack_eq_trigger_end", tpl!("frame {}", t.frame)),
         }
     }
     evidence.extend(found);
-    evidence.push("ttl_delta", f.ttl_text());
+    evidence.push("ttl_delta", &f.ttl_text());
     let acceptability = f.acceptability(&mut evidence);
     let effect = f.effect(acceptability, &mut evidence);
     Judgement {

@@ -6,6 +6,7 @@
 use super::facts::{carried, Facts};
 use crate::classify::record::DirBits;
 use crate::classify::{Cause, Origin, Verdict};
+use crate::classify::evidence::{secs3, tpl};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger?;
@@ -30,16 +31,16 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let what = carried(t.seg, "a FIN");
     let rule = if rst.flags.ack() { "<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>" } else { "<SEQ=SEG.ACK><CTL=RST>" };
     let mut v = Verdict::new(Cause::NoConnection, Origin::EndpointStackReply, conf)
-        .ev("answers", format_args!("{what} at frame {} with {rule} (RFC 9293 §3.10.7.1)", t.frame));
+        .ev("answers", tpl!("{} at frame {} with {} (RFC 9293 §3.10.7.1)", &what, t.frame, rule));
     v = match f.s_last() {
         None => v.ev("sender_state", "the capture shows nothing else from the sender"),
         Some(m) => v.ev(
             "sender_state",
-            format_args!("last sent frame {} ({:.3} s before), never sent FIN", f.frame_of(m), f.ms_before(m.ts_ns) / 1e3),
+            tpl!("last sent frame {} ({} s before), never sent FIN", f.frame_of(m), secs3(f.rst().ts_ns.saturating_sub(m.ts_ns))),
         ),
     };
     if let Some((p, _)) = f.prior_from_sender().last() {
-        v = v.ev("prior_rst_from_sender", format_args!("frame {}: this answers the peer's traffic after that reset", p.rst.frame));
+        v = v.ev("prior_rst_from_sender", tpl!("frame {}: this answers the peer's traffic after that reset", p.rst.frame));
     }
     Some(v.ev("also_possible", "a listening socket answers an unknown ACK the same way (RFC 9293 §3.10.7.2)"))
 }

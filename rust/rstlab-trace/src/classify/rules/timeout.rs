@@ -6,7 +6,8 @@
 //! retransmissions give up it stays silent (`tcp_write_err`); other stacks reset.
 
 use super::facts::Facts;
-use crate::classify::{text, Cause, Origin, Verdict};
+use crate::classify::{Cause, Origin, Verdict};
+use crate::classify::evidence::{owned, secs1, tpl};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
@@ -24,25 +25,24 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     let run_from = f.frame(s.run_frame_off).unwrap_or(0);
     let peer_quiet = f.r_last().map(|m| {
-        let (frame, secs) = (f.frame_of(m), f.ms_before(m.ts_ns) / 1e3);
-        text(move |out| write!(out, "peer silent since frame {frame} ({secs:.1} s before the RST)"))
+        owned!("peer silent since frame {} ({} s before the RST)", f.frame_of(m), secs1(f.rst().ts_ns.saturating_sub(m.ts_ns)))
     });
     if s.probes > 0 {
         let conf = if s.probes >= 2 && rst.flags.ack() { 0.9 } else { 0.7 };
         let mut v = Verdict::new(Cause::KeepaliveTimeout, Origin::EndpointActiveReset, conf)
-            .ev("keepalive_probes", format_args!("{} unanswered from frame {run_from} (SEQ = SND.NXT-1, RFC 9293 §3.8.4)", s.probes))
-            .ev("seq_eq_snd_nxt", format_args!("SEQ {}", rst.seq));
+            .ev("keepalive_probes", tpl!("{} unanswered from frame {} (SEQ = SND.NXT-1, RFC 9293 §3.8.4)", s.probes, run_from))
+            .ev("seq_eq_snd_nxt", tpl!("SEQ {}", rst.seq));
         if let Some(q) = peer_quiet {
-            v = v.ev("peer", q);
+            v = v.ev("peer", &q);
         }
         return Some(v);
     }
     let mut v = Verdict::new(Cause::RetransmissionTimeout, Origin::EndpointActiveReset, if s.rexmits >= 3 { 0.8 } else { 0.65 })
-        .ev("retransmissions", format_args!("{} unanswered from frame {run_from}", s.rexmits))
-        .ev("seq_eq_snd_nxt", format_args!("SEQ {}", rst.seq))
+        .ev("retransmissions", tpl!("{} unanswered from frame {}", s.rexmits, run_from))
+        .ev("seq_eq_snd_nxt", tpl!("SEQ {}", rst.seq))
         .ev("note", "Linux gives up silently (tcp_write_err); this sender's stack resets");
     if let Some(q) = peer_quiet {
-        v = v.ev("peer", q);
+        v = v.ev("peer", &q);
     }
     Some(v)
 }

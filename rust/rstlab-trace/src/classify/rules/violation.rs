@@ -18,7 +18,8 @@
 use super::facts::{Facts, ReplyRule};
 use crate::classify::record::odd_flags;
 use crate::classify::{Cause, Origin, Verdict};
-use std::fmt;
+
+use crate::classify::evidence::{tpl, Tpl};
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger.filter(|t| t.rule == ReplyRule::SeqIsAck || t.seg.flags.syn())?;
@@ -28,31 +29,31 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let seg = t.seg;
-    let v = |what: fmt::Arguments<'_>, rule: &'static str, conf: f64| {
+    let v = |what: Tpl<'_>, rule: &'static str, conf: f64| {
         Some(
             Verdict::new(Cause::ProtocolViolation, Origin::EndpointStackReply, conf)
-                .ev("answers", format_args!("frame {}", t.frame))
+                .ev("answers", tpl!("frame {}", t.frame))
                 .ev("invalid", what)
                 .ev("rule", rule),
         )
     };
     if odd_flags(seg.flags) {
         return v(
-            format_args!("flags {} are not a valid combination", seg.flags),
+            tpl!("flags {} are not a valid combination", seg.flags),
             "RFC 9293 §3.1 / §3.10; Linux TCP_FLAGS",
             0.8,
         );
     }
     if seg.flags.syn() && seg.flags.ack() && seg.ack == s.isn + 1 && f.sender_kept_connecting() {
         return v(
-            format_args!("SYN-ACK acknowledging ISS+1 = {}, reset; the opener then sent its SYN again (still in SYN-SENT)", seg.ack),
+            tpl!("SYN-ACK acknowledging ISS+1 = {}, reset; the opener then sent its SYN again (still in SYN-SENT)", seg.ack),
             "RFC 9293 §3.10.7.3; with the ACK right, Linux's check left is PAWS on TSecr (RFC 7323 §4.3, TCP_RFC7323_PAWS)",
             0.75,
         );
     }
     if f.in_syn_received(f.sender) && seg.flags.ack() && seg.ack != s.isn + 1 {
         return v(
-            format_args!("ACK {} in SYN-RECEIVED; ISS+1 = {}", seg.ack, s.isn + 1),
+            tpl!("ACK {} in SYN-RECEIVED; ISS+1 = {}", seg.ack, s.isn + 1),
             "RFC 9293 §3.10.7.4 (SYN-RECEIVED: unacceptable ACK → <SEQ=SEG.ACK><CTL=RST>)",
             0.85,
         );
