@@ -131,7 +131,7 @@ impl LabRun {
             d.set_item("ttl", x.ttl)?;
             d.set_item("ip_id", x.ip_id)?;
             d.set_item("window", x.window)?;
-            d.set_item("options", x.options.names())?;
+            d.set_item("options", x.options.to_string())?;
             d.set_item("trigger", x.trigger)?;
             d.set_item("phase", x.phase.as_str())?;
             d.set_item("acceptability", x.acceptability.as_str())?;

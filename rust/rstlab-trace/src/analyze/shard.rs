@@ -205,6 +205,14 @@ pub(super) fn analyze(
 /// The workers' rows renumbered in order of first appearance, as one pass numbers them.
 #[allow(clippy::too_many_arguments)]
 fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: DecodeOptions, index: FrameIndex, read: ReadStats, error: Option<TraceError>) -> Analysis {
+    if let [_] = shares.as_slice() {
+        // One tracking thread numbered every connection itself, in the same order: its rows
+        // are the pass's as they are (not copied into new ones).
+        let share = shares.into_iter().next().expect("one share");
+        counts.peak_alive += share.peak_alive;
+        let c = share.collector;
+        return build(c.conns, c.zeek_rows, SegmentRows::default(), c.resets, counts, keep_rows, decode, index, read, error);
+    }
     // Global ids: a merge of the workers' opening frames (each list ascends; frames are unique).
     let mut global: Vec<Vec<u64>> = shares.iter().map(|s| vec![0; s.collector.opened_at.as_ref().map_or(0, Vec::len)]).collect();
     let mut next = vec![0usize; shares.len()];

@@ -6,7 +6,7 @@
 //! common shape (`COMMON = true`), where the flags are compile-time constants and the SYN / FIN
 //! bookkeeping drops out. A test compares the two instantiations over random connections.
 
-use super::record::{ip_id_near, odd_flags, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, NO_FRAME, NO_RTT};
+use super::record::{ip_id_near, odd_flags, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, NO_FRAME, NO_RTT};
 use crate::flow::Dir;
 use crate::wire::{Segment, TcpFlags, TcpOptions};
 
@@ -195,13 +195,13 @@ pub(crate) struct RstLog {
 
 impl RstLog {
     /// Adds a RST from `sender`, with `before` the connection just before it.
-    pub(crate) fn push(&mut self, sender: Dir, seg: &Segment, before: Core) {
+    pub(crate) fn push(&mut self, sender: Dir, seg: &Segment) {
         // Most connections reset once: room for exactly one record (a few hundred bytes), not
         // the four a growing `Vec` starts with.
         if self.records.capacity() == 0 {
             self.records.reserve_exact(1);
         }
-        self.records.push(RstRecord { rst: RstSeg::of(seg), sender, before, after: After::default() });
+        self.records.push(RstRecord::new(RstSeg::of(seg), sender));
     }
 
     /// Any segment (RST or not) after the first RST, before `core` takes it: updates the
@@ -209,7 +209,9 @@ impl RstLog {
     pub(crate) fn observe(&mut self, core: &Core, dir: Dir, seg: &Segment) {
         let m = MiniSeg::of(seg, core.off(seg.frame));
         for rec in &mut self.records[self.open_from..] {
-            let a = &mut rec.after;
+            // A segment follows: `core`, about to take it, is still the state before the RST.
+            let before = &**rec.before.get_or_insert_with(|| Box::new(*core));
+            let a = &mut **rec.after.get_or_insert_with(Default::default);
             a.seen += 1;
             if dir == rec.sender {
                 if seg.flags.rst() {
@@ -225,7 +227,7 @@ impl RstLog {
             } else {
                 // A SYN or SYN-ACK that is not a retransmission of the receiver's earlier one
                 // belongs to a new incarnation (e.g. answering the RST sender's next attempt).
-                let r = rec.before.d(dir);
+                let r = before.d(dir);
                 let new_incarnation = seg.flags.syn() && !(r.has_any(DirBits::SYN | DirBits::SYNACK) && seg.seq == r.isn);
                 if new_incarnation {
                     a.r_new_syn = Some(m);
@@ -236,7 +238,7 @@ impl RstLog {
                 }
             }
         }
-        while self.open_from < self.records.len() && self.records[self.open_from].after.seen >= AFTER_LIMIT {
+        while self.open_from < self.records.len() && self.records[self.open_from].after().seen >= AFTER_LIMIT {
             self.open_from += 1;
         }
     }

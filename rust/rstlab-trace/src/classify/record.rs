@@ -6,7 +6,7 @@
 
 use crate::flow::Dir;
 use crate::seq::SeqNumber;
-use crate::wire::{Segment, TcpFlags, TcpOptions};
+use crate::wire::{OptionNames, Segment, TcpFlags};
 use std::ops::BitOr;
 
 /// Sentinel for "no frame" in the u32 frame offsets.
@@ -276,7 +276,8 @@ pub struct RstSeg {
     pub ttl: u8,
     pub ip_id: Option<u16>,
     pub window: u16,
-    pub options: TcpOptions,
+    /// Which options it carries (their values say nothing about a RST).
+    pub options: OptionNames,
     pub reserved: u8,
     pub payload_len: u32,
 }
@@ -292,7 +293,7 @@ impl RstSeg {
             ttl: seg.ttl,
             ip_id: seg.ip_id,
             window: seg.window,
-            options: seg.options,
+            options: seg.options.display_names(),
             reserved: seg.reserved,
             payload_len: seg.payload_len,
         }
@@ -317,13 +318,34 @@ pub struct After {
     pub r_new_syn: Option<MiniSeg>,
 }
 
-/// One RST with its context.
+/// Nothing after a RST.
+const NOTHING_AFTER: After =
+    After { seen: 0, s_first: None, s_nonrst: 0, s_rsts: 0, r_first: None, r_last: None, r_nonrst: 0, r_rsts: 0, r_new_syn: None };
+
+/// One RST with its context. Until a segment follows it, the connection's state just before it
+/// is the live one and nothing came after: both are kept only from then on (a port scan's
+/// million RSTs, each its connection's last segment, cost their RST and no copy).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RstRecord {
     pub rst: RstSeg,
     pub sender: Dir,
-    pub before: Core,
-    pub after: After,
+    /// The connection just before the RST, once it differs from the live state.
+    pub(crate) before: Option<Box<Core>>,
+    pub(crate) after: Option<Box<After>>,
+}
+
+impl RstRecord {
+    pub(crate) fn new(rst: RstSeg, sender: Dir) -> Self {
+        RstRecord { rst, sender, before: None, after: None }
+    }
+    /// The connection just before the RST, `live` being the connection's state now.
+    pub fn before<'a>(&'a self, live: &'a Core) -> &'a Core {
+        self.before.as_deref().unwrap_or(live)
+    }
+    /// What came after the RST.
+    pub fn after(&self) -> &After {
+        self.after.as_deref().unwrap_or(&NOTHING_AFTER)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use super::record::RstSeg;
 use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
 use super::evidence::{EvidenceRef, EvidenceStore};
 use crate::columns::{columns, Column, Keyed, Num, OptNum, TextList, TextListRow, Time};
-use crate::wire::{TcpFlags, TcpOptions};
+use crate::wire::{OptionNames, TcpFlags};
 use arrow_array::types::{Float64Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -27,8 +27,8 @@ pub struct ResetRow {
     pub ttl: u8,
     pub ip_id: Option<u16>,
     pub window: u16,
-    /// Shown by name ([`TcpOptions::names`]).
-    pub options: TcpOptions,
+    /// Which options it carries, shown by name ([`crate::wire::TcpOptions::names`]).
+    pub options: OptionNames,
     pub trigger: Option<u64>,
     pub phase: Phase,
     pub acceptability: Acceptability,
@@ -126,6 +126,11 @@ impl ResetRows {
         self.rows.push((ResetRow::of(conn_id, sender_is_orig, rst, j), ev));
     }
     pub fn append(&mut self, other: &mut ResetRows) {
+        if self.rows.is_empty() && self.evidence.templates() == 0 {
+            // Nothing to merge with: take `other` whole (no copy of its rows).
+            std::mem::swap(self, other);
+            return;
+        }
         let remap = self.evidence.absorb(std::mem::take(&mut other.evidence));
         self.rows.extend(other.rows.drain(..).map(|(r, ev)| (r, remap(ev))));
     }
@@ -195,7 +200,7 @@ columns! {
         /// Window field as sent, unscaled (Wireshark's `tcp.window_size_value`).
         window: Num<UInt16Type> = r.window,
         /// TCP options present, comma-separated Wireshark-like names (`mss,sack_perm,ts,nop,ws`); empty when none.
-        options: Keyed<u16> = (r.options.present, || r.options.names()),
+        options: Keyed<u16> = (r.options.bits(), || r.options.to_string()),
         /// Frame number of the segment the RST answers; null when it answers none.
         trigger: OptNum<UInt64Type> = r.trigger,
         /// Where in the connection's life it came: `handshake`, `established`, `closing`, `post_close` or `midstream` (the capture began mid-connection).

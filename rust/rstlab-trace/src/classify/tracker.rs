@@ -79,7 +79,7 @@ impl ResetTracker {
             None => {}
         }
         if seg.flags.rst() {
-            self.log.get_or_insert_with(Default::default).push(dir, seg, self.core);
+            self.log.get_or_insert_with(Default::default).push(dir, seg);
             return;
         }
         self.core.update(dir, seg);

@@ -31,6 +31,7 @@ pub mod key;
 mod pipeline;
 #[allow(unsafe_code)]
 mod prefetch;
+mod slab;
 pub mod tracker;
 
 pub use pipeline::Pipeline;

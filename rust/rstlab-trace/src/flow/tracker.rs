@@ -12,6 +12,7 @@ use crate::seq::SeqNumber;
 use crate::wire::Segment;
 use super::index::Index;
 use super::prefetch::prefetch_lines;
+use super::slab::Slab;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -204,7 +205,7 @@ impl LookedUp {
 /// place, see [`Index`]).
 pub struct Tracker<K: ConnSink> {
     index: Index,
-    slots: Vec<Slot<K::State>>,
+    slots: Slab<Slot<K::State>>,
     /// Each slot's latest capture time (its `conn.last_ts`), kept apart so a sweep reads one
     /// small array instead of every connection's state.
     active: Vec<i64>,
@@ -240,7 +241,7 @@ impl<K: ConnSink> Tracker<K> {
     pub fn new(sink: K, idle_secs: u32, closed_idle_secs: u32) -> Self {
         Tracker {
             index: Index::default(),
-            slots: Vec::new(),
+            slots: Slab::default(),
             active: Vec::new(),
             tombs: FxHashMap::default(),
             oldest_tomb: i64::MAX,
@@ -423,8 +424,8 @@ impl<K: ConnSink> Tracker<K> {
             self.oldest_tomb = oldest;
         }
         // Keep the memory following the connections alive now, not the peak.
-        if self.slots.capacity() > 4 * self.slots.len().max(1024) {
-            self.slots.shrink_to(2 * self.slots.len());
+        // (The slots give back their chunks as they empty.)
+        if self.active.capacity() > 4 * self.slots.len().max(1024) {
             self.active.shrink_to(2 * self.slots.len());
             self.index.shrink_to(self.slots.len());
         }
@@ -443,10 +444,13 @@ impl<K: ConnSink> Tracker<K> {
         }
     }
 
-    /// Retire everything still open and give back the sink.
+    /// Retire everything still open, in slot order, and give back the sink. The table's memory
+    /// is given back as the connections close, so the rows they become do not add to it.
     pub fn finish(mut self) -> K {
-        self.active.clear();
-        for sl in self.slots.drain(..) {
+        self.index = Index::default();
+        self.active = Vec::new();
+        self.tombs = FxHashMap::default();
+        for sl in std::mem::take(&mut self.slots).into_entries() {
             self.sink.close(sl.conn, sl.state);
         }
         self.sink

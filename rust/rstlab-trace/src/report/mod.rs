@@ -149,7 +149,9 @@ impl SegmentRows {
 /// faults); a chunk is filled once and never moves.
 #[derive(Default)]
 pub struct ConnRows {
-    chunks: Vec<Box<[Option<ConnRow>]>>,
+    /// A chunk is made when a row first lands in it (connections close in any order: the
+    /// last ones first, when a pass ends with a million open).
+    chunks: Vec<Option<Box<[Option<ConnRow>]>>>,
 }
 
 impl ConnRows {
@@ -163,25 +165,25 @@ impl ConnRows {
     /// The place of connection `id`, made on first use.
     pub fn slot(&mut self, id: u64) -> &mut Option<ConnRow> {
         let (c, i) = Self::place(id);
-        while self.chunks.len() <= c {
-            self.chunks.push((0..Self::CHUNK).map(|_| None).collect());
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, || None);
         }
-        &mut self.chunks[c][i]
+        &mut self.chunks[c].get_or_insert_with(|| (0..Self::CHUNK).map(|_| None).collect())[i]
     }
 
     pub fn get(&self, id: u64) -> Option<&ConnRow> {
         let (c, i) = Self::place(id);
-        self.chunks.get(c).and_then(|ch| ch[i].as_ref())
+        self.chunks.get(c).and_then(|ch| ch.as_ref()?[i].as_ref())
     }
 
     /// How many rows there are.
     pub fn count(&self) -> usize {
-        self.chunks.iter().map(|ch| ch.iter().flatten().count()).sum()
+        self.chunks.iter().flatten().map(|ch| ch.iter().flatten().count()).sum()
     }
 
     /// The rows in `conn_id` order, each chunk freed once its rows are taken.
     pub(crate) fn into_rows(self) -> impl Iterator<Item = ConnRow> {
-        self.chunks.into_iter().flat_map(|ch| ch.into_vec().into_iter().flatten())
+        self.chunks.into_iter().flatten().flat_map(|ch| ch.into_vec().into_iter().flatten())
     }
 }
 

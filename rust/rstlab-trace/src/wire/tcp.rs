@@ -313,7 +313,7 @@ fn verify(seg: &[u8], ip: &IpFacts, stated: u16) -> Checksum {
 }
 
 /// A segment's option names, comma-separated as [`TcpOptions::names`] gives them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OptionNames(u16);
 
 impl OptionNames {

@@ -45,7 +45,7 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         (true, true) => v.ev("options", "timestamps, like the sender's other segments"),
         (true, false) => v.ev("options", "none, like the sender's other segments"),
         (false, true) => v.ev("options", "no timestamps though the sender's other segments carry them"),
-        (false, false) => v.ev("options", tpl!("{} though the sender's other segments have none", rst.options.display_names())),
+        (false, false) => v.ev("options", tpl!("{} though the sender's other segments have none", rst.options)),
     };
     let peer_data_last = f.r_last().filter(|m| m.len > 0 && s.has(DirBits::ACK) && s.high_ack >= m.seq_end());
     let no_data = !s.has(DirBits::DATA) && !r.has(DirBits::DATA);

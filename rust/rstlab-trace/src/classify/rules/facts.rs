@@ -33,6 +33,8 @@ const DEFAULT_RTT_NS: i64 = 200_000_000;
 /// The history one RST is judged on.
 pub struct Facts<'a> {
     pub rec: &'a RstRecord,
+    /// The connection just before the RST.
+    pub before: &'a Core,
     /// Earlier RSTs of the connection and their judgements.
     pub prior: &'a [RstRecord],
     pub prior_j: &'a [Judgement],
@@ -49,7 +51,7 @@ impl<'a> Facts<'a> {
     pub(crate) fn new(rec: &'a RstRecord, prior: &'a [RstRecord], prior_j: &'a [Judgement], end: &'a Core) -> Self {
         let sender = rec.sender;
         let receiver = sender.flip();
-        let b = &rec.before;
+        let b = rec.before(end);
         let opener = [Dir::Fwd, Dir::Rev]
             .into_iter()
             .find(|&d| b.d(d).has(DirBits::SYN))
@@ -65,37 +67,37 @@ impl<'a> Facts<'a> {
             };
             Some(Trigger { frame: b.first_frame + t.frame_off as u64, seg: *t, rule })
         });
-        Facts { rec, prior, prior_j, end, sender, receiver, opener, trigger }
+        Facts { rec, before: b, prior, prior_j, end, sender, receiver, opener, trigger }
     }
 
     pub fn rst(&self) -> &RstSeg {
         &self.rec.rst
     }
     pub fn before(&self) -> &Core {
-        &self.rec.before
+        self.before
     }
     pub fn after(&self) -> &After {
-        &self.rec.after
+        self.rec.after()
     }
     /// The sender's summary just before the RST.
     pub fn s(&self) -> &DirSummary {
-        self.rec.before.d(self.sender)
+        self.before.d(self.sender)
     }
     /// The receiver's summary just before the RST.
     pub fn r(&self) -> &DirSummary {
-        self.rec.before.d(self.receiver)
+        self.before.d(self.receiver)
     }
     pub fn s_last(&self) -> Option<&MiniSeg> {
-        self.rec.before.last(self.sender)
+        self.before.last(self.sender)
     }
     pub fn r_last(&self) -> Option<&MiniSeg> {
-        self.rec.before.last(self.receiver)
+        self.before.last(self.receiver)
     }
     pub fn frame_of(&self, m: &MiniSeg) -> u64 {
-        self.rec.before.first_frame + m.frame_off as u64
+        self.before.first_frame + m.frame_off as u64
     }
     pub fn frame(&self, off: u32) -> Option<u64> {
-        self.rec.before.frame(off)
+        self.before.frame(off)
     }
     /// The time from `ts_ns` to the RST, as evidence shows it (milliseconds, `{:.1}`).
     pub fn ms_before_text(&self, ts_ns: i64) -> Ms {
@@ -160,15 +162,15 @@ impl<'a> Facts<'a> {
     /// netfilter build when no full socket answers (`tcp_v4_send_reset`, `nf_send_reset`).
     pub fn stack_reply_shape(&self) -> bool {
         let r = self.rst();
-        let opts = r.options.present & !(TcpOptions::MD5 | TcpOptions::AO | TcpOptions::NOP);
+        let opts = r.options.bits() & !(TcpOptions::MD5 | TcpOptions::AO | TcpOptions::NOP);
         opts == 0 && r.window == 0 && r.ip_id.unwrap_or(0) == 0
     }
     pub fn no_options(&self) -> bool {
-        self.rst().options.present & !(TcpOptions::MD5 | TcpOptions::AO | TcpOptions::NOP) == 0
+        self.rst().options.bits() & !(TcpOptions::MD5 | TcpOptions::AO | TcpOptions::NOP) == 0
     }
     /// The RST carries timestamps exactly when the sender's other segments do.
     pub fn usual_options(&self) -> bool {
-        let has_ts = self.rst().options.present & TcpOptions::TIMESTAMP != 0;
+        let has_ts = self.rst().options.bits() & TcpOptions::TIMESTAMP != 0;
         has_ts == self.s().has(DirBits::TS)
     }
     /// SEQ = the sender's SND.NXT as the capture shows it.
@@ -187,7 +189,7 @@ impl<'a> Facts<'a> {
         (!new_incarnation).then_some(m)
     }
     pub fn after_frame(&self, m: &MiniSeg) -> u64 {
-        self.rec.before.first_frame + m.frame_off as u64
+        self.before.first_frame + m.frame_off as u64
     }
 
     /// TTL baseline of the sender's non-RST segments, before and just after the RST.
@@ -406,7 +408,7 @@ impl<'a> Facts<'a> {
         if self.no_options() {
             ev.push("shape", "no options");
         } else {
-            ev.push("shape", tpl!("options {}", r.options.display_names()));
+            ev.push("shape", tpl!("options {}", r.options));
         }
         ev.append(tpl!(", window {}", r.window));
         match r.ip_id {
