@@ -159,6 +159,26 @@ fn main() {
                 println!("  {k:<30} {v}");
             }
         }
+        Some("replay") => {
+            // One generated program from a JSON file: `replay FILE`.
+            let text = std::fs::read_to_string(args.get(1).expect("program file")).expect("readable file");
+            let p = rstlab_lab::generate::Program::from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+            match rstlab_lab::generate::run_program(&p) {
+                Ok(r) => {
+                    show(&r);
+                    for c in &r.classified {
+                        println!("  frame {:>3} {:<7} kernel {:<26} {:<14} classifier {:<18} {}", c.row.frame, Role::name_or_unknown(c.host), c.kernel_reason.as_deref().unwrap_or("-"), c.kernel_state.as_deref().unwrap_or("-"), c.row.cause.as_str(), c.row.evidence);
+                    }
+                    for e in &r.observed.app_events {
+                        println!("  {:<7} {:<28} {:<10} {}", e.host.as_str(), e.call, e.result, e.errno_name.unwrap_or(""));
+                    }
+                    if let Some(path) = args.get(2) {
+                        rstlab_lab::write_pcapng(std::path::Path::new(path), &r.observed.frames, &r.observed.interfaces, &r.section()).expect("pcapng written");
+                    }
+                }
+                Err(e) => println!("error: {e}"),
+            }
+        }
         Some("all") => {
             let par = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8);
             let t = Instant::now();

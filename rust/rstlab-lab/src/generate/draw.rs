@@ -12,7 +12,7 @@
 //! TCP_USER_TIMEOUT ≤ 1.5 s, TCP_LINGER2 ≤ 1 s, and per-namespace `tcp_fin_timeout`,
 //! `tcp_syn_retries`, `tcp_retries2` (never the host's sysctls).
 
-use super::program::{Conn, Num, Op, Program, Read, Side, Step, FORMAT};
+use super::program::{Conn, Num, Only, Op, Program, Read, Side, Step, FORMAT};
 
 /// SplitMix64 (Steele, Lea, Flood 2014; the seeder of java.util.SplittableRandom).
 #[derive(Clone, Debug)]
@@ -237,26 +237,28 @@ impl<'r> Drawing<'r> {
                     p.at(0, Op::UserTimeout { conn, side, ms: p.d.rng.range(800, 1500) as u32 });
                 }
                 let toward = if p.d.rng.chance(50) { side } else { peer };
-                p.at(5, Op::Silence { conn, toward, synack_only: false });
+                p.at(5, Op::Silence { conn, toward, only: Only::All });
                 p.at(p.d.rng.range(2200, 2800) as u32, Op::Heal { conn }).noise();
                 p.at(30, Op::Send { conn, side: peer, bytes: 20 });
             }
-            // P8(b): accept-queue overflow with tcp_abort_on_overflow on its own listener.
+            // P8(b): accept-queue overflow with tcp_abort_on_overflow on its own listener
+            // (backlog 1): one connection takes the place, two more wait as requests, their
+            // final ACKs held back, then their first data completes them one after the other.
             7 => {
                 let l = p.d.listener();
                 p.d.overflow = true;
                 p.d.conns[conn as usize].listener = l;
-                p.at(0, Op::Listen { listener: l, backlog: 0 });
-                let extra = p.d.rng.range(2, 3);
-                let mut t = p.t;
-                p.at(5, Op::Connect { conn, wait_ms: 100 });
-                for _ in 0..extra {
-                    let c2 = p.d.conn(l);
-                    t += 5;
-                    p.d.steps.push(Step { at_ms: t + 5, op: Op::Connect { conn: c2, wait_ms: 100 } });
-                    p.d.steps.push(Step { at_ms: t + 200, op: Op::Send { conn: c2, side: Side::Client, bytes: 40 } });
+                p.at(0, Op::Listen { listener: l, backlog: 1 }).at(5, Op::Connect { conn, wait_ms: 100 });
+                let (a, b) = (p.d.conn(l), p.d.conn(l));
+                for c in [a, b] {
+                    p.at(2, Op::Silence { conn: c, toward: Side::Server, only: Only::BareAck });
                 }
-                p.at(250, Op::Send { conn, side: Side::Client, bytes: 40 });
+                p.at(20, Op::Connect { conn: a, wait_ms: 100 }).at(0, Op::Connect { conn: b, wait_ms: 100 });
+                p.at(5, Op::Send { conn: a, side: Side::Client, bytes: 5 }).at(50, Op::Send { conn: b, side: Side::Client, bytes: 6 });
+                p.at(300, Op::Heal { conn: a }).at(0, Op::Heal { conn: b }).at(5, Op::Send { conn: a, side: Side::Client, bytes: 4 });
+                if p.d.rng.chance(50) {
+                    p.at(5, Op::Accept { conn });
+                }
             }
             // A4 for each queued child: the listener closes with connections never accepted.
             8 => {
@@ -271,7 +273,7 @@ impl<'r> Drawing<'r> {
             // P3 / P3b: a forged SYN-ACK to a SYN_SENT socket whose real SYN-ACK is held back:
             // bad acknowledgement, or the right one with a TSecr outside PAWS's range.
             9 => {
-                p.at(0, Op::Silence { conn, toward: Side::Client, synack_only: true }).at(5, Op::Connect { conn, wait_ms: 0 });
+                p.at(0, Op::Silence { conn, toward: Side::Client, only: Only::SynAck }).at(5, Op::Connect { conn, wait_ms: 0 });
                 let (ack, tsecr) = if p.d.rng.chance(50) { (Num::Next(p.d.rng.pick(&[1000i64, -5, 1 << 20])), None) } else { (Num::Next(0), Some(p.d.rng.pick(&[1_000_000i64, -1_000_000]))) };
                 let isn = p.d.rng.next_u64() as u32;
                 let ttl = p.d.rng.pick(&[64u8, 63, 128, 255]);
@@ -282,7 +284,7 @@ impl<'r> Drawing<'r> {
             // client), then an ACK the SYN_RECV full socket must refuse: beyond snd_nxt, old,
             // or older than a whole window.
             10 => {
-                p.at(0, Op::Silence { conn, toward: Side::Server, synack_only: false }).at(5, Op::Connect { conn, wait_ms: 0 });
+                p.at(0, Op::Silence { conn, toward: Side::Server, only: Only::All }).at(5, Op::Connect { conn, wait_ms: 0 });
                 let isn = p.d.rng.next_u64() as u32;
                 let ttl = p.d.rng.pick(&[64u8, 60]);
                 p.at(20, Op::Forge { conn, from: Side::Server, flags: "S".into(), seq: Num::Abs(isn), ack: Num::Abs(0), ttl, ip_id: 1, payload: 0, tsecr: None });
@@ -322,13 +324,13 @@ impl<'r> Drawing<'r> {
             // S4: the SYN-ACK is late, the application gave up (connect timeout, close); the
             // retransmitted SYN-ACK meets no socket.
             14 => {
-                p.at(0, Op::Silence { conn, toward: Side::Client, synack_only: true }).at(5, Op::Connect { conn, wait_ms: 300 }).at(5, Op::Close { conn, side: Side::Client });
+                p.at(0, Op::Silence { conn, toward: Side::Client, only: Only::SynAck }).at(5, Op::Connect { conn, wait_ms: 300 }).at(5, Op::Close { conn, side: Side::Client });
                 p.at(50, Op::Heal { conn }).at(1200, Op::Send { conn, side: Side::Server, bytes: 10 });
             }
             // Half-open: one direction silent, one side writes with a user timeout, healed late.
             15 => {
                 p.establish();
-                p.at(5, Op::UserTimeout { conn, side, ms: p.d.rng.range(300, 900) as u32 }).at(5, Op::Silence { conn, toward: peer, synack_only: false });
+                p.at(5, Op::UserTimeout { conn, side, ms: p.d.rng.range(300, 900) as u32 }).at(5, Op::Silence { conn, toward: peer, only: Only::All });
                 let heal = p.d.rng.range(600, 1500) as u32;
                 p.at(5, Op::Send { conn, side, bytes: 500 }).at(heal, Op::Heal { conn });
                 p.at(20, Op::Send { conn, side: peer, bytes: 40 }).noise();
@@ -364,7 +366,7 @@ impl<'r> Drawing<'r> {
                 8 => Op::Linger2 { conn, side, secs: p.d.rng.pick(&[-1, 1]) },
                 9 => Op::Disconnect { conn, side },
                 10 => Op::Exit { conn, side, kill: p.d.rng.chance(50) },
-                11 => Op::Silence { conn, toward: side, synack_only: false },
+                11 => Op::Silence { conn, toward: side, only: Only::All },
                 12 => Op::Heal { conn },
                 _ => Op::Keepalive { conn, side, idle: 1, intvl: 1, cnt: 1 },
             };

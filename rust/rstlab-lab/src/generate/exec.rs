@@ -5,7 +5,7 @@
 //! skipped and counted in the run's `skipped_steps` metric: a random program is allowed to
 //! make no sense, the run still tells what the kernel did.
 
-use super::program::{Num, Op, Program, Read, Side, Step};
+use super::program::{Num, Only, Op, Program, Read, Side, Step};
 use crate::endpoint::Sock;
 use crate::error::Result;
 use crate::fault::{self, timestamp_option, Action, Fault, Forged, Hook};
@@ -217,13 +217,17 @@ impl Exec<'_> {
                     self.rcvbuf.insert((*conn, idx(*side)), *bytes);
                 }
             },
-            Op::Silence { conn, toward, synack_only } => {
+            Op::Silence { conn, toward, only } => {
                 let cport = self.prog.conns[*conn as usize].cport;
                 let port = match toward {
                     Side::Server => format!("tcp sport {cport}"),
                     Side::Client => format!("tcp dport {cport}"),
                 };
-                let synack = if *synack_only { " tcp flags & (syn | ack) == syn | ack" } else { "" };
+                let synack = match only {
+                    Only::All => "",
+                    Only::SynAck => " tcp flags & (syn | ack) == syn | ack",
+                    Only::BareAck => " tcp flags == ack",
+                };
                 let f = lab.drop_input(toward.role(), &format!("{port}{synack} tcp window != {FORGED_WINDOW}"))?;
                 self.faults.entry(*conn).or_default().push(f);
             }

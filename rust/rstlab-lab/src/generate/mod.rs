@@ -18,7 +18,7 @@ pub mod shrink;
 
 pub use draw::draw;
 pub use exec::run_program;
-pub use program::{Conn, Num, Op, Program, Read, Side, Step};
+pub use program::{Conn, Num, Only, Op, Program, Read, Side, Step};
 pub use shrink::{shrink, Shrunk, Target};
 
 /// Programs `0..count` of `seed`.

@@ -81,6 +81,16 @@ pub enum Read {
     Some(u32),
 }
 
+/// Which segments a silence drops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Only {
+    All,
+    SynAck,
+    /// ACK with no other flag (a handshake's third segment, pure ACKs; data has PSH).
+    BareAck,
+}
+
 /// A sequence or acknowledgement number of a forged or replayed segment, relative to the
 /// connection's state as the capture shows it at that moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,9 +138,10 @@ pub enum Op {
     UserTimeout { conn: u8, side: Side, ms: u32 },
     /// SO_RCVBUF before connect / accept (a small one makes a zero window).
     RcvBuf { conn: u8, side: Side, bytes: u32 },
-    /// Drop `conn`'s segments arriving at `toward` (only SYN-ACKs with `synack_only`): a
-    /// silent peer or broken path in one direction, until `heal`.
-    Silence { conn: u8, toward: Side, synack_only: bool },
+    /// Drop `conn`'s segments arriving at `toward` (all, or only SYN-ACKs, or only bare ACKs):
+    /// a silent peer or broken path in one direction, a late SYN-ACK, held-back handshake
+    /// ACKs — until `heal`.
+    Silence { conn: u8, toward: Side, only: Only },
     /// Remove every silence and reject of `conn`.
     Heal { conn: u8 },
     /// A host firewall on the server (`router: false`) or the router's forward chain rejects
