@@ -15,7 +15,7 @@ is a ``str`` to a type checker); :class:`~rstlab.trace.Connection` exposes
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
     "ConnectionRow",
@@ -328,3 +328,5 @@ class RunDict(TypedDict):
     metrics: dict[str, float]
     meta: RunMeta
     pcapng: str | None
+    #: The generated program a run played (``rstlab generate``; docs/generate.md).
+    program: NotRequired[dict[str, Any]]
