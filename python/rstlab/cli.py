@@ -256,8 +256,10 @@ def _shrink_all(runs: list[Any], out: str, budget: int, quiet: bool) -> list[dic
     os.makedirs(out, exist_ok=True)
     made = []
     for (reason, cause), r in sorted(_disagreements(runs).items()):
-        s = lab.shrink(r.program, reason, cause, budget=budget)
         name = f"{reason.lower()}--{cause}"
+        if os.path.exists(os.path.join(out, f"{name}.json")):
+            continue  # one fixture per disagreement: an earlier seed already made it
+        s = lab.shrink(r.program, reason, cause, budget=budget)
         s["program"]["id"] = name
         path = os.path.join(out, f"{name}.json")
         with open(path, "w", encoding="utf-8") as f:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, ca
 
 from . import _rstlab
 from ._rstlab import Sock
-from .errors import RstlabError
+from .errors import PrivilegeError, RstlabError
 from .generated import label_line, load_corpus, write_labels
 from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
                    RunResetRow, ScenarioInfo, WatchRow)
@@ -307,6 +307,16 @@ def programs(count: int, seed: int = 0) -> list[dict[str, Any]]:
     return [json.loads(p) for p in _rstlab.draw_programs(seed, count)]
 
 
+def _check_in_process() -> None:
+    """Generated programs run in this process (a composed lab): raise the ``PrivilegeError``
+    once, before any run, when this process cannot make namespaces itself."""
+    if _rstlab.lab_mode() == "userns":
+        raise PrivilegeError(
+            "generated programs run in this process and need CAP_NET_ADMIN (real root for the kernel's "
+            "reasons): run as root, or inside a user namespace (`unshare -rn rstlab generate ...`, "
+            "without kernel reasons)", capability="CAP_NET_ADMIN", hint="sudo rstlab generate ...")
+
+
 def replay(program: Mapping[str, Any] | str | os.PathLike[str]) -> Run:
     """Run one generated program — a dict, or the path of its JSON file — in fresh namespaces.
     Raises :class:`~rstlab.errors.ScenarioError` (a ``ValueError``) for a malformed program."""
@@ -315,6 +325,7 @@ def replay(program: Mapping[str, Any] | str | os.PathLike[str]) -> Run:
     else:
         with open(os.fspath(program), encoding="utf-8") as f:
             text = f.read()
+    _check_in_process()
     native = _rstlab.run_program(text)
     return Run(native, json.loads(text))
 
@@ -330,7 +341,7 @@ def generate(count: int, seed: int = 0, *, workers: int | None = None,
     A run that failed is returned as its exception; Ctrl-C stops starting new runs."""
     progs = _rstlab.draw_programs(seed, count)
     if progs:
-        _rstlab.check_privileges("generate")
+        _check_in_process()
     results: dict[int, Run | RstlabError] = {}
     done = 0
 
@@ -371,7 +382,8 @@ def write_corpus(out: str | os.PathLike[str], runs: Iterable[Run]) -> str:
     lines = []
     for r in runs:
         name = f"{r.scenario}.pcapng"
-        r.write_pcapng(os.path.join(os.fspath(out), name))
+        # The client-side interface only: its frame numbers are the labels' (and Wireshark's).
+        r.write_pcapng(os.path.join(os.fspath(out), name), all_interfaces=False)
         lines.append(label_line(r.to_dict(), name))
     return write_labels(out, lines)
 

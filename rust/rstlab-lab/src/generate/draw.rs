@@ -202,13 +202,15 @@ impl<'r> Drawing<'r> {
                 }
                 p.noise().at(30, Op::Send { conn, side: peer, bytes: 50 });
             }
-            // A4 via connect(AF_UNSPEC); then the peer writes into nothing.
+            // A4 via connect(AF_UNSPEC), or A6 via SOCK_DESTROY; then the peer writes into nothing.
             3 => {
                 p.establish();
                 if p.d.rng.chance(50) {
                     p.at(10, Op::Send { conn, side: peer, bytes: 300 });
                 }
-                p.at(20, Op::Disconnect { conn, side }).noise().at(30, Op::Send { conn, side: peer, bytes: 80 });
+                // An administrator's `ss -K` aborts the same way (tcp_abort).
+                let op = if p.d.rng.chance(30) { Op::Destroy { conn, side } } else { Op::Disconnect { conn, side } };
+                p.at(20, op).noise().at(30, Op::Send { conn, side: peer, bytes: 80 });
             }
             // P5/P6: close (FIN) or shutdown(RDWR), then the peer sends data: FIN_WAIT1 abort on
             // data, or — once our FIN was acked and we are an orphan — the FIN_WAIT2 timewait sock (P9).

@@ -194,6 +194,14 @@ impl Exec<'_> {
                 lab.kill(pid, sig)?;
                 lab.log().push(side.role(), name, "ok", None);
             }
+            Op::Destroy { conn, side } => {
+                let cport = self.prog.conns[*conn as usize].cport;
+                let dir = if *side == Side::Client { "sport" } else { "dport" };
+                let filter = format!("{dir} = :{cport}");
+                let ns = lab.ns(side.role())?;
+                ns.exec("ss", &["-K", "-t", "-n", &filter], None)?;
+                lab.log().push(side.role(), "ss -K", "ok", None);
+            }
             Op::Disconnect { conn, side } => {
                 let _ = self.sock(*conn, *side)?.disconnect();
             }

@@ -126,6 +126,8 @@ pub enum Op {
     /// The process holding the socket ends: SIGKILL (`kill: true`) or a normal exit; the
     /// kernel closes the descriptor as close() would, with whatever data was unread.
     Exit { conn: u8, side: Side, kill: bool },
+    /// An administrator kills the socket (`ss -K`: SOCK_DESTROY → `tcp_abort`).
+    Destroy { conn: u8, side: Side },
     /// `connect(AF_UNSPEC)`: `tcp_disconnect`.
     Disconnect { conn: u8, side: Side },
     /// SO_LINGER {1, secs} (0: close() aborts with RST, RFC 9293 §3.10.4 ABORT).
@@ -177,7 +179,7 @@ impl Op {
     pub fn conn(&self) -> Option<u8> {
         use Op::*;
         match self {
-            Connect { conn, .. } | Accept { conn } | Send { conn, .. } | Recv { conn, .. } | ShutdownRd { conn, .. } | ShutdownWr { conn, .. } | ShutdownRdwr { conn, .. } | Close { conn, .. } | Exit { conn, .. } | Disconnect { conn, .. } | Linger { conn, .. } | Linger2 { conn, .. } | Keepalive { conn, .. } | UserTimeout { conn, .. } | RcvBuf { conn, .. } | Silence { conn, .. } | Heal { conn } | Reject { conn, .. } | Forge { conn, .. } | Replay { conn, .. } => Some(*conn),
+            Connect { conn, .. } | Accept { conn } | Send { conn, .. } | Recv { conn, .. } | ShutdownRd { conn, .. } | ShutdownWr { conn, .. } | ShutdownRdwr { conn, .. } | Close { conn, .. } | Exit { conn, .. } | Destroy { conn, .. } | Disconnect { conn, .. } | Linger { conn, .. } | Linger2 { conn, .. } | Keepalive { conn, .. } | UserTimeout { conn, .. } | RcvBuf { conn, .. } | Silence { conn, .. } | Heal { conn } | Reject { conn, .. } | Forge { conn, .. } | Replay { conn, .. } => Some(*conn),
             Listen { .. } | CloseListener { .. } | Reboot { .. } | Vanish { .. } | NatLoss => None,
         }
     }
