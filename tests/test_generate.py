@@ -194,3 +194,19 @@ def test_shrinking_keeps_the_reason_with_fewer_steps(tmp_path: Path) -> None:
     path.write_text(json.dumps(p))
     again = lab.replay(path)
     assert "TCP_STATE" in [x["kernel_reason"] for x in again.resets]
+
+
+@pytest.mark.rstlab_root
+def test_cli_json_is_an_array_of_runs_with_their_programs() -> None:
+    import sys
+
+    import rstlab.jsonout as jsonout
+
+    p = subprocess.run([sys.executable, "-m", "rstlab", "generate", "--count", "2", "--seed", "77", "--format", "json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    jsonout.validate(doc, "generate")
+    assert [d["scenario"] for d in doc] == ["gen-77-0", "gen-77-1"]
+    assert [d["program"] for d in doc] == lab.programs(2, seed=77)
+    assert "programs" in p.stderr and "RSTs" in p.stderr  # the summary

@@ -234,8 +234,9 @@ class Run:
         return os.fspath(path)
 
     def to_dict(self) -> RunDict:
-        """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md)."""
-        return {
+        """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md);
+        a generated run adds its ``program``."""
+        d: RunDict = {
             "scenario": self.scenario,
             "ip_version": self.ip_version,
             "claim": self.claim,
@@ -251,8 +252,10 @@ class Run:
             "metrics": self.metrics,
             "meta": self.meta,
             "pcapng": self.pcapng,
-            **({"program": self._program} if self._program is not None else {}),
         }
+        if self._program is not None:
+            d["program"] = self._program
+        return d
 
     def __repr__(self) -> str:
         causes = ", ".join(f"{r['host']}:{r['cause']}" for r in self.resets) or "no RST"
