@@ -210,3 +210,28 @@ def test_cli_json_is_an_array_of_runs_with_their_programs() -> None:
     assert [d["scenario"] for d in doc] == ["gen-77-0", "gen-77-1"]
     assert [d["program"] for d in doc] == lab.programs(2, seed=77)
     assert "programs" in p.stderr and "RSTs" in p.stderr  # the summary
+
+
+# Shrunk disagreements (rstlab generate --shrink): `<kernel reason>--<cause>.json` + its capture.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "generated"
+
+
+def test_generated_fixtures_are_programs_with_captures() -> None:
+    files = sorted(FIXTURES.glob("*.json"))
+    assert files, f"no fixtures in {FIXTURES}"
+    for f in files:
+        p = json.loads(f.read_text())
+        assert p["id"] == f.stem and p["format"] == 1 and p["steps"]
+        assert f.with_suffix(".pcapng").is_file(), f
+
+
+@pytest.mark.rstlab_root
+def test_generated_fixtures_replay_with_their_kernel_reason() -> None:
+    # The reason in each fixture's name is the kernel's: a replay must make the kernel send it
+    # again (a second try absorbs a timer that fired late on a busy machine).
+    for f in sorted(FIXTURES.glob("*.json")):
+        reason = f.stem.split("--")[0].upper()
+        seen = [[x["kernel_reason"] for x in lab.replay(f).resets] for _ in range(1)]
+        if reason not in seen[0]:
+            seen.append([x["kernel_reason"] for x in lab.replay(f).resets])
+        assert reason in seen[-1], (f.name, seen)

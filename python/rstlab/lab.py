@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .table import Row
 
 __all__ = ["scenarios", "run", "run_all", "Run", "Lab", "Sock", "claims", "agreement", "privileges",
-           "mode", "programs", "generate", "replay", "shrink", "load_corpus"]
+           "mode", "programs", "generate", "replay", "shrink", "load_corpus", "write_corpus"]
 
 # An ordinary user's run happens in a child inside a user namespace (rstlab-lab's `userns`):
 # this interpreter, loading this very extension by its path — not the package, so nothing else
