@@ -268,7 +268,10 @@ def _schema_mismatches(hint: object, schema: dict[str, Any], defs: dict[str, Any
         fields = typing.get_type_hints(hint)
         props = schema.get("properties", {})
         bad = []
-        if schema.get("type") != "object" or set(props) != set(fields) or set(schema.get("required", ())) != set(fields):
+        # A `NotRequired` key (RunDict.program, only in generated runs) is a property the schema
+        # does not require.
+        required = set(getattr(hint, "__required_keys__", fields))
+        if schema.get("type") != "object" or set(props) != set(fields) or set(schema.get("required", ())) != required:
             bad.append(f"{where}: keys {sorted(fields)} vs the schema's properties {sorted(props)} "
                        f"(required {sorted(schema.get('required', ()))})")
         return bad + [e for k in set(fields) & set(props)
@@ -278,6 +281,8 @@ def _schema_mismatches(hint: object, schema: dict[str, Any], defs: dict[str, Any
             return [f"{where}: a list, but the schema says {schema}"]
         return _schema_mismatches(typing.get_args(hint)[0], schema["items"], defs, f"{where}[]")
     if origin is dict:
+        if typing.get_args(hint)[1] is Any and schema.get("type") == "object" and "properties" not in schema:
+            return []  # a free-form object both ways (a generated run's `program`)
         if schema.get("type") != "object" or "additionalProperties" not in schema:
             return [f"{where}: a dict, but the schema says {schema}"]
         value = typing.get_args(hint)[1]

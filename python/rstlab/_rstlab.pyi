@@ -25,6 +25,9 @@ __all__ = [
     "check_privileges",
     "lab_mode",
     "oracle_check",
+    "draw_programs",
+    "run_program",
+    "shrink_program",
     "_set_userns_helper",
     "_userns_child",
     "Lab",
@@ -174,6 +177,19 @@ def run(name: str, ip_version: int = 4, params: dict[str, str] | None = None,
     """Run one scenario in fresh network namespaces (GIL released). Raises the
     :mod:`rstlab.errors` class its failure maps to (``ScenarioError``, ``PrivilegeError``,
     ``ScenarioTimeout``, ``LabError``)."""
+
+def draw_programs(seed: int, count: int) -> list[str]:
+    """Generated programs ``0..count`` of ``seed``, each as its JSON text (docs/generate.md)."""
+
+def run_program(program: str) -> LabRun:
+    """Run one generated program (its JSON text) in fresh namespaces, in this process (GIL
+    released). ``ScenarioError`` for a malformed program; ``PrivilegeError`` without
+    CAP_NET_ADMIN."""
+
+def shrink_program(program: str, reason: str, cause: str | None = None, budget: int = 60) -> tuple[str, int, int, int]:
+    """Shrink a program while a stack-made RST with kernel reason ``reason`` (classified
+    ``cause`` and disagreeing, when given) still appears; every candidate is a real run.
+    Returns (program JSON, runs made, steps before, steps after)."""
 
 def check_privileges(scenario: str) -> None:
     """Raise the :class:`~rstlab.errors.PrivilegeError` a run of ``scenario`` would raise

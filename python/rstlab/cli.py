@@ -235,6 +235,79 @@ def cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
+def _disagreements(runs: list[Any]) -> dict[tuple[str, str], Any]:
+    """The first run showing each (kernel reason, cause) pair that disagrees."""
+    found: dict[tuple[str, str], Any] = {}
+    for r in runs:
+        if isinstance(r, Exception):
+            continue
+        for x in r.resets:
+            if x["agrees"] is False:
+                found.setdefault((x["kernel_reason"], x["cause"]), r)
+    return found
+
+
+def _shrink_all(runs: list[Any], out: str, budget: int, quiet: bool) -> list[dict[str, Any]]:
+    """Shrink one program per disagreement pair; write `<reason>--<cause>.json` + `.pcapng`."""
+    import json
+
+    from . import lab
+
+    os.makedirs(out, exist_ok=True)
+    made = []
+    for (reason, cause), r in sorted(_disagreements(runs).items()):
+        name = f"{reason.lower()}--{cause}"
+        if os.path.exists(os.path.join(out, f"{name}.json")):
+            continue  # one fixture per disagreement: an earlier seed already made it
+        s = lab.shrink(r.program, reason, cause, budget=budget)
+        s["program"]["id"] = name
+        path = os.path.join(out, f"{name}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(s["program"], indent=1) + "\n")
+        again = lab.replay(path)
+        again.write_pcapng(os.path.join(out, f"{name}.pcapng"))
+        held = any(x["kernel_reason"] == reason and x["cause"] == cause for x in again.resets)
+        made.append({"fixture": path, "from": r.scenario, "kernel_reason": reason, "cause": cause, "runs": s["runs"],
+                     "steps_before": s["steps_before"], "steps_after": s["steps_after"], "replay_shows_it": held})
+        if not quiet:
+            print(f"# shrunk {r.scenario} ({reason} called {cause}): {s['steps_before']} -> {s['steps_after']} steps "
+                  f"in {s['runs']} runs -> {path}" + ("" if held else " (its replay did not show it again: timing)"),
+                  file=sys.stderr)
+    return made
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from . import lab
+    from .generated import format_summary, summary
+
+    started = time.monotonic()
+    if args.replay:
+        runs: list[Any] = [lab.replay(args.replay)]
+    else:
+        runs = lab.generate(args.count, args.seed, workers=args.workers, out=args.out,
+                            progress=not args.quiet and args.format != "json")
+    wall = time.monotonic() - started
+    status = _failed(runs)
+    ok = [r for r in runs if not isinstance(r, Exception)]
+    if args.replay and args.out:
+        lab.write_corpus(args.out, ok)
+    s = summary([r.to_dict() for r in ok], errors=len(runs) - len(ok), wall=wall)
+    if args.shrink:
+        s["shrunk"] = _shrink_all(runs, args.fixtures or os.path.join(args.out or ".", "shrunk"), args.budget,
+                                  args.quiet)
+    if args.format == "json":
+        _emit([r.to_dict() for r in ok])
+        print(format_summary(s), file=sys.stderr)
+    else:
+        for r in ok:
+            print(_run_line(r))
+        print(format_summary(s))
+    if args.summary:
+        with open(args.summary, "w", encoding="utf-8") as f:
+            f.write(dumps(s))
+    return status
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
     from . import lab
 
@@ -315,6 +388,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-j", "--parallel", type=int, default=8, metavar="N",
                    help="runs at a time (default 8: runs mostly wait on TCP timers, not the CPU)")
     r.set_defaults(func=cmd_run)
+
+    g = sub.add_parser("generate", help="random socket programs plus faults from a seed, run on the real kernel, every RST labelled by it (root)")
+    g.add_argument("--count", type=int, default=20, metavar="N", help="programs to draw and run (default 20)")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="the seed: same seed, same programs (default 0)")
+    g.add_argument("--workers", type=int, default=None, metavar="W", help="programs at a time (default: the number of cores)")
+    g.add_argument("--format", choices=["table", "json"], default="table",
+                   help="json: an array of runs (schemas/run.json, each with its `program`); the summary goes to stderr")
+    g.add_argument("--out", metavar="DIR", help="write a corpus: <id>.pcapng per program and labels.jsonl")
+    g.add_argument("--replay", metavar="FILE", help="run the program in this JSON file instead of drawing")
+    g.add_argument("--shrink", action="store_true", help="shrink one program per disagreement (kernel reason, cause) and write it as a fixture")
+    g.add_argument("--fixtures", metavar="DIR", help="where --shrink writes (default DIR/shrunk of --out, or ./shrunk)")
+    g.add_argument("--budget", type=int, default=60, metavar="RUNS", help="runs a shrink may make (default 60)")
+    g.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
 
     cl = sub.add_parser("claims", help="check the source text's claims S1-S12 on this kernel")
     cl.add_argument("--format", choices=["markdown", "json"], default="markdown")

@@ -34,7 +34,7 @@ from .table import rfc3339, time_ns
 __all__ = ["COMMANDS", "LINES", "schema", "to_jsonable", "dumps", "validate", "markdown"]
 
 #: Commands with ``--format json`` (``connections`` is ``classify`` under its engine name).
-COMMANDS = ("classify", "scenarios", "run", "claims", "agreement")
+COMMANDS = ("classify", "scenarios", "run", "claims", "agreement", "generate")
 #: Commands with ``--format jsonl`` too: one object per line.
 LINES = ("classify", "watch")
 
@@ -99,8 +99,12 @@ def validate(doc: Any, command: str, *, lines: bool = False) -> None:
     ``lines``: the schema of one jsonl line). Needs the ``jsonschema`` package (``pip install
     rstlab[test]``)."""
     import jsonschema
+    from referencing import Registry, Resource
 
-    jsonschema.Draft202012Validator(schema(command, lines=lines)).validate(doc)
+    # A schema may refer to another command's (`generate` items are `run.json#/$defs/run`).
+    registry: Registry[Any] = Registry().with_resources(
+        (f"{c}.json", Resource.from_contents(schema(c))) for c in COMMANDS)
+    jsonschema.Draft202012Validator(schema(command, lines=lines), registry=registry).validate(doc)
 
 
 # ---- docs/json.md ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ same causes and verdicts, but ``kernel_reason`` is ``None`` and ``oracle_note`` 
 from __future__ import annotations
 
 import html
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, ca
 
 from . import _rstlab
 from ._rstlab import Sock
-from .errors import RstlabError
+from .errors import PrivilegeError, RstlabError
+from .generated import label_line, load_corpus, write_labels
 from .rows import (Agreement, AgreementRow, AppEvent, Claim, ClaimVerdict, KernelEvent, RunDict, RunMeta,
                    RunResetRow, ScenarioInfo, WatchRow)
 from .table import Table
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from .table import Row
 
 __all__ = ["scenarios", "run", "run_all", "Run", "Lab", "Sock", "claims", "agreement", "privileges",
-           "mode"]
+           "mode", "programs", "generate", "replay", "shrink", "load_corpus", "write_corpus"]
 
 # An ordinary user's run happens in a child inside a user namespace (rstlab-lab's `userns`):
 # this interpreter, loading this very extension by its path — not the package, so nothing else
@@ -113,8 +115,9 @@ class Run:
     are read from it; the tables are built once, on first use.
     """
 
-    def __init__(self, native: _rstlab.LabRun) -> None:
+    def __init__(self, native: _rstlab.LabRun, program: dict[str, Any] | None = None) -> None:
         self._native = native
+        self._program = program
         for observer in tuple(_observers):
             observer(self)
 
@@ -133,6 +136,12 @@ class Run:
     @property
     def oracle_available(self) -> bool:
         return self._native.oracle_available
+
+    @property
+    def program(self) -> dict[str, Any] | None:
+        """The generated program this run played (see :func:`generate`); None for a catalogue
+        or composed run."""
+        return self._program
 
     @property
     def oracle_note(self) -> str | None:
@@ -225,8 +234,9 @@ class Run:
         return os.fspath(path)
 
     def to_dict(self) -> RunDict:
-        """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md)."""
-        return {
+        """The stable JSON shape of a run (schema: ``rstlab/schemas/run.json``, docs/json.md);
+        a generated run adds its ``program``."""
+        d: RunDict = {
             "scenario": self.scenario,
             "ip_version": self.ip_version,
             "claim": self.claim,
@@ -243,6 +253,9 @@ class Run:
             "meta": self.meta,
             "pcapng": self.pcapng,
         }
+        if self._program is not None:
+            d["program"] = self._program
+        return d
 
     def __repr__(self) -> str:
         causes = ", ".join(f"{r['host']}:{r['cause']}" for r in self.resets) or "no RST"
@@ -289,6 +302,103 @@ def run(name: str, ip_version: int = 4, *, keep_dir: str | os.PathLike[str] | No
     native = _rstlab.run(name, ip_version, {k: str(v) for k, v in params.items()},
                          None if keep_dir is None else os.fspath(keep_dir), oracle)
     return Run(native)
+
+
+def programs(count: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Programs ``0..count`` of ``seed`` (same seed, same programs), as JSON-ready dicts; see
+    docs/generate.md for the format. Nothing runs."""
+    return [json.loads(p) for p in _rstlab.draw_programs(seed, count)]
+
+
+def _check_in_process() -> None:
+    """Generated programs run in this process (a composed lab): raise the ``PrivilegeError``
+    once, before any run, when this process cannot make namespaces itself."""
+    if _rstlab.lab_mode() == "userns":
+        raise PrivilegeError(
+            "generated programs run in this process and need CAP_NET_ADMIN (real root for the kernel's "
+            "reasons): run as root, or inside a user namespace (`unshare -rn rstlab generate ...`, "
+            "without kernel reasons)", capability="CAP_NET_ADMIN", hint="sudo rstlab generate ...")
+
+
+def replay(program: Mapping[str, Any] | str | os.PathLike[str]) -> Run:
+    """Run one generated program — a dict, or the path of its JSON file — in fresh namespaces.
+    Raises :class:`~rstlab.errors.ScenarioError` (a ``ValueError``) for a malformed program."""
+    if isinstance(program, Mapping):
+        text = json.dumps(program)
+    else:
+        with open(os.fspath(program), encoding="utf-8") as f:
+            text = f.read()
+    _check_in_process()
+    native = _rstlab.run_program(text)
+    return Run(native, json.loads(text))
+
+
+def generate(count: int, seed: int = 0, *, workers: int | None = None,
+             out: str | os.PathLike[str] | None = None,
+             progress: bool | Callable[[int, int, str], object] = False) -> list[Run | RstlabError]:
+    """Draw ``count`` programs from ``seed`` and run them, ``workers`` at a time (default: the
+    number of cores), each in its own namespaces; every RST carries the kernel's reason (or
+    ``stack_sent`` false) and the classifier's cause. A program's run has ``scenario`` =
+    its id (``gen-<seed>-<i>``) and ``program`` = the program. With ``out``, writes a corpus
+    there: ``<id>.pcapng`` per program and ``labels.jsonl`` (:func:`load_corpus` reads it).
+    A run that failed is returned as its exception; Ctrl-C stops starting new runs."""
+    progs = _rstlab.draw_programs(seed, count)
+    if progs:
+        _check_in_process()
+    results: dict[int, Run | RstlabError] = {}
+    done = 0
+
+    def one(text: str) -> Run:
+        return Run(_rstlab.run_program(text), json.loads(text))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+        futs = {pool.submit(one, t): i for i, t in enumerate(progs)}
+        try:
+            for f in as_completed(futs):
+                i = futs[f]
+                try:
+                    results[i] = f.result()
+                except RstlabError as e:
+                    results[i] = e
+                done += 1
+                if callable(progress):
+                    progress(done, len(progs), f"gen-{seed}-{i}")
+                elif progress and sys.stderr.isatty():
+                    sys.stderr.write(f"\rgenerate [{'#' * int(30 * done / len(progs)):<30}] {done}/{len(progs)}")
+                    sys.stderr.flush()
+        except KeyboardInterrupt:
+            for f in futs:
+                f.cancel()
+            raise
+    if progress is True and sys.stderr.isatty():
+        sys.stderr.write("\n")
+    runs = [results[i] for i in range(len(progs))]
+    if out is not None:
+        write_corpus(out, [r for r in runs if isinstance(r, Run)])
+    return runs
+
+
+def write_corpus(out: str | os.PathLike[str], runs: Iterable[Run]) -> str:
+    """Write runs as a corpus in ``out``: ``<scenario>.pcapng`` each and ``labels.jsonl``;
+    returns the labels file's path."""
+    os.makedirs(os.fspath(out), exist_ok=True)
+    lines = []
+    for r in runs:
+        name = f"{r.scenario}.pcapng"
+        # The client-side interface only: its frame numbers are the labels' (and Wireshark's).
+        r.write_pcapng(os.path.join(os.fspath(out), name), all_interfaces=False)
+        lines.append(label_line(r.to_dict(), name))
+    return write_labels(out, lines)
+
+
+def shrink(program: Mapping[str, Any], reason: str, cause: str | None = None, *,
+           budget: int = 60) -> dict[str, Any]:
+    """Reduce ``program`` to the fewest steps that still make a stack-made RST with the kernel
+    reason ``reason`` — classified ``cause`` and disagreeing, when ``cause`` is given. Every
+    candidate is run (at most ``budget`` runs). Returns ``{"program", "runs", "steps_before",
+    "steps_after"}``; the program's id gains ``-shrunk``."""
+    text, runs, before, after = _rstlab.shrink_program(json.dumps(program), reason, cause, budget)
+    return {"program": json.loads(text), "runs": runs, "steps_before": before, "steps_after": after}
 
 
 def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None = None,

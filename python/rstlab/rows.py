@@ -15,7 +15,7 @@ is a ``str`` to a type checker); :class:`~rstlab.trace.Connection` exposes
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 __all__ = [
     "ConnectionRow",
@@ -311,8 +311,8 @@ class Agreement(TypedDict):
     non_stack_injected: int
 
 
-class RunDict(TypedDict):
-    """``Run.to_dict()`` (``rstlab run --format json``)."""
+class _RunKeys(TypedDict):
+    """The keys every run has (see :class:`RunDict`)."""
 
     scenario: str
     ip_version: int
@@ -328,3 +328,10 @@ class RunDict(TypedDict):
     metrics: dict[str, float]
     meta: RunMeta
     pcapng: str | None
+
+
+class RunDict(_RunKeys, total=False):
+    """``Run.to_dict()`` (``rstlab run --format json``; ``rstlab generate`` adds ``program``)."""
+
+    #: The generated program a run played (``rstlab generate``; docs/generate.md).
+    program: dict[str, Any]

@@ -27,6 +27,7 @@ pub mod capture;
 pub mod endpoint;
 pub mod error;
 pub mod fault;
+pub mod generate;
 pub mod lab;
 pub mod link;
 pub mod live;

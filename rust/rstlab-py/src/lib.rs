@@ -7,6 +7,7 @@ mod arrow;
 mod batches;
 mod errors;
 mod compose;
+mod generate;
 mod lab;
 mod trace;
 mod watch;
@@ -42,6 +43,9 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lab::oracle_check, m)?)?;
     m.add_function(wrap_pyfunction!(lab::_set_userns_helper, m)?)?;
     m.add_function(wrap_pyfunction!(lab::_userns_child, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::draw_programs, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::run_program, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::shrink_program, m)?)?;
     m.add_class::<compose::PyLab>()?;
     m.add_class::<compose::PySock>()?;
     m.add_class::<watch::PyWatch>()?;

@@ -114,6 +114,71 @@ fn main() {
             }
             println!("agreement: {agree}/{stack} stack RSTs; non-stack RSTs called injected: {forged_injected}/{forged}");
         }
+        Some("gen") => {
+            // Generated programs: `gen SEED COUNT [WORKERS]`, one line per RST.
+            let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+            let count: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+            let workers: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);
+            let t = Instant::now();
+            let progs = rstlab_lab::generate::programs(seed, count);
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let out = std::sync::Mutex::new(Vec::new());
+            std::thread::scope(|sc| {
+                for _ in 0..workers {
+                    sc.spawn(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(p) = progs.get(i) else { break };
+                        let r = rstlab_lab::generate::run_program(p);
+                        out.lock().unwrap().push((p.id.clone(), r));
+                    });
+                }
+            });
+            let (mut n, mut stack, mut agree) = (0, 0, 0);
+            let mut reasons = std::collections::BTreeMap::<String, u32>::new();
+            for (id, r) in out.into_inner().unwrap() {
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        println!("{id}: error {e}");
+                        continue;
+                    }
+                };
+                for c in &r.classified {
+                    n += 1;
+                    let k = c.kernel_reason.clone().unwrap_or_else(|| format!("(stack_sent {:?})", c.stack_sent));
+                    *reasons.entry(k.clone()).or_default() += 1;
+                    if c.agrees.is_some() {
+                        stack += 1;
+                        agree += (c.agrees == Some(true)) as u32;
+                    }
+                    println!("{id:<14} frame {:>3} {:<7} kernel {:<26} classifier {:<18} {}", c.row.frame, Role::name_or_unknown(c.host), k, c.row.cause.as_str(), match c.agrees { Some(false) => "DIFF", _ => "" });
+                }
+            }
+            println!("{count} programs, {n} RSTs, agreement {agree}/{stack}, wall {:.1} s", t.elapsed().as_secs_f64());
+            for (k, v) in reasons {
+                println!("  {k:<30} {v}");
+            }
+        }
+        Some("replay") => {
+            // One generated program from a JSON file: `replay FILE`.
+            let text = std::fs::read_to_string(args.get(1).expect("program file")).expect("readable file");
+            let p = rstlab_lab::generate::Program::from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+            match rstlab_lab::generate::run_program(&p) {
+                Ok(r) => {
+                    show(&r);
+                    for c in &r.classified {
+                        println!("  frame {:>3} {:<7} kernel {:<26} {:<14} classifier {:<18} {}", c.row.frame, Role::name_or_unknown(c.host), c.kernel_reason.as_deref().unwrap_or("-"), c.kernel_state.as_deref().unwrap_or("-"), c.row.cause.as_str(), c.row.evidence);
+                    }
+                    for e in &r.observed.app_events {
+                        println!("  {:<7} {:<28} {:<10} {}", e.host.as_str(), e.call, e.result, e.errno_name.unwrap_or(""));
+                    }
+                    if let Some(path) = args.get(2) {
+                        rstlab_lab::write_pcapng(std::path::Path::new(path), &r.observed.frames, &r.observed.interfaces, &r.section()).expect("pcapng written");
+                    }
+                }
+                Err(e) => println!("error: {e}"),
+            }
+        }
         Some("all") => {
             let par = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(8);
             let t = Instant::now();

@@ -1,0 +1,109 @@
+"""Generated corpora: their labels file, loading them back, and the summary of a generated run.
+
+Runs themselves are made by :func:`rstlab.lab.generate`; this module only reads and writes the
+plain data (``Run.to_dict()`` documents), so tests and notebooks can load a corpus without
+running anything (and without privileges).
+
+A corpus directory holds, per program, ``<id>.pcapng`` (the capture, each RST commented with
+its cause and the kernel's reason), and one ``labels.jsonl`` with a line per program::
+
+    {"id": "gen-1-0", "pcapng": "gen-1-0.pcapng", "program": {...},
+     "resets": [{"frame": 7, "host": "server", "kernel_reason": "NO_SOCKET",
+                 "kernel_state": "UNKNOWN", "stack_sent": true, "cause": "no_connection",
+                 "kernel_cause": "no_connection", "agrees": true, "confidence": 0.9}, ...]}
+
+``frame`` is 1-based over the client-side interface, as the classifier numbers frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any, Iterable, Mapping
+
+__all__ = ["LABELS", "label_line", "write_labels", "load_corpus", "summary", "format_summary"]
+
+#: The labels file of a corpus directory.
+LABELS = "labels.jsonl"
+
+_RESET_KEYS = ("frame", "host", "kernel_reason", "kernel_state", "stack_sent", "cause", "kernel_cause", "agrees",
+               "confidence")
+
+
+def label_line(doc: Mapping[str, Any], pcapng: str | None) -> dict[str, Any]:
+    """One program's line of ``labels.jsonl`` from its run document."""
+    return {"id": doc["scenario"], "pcapng": pcapng, "program": doc.get("program"),
+            "resets": [{k: r.get(k) for k in _RESET_KEYS} for r in doc["resets"]]}
+
+
+def write_labels(out: str | os.PathLike[str], lines: Iterable[Mapping[str, Any]]) -> str:
+    """Write ``labels.jsonl`` into ``out``; returns its path."""
+    path = os.path.join(os.fspath(out), LABELS)
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+    return path
+
+
+def load_corpus(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """A corpus written by ``rstlab generate --out DIR``: one dict per program (``id``,
+    ``program``, ``resets`` with the kernel's labels), ``pcapng`` made an absolute path.
+    Raises ``FileNotFoundError`` (with the filename) when ``DIR/labels.jsonl`` is missing."""
+    d = os.fspath(directory)
+    out: list[dict[str, Any]] = []
+    with open(os.path.join(d, LABELS), encoding="utf-8") as f:
+        for n, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            try:
+                line: dict[str, Any] = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{os.path.join(d, LABELS)} line {n}: {e}") from None
+            if line.get("pcapng"):
+                line["pcapng"] = os.path.join(d, line["pcapng"])
+            out.append(line)
+    return out
+
+
+def summary(docs: Iterable[Mapping[str, Any]], *, errors: int = 0, wall: float | None = None) -> dict[str, Any]:
+    """Counts over generated runs' documents (or corpus lines: anything with ``resets``):
+    programs, RSTs, stack-made / not / unknown (no oracle), the kernel reasons' histogram,
+    and the agreement of the classifier's cause with the cause the kernel's reason implies,
+    with every (kernel reason, cause) pair that disagreed."""
+    docs = list(docs)
+    resets = [r for d in docs for r in d["resets"]]
+    stack = [r for r in resets if r.get("stack_sent") is True]
+    judged = [r for r in resets if r.get("agrees") is not None]
+    confusion = Counter((r["kernel_reason"], r["kernel_cause"], r["cause"]) for r in judged if not r["agrees"])
+    agree = sum(1 for r in judged if r["agrees"])
+    return {
+        "programs": len(docs),
+        "errors": errors,
+        "rsts": len(resets),
+        "stack_made": len(stack),
+        "not_stack_made": sum(1 for r in resets if r.get("stack_sent") is False),
+        "unlabelled": sum(1 for r in resets if r.get("stack_sent") is None),
+        "reasons": dict(sorted(Counter(r["kernel_reason"] for r in stack if r.get("kernel_reason")).items())),
+        "judged": len(judged),
+        "agree": agree,
+        "agreement": (agree / len(judged)) if judged else None,
+        "confusion": [{"kernel_reason": k, "kernel_cause": kc, "cause": c, "count": n}
+                      for (k, kc, c), n in confusion.most_common()],
+        "wall_seconds": wall,
+    }
+
+
+def format_summary(s: Mapping[str, Any]) -> str:
+    """The summary as the text ``rstlab generate`` prints."""
+    lines = [f"# {s['programs']} programs ({s['errors']} failed), {s['rsts']} RSTs: {s['stack_made']} stack-made, "
+             f"{s['not_stack_made']} not stack-made, {s['unlabelled']} without the kernel oracle"]
+    lines.append(f"# {len(s['reasons'])} distinct kernel reasons:")
+    lines += [f"#   {k:<28} {v}" for k, v in sorted(s["reasons"].items(), key=lambda kv: -kv[1])]
+    if s["agreement"] is not None:
+        lines.append(f"# cause vs kernel reason: {s['agree']}/{s['judged']} agree ({100 * s['agreement']:.1f} %)")
+    for c in s["confusion"]:
+        lines.append(f"#   {c['count']:>4} x kernel {c['kernel_reason']} (implies {c['kernel_cause']}) called {c['cause']}")
+    if s.get("wall_seconds") is not None:
+        lines.append(f"# wall time {s['wall_seconds']:.1f} s ({s['wall_seconds'] / 60:.2f} min)")
+    return "\n".join(lines)
