@@ -7,6 +7,7 @@
 //! what was observed (wire, kernel, application) — never a constant.
 
 mod abort;
+mod after_reset;
 mod disconnect;
 mod fastopen;
 mod forged;
@@ -241,6 +242,7 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(reuseport::scenarios());
     v.extend(disconnect::scenarios());
     v.extend(paws::scenarios());
+    v.extend(after_reset::scenarios());
     v
 }
 

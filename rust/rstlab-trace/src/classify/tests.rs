@@ -471,6 +471,53 @@ fn fin_wait2_own_rst_after_fin_is_after_close() {
     assert_eq!(r.trigger, None);
 }
 
+#[test]
+fn fin_wait2_replies_after_own_rst_are_no_connection() {
+    // The server closed (FIN), then aborted (SO_LINGER 0: its first RST, after_close). The
+    // client never took that RST and sends data, then its FIN: RFC 9293 §3.10.5 deleted the
+    // server's TCB with its RST, so §3.10.7.1's CLOSED reply answers both (Linux NO_SOCKET).
+    let rows = run(&with(
+        established(),
+        &[
+            (50, s().fin().seq(5001).ack(1101)),
+            (60, c().seq(1101).ack(5002)),
+            (70, s().rst().ack_flag().seq(5002).ack_field(1101)),
+            (80, c().psh().seq(1101).ack(5002).payload(10)),
+            (81, stack_rst(s()).seq(5002)),
+            (90, c().fin().seq(1111).ack(5002)),
+            (91, stack_rst(s()).seq(5002)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::AfterClose, Cause::NoConnection, Cause::NoConnection], "{rows:#?}");
+    assert_eq!(rows.iter().map(|r| r.trigger).collect::<Vec<_>>(), [None, Some(9), Some(11)]);
+    // The client ignored the first RST (it never took it).
+    assert_eq!(rows[0].effect, Effect::Ignored);
+    for r in &rows[1..] {
+        assert_eq!(r.origin, Origin::EndpointStackReply);
+        assert!(r.evidence.contains("sender_reset_at: frame 8"), "{}", r.evidence);
+        assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &r.wire), Cause::NoConnection);
+    }
+    // The first RST came from a socket that had sent its FIN: Linux TCP_STATE (tcp_disconnect).
+    assert_eq!(cause_for_kernel_reason("TCP_STATE", "TCP_FIN_WAIT2", &rows[0].wire), Cause::AfterClose);
+}
+
+#[test]
+fn fin_wait_rst_captured_twice_stays_after_close() {
+    // One RST seen twice (a capture on both ends of a bridge): the copy answers the same
+    // segment, which reached the sender before any RST of its own.
+    let rows = run(&with(
+        handshake(),
+        &[
+            (30, s().fin().seq(5001).ack(1001)),
+            (31, c().seq(1001).ack(5002)),
+            (40, c().fin().seq(1001).ack(5002)),
+            (50, stack_rst(s()).seq(5002)),
+            (50, stack_rst(s()).seq(5002)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::AfterClose, Cause::AfterClose], "{rows:#?}");
+}
+
 // ---------------------------------------------------------------------------------- timers
 
 #[test]

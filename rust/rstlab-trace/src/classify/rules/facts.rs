@@ -4,7 +4,7 @@
 
 use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg};
 use crate::classify::kernel::{KernelRstContext, TriggerKind};
-use crate::classify::{text, Acceptability, Effect, Evidence, Judgement, Phase};
+use crate::classify::{text, Acceptability, Cause, Effect, Evidence, Judgement, Phase};
 use crate::flow::Dir;
 use crate::wire::TcpOptions;
 use std::fmt;
@@ -443,6 +443,26 @@ impl<'a> Facts<'a> {
         self.prior.iter().zip(self.prior_j.iter()).filter(move |(p, _)| p.sender == self.sender)
     }
 
+    /// The sender's own first RST that this RST's trigger came after: the sender had already
+    /// dropped the connection when the peer's segment reached it, so this RST is its stack's
+    /// reply without a connection. RFC 9293 §3.10.5 (ABORT): send the reset, "delete the
+    /// TCB, enter CLOSED state" (a reply RST to data after close ends the same way); §3.10.7.1 answers what reaches CLOSED. Linux: `tcp_send_active_reset`
+    /// or a reply RST is followed by `tcp_done` (a TIME_WAIT socket that resets is descheduled,
+    /// `inet_twsk_deschedule_put`), so later segments find no socket (`tcp_v4_send_reset`,
+    /// NO_SOCKET). Not RSTs called injected (not the sender's), nor SYN-SENT / SYN-RECEIVED
+    /// replies that leave the socket alive (RFC 9293 §3.10.7.3, `syn_sent_bad_ack`,
+    /// `protocol_violation`). A RST captured twice answers the same earlier trigger: not counted.
+    pub fn sender_reset_before_trigger(&self) -> Option<&RstRecord> {
+        let t = self.trigger?;
+        self.prior_from_sender()
+            .filter(|(p, j)| {
+                p.rst.frame < t.frame
+                    && !matches!(j.verdict.cause, Cause::Injected | Cause::SynSentBadAck | Cause::ProtocolViolation)
+            })
+            .map(|(p, _)| p)
+            .next()
+    }
+
     /// The wire facts the kernel-reason mapping needs.
     pub fn kernel_context(&self) -> KernelRstContext {
         let s = self.s();
@@ -462,6 +482,7 @@ impl<'a> Facts<'a> {
             sender_sent_fin: s.has(DirBits::FIN),
             responder_handshake_only: self.sender_is_opener() == Some(false) && self.responder_handshake_only(),
             trigger_ack_invalid,
+            sender_reset_before: self.sender_reset_before_trigger().is_some(),
         }
     }
 }
