@@ -173,6 +173,12 @@ impl Forged {
     /// The full IP packet (IPv4 header with checksum, or IPv6 header) plus TCP with a correct
     /// checksum (RFC 9293 §3.1 pseudo-header).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_bytes_with_ip_id(0x7a11)
+    }
+
+    /// [`Forged::to_bytes`] with a chosen IPv4 identification field (IPv6 has none): a forger
+    /// that mimics the endpoint's IP ID sequence, or not.
+    pub fn to_bytes_with_ip_id(&self, ip_id: u16) -> Vec<u8> {
         let mut tcp = Vec::with_capacity(20 + self.payload.len());
         tcp.extend_from_slice(&self.src.port().to_be_bytes());
         tcp.extend_from_slice(&self.dst.port().to_be_bytes());
@@ -209,7 +215,7 @@ impl Forged {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 pkt.extend_from_slice(&[0x45, 0]);
                 pkt.extend_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
-                pkt.extend_from_slice(&0x7a11u16.to_be_bytes()); // IP ID
+                pkt.extend_from_slice(&ip_id.to_be_bytes());
                 pkt.extend_from_slice(&[0x40, 0, self.ttl, 6, 0, 0]);
                 pkt.extend_from_slice(&s.octets());
                 pkt.extend_from_slice(&d.octets());
@@ -233,14 +239,20 @@ impl Forged {
 /// Sends a forged segment from inside `ns` through a raw `IPPROTO_RAW` socket (header included):
 /// the routing of that namespace puts it on the wire as if its stack had sent it.
 pub fn send_forged(ns: &Netns, seg: &Forged) -> Result<()> {
-    let bytes = seg.to_bytes();
-    let ctx = format!("sending a forged segment {} -> {} from host {}", seg.src, seg.dst, ns.label());
+    send_packet(ns, seg.src, seg.dst, &seg.to_bytes())
+}
+
+/// Sends a whole IP packet (`bytes`, from `src` to `dst`) from inside `ns` through a raw
+/// `IPPROTO_RAW` socket.
+pub fn send_packet(ns: &Netns, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Result<()> {
+    let seg_dst = dst;
+    let ctx = format!("sending a forged segment {src} -> {dst} from host {}", ns.label());
     let r = ns.run(|| -> io::Result<()> {
-        let family = if seg.dst.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+        let family = if seg_dst.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
         // SAFETY: plain socket syscalls with correctly sized addresses.
         unsafe {
             let fd = owned(libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_RAW))?;
-            let n = match seg.dst {
+            let n = match seg_dst {
                 SocketAddr::V4(d) => {
                     let mut sa: libc::sockaddr_in = std::mem::zeroed();
                     sa.sin_family = libc::AF_INET as u16;

@@ -14,6 +14,7 @@ mod forged;
 mod halfduplex;
 mod halfopen;
 mod handshake;
+mod injection;
 mod middlebox;
 mod nat;
 mod paws;
@@ -243,6 +244,7 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(disconnect::scenarios());
     v.extend(paws::scenarios());
     v.extend(after_reset::scenarios());
+    v.extend(injection::scenarios());
     v
 }
 

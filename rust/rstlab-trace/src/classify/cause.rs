@@ -157,7 +157,7 @@ causes! {
         family: NoConnection,
         meaning: "a reply RST to a mid-connection segment from a host that has no state for the connection: it never closed it, or it already reset it",
         kernel: ["NO_SOCKET", "TCP_FLAGS"],
-        scenarios: ["s10_crash_reboot", "router_reject_midstream", "nat_state_lost", "reset_then_peer_sends"],
+        scenarios: ["s10_crash_reboot", "router_reject_midstream", "nat_state_lost", "reset_then_peer_sends", "inject_exact", "inject_burst", "inject_race"],
     },
     KeepaliveTimeout {
         id: "keepalive_timeout",
@@ -189,7 +189,10 @@ causes! {
         family: Injection,
         meaning: "not sent by the endpoint it claims to come from",
         kernel: [],
-        scenarios: ["forged_rst_exact", "forged_rst_in_window", "forged_rst_out_of_window", "router_reject_midstream", "rst_with_data"],
+        scenarios: [
+            "forged_rst_exact", "forged_rst_in_window", "forged_rst_out_of_window", "router_reject_midstream", "rst_with_data",
+            "inject_exact", "inject_in_window", "inject_out_of_window", "inject_burst", "inject_race",
+        ],
     },
     Unsolicited {
         id: "unsolicited",

@@ -315,7 +315,14 @@ pub struct After {
     pub r_rsts: u32,
     /// The receiver's SYN / SYN-ACK opening a new incarnation; nothing after it counts.
     pub r_new_syn: Option<MiniSeg>,
+    /// The sender's RSTs that followed this one within [`BURST_NS`] with nothing else from
+    /// either side between, each at another SEQ (a burst), and the first of them.
+    pub s_rst_run: u32,
+    pub s_rst_next: Option<MiniSeg>,
 }
+
+/// How close RSTs from one side must come to count as one burst.
+pub(crate) const BURST_NS: i64 = 1_000_000_000;
 
 /// One RST with its context.
 #[derive(Clone, Debug, PartialEq, Eq)]

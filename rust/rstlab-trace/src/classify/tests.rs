@@ -405,7 +405,67 @@ fn established_rst_burst_with_changing_seq_is_injected() {
         ],
     ));
     assert!(rows.iter().all(|r| r.cause == Cause::Injected), "{rows:#?}");
-    assert!(rows[2].evidence.contains("rst_burst: 2 earlier"), "{}", rows[2].evidence);
+    assert!(rows[2].evidence.contains("rst_burst: 2 other"), "{}", rows[2].evidence);
+}
+
+/// The server's packets in `established()` carry IP IDs 30001.. (feed's counter) and TTL 64:
+/// a forger mimicking it copies both.
+#[test]
+fn established_stepped_burst_mimicking_ttl_and_ip_id_is_injected() {
+    // GFW / Sandvine shape (Weaver et al. 2009): RST|ACK at RCV.NXT, RCV.NXT + win/2,
+    // RCV.NXT + win, nothing between, TTL and IP ID continuing the server's own.
+    let rows = run(&with(
+        established(),
+        &[
+            (50, s().rst().ack_flag().seq(5001).ack_field(1101).ip_id(30003)),
+            (50, s().rst().ack_flag().seq(5001 + 32_120).ack_field(1101).ip_id(30004)),
+            (50, s().rst().ack_flag().seq(5001 + 64_240).ack_field(1101).ip_id(30005)),
+        ],
+    ));
+    assert!(rows.iter().all(|r| r.cause == Cause::Injected), "{rows:#?}");
+    for r in &rows {
+        assert!(r.evidence.contains("rst_burst: 2 other"), "{}", r.evidence);
+        assert!(!r.evidence.contains("ttl_out_of_line") && !r.evidence.contains("ip_id_out_of_line"), "{}", r.evidence);
+    }
+    // The first sits at RCV.NXT (RFC 5961 §3.2: it resets); the others lie past SND.NXT.
+    assert_eq!(rows[0].acceptability, Acceptability::Exact);
+    assert!(rows[1].evidence.contains("seq_beyond_sender"), "{}", rows[1].evidence);
+}
+
+#[test]
+fn established_exact_rst_raced_by_the_servers_data_is_injected() {
+    // An on-path injector answers the client's request with RST at RCV.NXT (TTL and IP ID
+    // mimicked); the server's genuine reply then arrives at that very SEQ.
+    let rows = run(&with(
+        established(),
+        &[
+            (41, s().rst().seq(5001).ip_id(30003)),
+            (45, s().psh().seq(5001).ack(1101).payload(300)),
+            (46, stack_rst(c()).seq(1101)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::Injected, Cause::NoConnection], "{rows:#?}");
+    assert!(rows[0].evidence.contains("racing_reply: frame 7"), "{}", rows[0].evidence);
+    // The client's own reply to the genuine data (it holds no connection) is no forgery.
+    assert_eq!(rows[1].origin, Origin::EndpointStackReply);
+}
+
+#[test]
+fn established_replies_to_two_crossed_segments_are_not_a_burst() {
+    // The server lost the connection; two client segments with different ACKs reach it before
+    // it answers either: two replies <SEQ=SEG.ACK><CTL=RST> with different SEQs, back to back,
+    // both at SEQs the client acknowledged (RFC 9293 §3.10.7.1).
+    let rows = run(&with(
+        established(),
+        &[
+            (50, s().psh().seq(5001).ack(1101).payload(100)),
+            (60_000, c().psh().seq(1101).ack(5001).payload(10)),
+            (60_001, c().psh().seq(1111).ack(5101).payload(10)),
+            (60_002, stack_rst(s()).seq(5001)),
+            (60_002, stack_rst(s()).seq(5101)),
+        ],
+    ));
+    assert!(rows.iter().all(|r| r.cause != Cause::Injected), "{rows:#?}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! just before it, what came after, and the predicates several rules share (reply matching,
 //! TCP roles, TTL / IP ID baselines, acceptability, effect).
 
-use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg};
+use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS};
+use crate::seq::SeqNumber;
 use crate::classify::kernel::{KernelRstContext, TriggerKind};
 use crate::classify::{text, Acceptability, Cause, Effect, Evidence, Judgement, Phase};
 use crate::flow::Dir;
@@ -190,6 +191,57 @@ impl<'a> Facts<'a> {
         let new_incarnation = m.flags.syn() && !m.flags.ack() && !(s.has(DirBits::SYN) && m.seq == s.isn);
         (!new_incarnation).then_some(m)
     }
+    /// The claimed sender's first segment after the RST carries data or a FIN starting exactly
+    /// at the RST's own SEQ: the RST said SND.NXT was there and ended the connection (RFC 9293
+    /// §3.10.5), yet new data follows from that very point — the genuine reply racing an
+    /// injected RST (Weaver et al. 2009). A copy of the sender's last segment before the RST
+    /// (a capture that saw it twice, or a retransmission) is not counted.
+    pub fn sender_races_rst(&self) -> Option<MiniSeg> {
+        let m = self.sender_carries_on()?;
+        let rst = self.rst();
+        let same_as_last = self.s_last().is_some_and(|l| l.seq == m.seq && l.len == m.len && l.flags == m.flags && l.ip_id == m.ip_id);
+        ((m.len > 0 || m.flags.fin()) && !m.flags.syn() && m.seq == rst.seq && !same_as_last).then_some(m)
+    }
+
+    /// `seq` lies beyond everything the claimed sender has sent and everything the receiver has
+    /// acknowledged: no stack puts its own RST there (RFC 9293 §3.10.5 uses SND.NXT, §3.10.7.1
+    /// SEG.ACK). A RST|ACK with SEQ 0 (the <SEQ=0> reply form) is not counted.
+    pub fn seq_beyond_sender(&self, seq: SeqNumber) -> bool {
+        let (s, r) = (self.s(), self.r());
+        let zero_reply = seq.0 == 0 && self.rst().flags.ack();
+        s.seen() && !zero_reply && seq > s.snd_max && (!r.has(DirBits::ACK) || seq > r.high_ack)
+    }
+
+    /// The other RSTs of a burst this one belongs to: from the same sender, within
+    /// [`BURST_NS`], nothing else from either side between them, each at another SEQ — counted
+    /// only when the burst reaches a SEQ no stack would use ([`Facts::seq_beyond_sender`]):
+    /// replies to two segments that crossed carry SEG.ACKs the receiver sent, a burst stepping
+    /// through the window does not (Weaver et al. 2009; the GFW and Sandvine shapes).
+    pub fn rst_burst(&self) -> u32 {
+        let rst = self.rst();
+        let mut beyond = self.seq_beyond_sender(rst.seq);
+        let later_than_rst = |m: Option<MiniSeg>| m.is_none_or(|m| self.after_frame(&m) > rst.frame);
+        let mut n = 0;
+        for (p, _) in self.prior_from_sender() {
+            let a = &p.after;
+            let unbroken = later_than_rst(a.s_first) && later_than_rst(a.r_first) && later_than_rst(a.r_new_syn);
+            if unbroken && p.rst.seq != rst.seq && rst.ts_ns.saturating_sub(p.rst.ts_ns) <= BURST_NS {
+                n += 1;
+                beyond |= self.seq_beyond_sender(p.rst.seq);
+            }
+        }
+        let a = self.after();
+        n += a.s_rst_run;
+        if let Some(m) = a.s_rst_next {
+            beyond |= self.seq_beyond_sender(m.seq);
+        }
+        if beyond {
+            n
+        } else {
+            0
+        }
+    }
+
     pub fn after_frame(&self, m: &MiniSeg) -> u64 {
         self.rec.before.first_frame + m.frame_off as u64
     }
