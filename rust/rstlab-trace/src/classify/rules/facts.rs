@@ -182,14 +182,16 @@ impl<'a> Facts<'a> {
     }
 
     /// The claimed sender's first non-RST segment after the RST, if it continues this
-    /// connection (a SYN with another ISN opens a new one).
+    /// connection (a SYN with another ISN opens a new one; a SEQ farther from the sender's
+    /// SND.NXT than the largest window, 2^30 (RFC 7323 §2.3), is not in its sequence space).
     pub fn sender_carries_on(&self) -> Option<MiniSeg> {
         let m = self.after().s_first?;
         let s = self.s();
         // A SYN of its own (not a retransmission of its earlier SYN) starts a new attempt; a
         // SYN-ACK answers the receiver's SYN and belongs to this one.
         let new_incarnation = m.flags.syn() && !m.flags.ack() && !(s.has(DirBits::SYN) && m.seq == s.isn);
-        (!new_incarnation).then_some(m)
+        let elsewhere = s.seen() && !m.flags.syn() && (m.seq - s.snd_max).abs() > 1 << 30;
+        (!new_incarnation && !elsewhere).then_some(m)
     }
     /// The claimed sender's first segment after the RST carries data or a FIN starting exactly
     /// at the RST's own SEQ: the RST said SND.NXT was there and ended the connection (RFC 9293
