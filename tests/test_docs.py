@@ -43,7 +43,8 @@ def test_every_cause_has_prose_and_no_prose_is_left_over() -> None:
         prose = tomllib.load(fh)
     assert list(prose) == [c.id for c in registry()], "docs/_gen/causes.toml: one table per registry cause, in order"
     for cid, t in prose.items():
-        assert set(t) == {"production", "remedy", "rfc"}, cid
+        # `detection` (optional): how the classifier tells this cause from the wire.
+        assert {"production", "remedy", "rfc"} <= set(t) <= {"production", "remedy", "rfc", "detection"}, cid
         assert len(t["production"].split()) >= 20 and len(t["remedy"].split()) >= 15, cid
         for q in t["rfc"]:
             assert re.match(r"RFC \d+ §\d+(\.\d+)*( |$)", q["source"]), (cid, q["source"])
