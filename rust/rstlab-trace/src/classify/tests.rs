@@ -562,6 +562,27 @@ fn fin_wait2_replies_after_own_rst_are_no_connection() {
 }
 
 #[test]
+fn fin_wait_replies_to_segments_that_arrived_together_after_the_first_are_no_connection() {
+    // dhe.pcap: the peer's ACK, data and FIN reach the closed side back to back; it answers
+    // each (IP IDs 0x07a8, 0x07a9, 0x07aa: three packets). The first ends the connection
+    // (RFC 9293 §3.10.5), the next two come from a host without it.
+    let rows = run(&with(
+        handshake(),
+        &[
+            (30, s().fin().seq(5001).ack(1001)),
+            (31, c().seq(1001).ack(5002)),
+            (32, c().psh().seq(1001).ack(5002).payload(53)),
+            (33, c().fin().seq(1054).ack(5002)),
+            (100, stack_rst(s()).seq(5002).ip_id(0x07a8)),
+            (100, stack_rst(s()).seq(5002).ip_id(0x07a9)),
+            (101, stack_rst(s()).seq(5002).ip_id(0x07aa)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::AfterClose, Cause::NoConnection, Cause::NoConnection], "{rows:#?}");
+    assert!(rows[2].evidence.contains("sender_reset_at: frame 8"), "{}", rows[2].evidence);
+}
+
+#[test]
 fn fin_wait_rst_captured_twice_stays_after_close() {
     // One RST seen twice (a capture on both ends of a bridge): the copy answers the same
     // segment, which reached the sender before any RST of its own.

@@ -497,20 +497,27 @@ impl<'a> Facts<'a> {
         self.prior.iter().zip(self.prior_j.iter()).filter(move |(p, _)| p.sender == self.sender)
     }
 
-    /// The sender's own first RST that this RST's trigger came after: the sender had already
-    /// dropped the connection when the peer's segment reached it, so this RST is its stack's
-    /// reply without a connection. RFC 9293 §3.10.5 (ABORT): send the reset, "delete the
-    /// TCB, enter CLOSED state" (a reply RST to data after close ends the same way); §3.10.7.1 answers what reaches CLOSED. Linux: `tcp_send_active_reset`
-    /// or a reply RST is followed by `tcp_done` (a TIME_WAIT socket that resets is descheduled,
-    /// `inet_twsk_deschedule_put`), so later segments find no socket (`tcp_v4_send_reset`,
-    /// NO_SOCKET). Not RSTs called injected (not the sender's), nor SYN-SENT / SYN-RECEIVED
-    /// replies that leave the socket alive (RFC 9293 §3.10.7.3, `syn_sent_bad_ack`,
-    /// `protocol_violation`). A RST captured twice answers the same earlier trigger: not counted.
+    /// The sender's own first RST before the segment this RST answers: the sender had already
+    /// dropped the connection when that segment reached it, so this RST is its stack's reply
+    /// without a connection. RFC 9293 §3.10.5 (ABORT): send the reset, "delete the TCB, enter
+    /// CLOSED state" (a reply RST to data after close ends the same way); §3.10.7.1 answers
+    /// what reaches CLOSED. Linux: `tcp_send_active_reset` or a reply RST is followed by
+    /// `tcp_done` (a TIME_WAIT socket that resets is descheduled, `inet_twsk_deschedule_put`),
+    /// so later segments find no socket (`tcp_v4_send_reset`, NO_SOCKET).
+    ///
+    /// Not RSTs called injected (not the sender's), nor SYN-SENT / SYN-RECEIVED replies that
+    /// leave the socket alive (RFC 9293 §3.10.7.3, `syn_sent_bad_ack`, `protocol_violation`).
+    /// The earlier RST counts when the segment answered was captured after it, or when the two
+    /// RSTs are different packets (other non-zero IPv4 IDs): segments that reached the sender
+    /// back to back are answered in turn, the first reply ending the connection. Two identical
+    /// RSTs answering the same segment may be one packet captured twice: not counted.
     pub fn sender_reset_before_trigger(&self) -> Option<&RstRecord> {
         let t = self.trigger?;
+        let id = self.rst().ip_id.filter(|&i| i != 0);
         self.prior_from_sender()
             .filter(|(p, j)| {
-                p.rst.frame < t.frame
+                let other_packet = id.is_some_and(|i| p.rst.ip_id.is_some_and(|q| q != 0 && q != i));
+                (p.rst.frame < t.frame || other_packet)
                     && !matches!(j.verdict.cause, Cause::Injected | Cause::SynSentBadAck | Cause::ProtocolViolation)
             })
             .map(|(p, _)| p)
