@@ -433,6 +433,16 @@ fn established_stepped_burst_mimicking_ttl_and_ip_id_is_injected() {
 }
 
 #[test]
+fn established_blind_rst_far_past_the_window_is_injected_even_mimicking_ttl_and_ip_id() {
+    // RFC 5961 §3.2 case 1: dropped. The client offered the server a window of at most 64 KiB
+    // (no window scale in these SYNs), so no RST of the server's own can sit 2^30 further.
+    let r = only(&with(established(), &[(50, s().rst().seq(5001 + (1 << 30)).ip_id(30003))]));
+    assert_eq!(r.cause, Cause::Injected, "{}", r.evidence);
+    assert!(r.evidence.contains("seq_beyond_window"), "{}", r.evidence);
+    assert_eq!(r.acceptability, Acceptability::OutOfWindow);
+}
+
+#[test]
 fn established_exact_rst_raced_by_the_servers_data_is_injected() {
     // An on-path injector answers the client's request with RST at RCV.NXT (TTL and IP ID
     // mimicked); the server's genuine reply then arrives at that very SEQ.

@@ -214,6 +214,21 @@ impl<'a> Facts<'a> {
         s.seen() && !zero_reply && seq > s.snd_max && (!r.has(DirBits::ACK) || seq > r.high_ack)
     }
 
+    /// `seq` lies past the right edge of the window the receiver offered, twice over (for a
+    /// window that shrank): a sender never sends beyond SND.UNA + SND.WND (RFC 9293 §3.8.6.2.1),
+    /// so neither does its own RST's SEQ, however much of its traffic the capture missed. Only
+    /// with the window scale known (RFC 7323 §2.2: both SYNs captured).
+    pub fn seq_beyond_window(&self, seq: SeqNumber) -> bool {
+        let (s, r) = (self.s(), self.r());
+        let syns = DirBits::SYN | DirBits::SYNACK;
+        if !s.has_any(syns) || !r.has_any(syns) || !r.has(DirBits::ACK) || !self.seq_beyond_sender(seq) {
+            return false;
+        }
+        let shift = if self.r_last().is_some_and(|m| m.flags.syn()) { 0 } else { self.before().wscale_of(self.receiver) };
+        let wnd = ((r.window as u64) << shift).min(1 << 30) as u32;
+        seq > r.high_ack + wnd.saturating_mul(2).max(2)
+    }
+
     /// The other RSTs of a burst this one belongs to: from the same sender, within
     /// [`BURST_NS`], nothing else from either side between them, each at another SEQ — counted
     /// only when the burst reaches a SEQ no stack would use ([`Facts::seq_beyond_sender`]):

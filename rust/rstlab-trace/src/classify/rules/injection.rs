@@ -13,7 +13,8 @@
 //!   the injected RST: one sequence space claimed twice);
 //! - a SEQ beyond all the sender sent and the receiver acknowledged (RFC 9293 §3.10.5 puts an
 //!   abort at SND.NXT, §3.10.7.1 a reply at SEG.ACK: blind and window-stepping forgers land
-//!   past both);
+//!   past both) — decisively past the receiver's offered window, where no sender can be
+//!   (§3.8.6.2.1);
 //! - several RSTs at stepped SEQs in one burst with nothing between (GFW / Sandvine shapes;
 //!   Zeek history `RR`).
 //!
@@ -105,8 +106,13 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             );
         }
     }
-    let beyond = f.seq_beyond_sender(rst.seq);
-    if beyond {
+    if f.seq_beyond_window(rst.seq) {
+        score += 3;
+        ev.push(
+            "seq_beyond_window",
+            format_args!("SEQ {} is past the window the receiver offered (ACK {}, window {}): no sender gets there (RFC 9293 §3.8.6.2.1)", rst.seq, r.high_ack, r.window),
+        );
+    } else if f.seq_beyond_sender(rst.seq) {
         score += 2;
         ev.push(
             "seq_beyond_sender",
