@@ -115,6 +115,10 @@ def page(info: CauseInfo, text: dict[str, Any], rows: list[dict[str, Any]],
         "",
         text["remedy"].strip(),
         "",
+    ]
+    if "detection" in text:
+        out += ["## How the classifier tells", "", text["detection"].strip(), ""]
+    out += [
         "## What the RFCs say",
         "",
     ]

@@ -7,12 +7,14 @@
 //! what was observed (wire, kernel, application) — never a constant.
 
 mod abort;
+mod after_reset;
 mod disconnect;
 mod fastopen;
 mod forged;
 mod halfduplex;
 mod halfopen;
 mod handshake;
+mod injection;
 mod middlebox;
 mod nat;
 mod paws;
@@ -241,6 +243,8 @@ fn catalogue() -> Vec<Scenario> {
     v.extend(reuseport::scenarios());
     v.extend(disconnect::scenarios());
     v.extend(paws::scenarios());
+    v.extend(after_reset::scenarios());
+    v.extend(injection::scenarios());
     v
 }
 

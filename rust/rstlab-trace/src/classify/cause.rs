@@ -144,20 +144,20 @@ causes! {
     AfterClose {
         id: "after_close",
         family: Close,
-        meaning: "an endpoint that had already sent its FIN resets when the peer sends more",
+        meaning: "an endpoint that had already sent its FIN resets when the peer sends more (its first RST; after it the endpoint holds no connection)",
         kernel: [
             "NO_SOCKET", "TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET", "TCP_ABORT_ON_LINGER", "TCP_STATE",
             "TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_MEMORY", "TCP_DISCONNECT_WITH_DATA",
             "MPTCP_RST_EUNSPEC", "MPTCP_RST_ERESOURCE", "MPTCP_RST_EPROHIBIT", "MPTCP_RST_EWQ2BIG", "MPTCP_RST_EBADPERF",
         ],
-        scenarios: ["data_after_close", "s7_finwait2_timeout", "finwait2_linger2_negative", "half_duplex_close_then_data", "data_then_half_duplex_close"],
+        scenarios: ["data_after_close", "s7_finwait2_timeout", "finwait2_linger2_negative", "half_duplex_close_then_data", "data_then_half_duplex_close", "reset_then_peer_sends"],
     },
     NoConnection {
         id: "no_connection",
         family: NoConnection,
-        meaning: "a reply RST to a mid-connection segment from a host that has no state for the connection and never closed it",
+        meaning: "a reply RST to a mid-connection segment from a host that has no state for the connection: it never closed it, or it already reset it",
         kernel: ["NO_SOCKET", "TCP_FLAGS"],
-        scenarios: ["s10_crash_reboot", "router_reject_midstream", "nat_state_lost"],
+        scenarios: ["s10_crash_reboot", "router_reject_midstream", "nat_state_lost", "reset_then_peer_sends", "inject_exact", "inject_burst", "inject_race"],
     },
     KeepaliveTimeout {
         id: "keepalive_timeout",
@@ -189,7 +189,10 @@ causes! {
         family: Injection,
         meaning: "not sent by the endpoint it claims to come from",
         kernel: [],
-        scenarios: ["forged_rst_exact", "forged_rst_in_window", "forged_rst_out_of_window", "router_reject_midstream", "rst_with_data"],
+        scenarios: [
+            "forged_rst_exact", "forged_rst_in_window", "forged_rst_out_of_window", "router_reject_midstream", "rst_with_data",
+            "inject_exact", "inject_in_window", "inject_out_of_window", "inject_burst", "inject_race",
+        ],
     },
     Unsolicited {
         id: "unsolicited",

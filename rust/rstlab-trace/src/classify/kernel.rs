@@ -40,6 +40,9 @@ pub struct KernelRstContext {
     /// The answered segment's ACK was unacceptable for the resetting endpoint's state
     /// (SYN-SENT or SYN-RECEIVED, RFC 9293 §3.10.7.3–4).
     pub trigger_ack_invalid: bool,
+    /// The resetting endpoint had already sent a RST of its own before the segment it answers
+    /// (it holds no connection since: RFC 9293 §3.10.5 ABORT).
+    pub sender_reset_before: bool,
 }
 
 /// The cause a `tcp:tcp_send_reset` event implies.
@@ -59,6 +62,9 @@ pub fn cause_for_kernel_reason(reason: &str, sk_state: &str, wire: &KernelRstCon
             TriggerKind::InitialSyn => Cause::Refused,
             TriggerKind::SynAck => Cause::ConnectAbandoned,
             TriggerKind::HandshakeAck if wire.responder_handshake_only => Cause::HandshakeAbort,
+            // A side that already reset answers with no socket, FIN or not: its after_close
+            // (if any) was that first RST.
+            _ if wire.sender_reset_before => Cause::NoConnection,
             _ => after_fin_or(Cause::NoConnection),
         },
         // tcp_rcv_synsent_state_process: SEG.ACK outside (SND.UNA, SND.NXT] in SYN-SENT.
@@ -134,6 +140,10 @@ mod tests {
         assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &ctx(TriggerKind::Segment)), Cause::NoConnection);
         let fin = KernelRstContext { sender_sent_fin: true, ..ctx(TriggerKind::Segment) };
         assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &fin), Cause::AfterClose);
+        // RFC 9293 §3.10.5: the side that reset deleted its TCB; what it answers later finds
+        // none, whether or not it had sent a FIN before.
+        let reset = KernelRstContext { sender_reset_before: true, ..fin };
+        assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &reset), Cause::NoConnection);
     }
 
     #[test]
@@ -237,11 +247,12 @@ mod tests {
     fn contexts() -> impl Iterator<Item = KernelRstContext> {
         use TriggerKind::*;
         [None, InitialSyn, SynAck, HandshakeAck, Segment].into_iter().flat_map(|trigger| {
-            (0..8u8).map(move |b| KernelRstContext {
+            (0..16u8).map(move |b| KernelRstContext {
                 trigger,
                 sender_sent_fin: b & 1 != 0,
                 responder_handshake_only: b & 2 != 0,
                 trigger_ack_invalid: b & 4 != 0,
+                sender_reset_before: b & 8 != 0,
             })
         })
     }

@@ -6,7 +6,7 @@
 //! common shape (`COMMON = true`), where the flags are compile-time constants and the SYN / FIN
 //! bookkeeping drops out. A test compares the two instantiations over random connections.
 
-use super::record::{ip_id_near, odd_flags, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, NO_FRAME, NO_RTT};
+use super::record::{ip_id_near, odd_flags, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS, NO_FRAME, NO_RTT};
 use crate::flow::Dir;
 use crate::wire::{Segment, TcpFlags, TcpOptions};
 
@@ -216,6 +216,11 @@ impl RstLog {
             if dir == rec.sender {
                 if seg.flags.rst() {
                     a.s_rsts += 1;
+                    let unbroken = a.s_nonrst == 0 && a.r_nonrst == 0 && a.r_new_syn.is_none();
+                    if unbroken && seg.seq != rec.rst.seq && seg.ts_ns.saturating_sub(rec.rst.ts_ns) <= BURST_NS {
+                        a.s_rst_run += 1;
+                        a.s_rst_next.get_or_insert(m);
+                    }
                 } else {
                     a.s_nonrst += 1;
                     a.s_first.get_or_insert(m);

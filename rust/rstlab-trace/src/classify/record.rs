@@ -316,11 +316,29 @@ pub struct After {
     pub r_rsts: u32,
     /// The receiver's SYN / SYN-ACK opening a new incarnation; nothing after it counts.
     pub r_new_syn: Option<MiniSeg>,
+    /// The sender's RSTs that followed this one within [`BURST_NS`] with nothing else from
+    /// either side between, each at another SEQ (a burst), and the first of them.
+    pub s_rst_run: u32,
+    pub s_rst_next: Option<MiniSeg>,
 }
 
+/// How close RSTs from one side must come to count as one burst.
+pub(crate) const BURST_NS: i64 = 1_000_000_000;
+
 /// Nothing after a RST.
-const NOTHING_AFTER: After =
-    After { seen: 0, s_first: None, s_nonrst: 0, s_rsts: 0, r_first: None, r_last: None, r_nonrst: 0, r_rsts: 0, r_new_syn: None };
+const NOTHING_AFTER: After = After {
+    seen: 0,
+    s_first: None,
+    s_nonrst: 0,
+    s_rsts: 0,
+    r_first: None,
+    r_last: None,
+    r_nonrst: 0,
+    r_rsts: 0,
+    r_new_syn: None,
+    s_rst_run: 0,
+    s_rst_next: None,
+};
 
 /// One RST with its context. Until a segment follows it, the connection's state just before it
 /// is the live one and nothing came after: both are kept only from then on (a port scan's

@@ -407,7 +407,77 @@ fn established_rst_burst_with_changing_seq_is_injected() {
         ],
     ));
     assert!(rows.iter().all(|r| r.cause == Cause::Injected), "{rows:#?}");
-    assert!(rows[2].evidence.contains("rst_burst: 2 earlier"), "{}", rows[2].evidence);
+    assert!(rows[2].evidence.contains("rst_burst: 2 other"), "{}", rows[2].evidence);
+}
+
+/// The server's packets in `established()` carry IP IDs 30001.. (feed's counter) and TTL 64:
+/// a forger mimicking it copies both.
+#[test]
+fn established_stepped_burst_mimicking_ttl_and_ip_id_is_injected() {
+    // GFW / Sandvine shape (Weaver et al. 2009): RST|ACK at RCV.NXT, RCV.NXT + win/2,
+    // RCV.NXT + win, nothing between, TTL and IP ID continuing the server's own.
+    let rows = run(&with(
+        established(),
+        &[
+            (50, s().rst().ack_flag().seq(5001).ack_field(1101).ip_id(30003)),
+            (50, s().rst().ack_flag().seq(5001 + 32_120).ack_field(1101).ip_id(30004)),
+            (50, s().rst().ack_flag().seq(5001 + 64_240).ack_field(1101).ip_id(30005)),
+        ],
+    ));
+    assert!(rows.iter().all(|r| r.cause == Cause::Injected), "{rows:#?}");
+    for r in &rows {
+        assert!(r.evidence.contains("rst_burst: 2 other"), "{}", r.evidence);
+        assert!(!r.evidence.contains("ttl_out_of_line") && !r.evidence.contains("ip_id_out_of_line"), "{}", r.evidence);
+    }
+    // The first sits at RCV.NXT (RFC 5961 §3.2: it resets); the others lie past SND.NXT.
+    assert_eq!(rows[0].acceptability, Acceptability::Exact);
+    assert!(rows[1].evidence.contains("seq_beyond_sender"), "{}", rows[1].evidence);
+}
+
+#[test]
+fn established_blind_rst_far_past_the_window_is_injected_even_mimicking_ttl_and_ip_id() {
+    // RFC 5961 §3.2 case 1: dropped. The client offered the server a window of at most 64 KiB
+    // (no window scale in these SYNs), so no RST of the server's own can sit 2^30 further.
+    let r = only(&with(established(), &[(50, s().rst().seq(5001 + (1 << 30)).ip_id(30003))]));
+    assert_eq!(r.cause, Cause::Injected, "{}", r.evidence);
+    assert!(r.evidence.contains("seq_beyond_window"), "{}", r.evidence);
+    assert_eq!(r.acceptability, Acceptability::OutOfWindow);
+}
+
+#[test]
+fn established_exact_rst_raced_by_the_servers_data_is_injected() {
+    // An on-path injector answers the client's request with RST at RCV.NXT (TTL and IP ID
+    // mimicked); the server's genuine reply then arrives at that very SEQ.
+    let rows = run(&with(
+        established(),
+        &[
+            (41, s().rst().seq(5001).ip_id(30003)),
+            (45, s().psh().seq(5001).ack(1101).payload(300)),
+            (46, stack_rst(c()).seq(1101)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::Injected, Cause::NoConnection], "{rows:#?}");
+    assert!(rows[0].evidence.contains("racing_reply: frame 7"), "{}", rows[0].evidence);
+    // The client's own reply to the genuine data (it holds no connection) is no forgery.
+    assert_eq!(rows[1].origin, Origin::EndpointStackReply);
+}
+
+#[test]
+fn established_replies_to_two_crossed_segments_are_not_a_burst() {
+    // The server lost the connection; two client segments with different ACKs reach it before
+    // it answers either: two replies <SEQ=SEG.ACK><CTL=RST> with different SEQs, back to back,
+    // both at SEQs the client acknowledged (RFC 9293 §3.10.7.1).
+    let rows = run(&with(
+        established(),
+        &[
+            (50, s().psh().seq(5001).ack(1101).payload(100)),
+            (60_000, c().psh().seq(1101).ack(5001).payload(10)),
+            (60_001, c().psh().seq(1111).ack(5101).payload(10)),
+            (60_002, stack_rst(s()).seq(5001)),
+            (60_002, stack_rst(s()).seq(5101)),
+        ],
+    ));
+    assert!(rows.iter().all(|r| r.cause != Cause::Injected), "{rows:#?}");
 }
 
 #[test]
@@ -471,6 +541,74 @@ fn fin_wait2_own_rst_after_fin_is_after_close() {
     assert_eq!(r.cause, Cause::AfterClose);
     assert_eq!(r.origin, Origin::EndpointActiveReset);
     assert_eq!(r.trigger, None);
+}
+
+#[test]
+fn fin_wait2_replies_after_own_rst_are_no_connection() {
+    // The server closed (FIN), then aborted (SO_LINGER 0: its first RST, after_close). The
+    // client never took that RST and sends data, then its FIN: RFC 9293 §3.10.5 deleted the
+    // server's TCB with its RST, so §3.10.7.1's CLOSED reply answers both (Linux NO_SOCKET).
+    let rows = run(&with(
+        established(),
+        &[
+            (50, s().fin().seq(5001).ack(1101)),
+            (60, c().seq(1101).ack(5002)),
+            (70, s().rst().ack_flag().seq(5002).ack_field(1101)),
+            (80, c().psh().seq(1101).ack(5002).payload(10)),
+            (81, stack_rst(s()).seq(5002)),
+            (90, c().fin().seq(1111).ack(5002)),
+            (91, stack_rst(s()).seq(5002)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::AfterClose, Cause::NoConnection, Cause::NoConnection], "{rows:#?}");
+    assert_eq!(rows.iter().map(|r| r.trigger).collect::<Vec<_>>(), [None, Some(9), Some(11)]);
+    // The client ignored the first RST (it never took it).
+    assert_eq!(rows[0].effect, Effect::Ignored);
+    for r in &rows[1..] {
+        assert_eq!(r.origin, Origin::EndpointStackReply);
+        assert!(r.evidence.contains("sender_reset_at: frame 8"), "{}", r.evidence);
+        assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &r.wire), Cause::NoConnection);
+    }
+    // The first RST came from a socket that had sent its FIN: Linux TCP_STATE (tcp_disconnect).
+    assert_eq!(cause_for_kernel_reason("TCP_STATE", "TCP_FIN_WAIT2", &rows[0].wire), Cause::AfterClose);
+}
+
+#[test]
+fn fin_wait_replies_to_segments_that_arrived_together_after_the_first_are_no_connection() {
+    // dhe.pcap: the peer's ACK, data and FIN reach the closed side back to back; it answers
+    // each (IP IDs 0x07a8, 0x07a9, 0x07aa: three packets). The first ends the connection
+    // (RFC 9293 §3.10.5), the next two come from a host without it.
+    let rows = run(&with(
+        handshake(),
+        &[
+            (30, s().fin().seq(5001).ack(1001)),
+            (31, c().seq(1001).ack(5002)),
+            (32, c().psh().seq(1001).ack(5002).payload(53)),
+            (33, c().fin().seq(1054).ack(5002)),
+            (100, stack_rst(s()).seq(5002).ip_id(0x07a8)),
+            (100, stack_rst(s()).seq(5002).ip_id(0x07a9)),
+            (101, stack_rst(s()).seq(5002).ip_id(0x07aa)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::AfterClose, Cause::NoConnection, Cause::NoConnection], "{rows:#?}");
+    assert!(rows[2].evidence.contains("sender_reset_at: frame 8"), "{}", rows[2].evidence);
+}
+
+#[test]
+fn fin_wait_rst_captured_twice_stays_after_close() {
+    // One RST seen twice (a capture on both ends of a bridge): the copy answers the same
+    // segment, which reached the sender before any RST of its own.
+    let rows = run(&with(
+        handshake(),
+        &[
+            (30, s().fin().seq(5001).ack(1001)),
+            (31, c().seq(1001).ack(5002)),
+            (40, c().fin().seq(1001).ack(5002)),
+            (50, stack_rst(s()).seq(5002)),
+            (50, stack_rst(s()).seq(5002)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::AfterClose, Cause::AfterClose], "{rows:#?}");
 }
 
 // ---------------------------------------------------------------------------------- timers

@@ -6,6 +6,9 @@
 //! (TCP_ABORT_ON_DATA), from TIME_WAIT (TCP_TIMEWAIT_SOCKET) and, once the orphan is gone,
 //! with no socket at all (NO_SOCKET) — all reply-shaped. A close with TCP_LINGER2 < 0 or an
 //! expiring FIN-WAIT-2 orphan resets on its own (TCP_ABORT_ON_LINGER, TCP_STATE).
+//!
+//! Only the side's first RST: a RST deletes the TCB (RFC 9293 §3.10.5), so what that side
+//! answers afterwards is a reply without a connection (`no_connection`, Linux NO_SOCKET).
 
 use super::facts::{carried, Facts};
 use crate::classify::record::DirBits;
@@ -15,6 +18,11 @@ use crate::classify::evidence::{owned, tpl};
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
     if !s.has(DirBits::FIN) {
+        return None;
+    }
+    // Only the first: once the sender has reset it holds no connection, and its replies to the
+    // peer's later segments are `no_connection` (rules/no_connection.rs).
+    if f.sender_reset_before_trigger().is_some() {
         return None;
     }
     let rst = f.rst();

@@ -2,9 +2,10 @@
 //! just before it, what came after, and the predicates several rules share (reply matching,
 //! TCP roles, TTL / IP ID baselines, acceptability, effect).
 
-use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg};
+use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS};
+use crate::seq::SeqNumber;
 use crate::classify::kernel::{KernelRstContext, TriggerKind};
-use crate::classify::{Acceptability, Effect, Evidence, Judgement, Phase};
+use crate::classify::{Acceptability, Cause, Effect, Evidence, Judgement, Phase};
 use crate::flow::Dir;
 use crate::wire::TcpOptions;
 use crate::classify::evidence::{hex, hex4, owned, plus, tpl, Ms, Owned, Tpl};
@@ -179,15 +180,83 @@ impl<'a> Facts<'a> {
     }
 
     /// The claimed sender's first non-RST segment after the RST, if it continues this
-    /// connection (a SYN with another ISN opens a new one).
+    /// connection (a SYN with another ISN opens a new one; a SEQ farther from the sender's
+    /// SND.NXT than the largest window, 2^30 (RFC 7323 §2.3), is not in its sequence space).
     pub fn sender_carries_on(&self) -> Option<MiniSeg> {
         let m = self.after().s_first?;
         let s = self.s();
         // A SYN of its own (not a retransmission of its earlier SYN) starts a new attempt; a
         // SYN-ACK answers the receiver's SYN and belongs to this one.
         let new_incarnation = m.flags.syn() && !m.flags.ack() && !(s.has(DirBits::SYN) && m.seq == s.isn);
-        (!new_incarnation).then_some(m)
+        let elsewhere = s.seen() && !m.flags.syn() && (m.seq - s.snd_max).abs() > 1 << 30;
+        (!new_incarnation && !elsewhere).then_some(m)
     }
+    /// The claimed sender's first segment after the RST carries data or a FIN starting exactly
+    /// at the RST's own SEQ: the RST said SND.NXT was there and ended the connection (RFC 9293
+    /// §3.10.5), yet new data follows from that very point — the genuine reply racing an
+    /// injected RST (Weaver et al. 2009). A copy of the sender's last segment before the RST
+    /// (a capture that saw it twice, or a retransmission) is not counted.
+    pub fn sender_races_rst(&self) -> Option<MiniSeg> {
+        let m = self.sender_carries_on()?;
+        let rst = self.rst();
+        let same_as_last = self.s_last().is_some_and(|l| l.seq == m.seq && l.len == m.len && l.flags == m.flags && l.ip_id == m.ip_id);
+        ((m.len > 0 || m.flags.fin()) && !m.flags.syn() && m.seq == rst.seq && !same_as_last).then_some(m)
+    }
+
+    /// `seq` lies beyond everything the claimed sender has sent and everything the receiver has
+    /// acknowledged: no stack puts its own RST there (RFC 9293 §3.10.5 uses SND.NXT, §3.10.7.1
+    /// SEG.ACK). A RST|ACK with SEQ 0 (the <SEQ=0> reply form) is not counted.
+    pub fn seq_beyond_sender(&self, seq: SeqNumber) -> bool {
+        let (s, r) = (self.s(), self.r());
+        let zero_reply = seq.0 == 0 && self.rst().flags.ack();
+        s.seen() && !zero_reply && seq > s.snd_max && (!r.has(DirBits::ACK) || seq > r.high_ack)
+    }
+
+    /// `seq` lies past the right edge of the window the receiver offered, twice over (for a
+    /// window that shrank): a sender never sends beyond SND.UNA + SND.WND (RFC 9293 §3.8.6.2.1),
+    /// so neither does its own RST's SEQ, however much of its traffic the capture missed. Only
+    /// with the window scale known (RFC 7323 §2.2: both SYNs captured).
+    pub fn seq_beyond_window(&self, seq: SeqNumber) -> bool {
+        let (s, r) = (self.s(), self.r());
+        let syns = DirBits::SYN | DirBits::SYNACK;
+        if !s.has_any(syns) || !r.has_any(syns) || !r.has(DirBits::ACK) || !self.seq_beyond_sender(seq) {
+            return false;
+        }
+        let shift = if self.r_last().is_some_and(|m| m.flags.syn()) { 0 } else { self.before().wscale_of(self.receiver) };
+        let wnd = ((r.window as u64) << shift).min(1 << 30) as u32;
+        seq > r.high_ack + wnd.saturating_mul(2).max(2)
+    }
+
+    /// The other RSTs of a burst this one belongs to: from the same sender, within
+    /// [`BURST_NS`], nothing else from either side between them, each at another SEQ — counted
+    /// only when the burst reaches a SEQ no stack would use ([`Facts::seq_beyond_sender`]):
+    /// replies to two segments that crossed carry SEG.ACKs the receiver sent, a burst stepping
+    /// through the window does not (Weaver et al. 2009; the GFW and Sandvine shapes).
+    pub fn rst_burst(&self) -> u32 {
+        let rst = self.rst();
+        let mut beyond = self.seq_beyond_sender(rst.seq);
+        let later_than_rst = |m: Option<MiniSeg>| m.is_none_or(|m| self.after_frame(&m) > rst.frame);
+        let mut n = 0;
+        for (p, _) in self.prior_from_sender() {
+            let a = p.after();
+            let unbroken = later_than_rst(a.s_first) && later_than_rst(a.r_first) && later_than_rst(a.r_new_syn);
+            if unbroken && p.rst.seq != rst.seq && rst.ts_ns.saturating_sub(p.rst.ts_ns) <= BURST_NS {
+                n += 1;
+                beyond |= self.seq_beyond_sender(p.rst.seq);
+            }
+        }
+        let a = self.after();
+        n += a.s_rst_run;
+        if let Some(m) = a.s_rst_next {
+            beyond |= self.seq_beyond_sender(m.seq);
+        }
+        if beyond {
+            n
+        } else {
+            0
+        }
+    }
+
     pub fn after_frame(&self, m: &MiniSeg) -> u64 {
         self.before.first_frame + m.frame_off as u64
     }
@@ -432,6 +501,33 @@ impl<'a> Facts<'a> {
         self.prior.iter().zip(self.prior_j.iter()).filter(move |(p, _)| p.sender == self.sender)
     }
 
+    /// The sender's own first RST before the segment this RST answers: the sender had already
+    /// dropped the connection when that segment reached it, so this RST is its stack's reply
+    /// without a connection. RFC 9293 §3.10.5 (ABORT): send the reset, "delete the TCB, enter
+    /// CLOSED state" (a reply RST to data after close ends the same way); §3.10.7.1 answers
+    /// what reaches CLOSED. Linux: `tcp_send_active_reset` or a reply RST is followed by
+    /// `tcp_done` (a TIME_WAIT socket that resets is descheduled, `inet_twsk_deschedule_put`),
+    /// so later segments find no socket (`tcp_v4_send_reset`, NO_SOCKET).
+    ///
+    /// Not RSTs called injected (not the sender's), nor SYN-SENT / SYN-RECEIVED replies that
+    /// leave the socket alive (RFC 9293 §3.10.7.3, `syn_sent_bad_ack`, `protocol_violation`).
+    /// The earlier RST counts when the segment answered was captured after it, or when the two
+    /// RSTs are different packets (other non-zero IPv4 IDs): segments that reached the sender
+    /// back to back are answered in turn, the first reply ending the connection. Two identical
+    /// RSTs answering the same segment may be one packet captured twice: not counted.
+    pub fn sender_reset_before_trigger(&self) -> Option<&RstRecord> {
+        let t = self.trigger?;
+        let id = self.rst().ip_id.filter(|&i| i != 0);
+        self.prior_from_sender()
+            .filter(|(p, j)| {
+                let other_packet = id.is_some_and(|i| p.rst.ip_id.is_some_and(|q| q != 0 && q != i));
+                (p.rst.frame < t.frame || other_packet)
+                    && !matches!(j.verdict.cause, Cause::Injected | Cause::SynSentBadAck | Cause::ProtocolViolation)
+            })
+            .map(|(p, _)| p)
+            .next()
+    }
+
     /// The wire facts the kernel-reason mapping needs.
     pub fn kernel_context(&self) -> KernelRstContext {
         let s = self.s();
@@ -451,6 +547,7 @@ impl<'a> Facts<'a> {
             sender_sent_fin: s.has(DirBits::FIN),
             responder_handshake_only: self.sender_is_opener() == Some(false) && self.responder_handshake_only(),
             trigger_ack_invalid,
+            sender_reset_before: self.sender_reset_before_trigger().is_some(),
         }
     }
 }

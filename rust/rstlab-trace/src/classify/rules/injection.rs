@@ -8,10 +8,18 @@
 //! - the IPv4 ID is out of line with the sender's counter, or copies the packet reacted to;
 //! - reserved bits set, or an ACK no stack would send (the peer's ISS itself, data never sent,
 //!   behind the sender's own earlier ACK);
-//! - the claimed sender carries on with the connection after "its" RST;
-//! - several RSTs with changing SEQ that answer nothing (Zeek history `RR`).
+//! - the claimed sender carries on with the connection after "its" RST — decisively when its
+//!   next segment carries data or FIN starting at the RST's own SEQ (the genuine reply racing
+//!   the injected RST: one sequence space claimed twice);
+//! - a SEQ beyond all the sender sent and the receiver acknowledged (RFC 9293 §3.10.5 puts an
+//!   abort at SND.NXT, §3.10.7.1 a reply at SEG.ACK: blind and window-stepping forgers land
+//!   past both) — decisively past the receiver's offered window, where no sender can be
+//!   (§3.8.6.2.1);
+//! - several RSTs at stepped SEQs in one burst with nothing between (GFW / Sandvine shapes;
+//!   Zeek history `RR`).
 //!
-//! Each indicator adds points; three or more make the verdict.
+//! Each indicator adds points; three or more make the verdict. None reads a constant of one
+//! stack (TTL 64, IP ID 0): each compares the RST with the claimed sender's own flow.
 
 use super::facts::{ttl_range, Facts};
 use crate::classify::record::DirBits;
@@ -19,8 +27,6 @@ use crate::classify::{Cause, Evidence, Origin, Verdict};
 use crate::classify::evidence::{hex, hex4, owned, plus, tpl, Owned};
 
 const THRESHOLD: u32 = 3;
-/// Window for a burst of RSTs from one side.
-const BURST_NS: i64 = 1_000_000_000;
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let rst = f.rst();
@@ -68,7 +74,13 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             ev.push("odd_ack", tpl!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack));
         }
     }
-    if let Some(m) = f.sender_carries_on() {
+    if let Some(m) = f.sender_races_rst() {
+        score += 3;
+        ev.push(
+            "racing_reply",
+            tpl!("frame {} ({}, SEQ {}, {} bytes) from the claimed sender after its RST at SEQ {}: the same sequence space claimed twice", f.after_frame(&m), m.flags, m.seq, m.len, rst.seq),
+        );
+    } else if let Some(m) = f.sender_carries_on() {
         // A stack that answered a bad SYN-ACK (or a bad handshake ACK) keeps retrying its own
         // SYN / SYN-ACK: that continuation is expected.
         let pts = match (f.trigger.is_some(), m.flags.syn()) {
@@ -84,15 +96,26 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             );
         }
     }
-    if f.trigger.is_none() {
-        let changing = f
-            .prior_from_sender()
-            .filter(|(p, j)| j.trigger.is_none() && rst.ts_ns.saturating_sub(p.rst.ts_ns) <= BURST_NS && p.rst.seq != rst.seq)
-            .count();
-        if changing > 0 {
-            score += 1;
-            ev.push("rst_burst", tpl!("{} earlier RST(s) from the sender with another SEQ within 1 s (Zeek history RR)", changing));
-        }
+    if f.seq_beyond_window(rst.seq) {
+        score += 3;
+        ev.push(
+            "seq_beyond_window",
+            tpl!("SEQ {} is past the window the receiver offered (ACK {}, window {}): no sender gets there (RFC 9293 §3.8.6.2.1)", rst.seq, r.high_ack, r.window),
+        );
+    } else if f.seq_beyond_sender(rst.seq) {
+        score += 2;
+        ev.push(
+            "seq_beyond_sender",
+            tpl!("SEQ {} is past all the claimed sender sent (SND.NXT {}) and the receiver acknowledged", rst.seq, s.snd_max),
+        );
+    }
+    let burst = f.rst_burst();
+    if burst > 0 {
+        score += if burst >= 2 { 3 } else { 2 };
+        ev.push(
+            "rst_burst",
+            tpl!("{} other RST(s) from the sender at other SEQs within 1 s with nothing between, stepping past its SND.NXT (Zeek history RR)", burst),
+        );
     }
     if score < THRESHOLD {
         return None;
