@@ -215,11 +215,47 @@ macro_rules! tpl {
 pub(crate) use tpl;
 
 /// One piece of evidence's shape: an item's name, fixed text, or where a value goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Two pieces are the same when they are the same text in the program (address and length):
+/// a shape is recognised without reading its text, and the same words written twice in the
+/// rules are two pieces that render alike.
+#[derive(Clone, Copy, Debug)]
 pub enum Part {
     Item(&'static str),
     Lit(&'static str),
     Val(Kind),
+}
+
+impl Part {
+    /// `h` with this piece folded in (FxHash's step on the piece's identity).
+    #[inline]
+    fn mix(&self, h: u64) -> u64 {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let (t, a, b) = self.key();
+        let x = (a as u64).wrapping_mul(31).wrapping_add(b as u64).wrapping_mul(4).wrapping_add(t as u64);
+        (h.rotate_left(26) ^ x).wrapping_mul(K)
+    }
+    fn key(&self) -> (u8, usize, usize) {
+        match *self {
+            Part::Item(s) => (0, s.as_ptr() as usize, s.len()),
+            Part::Lit(s) => (1, s.as_ptr() as usize, s.len()),
+            Part::Val(k) => (2, k as usize, 0),
+        }
+    }
+}
+
+impl PartialEq for Part {
+    fn eq(&self, other: &Part) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Part {}
+
+impl std::hash::Hash for Part {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key().hash(h);
+    }
 }
 
 /// Named predicates with their values, kept as their shape ([`Part`]s) and numbers; rendered
@@ -228,6 +264,8 @@ pub enum Part {
 pub struct Evidence {
     parts: Vec<Part>,
     values: Vec<u64>,
+    /// A hash of `parts`, kept as they are added (an [`EvidenceStore`] finds the shape by it).
+    hash: u64,
 }
 
 impl Evidence {
@@ -236,11 +274,11 @@ impl Evidence {
     }
     /// Room for `parts` pieces and `values` numbers before anything is reallocated.
     pub fn with_capacity(parts: usize, values: usize) -> Self {
-        Evidence { parts: Vec::with_capacity(parts), values: Vec::with_capacity(values) }
+        Evidence { parts: Vec::with_capacity(parts), values: Vec::with_capacity(values), hash: 0 }
     }
     /// Appends `name: value`.
     pub fn push<'a>(&mut self, name: &'static str, value: impl Into<Tpl<'a>>) {
-        self.parts.push(Part::Item(name));
+        self.part(Part::Item(name));
         self.put(&value.into());
     }
     /// Appends `value` to the last item's value.
@@ -251,20 +289,21 @@ impl Evidence {
     fn put(&mut self, t: &Tpl<'_>) {
         if t.verbatim {
             if !t.fmt.is_empty() {
-                self.parts.push(Part::Lit(t.fmt));
+                self.part(Part::Lit(t.fmt));
             }
             return;
         }
         let (fmt, b) = (t.fmt, t.fmt.as_bytes());
         let mut args = t.args.iter();
         let (mut start, mut i) = (0, 0);
-        while i < b.len() {
+        while let Some(at) = memchr::memchr2(b'{', b'}', &b[i..]) {
+            i += at;
             match (b[i], b.get(i + 1)) {
                 (b'{', Some(b'}')) => {
                     self.lit(&fmt[start..i]);
                     match args.next() {
                         Some(&Arg::Val(k, v)) => {
-                            self.parts.push(Part::Val(k));
+                            self.part(Part::Val(k));
                             self.values.push(v);
                         }
                         Some(&Arg::Str(s)) => self.lit(s),
@@ -290,12 +329,17 @@ impl Evidence {
     #[inline]
     fn lit(&mut self, s: &'static str) {
         if !s.is_empty() {
-            self.parts.push(Part::Lit(s));
+            self.part(Part::Lit(s));
         }
+    }
+    #[inline]
+    fn part(&mut self, p: Part) {
+        self.hash = p.mix(self.hash);
+        self.parts.push(p);
     }
     /// Appends all of `other`'s items after this one's.
     pub fn extend(&mut self, other: Evidence) {
-        self.parts.extend(other.parts);
+        other.parts.iter().for_each(|&p| self.part(p));
         self.values.extend(other.values);
     }
     /// The rendered value of the first item called `name`.
@@ -330,7 +374,8 @@ impl Evidence {
     /// Evidence of shape `parts` with `values` (as an [`EvidenceStore`] keeps it).
     pub fn restore(&mut self, parts: &[Part], values: &[u64]) {
         self.parts.clear();
-        self.parts.extend_from_slice(parts);
+        self.hash = 0;
+        parts.iter().for_each(|&p| self.part(p));
         self.values.clear();
         self.values.extend_from_slice(values);
     }
@@ -392,32 +437,42 @@ pub struct EvidenceStore {
     shapes: Vec<Box<[Part]>>,
     /// Per shape: how many values it takes.
     arity: Vec<u32>,
-    ids: FxHashMap<Box<[Part]>, u32>,
+    /// Shapes by the hash of their pieces; one whose hash another shape already holds is in
+    /// `collided`.
+    ids: FxHashMap<u64, u32>,
+    collided: Vec<u32>,
     values: Vec<u64>,
 }
 
 impl EvidenceStore {
     /// Keeps `e`; returns where.
     pub fn add(&mut self, e: &Evidence) -> EvidenceRef {
-        let template = self.shape_id(&e.parts);
+        let template = self.shape_id(&e.parts, e.hash);
         let at = self.values.len() as u32;
         self.values.extend_from_slice(&e.values);
         EvidenceRef { template, at }
     }
-    fn shape_id(&mut self, parts: &[Part]) -> u32 {
-        if let Some(&id) = self.ids.get(parts) {
-            return id;
-        }
+    fn shape_id(&mut self, parts: &[Part], hash: u64) -> u32 {
         let id = self.shapes.len() as u32;
-        let shape: Box<[Part]> = parts.into();
-        self.arity.push(shape.iter().filter(|p| matches!(p, Part::Val(_))).count() as u32);
-        self.shapes.push(shape.clone());
-        self.ids.insert(shape, id);
+        match self.ids.get(&hash) {
+            Some(&held) if *self.shapes[held as usize] == *parts => return held,
+            Some(_) => {
+                if let Some(&c) = self.collided.iter().find(|&&c| *self.shapes[c as usize] == *parts) {
+                    return c;
+                }
+                self.collided.push(id);
+            }
+            None => {
+                self.ids.insert(hash, id);
+            }
+        }
+        self.arity.push(parts.iter().filter(|p| matches!(p, Part::Val(_))).count() as u32);
+        self.shapes.push(parts.into());
         id
     }
     /// Moves `other`'s evidence in; `f` then maps each of `other`'s references to its new one.
     pub fn absorb(&mut self, other: EvidenceStore) -> impl Fn(EvidenceRef) -> EvidenceRef {
-        let remap: Vec<u32> = other.shapes.iter().map(|s| self.shape_id(s)).collect();
+        let remap: Vec<u32> = other.shapes.iter().map(|s| self.shape_id(s, s.iter().fold(0, |h, p| p.mix(h)))).collect();
         let shift = self.values.len() as u32;
         self.values.extend(other.values);
         move |r| EvidenceRef { template: remap[r.template as usize], at: r.at + shift }

@@ -8,6 +8,7 @@
 
 use super::record::{ip_id_near, odd_flags, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS, NO_FRAME, NO_RTT};
 use crate::flow::Dir;
+use thin_vec::ThinVec;
 use crate::wire::{Segment, TcpFlags, TcpOptions};
 
 /// Segments observed after a RST before its record stops watching.
@@ -185,15 +186,23 @@ fn lower_rtt(rtt_us: u32, t0: i64, t1: i64) -> u32 {
     rtt_us.min((ns / 1000).min(NO_RTT as u64 - 1) as u32)
 }
 
-/// A connection's RSTs, each with the connection just before it and what followed it.
+/// A connection's RSTs, each with the connection just before it and what followed it: one
+/// pointer in the connection's state, and one allocation (its length in it) once a RST comes.
 #[derive(Debug, Default)]
 pub(crate) struct RstLog {
-    pub(crate) records: Vec<RstRecord>,
-    /// Records before this index have seen enough of what followed them.
-    open_from: usize,
+    pub(crate) records: ThinVec<RstRecord>,
 }
 
 impl RstLog {
+    /// The log, if it holds a RST.
+    #[inline]
+    pub(crate) fn any(&self) -> Option<&RstLog> {
+        (!self.records.is_empty()).then_some(self)
+    }
+    #[inline]
+    pub(crate) fn any_mut(&mut self) -> Option<&mut RstLog> {
+        (!self.records.is_empty()).then_some(self)
+    }
     /// Adds a RST from `sender`, with `before` the connection just before it.
     pub(crate) fn push(&mut self, sender: Dir, seg: &Segment) {
         // Most connections reset once: room for exactly one record (a few hundred bytes), not
@@ -208,7 +217,10 @@ impl RstLog {
     /// records still watching (at most [`AFTER_LIMIT`] segments each).
     pub(crate) fn observe(&mut self, core: &Core, dir: Dir, seg: &Segment) {
         let m = MiniSeg::of(seg, core.off(seg.frame));
-        for rec in &mut self.records[self.open_from..] {
+        // Records that have seen enough of what followed them are a prefix (each counts the
+        // segments after it, the earliest the most): found by bisection, however many RSTs.
+        let open = self.records.partition_point(|r| r.after().seen >= AFTER_LIMIT);
+        for rec in &mut self.records[open..] {
             // A segment follows: `core`, about to take it, is still the state before the RST.
             let before = &**rec.before.get_or_insert_with(|| Box::new(*core));
             let a = &mut **rec.after.get_or_insert_with(Default::default);
@@ -242,9 +254,6 @@ impl RstLog {
                     a.r_last = Some(m);
                 }
             }
-        }
-        while self.open_from < self.records.len() && self.records[self.open_from].after().seen >= AFTER_LIMIT {
-            self.open_from += 1;
         }
     }
 }

@@ -911,14 +911,21 @@ fn evidence_is_one_text_with_named_values() {
 
     // Kept in a store: one shape for evidence that differs only in its numbers, and the same
     // text back; the template with Python's `str.format` syntax gives it too.
+    // (Shapes are told apart by where their text is in the program: the same code builds both.)
+    let build = |seq: u32, id: u16, d: i64, n: u64| {
+        let mut e = Evidence::new();
+        e.push("a", tpl!("SEQ {}", seq));
+        e.push("b", "x; y {verbatim}");
+        let nested = owned!("{} and {}", hex4(id), plus(d));
+        e.push("c", tpl!("{{{}}} {} {}", n, &nested, "static"));
+        e.push("a", "again");
+        e
+    };
+    let e = build(5, 0x2a, -3, 3);
+    assert_eq!(e.to_string(), text);
     let mut store = EvidenceStore::default();
     let r1 = store.add(&e);
-    let mut e2 = Evidence::new();
-    e2.push("a", tpl!("SEQ {}", 6u32));
-    e2.push("b", "x; y {verbatim}");
-    let nested2 = owned!("{} and {}", hex4(0xffff), plus(4));
-    e2.push("c", tpl!("{{{}}} {} {}", 9u64, &nested2, "static"));
-    e2.push("a", "again");
+    let e2 = build(6, 0xffff, 4, 9);
     let r2 = store.add(&e2);
     assert_eq!(store.templates(), 1);
     assert_eq!(r1.template, r2.template);

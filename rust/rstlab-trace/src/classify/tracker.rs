@@ -23,15 +23,15 @@ pub struct ConnMeta {
 /// One per connection. Feed every segment in capture order with [`on_segment`]; at the end call
 /// [`finish`] to emit one row per RST.
 ///
-/// Size: 168 bytes until the first RST (asserted by a test); RSTs go to a lazily boxed log, a
-/// few hundred bytes each.
+/// Size: 168 bytes (asserted by a test); RSTs go to a log allocated with the first of them, some
+/// hundred bytes each.
 ///
 /// [`on_segment`]: ResetTracker::on_segment
 /// [`finish`]: ResetTracker::finish
 #[derive(Debug)]
 pub struct ResetTracker {
     core: Core,
-    log: Option<Box<RstLog>>,
+    log: RstLog,
 }
 
 impl Default for ResetTracker {
@@ -42,7 +42,7 @@ impl Default for ResetTracker {
 
 impl ResetTracker {
     pub fn new() -> Self {
-        ResetTracker { core: Core::new(), log: None }
+        ResetTracker { core: Core::new(), log: RstLog::default() }
     }
 
     /// Feed one segment; `dir` is relative to the connection's first captured packet.
@@ -60,7 +60,7 @@ impl ResetTracker {
     fn on_segment_in<const I: usize>(&mut self, seg: &Segment) {
         let dir = if I == 0 { Dir::Fwd } else { Dir::Rev };
         if self.core.is_common_in::<I>(seg) {
-            if let Some(log) = self.log.as_deref_mut() {
+            if let Some(log) = self.log.any_mut() {
                 log.observe(&self.core, dir, seg);
             }
             self.core.update_in::<I, true>(seg);
@@ -73,13 +73,13 @@ impl ResetTracker {
     /// first segment, SYN / FIN / RST, segments without ACK.
     #[inline(never)]
     fn on_other_segment(&mut self, dir: Dir, seg: &Segment) {
-        match self.log.as_deref_mut() {
+        match self.log.any_mut() {
             Some(log) => log.observe(&self.core, dir, seg),
             None if !self.core.dirs[0].seen() && !self.core.dirs[1].seen() => self.core.first_frame = seg.frame,
             None => {}
         }
         if seg.flags.rst() {
-            self.log.get_or_insert_with(Default::default).push(dir, seg);
+            self.log.push(dir, seg);
             return;
         }
         self.core.update(dir, seg);
@@ -93,7 +93,7 @@ impl ResetTracker {
     /// [`finish`](Self::finish) and [`end_reason`](Self::end_reason) at once (the RSTs are
     /// judged once, not twice).
     pub fn finish_with_end_reason(self, conn: &ConnMeta, out: &mut ResetRows) -> &'static str {
-        let Some(log) = self.log else { return self.core.end_without_rst() };
+        let Some(log) = self.log.any() else { return self.core.end_without_rst() };
         let judgements = judge_all(&log.records, &self.core);
         let reason = Self::end_reason_of(&judgements, &self.core);
         for (rec, j) in log.records.iter().zip(judgements) {
@@ -105,19 +105,19 @@ impl ResetTracker {
 
     /// RSTs recorded so far.
     pub fn rsts(&self) -> usize {
-        self.log.as_ref().map_or(0, |l| l.records.len())
+        self.log.records.len()
     }
 
     /// Capture time of the `i`-th RST recorded (0-based).
     pub fn rst_ts(&self, i: usize) -> Option<i64> {
-        self.log.as_ref()?.records.get(i).map(|r| r.rst.ts_ns)
+        self.log.records.get(i).map(|r| r.rst.ts_ns)
     }
 
     /// Rows for the RSTs recorded from the `from`-th on, judged with what the connection has
     /// shown so far (an incremental reader's early answer; [`finish`](Self::finish) judges with
     /// the whole connection).
     pub fn rows_from(&self, from: usize, conn: &ConnMeta, out: &mut ResetRows) {
-        let Some(log) = self.log.as_deref() else { return };
+        let Some(log) = self.log.any() else { return };
         if from >= log.records.len() {
             return;
         }
@@ -128,7 +128,7 @@ impl ResetTracker {
     /// [`finish_with_end_reason`](Self::finish_with_end_reason) for the RSTs from the `from`-th
     /// on (the earlier ones were already emitted by [`rows_from`](Self::rows_from)).
     pub fn finish_from(self, from: usize, conn: &ConnMeta, out: &mut ResetRows) -> &'static str {
-        let Some(log) = self.log else { return self.core.end_without_rst() };
+        let Some(log) = self.log.any() else { return self.core.end_without_rst() };
         let judgements = judge_all(&log.records, &self.core);
         let reason = Self::end_reason_of(&judgements, &self.core);
         Self::push_rows(&log.records, judgements, from, conn, out);
@@ -145,7 +145,7 @@ impl ResetTracker {
     /// How the connection ended: `"rst:<cause>"` (the first RST that ended it), `"fin"` (both
     /// sides sent FIN), `"half_closed"` (one side did), or `"open"`.
     pub fn end_reason(&self) -> &'static str {
-        match &self.log {
+        match self.log.any() {
             Some(log) => Self::end_reason_of(&judge_all(&log.records, &self.core), &self.core),
             None => self.core.end_without_rst(),
         }
@@ -160,7 +160,7 @@ impl ResetTracker {
 
     /// Verdicts for this connection's RSTs so far (for callers that want structs, not rows).
     pub fn judgements(&self) -> Vec<Judgement> {
-        self.log.as_ref().map(|l| judge_all(&l.records, &self.core)).unwrap_or_default()
+        self.log.any().map(|l| judge_all(&l.records, &self.core)).unwrap_or_default()
     }
 
     /// The causes of this connection's RSTs so far.
