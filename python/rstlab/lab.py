@@ -22,7 +22,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, TypeVar, cast
 
 from . import _rstlab
 from ._rstlab import Sock
@@ -345,34 +345,9 @@ def generate(count: int, seed: int = 0, *, workers: int | None = None,
     progs = _rstlab.draw_programs(seed, count)
     if progs:
         _check_in_process()
-    results: dict[int, Run | RstlabError] = {}
-    done = 0
-
-    def one(text: str) -> Run:
-        return Run(_rstlab.run_program(text), json.loads(text))
-
-    with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
-        futs = {pool.submit(one, t): i for i, t in enumerate(progs)}
-        try:
-            for f in as_completed(futs):
-                i = futs[f]
-                try:
-                    results[i] = f.result()
-                except RstlabError as e:
-                    results[i] = e
-                done += 1
-                if callable(progress):
-                    progress(done, len(progs), f"gen-{seed}-{i}")
-                elif progress and sys.stderr.isatty():
-                    sys.stderr.write(f"\rgenerate [{'#' * int(30 * done / len(progs)):<30}] {done}/{len(progs)}")
-                    sys.stderr.flush()
-        except KeyboardInterrupt:
-            for f in futs:
-                f.cancel()
-            raise
-    if progress is True and sys.stderr.isatty():
-        sys.stderr.write("\n")
-    runs = [results[i] for i in range(len(progs))]
+    runs = _in_parallel(progs, lambda text: Run(_rstlab.run_program(text), json.loads(text)),
+                        workers or os.cpu_count() or 1, progress, "generate",
+                        lambda i: f"gen-{seed}-{i}")
     if out is not None:
         write_corpus(out, [r for r in runs if isinstance(r, Run)])
     return runs
@@ -415,21 +390,23 @@ def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None 
     if jobs:
         # Every run needs the same namespaces: without them, raise once before starting any.
         _rstlab.check_privileges(jobs[0][0])
+    return _in_parallel(jobs, lambda job: run(job[0], job[1], keep_dir=keep_dir), parallel, progress,
+                        "lab", lambda i: f"{jobs[i][0]} v{jobs[i][1]}")
+
+
+_Job = TypeVar("_Job")
+
+
+def _in_parallel(jobs: list[_Job], one: Callable[[_Job], Run], workers: int,
+                 progress: bool | Callable[[int, int, str], object], what: str,
+                 label: Callable[[int], str]) -> list[Run | RstlabError]:
+    """Runs ``one(job)`` for every job, ``workers`` at a time (each run has its own
+    namespaces); the runs in job order, a failed one as its exception. ``progress`` is told of
+    each finished run (a callable gets ``(done, total, label)``; ``True`` draws a bar on a
+    terminal). Ctrl-C stops starting new runs."""
     results: dict[int, Run | RstlabError] = {}
     done = 0
-
-    def tick(label: str) -> None:
-        if callable(progress):
-            progress(done, len(jobs), label)
-        elif progress and sys.stderr.isatty():
-            bar = "#" * int(30 * done / max(len(jobs), 1))
-            sys.stderr.write(f"\rlab [{bar:<30}] {done}/{len(jobs)} {label[:30]:<30}")
-            sys.stderr.flush()
-
-    def one(job: tuple[str, int]) -> Run:
-        return run(job[0], job[1], keep_dir=keep_dir)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futs = {pool.submit(one, j): i for i, j in enumerate(jobs)}
         try:
             for f in as_completed(futs):
@@ -439,7 +416,12 @@ def run_all(*, ip_versions: Iterable[int] = (4, 6), names: Iterable[str] | None 
                 except RstlabError as e:
                     results[i] = e
                 done += 1
-                tick(f"{jobs[i][0]} v{jobs[i][1]}")
+                if callable(progress):
+                    progress(done, len(jobs), label(i))
+                elif progress and sys.stderr.isatty():
+                    bar = "#" * int(30 * done / max(len(jobs), 1))
+                    sys.stderr.write(f"\r{what} [{bar:<30}] {done}/{len(jobs)} {label(i)[:30]:<30}")
+                    sys.stderr.flush()
         except KeyboardInterrupt:
             for f in futs:
                 f.cancel()
