@@ -426,7 +426,7 @@ impl<'p> Pass<'p> {
     fn finish(self, read: ReadStats, error: Option<TraceError>) -> Analysis {
         let (collector, out) = self.into_parts();
         let Output { counts, segments, keep_rows, decode, index, .. } = out;
-        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, decode, index, read, error)
+        build(collector.conns, collector.zeek_rows, segments, collector.resets, counts, keep_rows, 1, decode, index, read, error)
     }
 }
 
@@ -436,9 +436,10 @@ fn build(
     conns: ConnRows,
     mut zeek: Vec<ZeekRow>,
     segments: SegmentRows,
-    mut resets: ResetRows,
+    resets: ResetRows,
     counts: FrameCounts,
     keep_rows: bool,
+    threads: usize,
     decode: DecodeOptions,
     index: FrameIndex,
     read: ReadStats,
@@ -446,7 +447,6 @@ fn build(
 ) -> Analysis {
     // Stable: a stream's Zeek connections stay in time order.
     zeek.sort_by_key(|z| z.conn_id);
-    resets.sort_by_frame();
     let error = error.or_else(|| {
         // A file with frames but none on a link type we understand cannot be analysed.
         match read.unsupported_linktypes.first() {
@@ -457,7 +457,7 @@ fn build(
         }
     });
     let notes = notes(&read, decode.skip_link_bytes);
-    Analysis { tables: Tables::build(conns, zeek, segments, resets, keep_rows), index, counts, read, error, notes }
+    Analysis { tables: Tables::build_on(threads, conns, zeek, segments, resets, keep_rows), index, counts, read, error, notes }
 }
 
 /// The pass with every finished connection handed to `stream` as it finishes (the tables it

@@ -211,7 +211,7 @@ fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: D
         let share = shares.into_iter().next().expect("one share");
         counts.peak_alive += share.peak_alive;
         let c = share.collector;
-        return build(c.conns, c.zeek_rows, SegmentRows::default(), c.resets, counts, keep_rows, decode, index, read, error);
+        return build(c.conns, c.zeek_rows, SegmentRows::default(), c.resets, counts, keep_rows, 2, decode, index, read, error);
     }
     // Global ids: a merge of the workers' opening frames (each list ascends; frames are unique).
     let mut global: Vec<Vec<u64>> = shares.iter().map(|s| vec![0; s.collector.opened_at.as_ref().map_or(0, Vec::len)]).collect();
@@ -244,5 +244,5 @@ fn merge(shares: Vec<Share>, mut counts: FrameCounts, keep_rows: bool, decode: D
         r.renumber_conns(|local| ids[local as usize]);
         resets.append(&mut r);
     }
-    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, decode, index, read, error)
+    build(conns, zeek, SegmentRows::default(), resets, counts, keep_rows, 2, decode, index, read, error)
 }

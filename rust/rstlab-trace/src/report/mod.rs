@@ -202,14 +202,37 @@ pub struct Tables {
 
 impl Tables {
     /// `conns`: the finished connections at their `conn_id` (every id has one); `zeek`: the
-    /// parts of the streams Zeek splits, sorted by `conn_id`, each stream's in time order.
+    /// parts of the streams Zeek splits, sorted by `conn_id`, each stream's in time order;
+    /// `resets` in any order (put in capture order here).
     pub fn build(conns: ConnRows, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows, keep_rows: bool) -> Tables {
-        let segments = segments_batch(&conns, &segs);
-        drop(segs);
-        let connections = connections_batch(conns);
+        Self::build_on(1, conns, zeek, segs, resets, keep_rows)
+    }
+
+    /// [`Tables::build`] on `threads` threads: with two or more, the resets table is built
+    /// beside the connections and segments tables (a scan's million RSTs and connections are
+    /// each a fifth of its whole pass).
+    pub fn build_on(threads: usize, conns: ConnRows, zeek: Vec<ZeekRow>, segs: SegmentRows, resets: crate::classify::ResetRows, keep_rows: bool) -> Tables {
+        let resets_table = move || {
+            let mut resets = resets;
+            resets.sort_by_frame();
+            let rows = if keep_rows { resets.rows() } else { Vec::new() };
+            (resets.into_record_batch(), rows)
+        };
+        let conn_tables = move || {
+            let segments = segments_batch(&conns, &segs);
+            drop(segs);
+            (connections_batch(conns), segments)
+        };
+        let ((connections, segments), (resets, reset_rows)) = if threads >= 2 {
+            std::thread::scope(|s| {
+                let r = s.spawn(resets_table);
+                let c = conn_tables();
+                (c, r.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            })
+        } else {
+            (conn_tables(), resets_table())
+        };
         let zeek_conns = ZeekTable { connections: connections.clone(), split: zeek, batch: OnceLock::new() };
-        let reset_rows = if keep_rows { resets.rows() } else { Vec::new() };
-        let resets = resets.into_record_batch();
         Tables { connections, segments, zeek_conns, resets, reset_rows }
     }
 
