@@ -27,7 +27,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import _rstlab
-from .table import rfc3339, time_ns
+from .table import readable, rfc3339, time_ns
 
 if TYPE_CHECKING:
     from .rows import WatchRow
@@ -42,7 +42,8 @@ EXTRA_COLUMNS = ("src", "sport", "dst", "dport", "history", "conn_state", "judge
 def _rows(table: Any, extras: list[dict[str, Any]]) -> list[WatchRow]:
     import pyarrow as pa
 
-    rows: list[WatchRow] = pa.table(table).to_pylist()
+    # Rows show a RST's evidence rendered (the batch keeps it as template and values).
+    rows: list[WatchRow] = readable(pa.table(table)).to_pylist()
     for r, e in zip(rows, extras):
         r.update(e)  # type: ignore[typeddict-item]
     return rows
