@@ -367,10 +367,6 @@ impl Evidence {
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }
-    /// The rendered text, `name: value; name: value`.
-    pub fn text(&self) -> String {
-        self.to_string()
-    }
     /// Evidence of shape `parts` with `values` (as an [`EvidenceStore`] keeps it).
     pub fn restore(&mut self, parts: &[Part], values: &[u64]) {
         self.parts.clear();
@@ -536,10 +532,6 @@ impl EvidenceStore {
             _ => None,
         });
         kinds.zip(self.values(r)).map(|(k, &v)| Shown(k, v))
-    }
-    /// Bytes held (shapes counted once).
-    pub fn heap_bytes(&self) -> usize {
-        self.values.capacity() * 8 + self.shapes.iter().map(|s| s.len() * std::mem::size_of::<Part>() * 2).sum::<usize>()
     }
 }
 
