@@ -22,7 +22,7 @@ import os
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
-__all__ = ["LABELS", "label_line", "write_labels", "load_corpus", "summary", "format_summary"]
+__all__ = ["LABELS", "label_line", "write_labels", "load_corpus", "rejudge", "summary", "format_summary"]
 
 #: The labels file of a corpus directory.
 LABELS = "labels.jsonl"
@@ -63,6 +63,32 @@ def load_corpus(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
             if line.get("pcapng"):
                 line["pcapng"] = os.path.join(d, line["pcapng"])
             out.append(line)
+    return out
+
+
+def rejudge(corpus: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A loaded corpus (:func:`load_corpus`) judged again by this classifier: each program's
+    capture is read again and every labelled RST gets the classifier's ``cause`` and
+    ``confidence`` now, the cause its kernel label implies with the wire facts read now
+    (``kernel_cause``) and ``agrees``. The kernel's labels (``kernel_reason``,
+    ``kernel_state``, ``stack_sent``) are kept as recorded. No privilege needed."""
+    from . import _rstlab
+
+    out: list[dict[str, Any]] = []
+    for line in corpus:
+        labels = {int(r["frame"]): (r["kernel_reason"], r.get("kernel_state"))
+                  for r in line["resets"] if r.get("kernel_reason")}
+        judged = {frame: (cause, conf, kcause)
+                  for frame, cause, conf, kcause in _rstlab.judge_labelled(line["pcapng"], labels)}
+        resets = []
+        for r in line["resets"]:
+            r = dict(r)
+            j = judged.get(int(r["frame"]))
+            if j is not None:
+                r["cause"], r["confidence"], r["kernel_cause"] = j
+                r["agrees"] = None if r["kernel_cause"] is None else r["kernel_cause"] == r["cause"]
+            resets.append(r)
+        out.append({**line, "resets": resets})
     return out
 
 

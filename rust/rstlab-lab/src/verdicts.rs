@@ -10,7 +10,7 @@
 use crate::capture::CapturedFrame;
 use crate::observed::{role_of, WireReset};
 use crate::role::Role;
-use rstlab_trace::classify::{cause_for_kernel_reason, Cause, ResetRow};
+use rstlab_trace::classify::{Cause, ResetRow};
 use rstlab_trace::{analyze_frames, Analysis, AnalyzeOptions, SegmentFilter};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -69,7 +69,7 @@ pub fn classify_run(frames: &[CapturedFrame], wire_resets: &[WireReset], hosts: 
             }
             let kernel_reason = wire.and_then(|w| w.kernel_reason.clone());
             let kernel_state = wire.and_then(|w| w.kernel_state.clone());
-            let kernel_cause = kernel_reason.as_deref().map(|r| cause_for_kernel_reason(r, kernel_state.as_deref().unwrap_or("UNKNOWN"), &row.wire));
+            let kernel_cause = kernel_reason.as_deref().map(|r| row.kernel_cause(r, kernel_state.as_deref().unwrap_or("UNKNOWN")));
             let agrees = kernel_cause.map(|k| k == row.cause);
             ClassifiedReset { row: row.clone(), host, kernel_reason, kernel_state, stack_sent, kernel_cause, agrees }
         })

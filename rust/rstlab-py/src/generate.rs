@@ -1,10 +1,13 @@
 //! Scenario generation: drawing, running and shrinking programs. Conversions only; every
 //! decision is in `rstlab_lab::generate`.
 
-use crate::errors::{lab_error, usage_error};
+use crate::errors::{self, lab_error, usage_error};
 use crate::lab::LabRun;
 use pyo3::prelude::*;
 use rstlab_lab::generate::{self, Program, Target};
+use rstlab_trace::{analyze_file, AnalyzeOptions};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 fn parse(py: Python<'_>, program: &str) -> PyResult<Program> {
     Program::from_json(program).map_err(|why| usage_error(py, None, &why))
@@ -36,4 +39,25 @@ pub fn shrink_program(py: Python<'_>, program: &str, reason: String, cause: Opti
     };
     let s = py.detach(|| generate::shrink(&p, budget, |cand| generate::run_program(cand).is_ok_and(|r| target.holds(&r))));
     Ok((s.program.to_json_pretty(), s.runs, s.steps_before, s.steps_after))
+}
+
+/// Classify a corpus capture again and join its RSTs with their kernel labels: `labels` maps a
+/// frame to (reason, state). Returns, per classified RST, (frame, cause, confidence, the cause
+/// the label implies or None). GIL released.
+#[pyfunction]
+pub fn judge_labelled(py: Python<'_>, path: PathBuf, labels: HashMap<u64, (String, Option<String>)>) -> PyResult<Vec<(u64, &'static str, f64, Option<&'static str>)>> {
+    let opts = AnalyzeOptions { keep_reset_rows: true, verify_checksums: true, ..AnalyzeOptions::default() };
+    let analysis = py.detach(|| analyze_file(&path, &opts, None));
+    if let Some(e) = &analysis.error {
+        return Err(errors::trace_error(py, e));
+    }
+    Ok(analysis
+        .tables
+        .reset_rows
+        .iter()
+        .map(|row| {
+            let kernel = labels.get(&row.frame).map(|(reason, state)| row.kernel_cause(reason, state.as_deref().unwrap_or("UNKNOWN")).as_str());
+            (row.frame, row.cause.as_str(), row.confidence, kernel)
+        })
+        .collect())
 }

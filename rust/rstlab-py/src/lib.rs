@@ -46,6 +46,7 @@ fn _rstlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate::draw_programs, m)?)?;
     m.add_function(wrap_pyfunction!(generate::run_program, m)?)?;
     m.add_function(wrap_pyfunction!(generate::shrink_program, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::judge_labelled, m)?)?;
     m.add_class::<compose::PyLab>()?;
     m.add_class::<compose::PySock>()?;
     m.add_class::<watch::PyWatch>()?;

@@ -70,6 +70,12 @@ impl ResetRow {
         }
     }
 
+    /// The cause a `tcp:tcp_send_reset` label of this RST implies ([`super::cause_for_kernel_reason`]
+    /// with this row's wire facts).
+    pub fn kernel_cause(&self, reason: &str, sk_state: &str) -> Cause {
+        super::cause_for_kernel_reason(reason, sk_state, &self.wire)
+    }
+
     pub fn sender(&self) -> &'static str {
         if self.sender_is_orig {
             "orig"
