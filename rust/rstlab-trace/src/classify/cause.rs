@@ -146,7 +146,7 @@ causes! {
         family: Close,
         meaning: "an endpoint that had already sent its FIN resets when the peer sends more (its first RST; after it the endpoint holds no connection)",
         kernel: [
-            "NO_SOCKET", "TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET", "TCP_ABORT_ON_LINGER", "TCP_STATE",
+            "NO_SOCKET", "TCP_FLAGS", "TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET", "TCP_ABORT_ON_LINGER", "TCP_STATE",
             "TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_MEMORY", "TCP_DISCONNECT_WITH_DATA",
             "MPTCP_RST_EUNSPEC", "MPTCP_RST_ERESOURCE", "MPTCP_RST_EPROHIBIT", "MPTCP_RST_EWQ2BIG", "MPTCP_RST_EBADPERF",
         ],
@@ -155,7 +155,7 @@ causes! {
     NoConnection {
         id: "no_connection",
         family: NoConnection,
-        meaning: "a reply RST to a mid-connection segment from a host that has no state for the connection: it never closed it, or it already reset it",
+        meaning: "a reply RST to a mid-connection segment from a host that has no state for the connection: it never closed it, or a RST (its own or the peer's) already ended it",
         kernel: ["NO_SOCKET", "TCP_FLAGS"],
         scenarios: ["s10_crash_reboot", "router_reject_midstream", "nat_state_lost", "reset_then_peer_sends", "inject_exact", "inject_burst", "inject_race"],
     },

@@ -43,6 +43,30 @@ pub struct KernelRstContext {
     /// The resetting endpoint had already sent a RST of its own before the segment it answers
     /// (it holds no connection since: RFC 9293 §3.10.5 ABORT).
     pub sender_reset_before: bool,
+    /// The peer had sent a RST the resetting endpoint had to accept (SEG.SEQ = RCV.NXT) before
+    /// the segment it answers: that RST deleted its TCB (RFC 9293 §3.10.7.4).
+    pub peer_reset_before: bool,
+}
+
+impl KernelRstContext {
+    /// A RST had already ended the resetting endpoint's connection (its own or the peer's).
+    fn reset_before(&self) -> bool {
+        self.sender_reset_before || self.peer_reset_before
+    }
+
+    /// What a reply from an endpoint with no socket for the connection means: nothing there
+    /// at all (`no_connection`), unless it had closed with a FIN and its socket is gone since
+    /// (`after_close`, RFC 1122 §4.2.2.13) — a RST that ended the connection before makes it
+    /// `no_connection` again, FIN or not. The kernel finds no socket (NO_SOCKET) or, on a port
+    /// that still has a listener, hands the segment to it (TCP_FLAGS, `tcp_rcv_state_process`
+    /// in LISTEN refusing an ACK): which of the two depends on a listener the wire cannot see.
+    fn socketless_reply(&self) -> Cause {
+        if self.sender_sent_fin && !self.reset_before() {
+            Cause::AfterClose
+        } else {
+            Cause::NoConnection
+        }
+    }
 }
 
 /// The cause a `tcp:tcp_send_reset` event implies.
@@ -62,10 +86,9 @@ pub fn cause_for_kernel_reason(reason: &str, sk_state: &str, wire: &KernelRstCon
             TriggerKind::InitialSyn => Cause::Refused,
             TriggerKind::SynAck => Cause::ConnectAbandoned,
             TriggerKind::HandshakeAck if wire.responder_handshake_only => Cause::HandshakeAbort,
-            // A side that already reset answers with no socket, FIN or not: its after_close
-            // (if any) was that first RST.
-            _ if wire.sender_reset_before => Cause::NoConnection,
-            _ => after_fin_or(Cause::NoConnection),
+            // A side that already reset, or was reset, answers with no socket, FIN or not: its
+            // after_close (if any) was its first RST.
+            _ => wire.socketless_reply(),
         },
         // tcp_rcv_synsent_state_process: SEG.ACK outside (SND.UNA, SND.NXT] in SYN-SENT.
         "TCP_INVALID_ACK_SEQUENCE" => {
@@ -77,13 +100,14 @@ pub fn cause_for_kernel_reason(reason: &str, sk_state: &str, wire: &KernelRstCon
         }
         "TCP_RFC7323_PAWS" | "TCP_TOO_OLD_ACK" | "TCP_ACK_UNSENT_DATA" | "TCP_OLD_ACK" => Cause::ProtocolViolation,
         // tcp_rcv_state_process in LISTEN: an ACK no request socket claims (RFC 9293 §3.10.7.2),
-        // which is also where tcp_check_req sends a handshake ACK it finds unacceptable.
+        // which is also where tcp_check_req sends a handshake ACK it finds unacceptable. Past
+        // the handshake it is the NO_SOCKET reply of a port that has a listener.
         "TCP_FLAGS" => {
             if state == "LISTEN" && !wire.trigger_ack_invalid {
                 if wire.trigger == TriggerKind::HandshakeAck && wire.responder_handshake_only {
                     Cause::HandshakeAbort
                 } else {
-                    Cause::NoConnection
+                    wire.socketless_reply()
                 }
             } else {
                 Cause::ProtocolViolation
@@ -144,6 +168,24 @@ mod tests {
         // none, whether or not it had sent a FIN before.
         let reset = KernelRstContext { sender_reset_before: true, ..fin };
         assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &reset), Cause::NoConnection);
+        // RFC 9293 §3.10.7.4: the peer's acceptable RST deleted it just the same.
+        let was_reset = KernelRstContext { peer_reset_before: true, ..fin };
+        assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &was_reset), Cause::NoConnection);
+    }
+
+    #[test]
+    fn a_listener_answering_past_the_handshake_is_a_socketless_reply() {
+        // The same story on a port with a listener: TCP_FLAGS in LISTEN instead of NO_SOCKET.
+        let c = ctx(TriggerKind::Segment);
+        for (wire, want) in [
+            (c, Cause::NoConnection),
+            (KernelRstContext { sender_sent_fin: true, ..c }, Cause::AfterClose),
+            (KernelRstContext { sender_sent_fin: true, peer_reset_before: true, ..c }, Cause::NoConnection),
+            (KernelRstContext { sender_sent_fin: true, sender_reset_before: true, ..c }, Cause::NoConnection),
+        ] {
+            assert_eq!(cause_for_kernel_reason("TCP_FLAGS", "TCP_LISTEN", &wire), want, "{wire:?}");
+            assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &wire), want, "{wire:?}");
+        }
     }
 
     #[test]
@@ -247,12 +289,13 @@ mod tests {
     fn contexts() -> impl Iterator<Item = KernelRstContext> {
         use TriggerKind::*;
         [None, InitialSyn, SynAck, HandshakeAck, Segment].into_iter().flat_map(|trigger| {
-            (0..16u8).map(move |b| KernelRstContext {
+            (0..32u8).map(move |b| KernelRstContext {
                 trigger,
                 sender_sent_fin: b & 1 != 0,
                 responder_handshake_only: b & 2 != 0,
                 trigger_ack_invalid: b & 4 != 0,
                 sender_reset_before: b & 8 != 0,
+                peer_reset_before: b & 16 != 0,
             })
         })
     }

@@ -20,9 +20,10 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     if !s.has(DirBits::FIN) {
         return None;
     }
-    // Only the first: once the sender has reset it holds no connection, and its replies to the
-    // peer's later segments are `no_connection` (rules/no_connection.rs).
-    if f.sender_reset_before_trigger().is_some() {
+    // Only the first: once the sender has reset, or accepted the peer's RST, it holds no
+    // connection, and its replies to the peer's later segments are `no_connection`
+    // (rules/no_connection.rs).
+    if f.reset_before_trigger().is_some() {
         return None;
     }
     let rst = f.rst();

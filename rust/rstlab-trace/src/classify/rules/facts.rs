@@ -528,6 +528,32 @@ impl<'a> Facts<'a> {
             .next()
     }
 
+    /// The peer's RST, before the segment this RST answers, that the sender had to accept
+    /// (SEG.SEQ = RCV.NXT, or acknowledging its SYN in SYN-SENT): RFC 9293 §3.10.7.4 — "enter
+    /// the CLOSED state, delete the TCB" (from TIME-WAIT too: Linux kills the timewait socket
+    /// on a RST). Whatever the sender answers afterwards, FIN or not, it answers without a
+    /// connection (Linux NO_SOCKET, or TCP_FLAGS from a listener on the port). Forged RSTs
+    /// count: the sender's stack cannot tell.
+    pub fn peer_reset_before_trigger(&self) -> Option<&RstRecord> {
+        let t = self.trigger?;
+        self.prior
+            .iter()
+            .zip(self.prior_j.iter())
+            .filter(|(p, j)| {
+                p.sender != self.sender
+                    && p.rst.frame < t.frame
+                    && matches!(j.acceptability, Acceptability::Exact | Acceptability::SynSentAckOk)
+            })
+            .map(|(p, _)| p)
+            .next()
+    }
+
+    /// The sender held no connection when the segment this RST answers reached it, because a
+    /// RST had ended it: its own earlier one, or the peer's.
+    pub fn reset_before_trigger(&self) -> Option<&RstRecord> {
+        self.sender_reset_before_trigger().or_else(|| self.peer_reset_before_trigger())
+    }
+
     /// The wire facts the kernel-reason mapping needs.
     pub fn kernel_context(&self) -> KernelRstContext {
         let s = self.s();
@@ -548,6 +574,7 @@ impl<'a> Facts<'a> {
             responder_handshake_only: self.sender_is_opener() == Some(false) && self.responder_handshake_only(),
             trigger_ack_invalid,
             sender_reset_before: self.sender_reset_before_trigger().is_some(),
+            peer_reset_before: self.peer_reset_before_trigger().is_some(),
         }
     }
 }

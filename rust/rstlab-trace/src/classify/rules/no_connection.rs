@@ -1,9 +1,10 @@
 //! `no_connection`: a reply RST to a mid-connection segment from a host that holds no state for
 //! the connection and never closed it (RFC 9293 §3.10.7.1: in CLOSED, "If the ACK bit is on,
 //! <SEQ=SEG.ACK><CTL=RST>"; §3.5.2 half-open connections) — crash and reboot, a connection the
-//! host timed out silently, lost NAT or load-balancer state — or a side that already sent a
-//! RST of its own (RFC 9293 §3.10.5: it deleted its TCB; Linux `tcp_done`, then NO_SOCKET), FIN
-//! or not: its replies to the peer's later ACKs, data or FIN.
+//! host timed out silently, lost NAT or load-balancer state — or a side whose connection a RST
+//! already ended, its own (RFC 9293 §3.10.5: it deleted its TCB; Linux `tcp_done`, then
+//! NO_SOCKET) or the peer's it had to accept (§3.10.7.4), FIN or not: its replies to the peer's
+//! later ACKs, data or FIN.
 
 use super::facts::{carried, Facts};
 use crate::classify::record::DirBits;
@@ -13,8 +14,9 @@ use crate::classify::evidence::{secs3, tpl};
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let t = f.trigger?;
     let s = f.s();
-    // A side that reset earlier holds no connection, whether or not it had sent a FIN first.
-    let reset_before = f.sender_reset_before_trigger();
+    // A side that reset earlier, or accepted the peer's RST, holds no connection, whether or
+    // not it had sent a FIN first.
+    let reset_before = f.reset_before_trigger();
     if (s.has(DirBits::FIN) && reset_before.is_none()) || t.seg.flags.syn() {
         return None;
     }
@@ -47,10 +49,15 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             tpl!("last sent frame {} ({} s before), never sent FIN", f.frame_of(m), secs3(f.rst().ts_ns.saturating_sub(m.ts_ns))),
         ),
     };
-    if let Some(p) = reset_before {
+    if let Some(p) = f.sender_reset_before_trigger() {
         v = v.ev(
             "sender_reset_at",
             tpl!("frame {}: the sender reset before the segment it answers, and holds no connection since (RFC 9293 §3.10.5)", p.rst.frame),
+        );
+    } else if let Some(p) = reset_before {
+        v = v.ev(
+            "peer_reset_at",
+            tpl!("frame {}: the peer's RST the sender had to accept, before the segment it answers; it holds no connection since (RFC 9293 §3.10.7.4)", p.rst.frame),
         );
     } else if let Some((p, _)) = f.prior_from_sender().last() {
         v = v.ev("prior_rst_from_sender", tpl!("frame {}: this answers the peer's traffic after that reset", p.rst.frame));
