@@ -104,7 +104,7 @@ causes! {
         id: "refused",
         family: Handshake,
         meaning: "answer to a connection's initial SYN: nothing accepts connections there (closed port, bound-not-listening, host firewall reject)",
-        kernel: ["NO_SOCKET"],
+        kernel: ["NO_SOCKET", "TCP_FLAGS"],
         scenarios: ["s1_closed_port", "s2_bound_not_listening", "firewall_reject", "router_reject_syn", "tfo_cookie_request_refused", "tfo_syn_data_refused"],
     },
     HandshakeAbort {
@@ -118,7 +118,7 @@ causes! {
         id: "connect_abandoned",
         family: Handshake,
         meaning: "the originator answers a SYN-ACK with a RST: it no longer wants (or has) that connection",
-        kernel: ["NO_SOCKET"],
+        kernel: ["NO_SOCKET", "TCP_FLAGS"],
         scenarios: ["s4_late_synack"],
     },
     SynSentBadAck {

@@ -54,12 +54,23 @@ impl KernelRstContext {
         self.sender_reset_before || self.peer_reset_before
     }
 
+    /// What a RST the stack sends without a socket for the connection means. The kernel finds
+    /// no socket (NO_SOCKET) or, on a port that still has a listener, hands the segment to it
+    /// and the listener refuses it (TCP_FLAGS, `tcp_rcv_state_process` in LISTEN): which of
+    /// the two depends on a listener the wire cannot see, so both read alike.
+    fn no_socket(&self) -> Cause {
+        match self.trigger {
+            TriggerKind::InitialSyn => Cause::Refused,
+            TriggerKind::SynAck => Cause::ConnectAbandoned,
+            TriggerKind::HandshakeAck if self.responder_handshake_only => Cause::HandshakeAbort,
+            _ => self.socketless_reply(),
+        }
+    }
+
     /// What a reply from an endpoint with no socket for the connection means: nothing there
     /// at all (`no_connection`), unless it had closed with a FIN and its socket is gone since
     /// (`after_close`, RFC 1122 §4.2.2.13) — a RST that ended the connection before makes it
-    /// `no_connection` again, FIN or not. The kernel finds no socket (NO_SOCKET) or, on a port
-    /// that still has a listener, hands the segment to it (TCP_FLAGS, `tcp_rcv_state_process`
-    /// in LISTEN refusing an ACK): which of the two depends on a listener the wire cannot see.
+    /// `no_connection` again, FIN or not.
     fn socketless_reply(&self) -> Cause {
         if self.sender_sent_fin && !self.reset_before() {
             Cause::AfterClose
@@ -82,14 +93,7 @@ pub fn cause_for_kernel_reason(reason: &str, sk_state: &str, wire: &KernelRstCon
     let after_fin_or = |c: Cause| if wire.sender_sent_fin { Cause::AfterClose } else { c };
     match reason {
         // tcp_v4_rcv found no socket: the RFC 9293 §3.10.7.1 CLOSED reply.
-        "NO_SOCKET" => match wire.trigger {
-            TriggerKind::InitialSyn => Cause::Refused,
-            TriggerKind::SynAck => Cause::ConnectAbandoned,
-            TriggerKind::HandshakeAck if wire.responder_handshake_only => Cause::HandshakeAbort,
-            // A side that already reset, or was reset, answers with no socket, FIN or not: its
-            // after_close (if any) was its first RST.
-            _ => wire.socketless_reply(),
-        },
+        "NO_SOCKET" => wire.no_socket(),
         // tcp_rcv_synsent_state_process: SEG.ACK outside (SND.UNA, SND.NXT] in SYN-SENT.
         "TCP_INVALID_ACK_SEQUENCE" => {
             if state == "SYN_SENT" || wire.trigger == TriggerKind::SynAck {
@@ -104,11 +108,7 @@ pub fn cause_for_kernel_reason(reason: &str, sk_state: &str, wire: &KernelRstCon
         // the handshake it is the NO_SOCKET reply of a port that has a listener.
         "TCP_FLAGS" => {
             if state == "LISTEN" && !wire.trigger_ack_invalid {
-                if wire.trigger == TriggerKind::HandshakeAck && wire.responder_handshake_only {
-                    Cause::HandshakeAbort
-                } else {
-                    wire.socketless_reply()
-                }
+                wire.no_socket()
             } else {
                 Cause::ProtocolViolation
             }
@@ -186,6 +186,9 @@ mod tests {
             assert_eq!(cause_for_kernel_reason("TCP_FLAGS", "TCP_LISTEN", &wire), want, "{wire:?}");
             assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &wire), want, "{wire:?}");
         }
+        // A listener that turns a SYN away, or a SYN-ACK answered on a port with a listener.
+        assert_eq!(cause_for_kernel_reason("TCP_FLAGS", "TCP_LISTEN", &ctx(TriggerKind::InitialSyn)), Cause::Refused);
+        assert_eq!(cause_for_kernel_reason("TCP_FLAGS", "TCP_LISTEN", &ctx(TriggerKind::SynAck)), Cause::ConnectAbandoned);
     }
 
     #[test]

@@ -11,7 +11,12 @@ const FIREWALL_NOTE: &str =
 
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let opener = f.opener?;
-    if f.sender == opener {
+    // Both sides sent a SYN (a simultaneous open, RFC 9293 §3.5 figure 7, or a forged one): a
+    // RST answering a SYN-ACK that acknowledges the sender's own SYN comes from an opener.
+    let s = f.s();
+    let answers_own_syn_ack = s.has(DirBits::SYN)
+        && f.trigger.is_some_and(|t| t.seg.flags.syn() && t.seg.flags.ack() && t.seg.ack == s.isn + 1);
+    if f.sender == opener || answers_own_syn_ack {
         from_opener(f)
     } else {
         from_responder(f)
@@ -105,13 +110,18 @@ fn from_opener(f: &Facts) -> Option<Verdict> {
             return None;
         }
         // A good SYN-ACK answered with <SEQ=SEG.ACK><CTL=RST>: the opener has no socket for it
-        // any more (connect timed out) or never had one (half-open scan).
-        if t.seg.flags.syn() && t.seg.flags.ack() && t.seg.ack == o.isn + 1 && syn_sent {
-            return Some(
-                Verdict::new(Cause::ConnectAbandoned, Origin::EndpointStackReply, 0.85)
-                    .ev("answers_syn_ack", tpl!("frame {} (+{} ms before)", t.frame, f.ms_before_text(t.seg.ts_ns)))
-                    .ev("likely", "connect timed out before the SYN-ACK came, or a half-open (SYN) scan"),
-            );
+        // any more (connect timed out) or never had one (half-open scan). Past SYN-SENT a
+        // socket would answer a SYN-ACK again with an ACK (RFC 9293 §3.10.7.4 "If the SYN bit
+        // is on ... send an ACK" in synchronized states, RFC 5961 §4): a reply RST means the
+        // socket is gone, and the SYN-ACK is a late copy.
+        if t.seg.flags.syn() && t.seg.flags.ack() && t.seg.ack == o.isn + 1 {
+            let v = Verdict::new(Cause::ConnectAbandoned, Origin::EndpointStackReply, if syn_sent { 0.85 } else { 0.8 })
+                .ev("answers_syn_ack", tpl!("frame {} (+{} ms before)", t.frame, f.ms_before_text(t.seg.ts_ns)));
+            return Some(if syn_sent {
+                v.ev("likely", "connect timed out before the SYN-ACK came, or a half-open (SYN) scan")
+            } else {
+                v.ev("likely", "a late or repeated SYN-ACK reaching an opener whose connection is gone")
+            });
         }
         return None;
     }
