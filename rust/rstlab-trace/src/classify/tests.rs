@@ -646,6 +646,38 @@ fn established_answered_keepalive_then_rst_is_abort() {
 }
 
 #[test]
+fn a_probe_answered_past_the_prober_then_rst_a_probe_interval_later_is_keepalive_timeout() {
+    // The capture point sees the answer; the prober does not (it is lost beyond), so its
+    // keep-alive count runs out one probe interval later (RFC 1122 §4.2.3.6; Linux
+    // tcp_keepalive_timer, TCP_KEEPCNT 1, TCP_KEEPINTVL 1 s).
+    let r = only(&with(
+        established(),
+        &[
+            (100_000, c().seq(1100).ack(5001)),
+            (100_001, s().seq(5001).ack(1101)),
+            (101_000, c().rst().ack_flag().seq(1101).ack_field(5001)),
+        ],
+    ));
+    assert_eq!(r.cause, Cause::KeepaliveTimeout, "{}", r.evidence);
+    assert!(r.evidence.contains("keepalive_probe: frame"), "{}", r.evidence);
+}
+
+#[test]
+fn a_responder_that_probes_is_past_its_accept_queue() {
+    // The responder never sent data, but it sent a keep-alive probe (SEQ = ISS): an accepted
+    // socket with SO_KEEPALIVE, not a connection still queued when its listener closed.
+    let rows = run(&with(
+        handshake(),
+        &[
+            (1_000, s().seq(5000).ack(1001)),
+            (1_001, c().seq(1001).ack(5001)),
+            (2_000, s().rst().ack_flag().seq(5001).ack_field(1001)),
+        ],
+    ));
+    assert_eq!(rows.last().map(|r| r.cause), Some(Cause::KeepaliveTimeout), "{rows:#?}");
+}
+
+#[test]
 fn established_unanswered_retransmissions_then_rst_is_retransmission_timeout() {
     let r = only(&with(
         handshake(),

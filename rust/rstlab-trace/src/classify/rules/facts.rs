@@ -179,6 +179,17 @@ impl<'a> Facts<'a> {
         self.s().seen() && self.rst().seq == self.s().snd_max
     }
 
+    /// The sender's last segment before the RST, when it is a keep-alive probe: an ACK with
+    /// zero or one octet at SEG.SEQ = SND.NXT-1 (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6), whether or
+    /// not the capture shows it answered (an answer lost past the capture point never reached
+    /// the prober).
+    pub fn sender_last_probe(&self) -> Option<&MiniSeg> {
+        let s = self.s();
+        self.s_last().filter(|m| {
+            m.flags.ack() && !m.flags.syn() && !m.flags.fin() && m.len <= 1 && m.seq + 1 == s.snd_max
+        })
+    }
+
     /// The claimed sender's first non-RST segment after the RST, if it continues this
     /// connection (a SYN with another ISN opens a new one; a SEQ farther from the sender's
     /// SND.NXT than the largest window, 2^30 (RFC 7323 §2.3), is not in its sequence space).

@@ -71,7 +71,8 @@ fn from_responder(f: &Facts) -> Option<Verdict> {
         }
         return None;
     }
-    if rst.seq == resp.isn + 1 {
+    // A socket sending keep-alive probes (RFC 9293 §3.8.4) is past the accept queue.
+    if rst.seq == resp.isn + 1 && resp.probes == 0 && f.sender_last_probe().is_none() {
         let conf = if f.handshake_complete() { 0.65 } else { 0.55 };
         return Some(
             Verdict::new(Cause::HandshakeAbort, Origin::EndpointActiveReset, conf)

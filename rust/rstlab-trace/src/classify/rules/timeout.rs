@@ -9,14 +9,25 @@ use super::facts::Facts;
 use crate::classify::{Cause, Origin, Verdict};
 use crate::classify::evidence::{owned, secs1, tpl};
 
+/// Half a second: below every stack's keep-alive probe interval.
+const MIN_PROBE_INTERVAL_NS: i64 = 500_000_000;
+
 pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
+    let rst = f.rst();
+    // The capture shows the probe answered, yet the prober reset a probe interval later
+    // instead of going quiet for another idle period: the answer was lost past the capture
+    // point and the prober's keep-alive count ran out — or its application aborted just then.
+    // A RST sooner than any stack's probe interval after the probe (Linux TCP_KEEPINTVL is
+    // whole seconds, Windows and the BSDs default to 1 s and more) is the application's.
+    let last_probe = f
+        .sender_last_probe()
+        .filter(|p| s.rexmits < 2 && f.seq_at_snd_nxt() && rst.flags.ack() && rst.ts_ns - p.ts_ns >= MIN_PROBE_INTERVAL_NS);
     // The run has to be unanswered by a receiver the capture did see earlier; with only one
     // direction captured nothing is "unanswered".
-    if !f.r().seen() || (s.probes == 0 && s.rexmits < 2) {
+    if !f.r().seen() || (s.probes == 0 && s.rexmits < 2 && last_probe.is_none()) {
         return None;
     }
-    let rst = f.rst();
     let active = f.seq_at_snd_nxt() || (rst.seq + 1 == s.snd_max && s.probes > 0);
     // The peer's last segment precedes the run (any segment from it ends the run), so a RST
     // that happens to match it as a reply is not answering it.
@@ -36,6 +47,16 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             v = v.ev("peer", &q);
         }
         return Some(v);
+    }
+    if let Some(p) = last_probe {
+        let answer = f.r_last().filter(|m| m.frame_off > p.frame_off);
+        let mut v = Verdict::new(Cause::KeepaliveTimeout, Origin::EndpointActiveReset, 0.7)
+            .ev("keepalive_probe", tpl!("frame {} (SEQ = SND.NXT-1, RFC 9293 §3.8.4), the sender's last segment", f.frame_of(p)))
+            .ev("seq_eq_snd_nxt", tpl!("SEQ {}", rst.seq));
+        if let Some(a) = answer {
+            v = v.ev("answer", tpl!("frame {}, not seen by the prober: lost past the capture point", f.frame_of(a)));
+        }
+        return Some(v.ev("also_possible", "an application's abort right after the probe (SO_LINGER 0 close) looks the same"));
     }
     let mut v = Verdict::new(Cause::RetransmissionTimeout, Origin::EndpointActiveReset, if s.rexmits >= 3 { 0.8 } else { 0.65 })
         .ev("retransmissions", tpl!("{} unanswered from frame {}", s.rexmits, run_from))
