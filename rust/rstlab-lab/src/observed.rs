@@ -148,13 +148,18 @@ pub fn role_of(hosts: &[(Role, IpAddr)], ip: IpAddr) -> Option<Role> {
 pub fn match_resets(frames: &[CapturedFrame], hosts: &[(Role, IpAddr)], events: &[KernelEvent], oracle: bool) -> Vec<WireReset> {
     let mut used = vec![vec![false; events.len()]; 1 + frames.iter().map(|f| f.interface as usize).max().unwrap_or(0)];
     let mut out = vec![];
+    // A masquerading router stands for the peer behind it.
+    let nat: Vec<IpAddr> = hosts.iter().filter(|(r, _)| *r == Role::Router).map(|(_, a)| *a).collect();
     for (idx, s) in decode_frames(frames) {
         if !s.flags.has(TcpFlags::RST) {
             continue;
         }
         let (src, dst) = (SocketAddr::new(s.src, s.sport), SocketAddr::new(s.dst, s.dport));
         let used_here = &mut used[s.interface as usize];
-        let hit = events.iter().enumerate().find(|(i, e)| !used_here[*i] && crate::oracle::sent(e, src, dst, s.ts_ns));
+        // An event naming the peer before a listener's, which names none and could be any
+        // RST from its port.
+        let candidates = || events.iter().enumerate().filter(|(i, e)| !used_here[*i] && crate::oracle::sent(e, src, dst, s.ts_ns, &nat));
+        let hit = candidates().find(|(_, e)| !e.daddr.is_unspecified()).or_else(|| candidates().next());
         let (reason, state) = match hit {
             Some((i, e)) => {
                 used_here[i] = true;

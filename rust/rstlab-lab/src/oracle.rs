@@ -376,8 +376,10 @@ pub fn parse_line(line: &str, offset_ns: i64, reasons: &BTreeMap<u32, String>) -
 
 /// Whether `tcp:tcp_send_reset` event `e` made the RST `src` -> `dst` captured at `ts_ns`: the
 /// same sender and peer, at most 2 ms after the capture (clocks read at different points) and
-/// at most 500 ms before it. The run's join and `rstlab watch`'s both ask this.
-pub fn sent(e: &KernelEvent, src: SocketAddr, dst: SocketAddr, ts_ns: i64) -> bool {
+/// at most 500 ms before it. `nat` lists the addresses a sender may know its peer by when a
+/// router masquerades the peer (the run's routers): the capture on the peer's side shows the
+/// peer's own address, the sender's socket the router's.
+pub fn sent(e: &KernelEvent, src: SocketAddr, dst: SocketAddr, ts_ns: i64, nat: &[IpAddr]) -> bool {
     const SKEW_NS: i64 = 2_000_000;
     const WINDOW_NS: i64 = 500_000_000;
     e.kind == KernelEventKind::SendReset
@@ -385,7 +387,7 @@ pub fn sent(e: &KernelEvent, src: SocketAddr, dst: SocketAddr, ts_ns: i64) -> bo
         && e.sport == src.port()
         // A reset sent on behalf of a listener names only the listener's own address
         // (the tracepoint reads the full socket, whose peer is unset).
-        && ((e.daddr == dst.ip() && e.dport == dst.port()) || (e.daddr.is_unspecified() && e.dport == 0))
+        && (((e.daddr == dst.ip() || nat.contains(&e.daddr)) && e.dport == dst.port()) || (e.daddr.is_unspecified() && e.dport == 0))
         && e.ts_ns <= ts_ns + SKEW_NS
         && e.ts_ns >= ts_ns - WINDOW_NS
 }
@@ -398,6 +400,29 @@ pub fn unavailable(scenario: &str, why: &str) -> LabError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masqueraded_peer_is_named_by_the_router_address() {
+        // The server's socket knows the client as the router's address (nft masquerade); the
+        // capture on the client's link shows the client's own.
+        let (client, router, server): (IpAddr, IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.1.1".parse().unwrap(), "10.0.1.2".parse().unwrap());
+        let e = KernelEvent {
+            kind: KernelEventKind::SendReset,
+            ts_ns: 1_000,
+            saddr: server,
+            sport: 80,
+            daddr: router,
+            dport: 40_000,
+            state: Some("TCP_CLOSE".into()),
+            reason: Some("TCP_STATE".into()),
+            oldstate: None,
+            newstate: None,
+        };
+        let (src, dst) = (SocketAddr::new(server, 80), SocketAddr::new(client, 40_000));
+        assert!(!sent(&e, src, dst, 1_000, &[]));
+        assert!(sent(&e, src, dst, 1_000, &[router]));
+        assert!(!sent(&e, src, SocketAddr::new(client, 40_001), 1_000, &[router]), "the port must still match");
+    }
 
     #[test]
     fn reason_table_comes_from_the_format_text() {

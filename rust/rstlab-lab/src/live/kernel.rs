@@ -126,7 +126,7 @@ impl Joiner {
     pub fn join(&mut self, src: SocketAddr, dst: SocketAddr, ts_ns: i64) -> KernelSide {
         let mut k = KernelSide::default();
         let mut who: Option<(u32, String)> = None;
-        if let Some((e, task, used)) = self.events.iter_mut().find(|(e, _, used)| !*used && sent(e, src, dst, ts_ns)) {
+        if let Some((e, task, used)) = self.events.iter_mut().find(|(e, _, used)| !*used && sent(e, src, dst, ts_ns, &[])) {
             *used = true;
             k.reason = e.reason.clone();
             k.state = e.state.clone();
