@@ -595,6 +595,26 @@ fn fin_wait_replies_to_segments_that_arrived_together_after_the_first_are_no_con
 }
 
 #[test]
+fn a_closed_side_the_peer_reset_answers_later_segments_without_a_connection() {
+    // The server sent its FIN; the client's RST at RCV.NXT ended the server's connection
+    // (RFC 9293 §3.10.7.4); a late ACK from the client then finds no socket (Linux NO_SOCKET,
+    // or TCP_FLAGS from the listener on the port): no_connection, not after_close.
+    let rows = run(&with(
+        handshake(),
+        &[
+            (30, s().fin().seq(5001).ack(1001)),
+            (40, c().rst().ack_flag().seq(1001).ack_field(5002)),
+            (50, c().seq(1001).ack(5002)),
+            (51, stack_rst(s()).seq(5002)),
+        ],
+    ));
+    assert_eq!(rows.iter().map(|r| r.cause).collect::<Vec<_>>(), [Cause::Abort, Cause::NoConnection], "{rows:#?}");
+    assert!(rows[1].evidence.contains("peer_reset_at: frame 5"), "{}", rows[1].evidence);
+    assert_eq!(cause_for_kernel_reason("TCP_FLAGS", "TCP_LISTEN", &rows[1].wire), Cause::NoConnection);
+    assert_eq!(cause_for_kernel_reason("NO_SOCKET", "UNKNOWN", &rows[1].wire), Cause::NoConnection);
+}
+
+#[test]
 fn fin_wait_rst_captured_twice_stays_after_close() {
     // One RST seen twice (a capture on both ends of a bridge): the copy answers the same
     // segment, which reached the sender before any RST of its own.
