@@ -42,7 +42,7 @@ mod rows;
 mod rules;
 mod tracker;
 
-pub use cause::{Cause, Family};
+pub use cause::{Cause, CauseSet, Family};
 pub use evidence::{Evidence, EvidenceRef, EvidenceStore};
 use evidence::Tpl;
 pub use kernel::{cause_for_kernel_reason, KernelRstContext, TriggerKind};
@@ -184,9 +184,13 @@ pub struct Judgement {
     pub acceptability: Acceptability,
     pub effect: Effect,
     pub verdict: Verdict,
+    /// The other causes whose rules also answer for these packets (the verdict's own excluded).
+    pub alternatives: CauseSet,
     /// The wire facts [`cause_for_kernel_reason`] takes, for comparing with the kernel's label.
     pub wire: KernelRstContext,
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_alternatives;
