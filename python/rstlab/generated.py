@@ -208,8 +208,9 @@ def _pct(x: Mapping[str, Any]) -> str:
 
 def format_reliability(rel: Mapping[str, Any]) -> str:
     """The reliability table and its companions as the text ``rstlab calibrate`` prints."""
-    lines = [f"# {rel['scored']} RSTs scored ({rel['right']} right); {rel['not_scored']} not scored "
-             f"({rel['not_stack_made_other']} made by neither a stack nor the forger, the rest without the kernel oracle)",
+    other = rel["not_stack_made_other"]
+    lines = [f"# {rel['scored']} RSTs scored ({rel['right']} right); {rel['not_scored']} not scored: {other} made by "
+             f"neither a TCP stack nor the forger, {rel['not_scored'] - other} without the kernel oracle",
              "", "| confidence | RSTs | mean confidence | accuracy |", "|---|---:|---:|---:|"]
     for b in rel["bins"]:
         close = "]" if b is rel["bins"][-1] else ")"

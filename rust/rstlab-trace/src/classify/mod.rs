@@ -26,6 +26,12 @@
 //! another cause is possible and named in the evidence; `0.3`–`0.5` (low) when the verdict is a
 //! best guess. `unsolicited` and `unknown` carry `0.2` or less.
 //!
+//! Calibration (`rules/mod.rs`): every rule is asked, and the causes of the later ones that
+//! answer too are the RST's `alternatives` ([`CauseSet`]): the packets fit them as well. A verdict
+//! with alternatives keeps at most `0.85` and names them in its evidence, so a high confidence
+//! means no other rule contests it. `rstlab calibrate` measures the bands against kernel-labelled
+//! corpora (docs/calibration.md).
+//!
 //! # Reference behaviour (Linux 6.18)
 //! A RST the stack builds without a full socket (`tcp_v4_send_reset`, netfilter's
 //! `reject with tcp reset` alike) has no options, window 0 and IP ID 0; it is `<SEQ=SEG.ACK>
