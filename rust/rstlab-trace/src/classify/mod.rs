@@ -22,7 +22,7 @@
 //! # Confidence
 //! `confidence` is a number in `0..=1`, in three bands a reader can map back to words:
 //! about `0.9` (high) when the RST's shape and the connection's history both match the rule
-//! exactly; about `0.6`–`0.8` (medium) when the history matches but the shape only partly, or
+//! exactly; about `0.6`–`0.85` (medium) when the history matches but the shape only partly, or
 //! another cause is possible and named in the evidence; `0.3`–`0.5` (low) when the verdict is a
 //! best guess. `unsolicited` and `unknown` carry `0.2` or less.
 //!
