@@ -32,7 +32,7 @@ LAB = REPO / "tests" / "fixtures" / "lab"
 OSRELEASE = Path("/proc/sys/kernel/osrelease").read_text().strip()
 # Times as RFC 3339 text, durations as integer nanoseconds (rstlab.jsonout).
 ARROW_JSON = {"string": str, "bool": bool, "double": float, "float": float, "timestamp[ns, tz=UTC]": str,
-              "duration[ns]": int}
+              "duration[ns]": int, "list<item: string>": list}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

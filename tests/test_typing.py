@@ -141,6 +141,8 @@ def _python_type(arrow_type: Any, nullable: bool) -> object:
         t = datetime.datetime
     elif pa.types.is_duration(arrow_type):
         t = datetime.timedelta
+    elif pa.types.is_list(arrow_type):  # `alternatives`: a list that holds no nulls
+        t = list[_python_type(arrow_type.value_type, False)]  # type: ignore[misc]
     else:
         raise AssertionError(f"no Python type for Arrow {arrow_type}: extend this mapping and rows.py")
     return t | None if nullable else t  # type: ignore[operator]

@@ -182,9 +182,10 @@ def run(name: str, ip_version: int = 4, params: dict[str, str] | None = None,
 def draw_programs(seed: int, count: int) -> list[str]:
     """Generated programs ``0..count`` of ``seed``, each as its JSON text (docs/generate.md)."""
 
-def judge_labelled(path: str | PathLike[str], labels: dict[int, tuple[str, str | None]]) -> list[tuple[int, str, float, str | None]]:
+def judge_labelled(path: str | PathLike[str], labels: dict[int, tuple[str, str | None]]) -> list[tuple[int, str, float, str | None, list[str]]]:
     """Classify a corpus capture again: per RST (frame, cause, confidence, the cause its kernel
-    label ``labels[frame] = (reason, state)`` implies, or None)."""
+    label ``labels[frame] = (reason, state)`` implies, or None, the alternatives: the other
+    causes whose rules also answer)."""
 
 def run_program(program: str) -> LabRun:
     """Run one generated program (its JSON text) in fresh namespaces, in this process (GIL

@@ -30,7 +30,8 @@ EPILOG = """\
 exit status (every command):
   0  ok
   1  an expectation failed: a lab run failed or timed out, a claim could not be checked, the
-     classifier agrees with the kernel on fewer than 95 % of the RSTs, a conformance test failed
+     classifier agrees with the kernel on fewer than 95 % of the RSTs, a conformance test failed,
+     fewer than 90 % of the RSTs given confidence >= 0.9 are right (calibrate)
   2  usage error or input that cannot be used: bad arguments, an unknown scenario or parameter,
      a missing privilege, a capture that is missing, unreadable or damaged (for a damaged
      capture the output still holds everything read before the damage, and stderr says where)
@@ -124,7 +125,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
             if not header_written:
                 w.writerow(["capture", *table.columns])
                 header_written = True
-            w.writerows([path, *row.values()] for row in _rows(table))
+            # A list cell (`alternatives`) is one comma-separated field.
+            w.writerows([path, *(",".join(v) if isinstance(v, list) else v for v in row.values())]
+                        for row in _rows(table))
         else:
             print(f"# {path}: {len(t.connections)} connections, {t.counts['tcp']} TCP segments of "
                   f"{t.counts['frames']} frames")
@@ -308,6 +311,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .generated import BINS, format_reliability, load_corpus, rejudge, reliability
+
+    try:
+        bins = [float(b) for b in args.bins.split(",")] if args.bins else list(BINS)
+    except ValueError:
+        print(f"rstlab: --bins takes comma-separated numbers, got {args.bins!r}", file=sys.stderr)
+        return EXIT_USAGE
+    docs = [d for directory in args.dirs for d in rejudge(load_corpus(directory))]
+    try:
+        rel = reliability(docs, bins)
+    except ValueError as e:
+        print(f"rstlab: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "json":
+        _emit(rel)
+    else:
+        sys.stdout.write(format_reliability(rel))
+    high = rel["high"]["rate"]
+    return EXIT_OK if high is None or high >= rel["high"]["threshold"] else EXIT_FAILED
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
     from . import lab
 
@@ -403,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
+
+    ca = sub.add_parser("calibrate", help="the classifier's confidence against generated corpora's kernel labels: the reliability table (no privilege)")
+    ca.add_argument("dirs", nargs="+", metavar="DIR", help="corpus directories written by `rstlab generate --out DIR`")
+    ca.add_argument("--bins", metavar="EDGES", help="comma-separated bin edges within 0..1 (default 0,0.3,0.5,0.6,0.7,0.8,0.9,1)")
+    ca.add_argument("--format", choices=["text", "json"], default="text")
+    ca.set_defaults(func=cmd_calibrate)
 
     cl = sub.add_parser("claims", help="check the source text's claims S1-S12 on this kernel")
     cl.add_argument("--format", choices=["markdown", "json"], default="markdown")

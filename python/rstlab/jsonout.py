@@ -34,7 +34,7 @@ from .table import rfc3339, time_ns
 __all__ = ["COMMANDS", "LINES", "schema", "to_jsonable", "dumps", "validate", "markdown"]
 
 #: Commands with ``--format json`` (``connections`` is ``classify`` under its engine name).
-COMMANDS = ("classify", "scenarios", "run", "claims", "agreement", "generate")
+COMMANDS = ("classify", "scenarios", "run", "claims", "agreement", "generate", "calibrate")
 #: Commands with ``--format jsonl`` too: one object per line.
 LINES = ("classify", "watch")
 

@@ -215,6 +215,7 @@ def format_row(r: WatchRow) -> str:
 
 def _jsonable(r: WatchRow) -> dict[str, Any]:
     return {k: (v if isinstance(v, (str, int, float, bool, type(None)))
+                else [str(x) for x in v] if isinstance(v, list)  # `alternatives`: cause ids
                 else rfc3339(time_ns(v)) if k == "ts" else str(v)) for k, v in r.items()}
 
 

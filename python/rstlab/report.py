@@ -166,7 +166,7 @@ def _trace_section(t: "Trace", anchor: str, max_ladders: int, max_segments: int,
     if len(t.resets):
         out.append("<h3>Resets</h3>")
         cols = ["frame", "conn_id", "sender", "flags", "phase", "effect", "origin", "cause",
-                "confidence"]
+                "confidence", "alternatives"]
         head = "".join(f"<th>{c}</th>" for c in cols) + "<th>evidence</th>"
         body = []
         for r in t.resets.to_pylist()[:max_resets]:
@@ -196,6 +196,8 @@ def _fmt(v: Any) -> str:
         return ""
     if isinstance(v, float):
         return f"{v:.2f}"
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
     return str(v)
 
 

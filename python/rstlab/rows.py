@@ -136,6 +136,7 @@ class ResetRow(TypedDict):
     origin: str
     cause: str
     confidence: float
+    alternatives: list[str]
     evidence: str
 
 

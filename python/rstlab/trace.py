@@ -314,7 +314,7 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 
 _RESET_COLUMNS = ("frame", "conn_id", "sender", "flags", "phase", "acceptability", "effect", "origin",
-                  "cause", "confidence")
+                  "cause", "confidence", "alternatives")
 
 
 def _resets_html(resets: Table[ResetRow], *, evidence: bool, max_rows: int = 20) -> str:
@@ -329,7 +329,8 @@ def _resets_html(resets: Table[ResetRow], *, evidence: bool, max_rows: int = 20)
         row: Mapping[str, object] = r
         for c in cols:
             v = row[c]
-            text = f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))
+            text = (f"{v:.2f}" if isinstance(v, float) else ", ".join(map(str, v)) if isinstance(v, list)
+                    else ("" if v is None else str(v)))
             style = (" style='text-align:left;max-width:48em;white-space:normal;font-size:smaller'"
                      if c == "evidence" else "")
             cells.append(f"<td{style}>{html.escape(text)}</td>")

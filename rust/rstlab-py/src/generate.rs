@@ -41,11 +41,14 @@ pub fn shrink_program(py: Python<'_>, program: &str, reason: String, cause: Opti
     Ok((s.program.to_json_pretty(), s.runs, s.steps_before, s.steps_after))
 }
 
+/// One RST of [`judge_labelled`]: frame, cause, confidence, the kernel label's cause, alternatives.
+type Judged = (u64, &'static str, f64, Option<&'static str>, Vec<&'static str>);
+
 /// Classify a corpus capture again and join its RSTs with their kernel labels: `labels` maps a
 /// frame to (reason, state). Returns, per classified RST, (frame, cause, confidence, the cause
-/// the label implies or None). GIL released.
+/// the label implies or None, the alternatives). GIL released.
 #[pyfunction]
-pub fn judge_labelled(py: Python<'_>, path: PathBuf, labels: HashMap<u64, (String, Option<String>)>) -> PyResult<Vec<(u64, &'static str, f64, Option<&'static str>)>> {
+pub fn judge_labelled(py: Python<'_>, path: PathBuf, labels: HashMap<u64, (String, Option<String>)>) -> PyResult<Vec<Judged>> {
     let opts = AnalyzeOptions { keep_reset_rows: true, verify_checksums: true, ..AnalyzeOptions::default() };
     let analysis = py.detach(|| analyze_file(&path, &opts, None));
     if let Some(e) = &analysis.error {
@@ -57,7 +60,7 @@ pub fn judge_labelled(py: Python<'_>, path: PathBuf, labels: HashMap<u64, (Strin
         .iter()
         .map(|row| {
             let kernel = labels.get(&row.frame).map(|(reason, state)| row.kernel_cause(reason, state.as_deref().unwrap_or("UNKNOWN")).as_str());
-            (row.frame, row.cause.as_str(), row.confidence, kernel)
+            (row.frame, row.cause.as_str(), row.confidence, kernel, row.alternatives.iter().map(|c| c.as_str()).collect())
         })
         .collect())
 }

@@ -139,6 +139,7 @@ impl LabRun {
             d.set_item("origin", x.origin.as_str())?;
             d.set_item("cause", x.cause.as_str())?;
             d.set_item("confidence", x.confidence)?;
+            d.set_item("alternatives", x.alternatives.iter().map(|c| c.as_str()).collect::<Vec<_>>())?;
             d.set_item("evidence", &x.evidence)?;
             d.set_item("kernel_reason", &c.kernel_reason)?;
             d.set_item("kernel_state", &c.kernel_state)?;

@@ -222,6 +222,57 @@ impl Cause {
     }
 }
 
+/// A set of causes, one bit each (a RST's `alternatives`): two bytes a row, so the resets
+/// table stays as cheap as its other enum columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CauseSet(u16);
+
+const _: () = assert!(Cause::ALL.len() <= 16, "CauseSet holds one bit per cause in a u16");
+
+impl CauseSet {
+    pub const EMPTY: CauseSet = CauseSet(0);
+
+    pub fn insert(&mut self, c: Cause) {
+        self.0 |= 1 << c as u16;
+    }
+    pub fn contains(self, c: Cause) -> bool {
+        self.0 & (1 << c as u16) != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+    /// The bits (bit `c as u16` for cause `c`).
+    pub fn bits(self) -> u16 {
+        self.0
+    }
+    /// The set of [`CauseSet::bits`] (bits of no cause dropped).
+    pub fn from_bits(bits: u16) -> CauseSet {
+        CauseSet(bits & ((1u32 << Cause::ALL.len()) - 1) as u16)
+    }
+    /// The causes in the order their rules are asked ([`Family::ALL`]), then declared.
+    pub fn iter(self) -> impl Iterator<Item = Cause> {
+        Family::ALL
+            .into_iter()
+            .flat_map(move |f| Cause::ALL.into_iter().filter(move |c| c.rule_family() == f && self.contains(*c)))
+    }
+}
+
+impl fmt::Display for CauseSet {
+    /// The ids, comma-separated (empty for the empty set).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(c.as_str())?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -36,6 +36,8 @@ pub enum Kind {
     Flags,
     /// TCP option names (`ts,nop`), from the option bit set.
     Options,
+    /// Cause ids (`abort, no_connection`), from a [`super::CauseSet`]'s bits.
+    Causes,
 }
 
 impl Kind {
@@ -52,6 +54,7 @@ impl Kind {
             Kind::Secs3 => write!(out, "{:.3}", v as i64 as f64 / 1e6 / 1e3),
             Kind::Flags => write!(out, "{}", TcpFlags(v as u16)),
             Kind::Options => write!(out, "{}", OptionNames::of(v as u16)),
+            Kind::Causes => write!(out, "{}", super::CauseSet::from_bits(v as u16)),
         }
     }
 }
@@ -98,6 +101,12 @@ impl From<OptionNames> for Arg<'_> {
     #[inline]
     fn from(v: OptionNames) -> Self {
         Arg::Val(Kind::Options, v.bits() as u64)
+    }
+}
+impl From<super::CauseSet> for Arg<'_> {
+    #[inline]
+    fn from(v: super::CauseSet) -> Self {
+        Arg::Val(Kind::Causes, v.bits() as u64)
     }
 }
 impl From<Ms> for Arg<'_> {

@@ -22,9 +22,15 @@
 //! # Confidence
 //! `confidence` is a number in `0..=1`, in three bands a reader can map back to words:
 //! about `0.9` (high) when the RST's shape and the connection's history both match the rule
-//! exactly; about `0.6`–`0.8` (medium) when the history matches but the shape only partly, or
+//! exactly; about `0.6`–`0.85` (medium) when the history matches but the shape only partly, or
 //! another cause is possible and named in the evidence; `0.3`–`0.5` (low) when the verdict is a
 //! best guess. `unsolicited` and `unknown` carry `0.2` or less.
+//!
+//! Calibration (`rules/mod.rs`): every rule is asked, and the causes of the later ones that
+//! answer too are the RST's `alternatives` ([`CauseSet`]): the packets fit them as well. A verdict
+//! with alternatives keeps at most `0.85` and names them in its evidence, so a high confidence
+//! means no other rule contests it. `rstlab calibrate` measures the bands against kernel-labelled
+//! corpora (docs/calibration.md).
 //!
 //! # Reference behaviour (Linux 6.18)
 //! A RST the stack builds without a full socket (`tcp_v4_send_reset`, netfilter's
@@ -42,7 +48,7 @@ mod rows;
 mod rules;
 mod tracker;
 
-pub use cause::{Cause, Family};
+pub use cause::{Cause, CauseSet, Family};
 pub use evidence::{Evidence, EvidenceRef, EvidenceStore};
 use evidence::Tpl;
 pub use kernel::{cause_for_kernel_reason, KernelRstContext, TriggerKind};
@@ -184,9 +190,13 @@ pub struct Judgement {
     pub acceptability: Acceptability,
     pub effect: Effect,
     pub verdict: Verdict,
+    /// The other causes whose rules also answer for these packets (the verdict's own excluded).
+    pub alternatives: CauseSet,
     /// The wire facts [`cause_for_kernel_reason`] takes, for comparing with the kernel's label.
     pub wire: KernelRstContext,
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_alternatives;

@@ -2,7 +2,7 @@
 //! `RecordBatch` at the end.
 
 use super::record::RstSeg;
-use super::{Acceptability, Cause, Effect, Judgement, KernelRstContext, Origin, Phase};
+use super::{Acceptability, Cause, CauseSet, Effect, Judgement, KernelRstContext, Origin, Phase};
 use super::evidence::{EvidenceRef, EvidenceStore};
 use crate::columns::{columns, Column, Keyed, Num, OptNum, TextList, TextListRow, Time};
 use crate::wire::{OptionNames, TcpFlags};
@@ -36,6 +36,8 @@ pub struct ResetRow {
     pub origin: Origin,
     pub cause: Cause,
     pub confidence: f64,
+    /// The other causes the packets leave open ([`Judgement::alternatives`]).
+    pub alternatives: CauseSet,
     /// [`super::Evidence`]'s text, `name: value; name: value` (in [`ResetRows::rows`]; the
     /// rows a [`ResetRows`] keeps have their evidence in its [`EvidenceStore`] instead).
     pub evidence: String,
@@ -65,6 +67,7 @@ impl ResetRow {
             origin: j.verdict.origin,
             cause: j.verdict.cause,
             confidence: j.verdict.confidence,
+            alternatives: j.alternatives,
             evidence: String::new(),
             wire: j.wire,
         }
@@ -221,6 +224,8 @@ columns! {
         cause: Keyed<Cause> = (r.cause, || r.cause.as_str()),
         /// Calibrated probability that `cause` is right, from 0 to 1.
         confidence: Num<Float64Type> = r.confidence,
+        /// The other causes whose rules also answer for these packets, in the order the rules are asked (`cause` never among them; empty when the wire leaves no other cause open).
+        alternatives: TextList = |out: &mut TextListRow<'_>| r.alternatives.iter().for_each(|c| out.push(&c.as_str())),
         /// The named predicates behind the verdict as a template: `name: value; name: value` with `{}` where each of `evidence_values` goes (Python's `str.format`; `rstlab.evidence_text` renders it).
         evidence_template: Keyed<u32> = (r.ev.template, || r.store.template_text(r.ev.template)),
         /// The values of `evidence_template`'s placeholders, in order, as the evidence shows them.

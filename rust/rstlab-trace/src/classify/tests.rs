@@ -11,10 +11,10 @@ use crate::wire::TcpFlags;
 use crate::classify::evidence::{tpl, Ms};
 use crate::classify::EvidenceStore;
 
-fn c() -> SegBuilder {
+pub(super) fn c() -> SegBuilder {
     seg().from_client()
 }
-fn s() -> SegBuilder {
+pub(super) fn s() -> SegBuilder {
     seg().from_server()
 }
 
@@ -42,7 +42,7 @@ fn run(segs: &[(i64, SegBuilder)]) -> Vec<ResetRow> {
     out.rows().to_vec()
 }
 
-fn only(segs: &[(i64, SegBuilder)]) -> ResetRow {
+pub(super) fn only(segs: &[(i64, SegBuilder)]) -> ResetRow {
     let rows = run(segs);
     assert_eq!(rows.len(), 1, "{rows:#?}");
     rows.into_iter().next().unwrap()
@@ -58,20 +58,20 @@ fn handshake() -> Vec<(i64, SegBuilder)> {
 }
 
 /// Handshake plus 100 bytes from the client, acknowledged.
-fn established() -> Vec<(i64, SegBuilder)> {
+pub(super) fn established() -> Vec<(i64, SegBuilder)> {
     let mut v = handshake();
     v.push((30, c().psh().seq(1001).ack(5001).payload(100)));
     v.push((40, s().seq(5001).ack(1101)));
     v
 }
 
-fn with(mut base: Vec<(i64, SegBuilder)>, more: &[(i64, SegBuilder)]) -> Vec<(i64, SegBuilder)> {
+pub(super) fn with(mut base: Vec<(i64, SegBuilder)>, more: &[(i64, SegBuilder)]) -> Vec<(i64, SegBuilder)> {
     base.extend_from_slice(more);
     base
 }
 
 /// The RST Linux builds without a socket: no options, window 0, IP ID 0.
-fn stack_rst(b: SegBuilder) -> SegBuilder {
+pub(super) fn stack_rst(b: SegBuilder) -> SegBuilder {
     b.rst().window(0).ip_id(0)
 }
 
@@ -790,7 +790,7 @@ fn record_batch_has_the_documented_columns() {
         names,
         [
             "frame", "ts", "conn_id", "sender", "flags", "seq", "ack", "ttl", "ip_id", "window", "options", "trigger", "phase",
-            "acceptability", "effect", "origin", "cause", "confidence", "evidence_template", "evidence_values"
+            "acceptability", "effect", "origin", "cause", "confidence", "alternatives", "evidence_template", "evidence_values"
         ]
     );
     use arrow_array::{Array, StringArray, TimestampNanosecondArray, UInt16Array, UInt64Array};
@@ -932,7 +932,7 @@ fn any_segment_sequence_classifies_without_panicking() {
         t.finish(&ConnMeta { conn_id: round, orig_is_fwd: true }, &mut rows);
         for r in rows.rows() {
             assert!((0.0..=1.0).contains(&r.confidence), "{r:?}");
-            assert!(!r.evidence.is_empty());
+            assert!(!r.evidence.is_empty() && !r.alternatives.contains(r.cause), "{r:?}");
         }
         let _ = rows.into_record_batch();
     }

@@ -25,14 +25,17 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let acks_all = rst.flags.ack() && r.seen() && rst.ack == r.snd_max;
-    let mut conf: f64 = if at_nxt { 0.75 } else { 0.5 };
+    // SEQ = SND.NXT alone is also every reply RST's shape (<SEQ=SEG.ACK>): the live socket's
+    // window and options are what set an abort apart from a stack reply (window 0, no options).
+    let mut conf: f64 = if at_nxt { 0.5 } else { 0.4 };
     if acks_all {
         conf += 0.1;
     }
     if f.usual_options() && rst.window != 0 {
-        conf += 0.05;
+        conf += 0.25;
     }
-    let mut v = Verdict::new(Cause::Abort, Origin::EndpointActiveReset, conf.min(0.9));
+    // Below high: a forger that copies the sender's TTL, options and SND.NXT looks the same.
+    let mut v = Verdict::new(Cause::Abort, Origin::EndpointActiveReset, conf.min(0.85));
     v = if at_nxt {
         v.ev("seq_eq_snd_nxt", tpl!("SEQ {} = the sender's SND.NXT (RFC 9293 §3.10.5)", rst.seq))
     } else {

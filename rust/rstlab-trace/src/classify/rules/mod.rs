@@ -12,7 +12,7 @@ mod timeout;
 mod unsolicited;
 mod violation;
 
-use super::{Evidence, Family, Judgement, Origin, Verdict};
+use super::{CauseSet, Evidence, Family, Judgement, Origin, Verdict};
 use facts::{Facts, ReplyRule};
 use crate::classify::evidence::{tpl};
 
@@ -43,12 +43,21 @@ const RULES: [Rule; Family::ALL.len()] = {
     out
 };
 
+/// The highest confidence a verdict keeps when [`CauseSet`] alternatives answer too: medium,
+/// the band for "another cause is possible and named in the evidence" (`classify` docs).
+pub(crate) const ALTERNATIVES_CAP: f64 = 0.85;
+
 /// Classify one RST from its facts.
 pub(crate) fn judge(f: &Facts) -> Judgement {
-    let Verdict { cause, origin, confidence, evidence: found } = RULES
-        .iter()
-        .find_map(|rule| rule(f))
-        .unwrap_or_else(|| unsolicited::unknown(f));
+    let mut answers = RULES.iter().filter_map(|rule| rule(f));
+    let Verdict { cause, origin, confidence, evidence: found } = answers.next().unwrap_or_else(|| unsolicited::unknown(f));
+    // The later rules that answer too: what the packets leave open beside the first answer.
+    let mut alternatives = CauseSet::EMPTY;
+    for v in answers {
+        if v.cause != cause {
+            alternatives.insert(v.cause);
+        }
+    }
     let trigger = match origin {
         Origin::EndpointActiveReset => None,
         _ => f.trigger,
@@ -64,6 +73,14 @@ pub(crate) fn judge(f: &Facts) -> Judgement {
         }
     }
     evidence.extend(found);
+    // Calibration: where another rule answers too, the packets cannot tell the two causes
+    // apart, so the confidence stays below the high band, and the evidence names the others.
+    let confidence = if alternatives.is_empty() {
+        confidence
+    } else {
+        evidence.push("alternatives", tpl!("{} (their rules answer for these packets too)", alternatives));
+        confidence.min(ALTERNATIVES_CAP)
+    };
     evidence.push("ttl_delta", &f.ttl_text());
     let acceptability = f.acceptability(&mut evidence);
     let effect = f.effect(acceptability, &mut evidence);
@@ -74,5 +91,6 @@ pub(crate) fn judge(f: &Facts) -> Judgement {
         acceptability,
         effect,
         verdict: Verdict { cause, origin, confidence, evidence },
+        alternatives,
     }
 }
