@@ -200,3 +200,5 @@ pub struct Judgement {
 mod tests;
 #[cfg(test)]
 mod tests_alternatives;
+#[cfg(test)]
+mod tests_timers;

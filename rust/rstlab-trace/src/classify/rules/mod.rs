@@ -47,14 +47,19 @@ const RULES: [Rule; Family::ALL.len()] = {
 /// the band for "another cause is possible and named in the evidence" (`classify` docs).
 pub(crate) const ALTERNATIVES_CAP: f64 = 0.85;
 
+/// The least confidence a later rule's answer needs to count as an alternative: the medium band.
+pub(crate) const ALTERNATIVE_FLOOR: f64 = 0.6;
+
 /// Classify one RST from its facts.
 pub(crate) fn judge(f: &Facts) -> Judgement {
     let mut answers = RULES.iter().filter_map(|rule| rule(f));
     let Verdict { cause, origin, confidence, evidence: found } = answers.next().unwrap_or_else(|| unsolicited::unknown(f));
-    // The later rules that answer too: what the packets leave open beside the first answer.
+    // The later rules that answer too, each at least at the medium band: what the packets leave
+    // open beside the first answer. A low-band answer is a rule's best guess from little (an
+    // abort read from a SEQ at SND.NXT alone), not a reading the packets support.
     let mut alternatives = CauseSet::EMPTY;
     for v in answers {
-        if v.cause != cause {
+        if v.cause != cause && v.confidence >= ALTERNATIVE_FLOOR {
             alternatives.insert(v.cause);
         }
     }
