@@ -22,7 +22,7 @@
 //! stack (TTL 64, IP ID 0): each compares the RST with the claimed sender's own flow.
 
 use super::facts::{ttl_range, Facts};
-use crate::classify::record::DirBits;
+use crate::classify::record::{DirBits, MiniSeg};
 use crate::classify::{Cause, Evidence, Origin, Verdict};
 use crate::classify::evidence::{hex, hex4, owned, plus, tpl, Owned};
 
@@ -38,11 +38,18 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
         if d != 0 {
             // A stable baseline makes any difference telling: one path, one hop count.
             let pts = if lo == hi { 3 } else { 2 };
-            score += pts;
             ev.push(
                 "ttl_out_of_line",
                 tpl!("TTL {} vs {} on the sender's other packets ({})", rst.ttl, &ttl_range(lo, hi), plus(d)),
             );
+            // Against packets that never acknowledged the receiver's SYN the difference shows
+            // two sources, not which one is the endpoint: the RST may be the genuine one.
+            if f.sender_unsynchronized() {
+                score += pts - 1;
+                ev.append(", but those never acknowledged the receiver's SYN (RFC 9293 §3.4: not shown synchronized)");
+            } else {
+                score += pts;
+            }
         }
     }
     if let Some(frame) = f.ip_id_copies_peer() {
@@ -74,13 +81,16 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             ev.push("odd_ack", tpl!("ACK {} behind the sender's own earlier ACK {}", rst.ack, s.high_ack));
         }
     }
-    if let Some(m) = f.sender_races_rst() {
+    // An old copy of the sender's earlier segment (its IP ID from before the RST) is the
+    // network's, not the sender's stack going on.
+    let fresh = |m: &MiniSeg| !f.sender_copy_of_earlier(m);
+    if let Some(m) = f.sender_races_rst().filter(fresh) {
         score += 3;
         ev.push(
             "racing_reply",
             tpl!("frame {} ({}, SEQ {}, {} bytes) from the claimed sender after its RST at SEQ {}: the same sequence space claimed twice", f.after_frame(&m), m.flags, m.seq, m.len, rst.seq),
         );
-    } else if let Some(m) = f.sender_carries_on() {
+    } else if let Some(m) = f.sender_carries_on().filter(fresh) {
         // A stack that answered a bad SYN-ACK (or a bad handshake ACK) keeps retrying its own
         // SYN / SYN-ACK: that continuation is expected.
         let pts = match (f.trigger.is_some(), m.flags.syn()) {
