@@ -138,3 +138,79 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     }
     Some(v)
 }
+
+/// Numbering as in `classify/tests.rs`: client ISS 1000, server ISS 5000.
+#[cfg(test)]
+mod tests {
+    use crate::classify::tests::{c, established, only, run, s, stack_rst};
+    use crate::classify::Cause;
+
+    #[test]
+    fn syn_sent_reply_rst_to_a_syn_ack_answering_a_forged_syn_is_not_injected() {
+        // The client's SYN goes unanswered; a SYN and an ACK of nothing (TTL 60) come in the
+        // server's name; the client, in SYN-RECEIVED (RFC 9293 §3.10.7.3 simultaneous open),
+        // resets the bad ACK (§3.10.7.4) and sends its SYN-ACK again; the server's own stack,
+        // holding no such connection, answers it <SEQ=SEG.ACK><CTL=RST> (§3.10.7.1) at TTL 64.
+        // The forged segments never acknowledged the client's SYN (§3.4): their TTL says two
+        // sources used the address, not that the RST is the foreign one.
+        let rows = run(&[
+            (0, c().syn().seq(1000)),
+            (10, s().syn().seq(5000).ttl(60).ip_id(7)),
+            (11, c().syn().seq(1000).ack(5001)),
+            (40, s().seq(5001).ack(999).ttl(60).ip_id(8)),
+            (41, stack_rst(c()).seq(999)),
+            (1000, c().syn().seq(1000).ack(5001)),
+            (1001, stack_rst(s()).seq(5001)),
+        ]);
+        let r = rows.last().unwrap();
+        assert_ne!(r.cause, Cause::Injected, "{}", r.evidence);
+        assert!(r.evidence.contains("ttl_delta: +4 vs sender's flow (60)"), "{}", r.evidence);
+    }
+
+    #[test]
+    fn established_reply_rst_with_another_ttl_after_the_sender_acknowledged_the_syn_is_injected() {
+        // The same RST once the server's SYN-ACK (TTL 60) acknowledged the client's SYN: the
+        // server's own packets are known, the RST's hop count is not theirs.
+        let r = only(&[
+            (0, c().syn().seq(1000)),
+            (10, s().syn().seq(5000).ack(1001).ttl(60)),
+            (20, c().seq(1001).ack(5001)),
+            (30, c().psh().seq(1001).ack(5001).payload(100)),
+            (31, stack_rst(s()).seq(5001)),
+        ]);
+        assert_eq!(r.cause, Cause::Injected, "{}", r.evidence);
+    }
+
+    /// `established()` gives the client IP IDs 101..=103 (the test feed's counter).
+    fn client_data_then_reply_rst_then(copy: crate::testkit::SegBuilder) -> Vec<(i64, crate::testkit::SegBuilder)> {
+        let mut v = established();
+        v.extend([
+            (50, c().psh().seq(1101).ack(5001).payload(50)),  // IP ID 104
+            (250, c().psh().seq(1101).ack(5001).payload(50)), // retransmitted: 105
+            (300, s().psh().seq(5001).ack(1101).payload(40)),
+            (301, stack_rst(c()).seq(1101)),
+            (310, copy),
+        ]);
+        v
+    }
+
+    #[test]
+    fn established_old_copy_after_a_reply_rst_is_not_a_racing_reply() {
+        // The first transmission again, IP ID 104 from before the RST: a duplicate the network
+        // delivered late (RFC 6864 §4.1: a stack stamps each transmission anew).
+        let rows = run(&client_data_then_reply_rst_then(c().psh().seq(1101).ack(5001).payload(50).ip_id(104)));
+        let r = rows.iter().find(|r| r.frame == 9).unwrap();
+        assert_ne!(r.cause, Cause::Injected, "{}", r.evidence);
+        assert!(!r.evidence.contains("racing_reply"), "{}", r.evidence);
+    }
+
+    #[test]
+    fn established_fresh_data_at_the_rsts_seq_after_it_is_a_racing_reply() {
+        // The same segment with the counter's next ID (106): the client's stack sent it after
+        // "its" RST.
+        let rows = run(&client_data_then_reply_rst_then(c().psh().seq(1101).ack(5001).payload(50).ip_id(106)));
+        let r = rows.iter().find(|r| r.frame == 9).unwrap();
+        assert_eq!(r.cause, Cause::Injected, "{}", r.evidence);
+        assert!(r.evidence.contains("racing_reply: frame 10"), "{}", r.evidence);
+    }
+}
