@@ -4,13 +4,16 @@
 //! sniping", a firewall's `reject with tcp reset` on a router, Quantum-Insert-style racers) need
 //! no guessing and betray themselves instead by what they cannot copy (Weaver, Sommer, Paxson,
 //! "Detecting Forged TCP Reset Packets", NDSS 2009):
-//! - the IP TTL / hop limit differs from the claimed sender's other packets (another hop count);
+//! - the IP TTL / hop limit differs from the claimed sender's other packets (another hop count)
+//!   — a point less when none of those acknowledged the receiver's SYN (RFC 9293 §3.4): a SYN,
+//!   or an ACK of nothing, anyone can send, and the RST may then be the genuine one;
 //! - the IPv4 ID is out of line with the sender's counter, or copies the packet reacted to;
 //! - reserved bits set, or an ACK no stack would send (the peer's ISS itself, data never sent,
 //!   behind the sender's own earlier ACK);
 //! - the claimed sender carries on with the connection after "its" RST — decisively when its
 //!   next segment carries data or FIN starting at the RST's own SEQ (the genuine reply racing
-//!   the injected RST: one sequence space claimed twice);
+//!   the injected RST: one sequence space claimed twice); an old copy of an earlier segment
+//!   (its IPv4 ID behind the sender's counter) is the network's doing, not the sender's;
 //! - a SEQ beyond all the sender sent and the receiver acknowledged (RFC 9293 §3.10.5 puts an
 //!   abort at SND.NXT, §3.10.7.1 a reply at SEG.ACK: blind and window-stepping forgers land
 //!   past both) — decisively past the receiver's offered window, where no sender can be
