@@ -185,3 +185,54 @@ pub fn match_resets(frames: &[CapturedFrame], hosts: &[(Role, IpAddr)], events: 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Forged;
+    use rstlab_trace::wire::LinkType;
+
+    /// A RST|ACK `src` -> `dst` as the client's link carries it, at `ts_ns`.
+    fn rst(src: SocketAddr, dst: SocketAddr, ts_ns: i64) -> CapturedFrame {
+        let f = Forged { src, dst, seq: 7, ack: 9, flags: 0x14, window: 0, ttl: 63, options: vec![], payload: vec![] };
+        let data = f.to_bytes_with_ip_id(0);
+        CapturedFrame { ts_ns, linktype: LinkType::RAW, interface: 0, orig_len: data.len() as u32, data }
+    }
+
+    fn send_reset(saddr: SocketAddr, daddr: SocketAddr, ts_ns: i64, reason: &str) -> KernelEvent {
+        KernelEvent {
+            kind: KernelEventKind::SendReset,
+            ts_ns,
+            saddr: saddr.ip(),
+            sport: saddr.port(),
+            daddr: daddr.ip(),
+            dport: daddr.port(),
+            state: Some("TCP_CLOSE".into()),
+            reason: Some(reason.into()),
+            oldstate: None,
+            newstate: None,
+        }
+    }
+
+    #[test]
+    fn server_rst_behind_a_masquerading_router_joins_the_event_naming_the_router() {
+        // Client 10.0.0.1 -- router (10.0.0.2 | 10.0.1.1, masquerading) -- server 10.0.1.2. The
+        // server's socket was accepted from 10.0.1.1:40000 (the router's address, the client's
+        // port); the capture on the client's link shows its RST going to 10.0.0.1:40000.
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let hosts = [(Role::Client, ip("10.0.0.1")), (Role::Router, ip("10.0.0.2")), (Role::Server, ip("10.0.1.2")), (Role::Router, ip("10.0.1.1"))];
+        let server: SocketAddr = "10.0.1.2:80".parse().unwrap();
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let natted: SocketAddr = "10.0.1.1:40000".parse().unwrap();
+        let t = 1_000_000_000;
+        let frames = [rst(server, client, t)];
+        let events = [send_reset(server, natted, t - 50_000, "TCP_STATE")];
+        let got = match_resets(&frames, &hosts, &events, true);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].stack_sent, got[0].kernel_reason.as_deref()), (Some(true), Some("TCP_STATE")));
+        // An event for another client port is another connection: no join.
+        let other = [send_reset(server, "10.0.1.1:40001".parse().unwrap(), t - 50_000, "TCP_STATE")];
+        let got = match_resets(&frames, &hosts, &other, true);
+        assert_eq!((got[0].stack_sent, got[0].kernel_reason.as_deref()), (Some(false), None));
+    }
+}
