@@ -154,18 +154,13 @@ pub fn match_resets(frames: &[CapturedFrame], hosts: &[(Role, IpAddr)], events: 
         }
         let (src, dst) = (SocketAddr::new(s.src, s.sport), SocketAddr::new(s.dst, s.dport));
         let used_here = &mut used[s.interface as usize];
-        // A listener's event names no peer (`wildcard`): it is the last resort, after every
-        // event naming this RST's own connection, or a RST sent on a connection's behalf a
-        // moment before the listener's would take the listener's event.
-        let find = |peer: SocketAddr, wildcard: bool| {
-            events.iter().enumerate().find(|(i, e)| !used_here[*i] && e.daddr.is_unspecified() == wildcard && crate::oracle::sent(e, src, peer, s.ts_ns))
-        };
+        let find = |peer: SocketAddr| events.iter().enumerate().find(|(i, e)| !used_here[*i] && crate::oracle::sent(e, src, peer, s.ts_ns));
         // Behind a masquerading router the sender's socket has the router's address for its
         // peer (nft `masquerade` rewrites the client's source address and keeps its port when
         // free), so the kernel's event names that address, not the client's the capture shows.
-        let hit = find(dst, false)
-            .or_else(|| hosts.iter().filter(|(r, a)| *r == Role::Router && *a != dst.ip()).find_map(|(_, a)| find(SocketAddr::new(*a, dst.port()), false)))
-            .or_else(|| find(dst, true));
+        let hit = find(dst).or_else(|| {
+            hosts.iter().filter(|(r, a)| *r == Role::Router && *a != dst.ip()).find_map(|(_, a)| find(SocketAddr::new(*a, dst.port())))
+        });
         let (reason, state) = match hit {
             Some((i, e)) => {
                 used_here[i] = true;
@@ -239,23 +234,5 @@ mod tests {
         let other = [send_reset(server, "10.0.1.1:40001".parse().unwrap(), t - 50_000, "TCP_STATE")];
         let got = match_resets(&frames, &hosts, &other, true);
         assert_eq!((got[0].stack_sent, got[0].kernel_reason.as_deref()), (Some(false), None));
-    }
-
-    #[test]
-    fn a_listeners_event_goes_to_the_listeners_rst_not_to_an_earlier_one_from_its_port() {
-        // Within 0.3 ms the server's connection socket resets (its event names the peer, here
-        // through the NAT) and its listener answers a stray segment of another connection (its
-        // event names no peer: the listener has none). Both events fit the first RST in time;
-        // each must go to its own RST.
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let hosts = [(Role::Client, ip("10.0.0.1")), (Role::Router, ip("10.0.1.1")), (Role::Server, ip("10.0.1.2"))];
-        let server: SocketAddr = "10.0.1.2:80".parse().unwrap();
-        let t = 1_000_000_000;
-        let frames = [rst(server, "10.0.0.1:40000".parse().unwrap(), t), rst(server, "10.0.0.1:40002".parse().unwrap(), t + 330_000)];
-        let listener: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let events = [send_reset(server, "10.0.1.1:40000".parse().unwrap(), t + 10_000, "TCP_STATE"), send_reset(server, listener, t + 320_000, "TCP_FLAGS")];
-        let got = match_resets(&frames, &hosts, &events, true);
-        let reasons: Vec<_> = got.iter().map(|r| r.kernel_reason.as_deref()).collect();
-        assert_eq!(reasons, [Some("TCP_STATE"), Some("TCP_FLAGS")]);
     }
 }
