@@ -154,13 +154,7 @@ pub fn match_resets(frames: &[CapturedFrame], hosts: &[(Role, IpAddr)], events: 
         }
         let (src, dst) = (SocketAddr::new(s.src, s.sport), SocketAddr::new(s.dst, s.dport));
         let used_here = &mut used[s.interface as usize];
-        let find = |peer: SocketAddr| events.iter().enumerate().find(|(i, e)| !used_here[*i] && crate::oracle::sent(e, src, peer, s.ts_ns));
-        // Behind a masquerading router the sender's socket has the router's address for its
-        // peer (nft `masquerade` rewrites the client's source address and keeps its port when
-        // free), so the kernel's event names that address, not the client's the capture shows.
-        let hit = find(dst).or_else(|| {
-            hosts.iter().filter(|(r, a)| *r == Role::Router && *a != dst.ip()).find_map(|(_, a)| find(SocketAddr::new(*a, dst.port())))
-        });
+        let hit = events.iter().enumerate().find(|(i, e)| !used_here[*i] && crate::oracle::sent(e, src, dst, s.ts_ns));
         let (reason, state) = match hit {
             Some((i, e)) => {
                 used_here[i] = true;
