@@ -11,10 +11,10 @@ use crate::wire::TcpFlags;
 use crate::classify::evidence::{tpl, Ms};
 use crate::classify::EvidenceStore;
 
-pub(super) fn c() -> SegBuilder {
+pub(crate) fn c() -> SegBuilder {
     seg().from_client()
 }
-pub(super) fn s() -> SegBuilder {
+pub(crate) fn s() -> SegBuilder {
     seg().from_server()
 }
 
@@ -36,20 +36,20 @@ fn feed(segs: &[(i64, SegBuilder)]) -> ResetTracker {
     t
 }
 
-pub(super) fn run(segs: &[(i64, SegBuilder)]) -> Vec<ResetRow> {
+pub(crate) fn run(segs: &[(i64, SegBuilder)]) -> Vec<ResetRow> {
     let mut out = ResetRows::new();
     feed(segs).finish(&ConnMeta { conn_id: 7, orig_is_fwd: true }, &mut out);
     out.rows().to_vec()
 }
 
-pub(super) fn only(segs: &[(i64, SegBuilder)]) -> ResetRow {
+pub(crate) fn only(segs: &[(i64, SegBuilder)]) -> ResetRow {
     let rows = run(segs);
     assert_eq!(rows.len(), 1, "{rows:#?}");
     rows.into_iter().next().unwrap()
 }
 
 /// Client SYN, server SYN-ACK, client ACK; 10 ms legs.
-pub(super) fn handshake() -> Vec<(i64, SegBuilder)> {
+pub(crate) fn handshake() -> Vec<(i64, SegBuilder)> {
     vec![
         (0, c().syn().seq(1000)),
         (10, s().syn().seq(5000).ack(1001)),
@@ -58,20 +58,20 @@ pub(super) fn handshake() -> Vec<(i64, SegBuilder)> {
 }
 
 /// Handshake plus 100 bytes from the client, acknowledged.
-pub(super) fn established() -> Vec<(i64, SegBuilder)> {
+pub(crate) fn established() -> Vec<(i64, SegBuilder)> {
     let mut v = handshake();
     v.push((30, c().psh().seq(1001).ack(5001).payload(100)));
     v.push((40, s().seq(5001).ack(1101)));
     v
 }
 
-pub(super) fn with(mut base: Vec<(i64, SegBuilder)>, more: &[(i64, SegBuilder)]) -> Vec<(i64, SegBuilder)> {
+pub(crate) fn with(mut base: Vec<(i64, SegBuilder)>, more: &[(i64, SegBuilder)]) -> Vec<(i64, SegBuilder)> {
     base.extend_from_slice(more);
     base
 }
 
 /// The RST Linux builds without a socket: no options, window 0, IP ID 0.
-pub(super) fn stack_rst(b: SegBuilder) -> SegBuilder {
+pub(crate) fn stack_rst(b: SegBuilder) -> SegBuilder {
     b.rst().window(0).ip_id(0)
 }
 

@@ -588,6 +588,30 @@ impl<'a> Facts<'a> {
             peer_reset_before: self.peer_reset_before_trigger().is_some(),
         }
     }
+
+    /// The receiver's SYN (or SYN-ACK) was captured and nothing the claimed sender sent before
+    /// the RST acknowledged it: the sender never showed it was synchronized with the receiver
+    /// (RFC 9293 §3.4: a connection is synchronized once each side's ISN is acknowledged). A
+    /// SYN or an ACK of nothing the receiver sent needs no knowledge of the receiver's state,
+    /// so such segments do not show that the endpoint itself sent them: anyone on the path (or
+    /// a blind spoofer, RFC 4987 §2) can, and a TTL / IP ID baseline built from them says that
+    /// two sources used the address, not which one is the endpoint.
+    pub fn sender_unsynchronized(&self) -> bool {
+        let r = self.r();
+        r.has_any(DirBits::SYN | DirBits::SYNACK) && !self.syn_acked(self.receiver)
+    }
+
+    /// `m`, a segment of the claimed sender after the RST, is an old copy of one it sent
+    /// before: its (non-zero) IPv4 ID lies behind the ID of the sender's last segment before
+    /// the RST on a sequential counter. A stack stamps every transmission, retransmissions
+    /// included, with the next ID of its counter (RFC 6864 §4.1; Linux `ip_select_ident_segs`
+    /// per connected socket), so an ID from the past is a duplicate the network (or a replay)
+    /// delivered late, not the sender's stack carrying on after its RST.
+    pub fn sender_copy_of_earlier(&self, m: &MiniSeg) -> bool {
+        let s = self.s();
+        let behind = m.ip_id.wrapping_sub(s.ip_id_last) as i16;
+        m.ip_id != 0 && s.has(DirBits::IPID) && !s.has(DirBits::IPID_JUMPY) && ip_id_near(s.ip_id_last, m.ip_id) && behind < 0
+    }
 }
 
 /// What a captured segment carried, as evidence names it: `N bytes of data`, then `fin` (the
