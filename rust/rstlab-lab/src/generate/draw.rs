@@ -337,6 +337,44 @@ impl<'r> Drawing<'r> {
                 p.at(5, Op::Send { conn, side, bytes: 500 }).at(heal, Op::Heal { conn });
                 p.at(20, Op::Send { conn, side: peer, bytes: 40 }).noise();
             }
+            // Forged RSTs in one side's name (RFC 5961 §1, the shapes of Weaver et al., NDSS 2009):
+            // at the exact SEQ, inside or outside the peer's window, a burst stepping through
+            // the window, or racing the genuine reply; the TTL the sender's own (the forger sends
+            // from its host, along its path) or another. The claimed sender carries on.
+            17 => {
+                p.establish();
+                let ttl = if p.d.rng.chance(50) { 64 } else { p.d.rng.pick(&[63u8, 60, 128, 255]) };
+                let flags = if p.d.rng.chance(50) { "R" } else { "RA" };
+                let forge = |p: &mut Plot, dt: u32, seq: i64| {
+                    let ip_id = p.d.rng.next_u64() as u16;
+                    p.at(dt, Op::Forge { conn, from: side, flags: flags.into(), seq: Num::Next(seq), ack: Num::Next(0), ttl, ip_id, payload: 0, tsecr: None });
+                };
+                match p.d.rng.range(0, 4) {
+                    0 => forge(&mut p, 10, 0),
+                    1 => {
+                        let seq = p.d.rng.range(1, 20_000) as i64;
+                        forge(&mut p, 10, seq);
+                    }
+                    2 => {
+                        let seq = p.d.rng.pick(&[1i64 << 24, -(1 << 24), 1 << 30]);
+                        forge(&mut p, 10, seq);
+                    }
+                    3 => {
+                        let step = p.d.rng.pick(&[1460i64, 8192, 65_535]);
+                        for k in 0..p.d.rng.range(3, 5) as i64 {
+                            forge(&mut p, 0, k * step);
+                        }
+                    }
+                    // The racer answers the peer's request at once; the genuine reply follows.
+                    _ => {
+                        p.at(10, Op::Send { conn, side: peer, bytes: p.d.rng.range(1, 500) as u32 });
+                        forge(&mut p, 0, 0);
+                        p.at(0, Op::Send { conn, side, bytes: p.d.rng.range(1, 2000) as u32 });
+                    }
+                }
+                p.at(20, Op::Send { conn, side, bytes: p.d.rng.range(1, 1000) as u32 }).noise();
+                p.at(30, Op::Send { conn, side: peer, bytes: 20 });
+            }
             // Duplicates and reordering by replay, around a close.
             _ => {
                 p.establish();
