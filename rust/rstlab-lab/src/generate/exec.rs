@@ -65,7 +65,13 @@ pub fn run_program(program: &Program) -> Result<RunResult> {
     lab.metric("skipped_steps", skipped as f64);
     lab.metric("steps", program.steps.len() as f64);
     let observed = lab.finish()?;
-    Ok(RunResult::from_observed(&program.id, program.ip_version, observed, program.non_stack_host()))
+    let mut run = RunResult::from_observed(&program.id, program.ip_version, observed, program.non_stack_host());
+    // A RST no stack sent that carries the forger's window is the forger's, whatever else the
+    // program does (netfilter's rejects carry window 0).
+    for r in run.classified.iter_mut().filter(|r| r.stack_sent == Some(false) && r.row.window == FORGED_WINDOW) {
+        r.host = Some(Role::Forger);
+    }
+    Ok(run)
 }
 
 struct Exec<'p> {
