@@ -27,7 +27,8 @@
 //! best guess. `unsolicited` and `unknown` carry `0.2` or less.
 //!
 //! Calibration (`rules/mod.rs`): every rule is asked, and the causes of the later ones that
-//! answer too are the RST's `alternatives` ([`CauseSet`]): the packets fit them as well. A verdict
+//! answer too, at the medium band or above, are the RST's `alternatives` ([`CauseSet`]): the
+//! packets fit them as well (a low-band answer is a guess, not a fit). A verdict
 //! with alternatives keeps at most `0.85` and names them in its evidence, so a high confidence
 //! means no other rule contests it. `rstlab calibrate` measures the bands against kernel-labelled
 //! corpora (docs/calibration.md).
