@@ -71,6 +71,16 @@ pub(crate) fn with(mut base: Vec<(i64, SegBuilder)>, more: &[(i64, SegBuilder)])
 }
 
 /// The RST Linux builds without a socket: no options, window 0, IP ID 0.
+/// The server's segments arrive with `ttl` (a path of its own length).
+pub(crate) fn server_ttl(mut segs: Vec<(i64, SegBuilder)>, ttl: u8) -> Vec<(i64, SegBuilder)> {
+    for (_, b) in segs.iter_mut() {
+        if b.build().src == crate::testkit::SERVER.0 {
+            *b = b.ttl(ttl);
+        }
+    }
+    segs
+}
+
 pub(crate) fn stack_rst(b: SegBuilder) -> SegBuilder {
     b.rst().window(0).ip_id(0)
 }
@@ -377,12 +387,7 @@ fn established_rst_before_rcv_nxt_is_out_of_window() {
 #[test]
 fn established_reply_rst_one_hop_closer_is_injected() {
     // A router's `reject with tcp reset` for the server: stack-reply shape, TTL +1.
-    let mut segs = handshake();
-    for (_, b) in segs.iter_mut() {
-        if b.build().src == crate::testkit::SERVER.0 {
-            *b = b.ttl(50);
-        }
-    }
+    let mut segs = server_ttl(handshake(), 50);
     segs.push((30, c().psh().seq(1001).ack(5001).payload(100)));
     segs.push((31, stack_rst(s()).seq(5001).ttl(51)));
     let r = only(&segs);

@@ -1,7 +1,7 @@
 //! `alternatives` and the confidence they cap: where two rules answer for the same packets, the
 //! wire cannot tell the causes apart (expected values from RFC 9293's reset shapes).
 
-use super::tests::{c, established, only, s, stack_rst, with};
+use super::tests::{c, established, only, s, server_ttl, stack_rst, with};
 use super::*;
 
 #[test]
@@ -9,12 +9,7 @@ fn a_reply_one_hop_closer_names_the_endpoint_reply_as_alternative() {
     // A stack-reply RST (RFC 9293 §3.10.7.1, <SEQ=SEG.ACK><CTL=RST>) one hop closer than the
     // server's other packets: a router's `reject with tcp reset` in its name — or the server
     // itself, answering after its route changed. Both readings fit: no_connection stays open.
-    let mut segs = established();
-    for (_, b) in segs.iter_mut() {
-        if b.build().src == crate::testkit::SERVER.0 {
-            *b = b.ttl(50);
-        }
-    }
+    let mut segs = server_ttl(established(), 50);
     segs.push((50, c().psh().seq(1101).ack(5001).payload(100)));
     segs.push((51, stack_rst(s()).seq(5001).ttl(51)));
     let r = only(&segs);
