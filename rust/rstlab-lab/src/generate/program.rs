@@ -243,15 +243,11 @@ impl Program {
         }
     }
 
-    /// The host that sends the RSTs no TCP stack makes, when there is only one candidate.
+    /// The host that sends the RSTs no TCP stack makes, other than the forger's (those carry
+    /// the forger's window: `exec.rs`), when there is one candidate: the router, when only it
+    /// rejects.
     pub fn non_stack_host(&self) -> Option<Role> {
-        let router = self.steps.iter().any(|s| matches!(s.op, Op::Reject { router: true, .. }));
-        let forger = self.steps.iter().any(|s| matches!(s.op, Op::Forge { .. } | Op::Replay { .. }));
-        let host_fw = self.steps.iter().any(|s| matches!(s.op, Op::Reject { router: false, .. }));
-        match (router, forger, host_fw) {
-            (true, false, false) => Some(Role::Router),
-            (false, true, false) => Some(Role::Forger),
-            _ => None,
-        }
+        let rejects = |router: bool| self.steps.iter().any(|s| matches!(s.op, Op::Reject { router: r, .. } if r == router));
+        (rejects(true) && !rejects(false)).then_some(Role::Router)
     }
 }

@@ -49,11 +49,6 @@ pub struct KernelRstContext {
 }
 
 impl KernelRstContext {
-    /// A RST had already ended the resetting endpoint's connection (its own or the peer's).
-    fn reset_before(&self) -> bool {
-        self.sender_reset_before || self.peer_reset_before
-    }
-
     /// What a RST the stack sends without a socket for the connection means. The kernel finds
     /// no socket (NO_SOCKET) or, on a port that still has a listener, hands the segment to it
     /// and the listener refuses it (TCP_FLAGS, `tcp_rcv_state_process` in LISTEN): which of
@@ -72,7 +67,7 @@ impl KernelRstContext {
     /// (`after_close`, RFC 1122 §4.2.2.13) — a RST that ended the connection before makes it
     /// `no_connection` again, FIN or not.
     fn socketless_reply(&self) -> Cause {
-        if self.sender_sent_fin && !self.reset_before() {
+        if self.sender_sent_fin && !(self.sender_reset_before || self.peer_reset_before) {
             Cause::AfterClose
         } else {
             Cause::NoConnection

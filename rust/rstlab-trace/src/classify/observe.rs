@@ -6,7 +6,7 @@
 //! common shape (`COMMON = true`), where the flags are compile-time constants and the SYN / FIN
 //! bookkeeping drops out. A test compares the two instantiations over random connections.
 
-use super::record::{ip_id_near, odd_flags, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS, NO_FRAME, NO_RTT};
+use super::record::{ip_id_near, keepalive_probe, odd_flags, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS, NO_FRAME, NO_RTT};
 use crate::flow::Dir;
 use thin_vec::ThinVec;
 use crate::wire::{Segment, TcpFlags, TcpOptions};
@@ -60,7 +60,7 @@ impl Core {
             // any other segment occupying sequence space wholly at or below SND.MAX is a
             // retransmission, unless it is the last frame captured twice (same IP ID, SEQ,
             // length and flags).
-            let probe = ack && !syn && !fin && len <= 1 && seg.seq + 1 == d.snd_max;
+            let probe = keepalive_probe(f, len, seg.seq, d.snd_max);
             let last = &self.last[i];
             // (IPv6 has no IP ID: `last.ip_id` is then 0 and never matches.)
             let duplicate = last.ip_id != 0

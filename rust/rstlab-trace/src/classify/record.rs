@@ -257,6 +257,13 @@ pub(crate) fn ip_id_near(a: u16, b: u16) -> bool {
     b.wrapping_sub(a).wrapping_add(0x2000) <= 0x4000
 }
 
+/// A keep-alive probe of a sender whose SND.MAX is `snd_max` (RFC 9293 §3.8.4, RFC 1122
+/// §4.2.3.6): an ACK, no SYN or FIN, zero or one octet, at SEG.SEQ = SND.NXT-1.
+#[inline]
+pub(crate) fn keepalive_probe(flags: TcpFlags, len: u32, seq: SeqNumber, snd_max: SeqNumber) -> bool {
+    flags.ack() && !flags.syn() && !flags.fin() && len <= 1 && seq + 1 == snd_max
+}
+
 /// Flag combinations no conforming stack sends (RFC 9293 §3.1/§3.10).
 pub(crate) fn odd_flags(f: TcpFlags) -> bool {
     let syn_fin = f.syn() && f.fin();

@@ -2,7 +2,7 @@
 //! just before it, what came after, and the predicates several rules share (reply matching,
 //! TCP roles, TTL / IP ID baselines, acceptability, effect).
 
-use crate::classify::record::{ip_id_near, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS};
+use crate::classify::record::{ip_id_near, keepalive_probe, After, Core, DirBits, DirSummary, MiniSeg, RstRecord, RstSeg, BURST_NS};
 use crate::seq::SeqNumber;
 use crate::classify::kernel::{KernelRstContext, TriggerKind};
 use crate::classify::{Acceptability, Cause, Effect, Evidence, Judgement, Phase};
@@ -185,9 +185,7 @@ impl<'a> Facts<'a> {
     /// the prober).
     pub fn sender_last_probe(&self) -> Option<&MiniSeg> {
         let s = self.s();
-        self.s_last().filter(|m| {
-            m.flags.ack() && !m.flags.syn() && !m.flags.fin() && m.len <= 1 && m.seq + 1 == s.snd_max
-        })
+        self.s_last().filter(|m| keepalive_probe(m.flags, m.len, m.seq, s.snd_max))
     }
 
     /// The claimed sender's first non-RST segment after the RST, if it continues this

@@ -16,7 +16,9 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
     let s = f.s();
     // A side that reset earlier, or accepted the peer's RST, holds no connection, whether or
     // not it had sent a FIN first.
-    let reset_before = f.reset_before_trigger();
+    let own_reset = f.sender_reset_before_trigger();
+    let peer_reset = if own_reset.is_none() { f.peer_reset_before_trigger() } else { None };
+    let reset_before = own_reset.or(peer_reset);
     if (s.has(DirBits::FIN) && reset_before.is_none()) || t.seg.flags.syn() {
         return None;
     }
@@ -49,12 +51,12 @@ pub(crate) fn judge(f: &Facts) -> Option<Verdict> {
             tpl!("last sent frame {} ({} s before), never sent FIN", f.frame_of(m), secs3(f.rst().ts_ns.saturating_sub(m.ts_ns))),
         ),
     };
-    if let Some(p) = f.sender_reset_before_trigger() {
+    if let Some(p) = own_reset {
         v = v.ev(
             "sender_reset_at",
             tpl!("frame {}: the sender reset before the segment it answers, and holds no connection since (RFC 9293 §3.10.5)", p.rst.frame),
         );
-    } else if let Some(p) = reset_before {
+    } else if let Some(p) = peer_reset {
         v = v.ev(
             "peer_reset_at",
             tpl!("frame {}: the peer's RST the sender had to accept, before the segment it answers; it holds no connection since (RFC 9293 §3.10.7.4)", p.rst.frame),
